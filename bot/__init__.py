@@ -1,0 +1,1 @@
+"""Régua core: configuration, data model, services, channels, payments and reminders."""

@@ -1,0 +1,37 @@
+"""The `regua` command line. Each area has its own module holding a click group or command."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Régua: cobrança conversacional por WhatsApp e SMS."""
+
+
+def _register() -> None:
+    # Imported here, not at module top, so `regua --help` stays fast and a broken optional area is obvious.
+    from bot.cli import creditors, db, demo, imports, nlu, processes, service
+
+    for command in (
+        db.db,
+        creditors.creditor,
+        imports.import_group,
+        demo.demo,
+        nlu.nlu,
+        processes.web,
+        processes.rasa_server,
+        processes.actions,
+        processes.worker_command,
+        processes.health_command,
+        service.setup,
+        service.up,
+    ):
+        main.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""`regua nlu ...`: train, validate and cross-validate the Rasa model (logic lives in `bot.nlu`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bot import nlu as nlu_lib
+
+MIN_MACRO_F1 = 0.90
+
+console = Console()
+
+
+def _fail(error: Exception) -> None:
+    console.print(f"[bold red]Erro:[/] {error}", markup=True, highlight=False)
+    sys.exit(1)
+
+
+@click.group()
+def nlu() -> None:
+    """Modelo de NLU (Rasa): treinar, validar os dados e medir a qualidade."""
+
+
+@nlu.command()
+@click.option("--force", is_flag=True, help="Treina de novo mesmo que o modelo atual já exista.")
+@click.option("-v", "--verbose", is_flag=True, help="Mostra a saída do Rasa.")
+def train(force: bool, verbose: bool) -> None:
+    """Treina o modelo se os dados de treino mudaram (models/regua-<fingerprint>.tar.gz)."""
+    target = nlu_lib.model_path()
+    if target.exists() and not force:
+        console.print(f"Modelo em dia: {target}")
+        return
+    console.print(f"Treinando {target.name} ...")
+    started = time.monotonic()
+    try:
+        path = nlu_lib.ensure_model(force=force, verbose=verbose)
+    except nlu_lib.RasaError as error:
+        _fail(error)
+    console.print(f"[green]Modelo treinado[/] em {time.monotonic() - started:.0f} s: {path}")
+
+
+@nlu.command()
+@click.option("--lenient", is_flag=True, help="Não falha com avisos do validador, só com erros.")
+@click.option("-v", "--verbose", is_flag=True, help="Mostra a saída do Rasa.")
+def validate(lenient: bool, verbose: bool) -> None:
+    """Valida config.yml, domain.yml e nlu_data/ com `rasa data validate`."""
+    try:
+        nlu_lib.validate(strict=not lenient, verbose=verbose)
+    except nlu_lib.RasaError as error:
+        _fail(error)
+    console.print("[green]Dados de treino válidos.[/]")
+
+
+@nlu.command()
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2), help="Número de folds.")
+@click.option(
+    "--threshold",
+    default=MIN_MACRO_F1,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="F1 macro mínimo; abaixo dele o comando sai com erro.",
+)
+@click.option("--no-threshold", is_flag=True, help="Só relata; não falha por F1 baixo.")
+@click.option("-v", "--verbose", is_flag=True, help="Mostra a saída do Rasa.")
+def test(folds: int, threshold: float, no_threshold: bool, verbose: bool) -> None:
+    """Validação cruzada da NLU; imprime precisão/recall/F1 por intenção e grava docs/nlu-report.md."""
+    console.print(f"Validação cruzada com {folds} folds (treina {folds} modelos; leva alguns minutos) ...")
+    try:
+        report = nlu_lib.cross_validate(folds=folds, verbose=verbose)
+    except nlu_lib.RasaError as error:
+        _fail(error)
+
+    table = Table(title=f"NLU: validação cruzada ({folds} folds)")
+    table.add_column("Intenção")
+    table.add_column("Exemplos", justify="right")
+    table.add_column("Precisão", justify="right")
+    table.add_column("Recall", justify="right")
+    table.add_column("F1", justify="right")
+    table.add_column("Confundida com")
+    for s in report.intents:
+        style = "red" if s.f1 < threshold else None
+        confused = ", ".join(f"{k} ({v})" for k, v in sorted(s.confused_with.items(), key=lambda kv: -kv[1]))
+        table.add_row(
+            s.intent,
+            str(s.examples),
+            f"{s.precision:.3f}",
+            f"{s.recall:.3f}",
+            f"{s.f1:.3f}",
+            confused,
+            style=style,
+        )
+    console.print(table)
+    console.print(
+        f"F1 macro: [bold]{report.macro_f1:.3f}[/]  acurácia: {report.accuracy:.3f}  "
+        f"abaixo do limiar de confiança: {report.fallback_predictions}  "
+        f"tempo: {report.duration_seconds / 60:.1f} min"
+    )
+    console.print(f"Relatório gravado em {nlu_lib.REPORT_FILE.relative_to(nlu_lib.PROJECT_ROOT)}")
+    if report.macro_f1 < threshold:
+        message = f"F1 macro {report.macro_f1:.3f} abaixo do mínimo {threshold:.2f}"
+        if no_threshold:
+            console.print(f"[yellow]Aviso:[/] {message}")
+        else:
+            console.print(f"[bold red]Falhou:[/] {message}")
+            sys.exit(1)

@@ -1,0 +1,85 @@
+"""The commands behind each Procfile process (`web`, `rasa-server`, `actions`, `worker`) and `health`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from bot import health, nlu, rasa_runtime, redis_client, worker
+from bot.config import PROJECT_ROOT, get_settings
+from bot.logging_setup import configure_logging
+
+
+def _exec(argv: list[str], env: dict[str, str] | None = None) -> None:
+    # exec, not a child process: honcho's signals then reach the real server directly.
+    os.chdir(PROJECT_ROOT)
+    os.execvpe(argv[0], argv, env if env is not None else dict(os.environ))
+
+
+@click.command()
+def web() -> None:
+    """Inicia o app web (gunicorn) com os webhooks do Twilio."""
+    settings = get_settings()
+    workers = os.environ.get("WEB_CONCURRENCY", "2")
+    argv = [
+            str(PROJECT_ROOT / ".venv" / "bin" / "gunicorn"),
+            "--bind",
+            f"{settings.web_host}:{settings.web_port}",
+            "--workers",
+            workers,
+            "--threads",
+            "4",
+            "--timeout",
+            "30",
+            "--access-logfile",
+            "-",
+            "webhooks:create_app()",
+    ]  # fmt: skip
+    _exec(argv)
+
+
+@click.command("rasa-server")
+def rasa_server() -> None:
+    """Inicia o servidor Rasa com o modelo treinado (API HTTP)."""
+    settings = get_settings()
+    model = nlu.model_path()
+    if not model.exists():
+        raise click.ClickException("Nenhum modelo treinado para os dados atuais. Rode `regua nlu train`.")
+    endpoints = rasa_runtime.write_endpoints(settings)
+    _exec(rasa_runtime.server_command(settings, model, endpoints), rasa_runtime.rasa_environment())
+
+
+@click.command()
+def actions() -> None:
+    """Inicia o servidor de ações do Rasa (rasa_sdk)."""
+    settings = get_settings()
+    _exec(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_server_port)]
+    )
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Processa o que estiver na fila e sai.")
+def worker_command(burst: bool) -> None:
+    """Inicia um worker RQ (tarefas em segundo plano)."""
+    settings = get_settings()
+    configure_logging(settings)
+    worker.run(settings, burst=burst)
+
+
+@click.command("health")
+@click.option("--deep", is_flag=True, help="Também envia uma tarefa de teste ao worker e espera a resposta.")
+def health_command(deep: bool) -> None:
+    """Verifica a saúde de cada processo (web, rasa, actions, worker)."""
+    settings = get_settings()
+    conn = redis_client.connect(settings)
+    results = health.process_checks(settings, conn)
+    if deep and results["worker"].ok:
+        results["worker job"] = health.check_worker_roundtrip(conn)
+    for name, result in results.items():
+        mark = click.style("ok", fg="green") if result.ok else click.style("FALHA", fg="red")
+        click.echo(f"{name:12} {mark:>5}  {result.detail}")
+    if not all(r.ok for r in results.values()):
+        sys.exit(1)

@@ -1,0 +1,279 @@
+"""Configuration: the environment is read once, validated, and turned into a frozen `Settings`.
+
+Every process (web, worker, actions, CLI) calls `get_settings()`; nothing else in the code base reads
+`os.environ` for application settings. A `.env` file in the project root is loaded first (python-dotenv),
+without overriding variables already set in the real environment.
+
+Bad values fail loudly at start-up with `ConfigError`, whose message names the variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on", "sim"}
+_FALSE = {"0", "false", "no", "off", "nao", "não"}
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or has a bad value; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated application settings. Secrets are excluded from `repr` so they never reach a log."""
+
+    env: str = "development"
+    log_level: str = "INFO"
+    var_dir: Path = PROJECT_ROOT / "var"
+    models_dir: Path = PROJECT_ROOT / "models"
+    # Storage. None means "embedded default": a SQLite file / a private Redis on a unix socket in var_dir.
+    database_url: str | None = None
+    redis_url: str | None = None
+    # Web app.
+    web_host: str = "127.0.0.1"
+    web_port: int = 5000
+    public_base_url: str = "http://127.0.0.1:5000"
+    secret_key: str = field(default="", repr=False)
+    # Rasa server and action server (both reached over HTTP only).
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_port: int = 5005
+    action_server_url: str = "http://127.0.0.1:5055/webhook"
+    action_server_port: int = 5055
+    rasa_bin: Path = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+    rasa_timeout_seconds: float = 8.0
+    # Twilio. With no credentials Régua runs in sandbox mode: outbound messages are stored, not sent.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_whatsapp_from: str | None = None
+    twilio_sms_from: str | None = None
+    twilio_api_base_url: str | None = None
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use: `DATABASE_URL`, or the embedded SQLite file under `var_dir`."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'regua.db'}"
+
+    @property
+    def redis_socket(self) -> Path:
+        """Unix socket of the embedded Redis (used only when `REDIS_URL` is not set)."""
+        return self.var_dir / "redis.sock"
+
+    @property
+    def effective_redis_url(self) -> str:
+        """The Redis URL in use: `REDIS_URL`, or the embedded server's unix socket."""
+        return self.redis_url or f"unix://{self.redis_socket}"
+
+    @property
+    def sandbox(self) -> bool:
+        """True when no Twilio credentials are configured (messages are stored, not sent)."""
+        return not (self.twilio_account_sid and self.twilio_auth_token)
+
+    def redacted(self) -> dict[str, object]:
+        """Settings as a dict safe to log: secrets and URL passwords are masked."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not f.repr and value:
+                value = "***"
+            elif isinstance(value, str) and "://" in value:
+                value = redact_url(value)
+            out[f.name] = value
+        return out
+
+
+def redact_url(url: str) -> str:
+    """Mask the password of a URL (`postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _url(
+    env: Mapping[str, str], name: str, schemes: tuple[str, ...], default: str | None = None
+) -> str | None:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes:
+        raise ConfigError(
+            f"{name} must be a URL starting with one of {', '.join(s + '://' for s in schemes)}"
+        )
+    if parts.scheme not in ("sqlite", "unix") and not parts.hostname:
+        raise ConfigError(f"{name} must name a host, got {redact_url(raw)!r}")
+    return raw
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    url = _url(env, "DATABASE_URL", ("postgresql", "postgres", "postgresql+psycopg", "sqlite"))
+    if url is None:
+        return None
+    # Heroku-style and plain URLs are mapped to the psycopg 3 driver, the one Régua ships with.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _phone_sender(env: Mapping[str, str], name: str) -> str | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    bare = raw.removeprefix("whatsapp:")
+    if not re.fullmatch(r"\+[1-9]\d{6,14}", bare) and not raw.startswith("MG"):
+        raise ConfigError(
+            f"{name} must be an E.164 number such as +5511999990000 (or a Messaging Service SID)"
+        )
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | None = None) -> Settings:
+    """Build validated `Settings` from `environ` (default: `.env` overlaid by `os.environ`).
+
+    Raises `ConfigError` naming the first bad variable.
+    """
+    if environ is None:
+        env_file = dotenv if dotenv is not None else PROJECT_ROOT / ".env"
+        merged = (
+            {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file.exists() else {}
+        )
+        merged.update(os.environ)
+        environ = merged
+    env = environ
+
+    app_env = (_text(env, "REGUA_ENV") or "development").lower()
+    if app_env not in {"development", "test", "production"}:
+        raise ConfigError(f"REGUA_ENV must be development, test or production, got {app_env!r}")
+    log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    if log_level not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(sorted(_LOG_LEVELS))}, got {log_level!r}")
+
+    var_dir = Path(_text(env, "REGUA_VAR_DIR") or PROJECT_ROOT / "var").resolve()
+    models_dir = Path(_text(env, "REGUA_MODELS_DIR") or PROJECT_ROOT / "models").resolve()
+    web_port = _int(env, "WEB_PORT", 5000, 1, 65535)
+    rasa_port = _int(env, "RASA_PORT", 5005, 1, 65535)
+    action_port = _int(env, "ACTION_SERVER_PORT", 5055, 1, 65535)
+    http = ("http", "https")
+
+    secret_key = _text(env, "SECRET_KEY")
+    if secret_key is None:
+        if app_env == "production":
+            raise ConfigError("SECRET_KEY is required when REGUA_ENV=production")
+        secret_key = _development_secret(var_dir)
+    elif len(secret_key) < 16:
+        raise ConfigError("SECRET_KEY must be at least 16 characters long")
+
+    sid = _text(env, "TWILIO_ACCOUNT_SID")
+    token = _text(env, "TWILIO_AUTH_TOKEN")
+    if bool(sid) != bool(token):
+        missing = "TWILIO_AUTH_TOKEN" if sid else "TWILIO_ACCOUNT_SID"
+        raise ConfigError(f"{missing} is required when the other Twilio credential is set")
+    if sid and not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
+        raise ConfigError("TWILIO_ACCOUNT_SID must look like AC followed by 32 hexadecimal characters")
+
+    settings = Settings(
+        env=app_env,
+        log_level=log_level,
+        var_dir=var_dir,
+        models_dir=models_dir,
+        database_url=_database_url(env),
+        redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
+        web_host=_text(env, "WEB_HOST") or "127.0.0.1",
+        web_port=web_port,
+        public_base_url=(_url(env, "PUBLIC_BASE_URL", http) or f"http://127.0.0.1:{web_port}").rstrip("/"),
+        secret_key=secret_key,
+        rasa_url=(_url(env, "RASA_URL", http) or f"http://127.0.0.1:{rasa_port}").rstrip("/"),
+        rasa_port=rasa_port,
+        action_server_url=_url(env, "ACTION_SERVER_URL", http) or f"http://127.0.0.1:{action_port}/webhook",
+        action_server_port=action_port,
+        rasa_bin=Path(_text(env, "RASA_BIN") or PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"),
+        rasa_timeout_seconds=_float(env, "RASA_TIMEOUT_SECONDS", 8.0, 0.5, 14.0),
+        twilio_account_sid=sid,
+        twilio_auth_token=token,
+        twilio_whatsapp_from=_phone_sender(env, "TWILIO_WHATSAPP_FROM"),
+        twilio_sms_from=_phone_sender(env, "TWILIO_SMS_FROM"),
+        twilio_api_base_url=_url(env, "TWILIO_API_BASE_URL", http),
+    )
+    if app_env == "production" and settings.sandbox:
+        raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
+    return settings
+
+
+def _development_secret(var_dir: Path) -> str:
+    """A random secret kept in var/ so development sessions survive restarts without a configured key."""
+    path = var_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return load_settings()
+
+
+def override(settings: Settings, **changes: object) -> Settings:
+    """A copy of `settings` with some fields changed (for tests and the app factory's `config` argument)."""
+    return replace(settings, **changes)  # type: ignore[arg-type]

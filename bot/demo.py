@@ -1,0 +1,420 @@
+"""A realistic, fictional demo data set, loaded through the real CSV import path.
+
+`load_demo` registers a fictional retailer (Magazine Horizonte), writes `debtors.csv` and `invoices.csv`
+the way a Brazilian creditor's spreadsheet would (UTF-8 with BOM, `;`, "1.234,56", dd/mm/aaaa, phones and
+CPFs in mixed formats, some mobiles still without the 9th digit) and imports them with `bot.imports`.
+
+Everything is deterministic for a given seed and reference date: names and CPFs come from Faker pt_BR
+seeded with the seed, the rest from `random.Random(seed)`, and dates are relative to `today`.
+
+The data is fictional, but a random mobile number may belong to a real person and a random CPF may be a
+real one. Demo debtors carry the `DEMO_NOTE` in their notes and belong to `DEMO_CREDITOR_CNPJ`: never run
+a campaign on them with real Twilio credentials.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from faker import Faker
+from sqlalchemy import delete, exists, select
+
+from bot.db import Database
+from bot.imports import ImportReport, import_debtors, import_invoices, upsert_creditor
+from bot.imports.fields import BRAZIL_TZ
+from bot.money import format_brl
+from bot.phones import InvalidPhone, is_mobile, normalize_phone
+
+__all__ = [
+    "DEMO_CREDITOR",
+    "DEMO_CREDITOR_CNPJ",
+    "DEMO_NOTE",
+    "DemoSummary",
+    "boleto_line",
+    "load_demo",
+    "pix_copia_e_cola",
+    "write_demo_files",
+]
+
+DEMO_CREDITOR_CNPJ = "41820537000185"
+DEMO_CREDITOR = {
+    "cnpj": DEMO_CREDITOR_CNPJ,
+    "legal_name": "Magazine Horizonte Comércio Varejista Ltda.",
+    "trade_name": "Magazine Horizonte",
+    "contact_channel": "SAC 0800 591 2030, de segunda a sábado, das 8h às 20h",
+}
+DEMO_NOTE = "Dados fictícios de demonstração (regua demo)"
+
+# (DDD, weight): every Brazilian time zone but Noronha's, and the big markets weighted up.
+_DDDS = [
+    (11, 14), (12, 2), (19, 3),  # SP
+    (21, 8), (24, 1),  # RJ
+    (31, 5), (34, 2),  # MG
+    (41, 3), (48, 2), (51, 3), (54, 1),  # PR, SC, RS
+    (61, 3), (62, 2),  # DF, GO
+    (71, 4), (75, 1), (79, 1), (81, 4), (83, 1), (85, 3), (98, 2),  # BA, SE, PE, PB, CE, MA
+    (91, 2), (93, 1),  # PA (93: America/Santarem)
+    (92, 2), (95, 1), (69, 1), (65, 2), (67, 1),  # AM, RR, RO, MT, MS (UTC-4)
+    (68, 1),  # AC (UTC-5)
+]  # fmt: skip
+
+_PRODUCTS = [
+    ("Smart TV 50 polegadas", 279_900, 10),
+    ("Geladeira frost free 410 L", 389_900, 12),
+    ("Máquina de lavar 12 kg", 249_900, 10),
+    ("Notebook 15,6 polegadas", 349_900, 10),
+    ("Celular 128 GB", 179_900, 10),
+    ("Fogão 5 bocas", 139_900, 8),
+    ("Sofá retrátil 3 lugares", 219_900, 10),
+    ("Colchão casal", 159_900, 6),
+    ("Micro-ondas 30 L", 69_900, 5),
+    ("Ar-condicionado split 12.000 BTUs", 259_900, 10),
+    ("Guarda-roupa 6 portas", 119_900, 6),
+    ("Bicicleta aro 29", 149_900, 6),
+]
+_MONTHS = ["jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"]
+_BANK = "001"
+_PAY_BASE_URL = "https://pagamento.example.com/horizonte/"  # RFC 2606 domain: never a real site
+
+
+# --------------------------------------------------------------------------------- payment instruments
+
+
+def _mod10(digits: str) -> int:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        product = int(char) * (2 if i % 2 == 0 else 1)
+        total += product - 9 if product > 9 else product
+    return (10 - total % 10) % 10
+
+
+def _mod11_barcode(digits: str) -> int:
+    total = sum(int(char) * (2 + i % 8) for i, char in enumerate(reversed(digits)))
+    dv = 11 - total % 11
+    return 1 if dv in (0, 10, 11) else dv
+
+
+def _due_factor(due: date) -> int:
+    """FEBRABAN's "fator de vencimento": days since 07/10/1997, restarted at 1000 on 22/02/2025."""
+    restart = date(2025, 2, 22)
+    if due >= restart:
+        return 1000 + (due - restart).days
+    return (due - date(1997, 10, 7)).days
+
+
+def boleto_line(bank: str, amount_cents: int, due: date, free_field: str) -> str:
+    """A valid 47-digit linha digitável of a boleto bancário (check digits per FEBRABAN)."""
+    if len(bank) != 3 or len(free_field) != 25 or not (bank + free_field).isdigit():
+        raise ValueError("bank must have 3 digits and free_field 25")
+    factor_value = f"{_due_factor(due):04d}{amount_cents:010d}"
+    dv = _mod11_barcode(f"{bank}9{factor_value}{free_field}")
+    field1 = f"{bank}9{free_field[:5]}"
+    field2 = free_field[5:15]
+    field3 = free_field[15:]
+    return f"{field1}{_mod10(field1)}{field2}{_mod10(field2)}{field3}{_mod10(field3)}{dv}{factor_value}"
+
+
+def _formatted_line(line: str) -> str:
+    """A linha digitável as printed on a boleto: "00190.00009 01234.567890 ..."."""
+    parts = [line[:5], line[5:10], line[10:15], line[15:21], line[21:26], line[26:32]]
+    return f"{parts[0]}.{parts[1]} {parts[2]}.{parts[3]} {parts[4]}.{parts[5]} {line[32]} {line[33:]}"
+
+
+def _emv(tag: str, value: str) -> str:
+    return f"{tag}{len(value):02d}{value}"
+
+
+def _crc16(payload: str) -> str:
+    crc = 0xFFFF
+    for byte in payload.encode("utf-8"):
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return f"{crc:04X}"
+
+
+def pix_copia_e_cola(key: str, amount_cents: int, merchant: str, city: str, txid: str) -> str:
+    """A static Pix BR Code ("copia e cola") with amount and txid, CRC16 included (BACEN's EMV layout)."""
+    account = _emv("00", "br.gov.bcb.pix") + _emv("01", key)
+    payload = (
+        _emv("00", "01")
+        + _emv("26", account)
+        + _emv("52", "0000")
+        + _emv("53", "986")
+        + _emv("54", f"{amount_cents // 100}.{amount_cents % 100:02d}")
+        + _emv("58", "BR")
+        + _emv("59", merchant[:25])
+        + _emv("60", city[:15])
+        + _emv("62", _emv("05", txid[:25]))
+        + "6304"
+    )
+    return payload + _crc16(payload)
+
+
+# ------------------------------------------------------------------------------------------ data set
+
+
+def _mobile(rng: random.Random) -> tuple[str, str]:
+    """(E.164, DDD) of a plausible mobile number in a weighted DDD."""
+    ddds, weights = zip(*_DDDS, strict=True)
+    while True:
+        ddd = rng.choices(ddds, weights)[0]
+        number = f"+55{ddd}9{rng.randint(6, 9)}{rng.randint(0, 9_999_999):07d}"
+        try:
+            if is_mobile(normalize_phone(number)):
+                return number, str(ddd)
+        except InvalidPhone:
+            continue
+
+
+def _phone_as_typed(rng: random.Random, e164: str) -> str:
+    """The number written as spreadsheets have it; some without the 9th digit (pre-2016 records)."""
+    ddd, local = e164[3:5], e164[5:]
+    style = rng.random()
+    if style < 0.08:  # old 8-digit form: the importer adds the 9
+        return f"({ddd}) {local[1:5]}-{local[5:]}"
+    if style < 0.45:
+        return f"({ddd}) {local[:5]}-{local[5:]}"
+    if style < 0.75:
+        return f"{ddd}{local}"
+    return f"+55 {ddd} {local[:5]}-{local[5:]}"
+
+
+def _consent_cell(rng: random.Random, today: date, probability: float) -> str:
+    draw = rng.random()
+    if draw < probability * 0.85:
+        return (today - timedelta(days=rng.randint(30, 900))).strftime("%d/%m/%Y")
+    if draw < probability:
+        return "sim"
+    return "não"
+
+
+def _amount_text(cents: int) -> str:
+    return format_brl(cents).removeprefix("R$ ")
+
+
+def write_demo_files(
+    directory: Path, *, debtors: int = 300, seed: int = 42, today: date | None = None
+) -> tuple[Path, Path]:
+    """Write the demo `debtors.csv` and `invoices.csv` into `directory`; returns their paths.
+
+    Byte-for-byte the same for the same `debtors`, `seed` and `today` (and Faker version).
+    """
+    today = today or datetime.now(BRAZIL_TZ).date()
+    rng = random.Random(seed)
+    fake = Faker("pt_BR")
+    fake.seed_instance(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    debtors_path, invoices_path = directory / "debtors.csv", directory / "invoices.csv"
+
+    debtor_rows: list[list[str]] = []
+    invoice_rows: list[list[str]] = []
+    sequence = 0
+    for _ in range(debtors):
+        first = fake.first_name()
+        last = fake.last_name() if rng.random() < 0.6 else f"{fake.last_name()} {fake.last_name()}"
+        name = f"{first} {last}"
+        cpf = fake.unique.cpf()
+        cpf_cell = cpf if rng.random() < 0.7 else cpf.replace(".", "").replace("-", "")
+        phone, _ = _mobile(rng)
+        phone2 = _phone_as_typed(rng, _mobile(rng)[0]) if rng.random() < 0.15 else ""
+        email = ""
+        if rng.random() < 0.6:
+            email = f"{fake.user_name()}{rng.randint(1, 99)}@example.com"
+        debtor_rows.append(
+            [
+                name,
+                cpf_cell,
+                _phone_as_typed(rng, phone),
+                phone2,
+                email,
+                _consent_cell(rng, today, 0.85),
+                _consent_cell(rng, today, 0.5),
+                DEMO_NOTE,
+            ]
+        )
+
+        for _ in range(rng.choices([1, 2, 3], [60, 30, 10])[0]):
+            sequence += 1
+            ref = f"HZ-{today.year % 100:02d}{sequence:06d}"
+            due = today + timedelta(days=rng.randint(-150, 40))
+            if rng.random() < 0.6:
+                product, price, installments = rng.choice(_PRODUCTS)
+                number = rng.randint(1, installments)
+                amount = price // installments + rng.choice([0, 0, 0, 1])
+                description = f"Parcela {number}/{installments} - {product}"
+            else:
+                amount = rng.randint(3_990, 350_000)
+                description = f"Fatura do cartão Horizonte - {_MONTHS[due.month - 1]}/{due.year}"
+            draw = rng.random()
+            if (due < today and draw < 0.10) or (due >= today and draw < 0.03):
+                status = "paga"
+            elif draw > 0.97:
+                status = "cancelada"
+            else:
+                status = "aberta"
+            line = pix = link = ""
+            if status == "aberta":
+                free_field = f"{rng.randint(0, 10**25 - 1):025d}"
+                line = _formatted_line(boleto_line(_BANK, amount, due, free_field))
+                key = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                pix = pix_copia_e_cola(key, amount, "MAGAZINE HORIZONTE", "SAO PAULO", ref.replace("-", ""))
+                link = f"{_PAY_BASE_URL}{ref}"
+            invoice_rows.append(
+                [
+                    ref,
+                    cpf,
+                    _amount_text(amount),
+                    due.strftime("%d/%m/%Y"),
+                    description,
+                    status,
+                    line,
+                    pix,
+                    link,
+                ]
+            )
+
+    with debtors_path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        writer.writerow(
+            [
+                "Nome",
+                "CPF",
+                "Telefone",
+                "Telefone 2",
+                "E-mail",
+                "Consentimento WhatsApp",
+                "Consentimento SMS",
+                "Observações",
+            ]
+        )
+        writer.writerows(debtor_rows)
+    with invoices_path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        writer.writerow(
+            [
+                "Referência",
+                "CPF",
+                "Valor",
+                "Vencimento",
+                "Descrição",
+                "Status",
+                "Linha digitável",
+                "Pix copia e cola",
+                "Link pagamento",
+            ]
+        )
+        writer.writerows(invoice_rows)
+    return debtors_path, invoices_path
+
+
+# ---------------------------------------------------------------------------------------------- load
+
+
+@dataclass
+class DemoSummary:
+    """What `load_demo` did. `str()` is a Portuguese summary for the operator."""
+
+    loaded: bool
+    creditor_name: str
+    creditor_cnpj: str
+    debtors: ImportReport | None = None
+    invoices: ImportReport | None = None
+    directory: Path | None = None
+    removed: bool = False
+
+    def __str__(self) -> str:
+        from bot.documents import format_cnpj
+
+        creditor = f"{self.creditor_name} (CNPJ {format_cnpj(self.creditor_cnpj)})"
+        if not self.loaded:
+            return (
+                f"Os dados de demonstração já estão carregados (credor {creditor}); nada foi alterado. "
+                "Use 'regua demo --reset' para recriá-los."
+            )
+        lines = [f"Dados de demonstração {'recriados' if self.removed else 'carregados'}: credor {creditor}."]
+        if self.debtors is not None:
+            lines.append(f"  {self.debtors}")
+        if self.invoices is not None:
+            lines.append(f"  {self.invoices}")
+        if self.directory is not None:
+            lines.append(f"  Arquivos CSV em {self.directory}")
+        return "\n".join(lines)
+
+
+def demo_loaded(db: Database) -> bool:
+    """True when the demo creditor exists."""
+    from bot.models import Creditor
+
+    with db.session() as session:
+        return session.scalar(select(exists().where(Creditor.cnpj == DEMO_CREDITOR_CNPJ))) or False
+
+
+def remove_demo(db: Database) -> bool:
+    """Delete the demo creditor, its invoices, and the demo debtors with their conversations and opt-out
+    history (debtors that also owe another creditor are kept). Returns False if there was no demo."""
+    from bot.models import Conversation, Creditor, Debtor, Invoice, OptOutEvent
+
+    with db.session() as session:
+        creditor_id = session.scalar(select(Creditor.id).where(Creditor.cnpj == DEMO_CREDITOR_CNPJ))
+        if creditor_id is None:
+            return False
+        session.execute(delete(Invoice).where(Invoice.creditor_id == creditor_id))
+        owes_others = exists().where(Invoice.debtor_id == Debtor.id)
+        demo_debtors = select(Debtor.id).where(Debtor.notes == DEMO_NOTE, ~owes_others)
+        session.execute(delete(OptOutEvent).where(OptOutEvent.debtor_id.in_(demo_debtors)))
+        session.execute(delete(Conversation).where(Conversation.debtor_id.in_(demo_debtors)))
+        session.execute(
+            delete(Debtor)
+            .where(Debtor.notes == DEMO_NOTE, ~owes_others)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(delete(Creditor).where(Creditor.id == creditor_id))
+    return True
+
+
+def load_demo(
+    db: Database,
+    *,
+    debtors: int = 300,
+    seed: int = 42,
+    today: date | None = None,
+    directory: Path | None = None,
+    reset: bool = False,
+    progress: bool = False,
+) -> DemoSummary:
+    """Load the demo data set unless it is already loaded (then nothing changes) or `reset` is set (then
+    the previous demo is removed first). Files go to `directory` (default: `<var dir>/demo/`)."""
+    if debtors < 1:
+        raise ValueError("debtors must be at least 1")
+    name = str(DEMO_CREDITOR["trade_name"])
+    removed = False
+    if demo_loaded(db):
+        if not reset:
+            return DemoSummary(loaded=False, creditor_name=name, creditor_cnpj=DEMO_CREDITOR_CNPJ)
+        removed = remove_demo(db)
+    if directory is None:
+        from bot.config import get_settings
+
+        directory = get_settings().var_dir / "demo"
+    debtors_path, invoices_path = write_demo_files(directory, debtors=debtors, seed=seed, today=today)
+    upsert_creditor(db, actor="demo", **DEMO_CREDITOR)
+    debtor_report = import_debtors(db, debtors_path, progress=progress, actor="demo")
+    invoice_report = import_invoices(
+        db, invoices_path, creditor_cnpj=DEMO_CREDITOR_CNPJ, progress=progress, actor="demo"
+    )
+    return DemoSummary(
+        loaded=True,
+        creditor_name=name,
+        creditor_cnpj=DEMO_CREDITOR_CNPJ,
+        debtors=debtor_report,
+        invoices=invoice_report,
+        directory=directory,
+        removed=removed,
+    )

@@ -1,0 +1,141 @@
+"""Health checks for each Régua process and dependency, shared by `/health`, `regua health` and `make run`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+import requests
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import migrations
+from bot.config import Settings
+from bot.db import Database
+
+# A worker that has not sent a heartbeat for this long is considered gone (RQ beats every few seconds).
+WORKER_HEARTBEAT_GRACE = timedelta(seconds=90)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check; `detail` is safe to show (no secrets, no personal data)."""
+
+    ok: bool
+    detail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"ok": self.ok, "detail": self.detail, **self.extra}
+
+
+def check_database(database: Database) -> CheckResult:
+    """The database answers and its schema is at the newest migration."""
+    try:
+        with database.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            revision = MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        return CheckResult(False, f"database unreachable: {type(exc).__name__}")
+    head = migrations.head_revision()
+    if revision != head:
+        return CheckResult(False, f"schema at {revision}, expected {head}: run `regua db upgrade`")
+    return CheckResult(True, f"{database.engine.dialect.name} at {revision}")
+
+
+def check_redis(client: Callable[[], redis.Redis] | redis.Redis) -> CheckResult:
+    """Redis answers PING."""
+    try:
+        conn = client() if callable(client) and not isinstance(client, redis.Redis) else client
+        conn.ping()
+    except (redis.RedisError, OSError) as exc:
+        return CheckResult(False, f"redis unreachable: {type(exc).__name__}")
+    return CheckResult(True, "redis answers")
+
+
+def check_workers(conn: redis.Redis) -> CheckResult:
+    """At least one RQ worker is registered and has sent a recent heartbeat."""
+    from rq import Worker
+
+    try:
+        workers = Worker.all(connection=conn)
+    except redis.RedisError as exc:
+        return CheckResult(False, f"redis unreachable: {type(exc).__name__}")
+    now = datetime.now(UTC)
+    alive = [
+        w
+        for w in workers
+        if w.last_heartbeat and now - w.last_heartbeat.replace(tzinfo=UTC) < WORKER_HEARTBEAT_GRACE
+    ]
+    return CheckResult(bool(alive), f"{len(alive)} worker(s) alive", {"workers": len(alive)})
+
+
+def check_http(
+    url: str, *, timeout: float = 2.0, json_check: Callable[[Any], bool] | None = None
+) -> CheckResult:
+    """GET `url` answers 200 (and, when given, its JSON passes `json_check`)."""
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        return CheckResult(False, f"no answer from {url}: {type(exc).__name__}")
+    if response.status_code != 200:
+        return CheckResult(False, f"{url} answered {response.status_code}")
+    if json_check is not None:
+        try:
+            if not json_check(response.json()):
+                return CheckResult(False, f"{url} answered but is not ready")
+        except ValueError:
+            return CheckResult(False, f"{url} did not answer JSON")
+    return CheckResult(True, f"{url} answers")
+
+
+def check_rasa(rasa_url: str, *, timeout: float = 1.0) -> CheckResult:
+    """The Rasa server answers and has a model loaded."""
+    return check_http(f"{rasa_url}/status", timeout=timeout, json_check=lambda j: bool(j.get("model_file")))
+
+
+def check_action_server(action_server_url: str, *, timeout: float = 2.0) -> CheckResult:
+    """The rasa_sdk action server answers its /health endpoint."""
+    base = action_server_url.rsplit("/webhook", 1)[0]
+    return check_http(f"{base}/health", timeout=timeout, json_check=lambda j: j.get("status") == "ok")
+
+
+def check_web(settings: Settings, *, timeout: float = 3.0) -> CheckResult:
+    """The web app answers `/health` with status ok."""
+    url = f"http://{_local(settings.web_host)}:{settings.web_port}/health"
+    return check_http(url, timeout=timeout, json_check=lambda j: j.get("status") == "ok")
+
+
+def process_checks(settings: Settings, redis_conn: redis.Redis) -> dict[str, CheckResult]:
+    """The health of each process of the Procfile: web, rasa, actions, worker."""
+    return {
+        "web": check_web(settings),
+        "rasa": check_rasa(settings.rasa_url, timeout=2.0),
+        "actions": check_action_server(settings.action_server_url),
+        "worker": check_workers(redis_conn),
+    }
+
+
+def _local(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
+def check_worker_roundtrip(conn: redis.Redis, *, timeout: float = 20.0) -> CheckResult:
+    """Enqueue the `ping` job and wait until a worker has run it."""
+    import time
+
+    from bot import jobs
+
+    job = jobs.queue(conn).enqueue(jobs.ping, result_ttl=60, ttl=int(timeout))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if job.get_status(refresh=True) == "finished":
+            return CheckResult(True, "a worker ran the ping job")
+        time.sleep(0.2)
+    job.cancel()
+    return CheckResult(False, f"no worker ran the ping job within {timeout:.0f} s")

@@ -1,0 +1,457 @@
+"""Import invoices from CSV, idempotent on (creditor, referencia). See docs/importing.md for the rules."""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db import Database
+from bot.imports.fields import (
+    CellError,
+    display_cnpj,
+    masked,
+    parse_cnpj,
+    parse_cpf,
+    parse_date,
+    parse_status,
+    parse_value,
+)
+from bot.imports.reading import FieldSpec, ImportFileError, Row, Source, read_csv
+from bot.imports.report import ImportReport, Progress, RowError
+from bot.imports.store import (
+    ANALYZE_AFTER_ROWS,
+    analyze,
+    as_utc,
+    audit,
+    bulk_insert,
+    bulk_update,
+    chunks,
+    lookup_chunk,
+    one_of,
+)
+from bot.models import Creditor, Debtor, Invoice, InvoiceStatus, utcnow
+
+__all__ = ["INVOICE_FIELDS", "import_invoices"]
+
+INVOICE_FIELDS = [
+    FieldSpec(
+        "referencia",
+        (
+            "ref",
+            "referencia externa",
+            "numero da fatura",
+            "numero fatura",
+            "fatura",
+            "numero do documento",
+            "numero documento",
+            "id fatura",
+            "external ref",
+            "reference",
+            "invoice",
+            "invoice id",
+            "invoice ref",
+        ),
+        True,
+    ),
+    FieldSpec("cpf", ("cpf do devedor", "cpf devedor", "cpf do cliente", "cpf cliente", "debtor cpf"), True),
+    FieldSpec(
+        "valor",
+        (
+            "valor r$",
+            "valor em reais",
+            "valor da fatura",
+            "valor original",
+            "valor devido",
+            "amount",
+            "value",
+        ),
+        True,
+    ),
+    FieldSpec(
+        "vencimento",
+        ("data de vencimento", "data vencimento", "dt vencimento", "venc", "due date", "due"),
+        True,
+    ),
+    FieldSpec("descricao", ("historico", "produto", "description")),
+    FieldSpec("status", ("situacao", "status da fatura", "estado da fatura")),
+    FieldSpec("linha_digitavel", ("linha digitavel do boleto", "linha do boleto", "boleto", "boleto line")),
+    FieldSpec("pix_copia_e_cola", ("pix", "copia e cola", "pix copia cola", "br code", "brcode", "pix code")),
+    FieldSpec(
+        "link_pagamento", ("link", "link de pagamento", "url de pagamento", "payment link", "payment url")
+    ),
+    FieldSpec("credor_cnpj", ("cnpj do credor", "cnpj credor", "credor", "cnpj", "creditor cnpj")),
+]
+
+_MAX_REF = 64
+_MAX_DESCRIPTION = 200
+_MAX_URL = 500
+_LINE_CHARS = re.compile(r"[0-9.\s-]+")
+_OPTIONAL_COLUMNS = {
+    "descricao": "description",
+    "linha_digitavel": "boleto_line",
+    "pix_copia_e_cola": "pix_code",
+    "link_pagamento": "payment_url",
+}
+_COMPARED = ("amount_cents", "due_date", "description", "boleto_line", "pix_code", "payment_url")
+_STATUS_PT = {
+    InvoiceStatus.OPEN: "aberta",
+    InvoiceStatus.PAID: "paga",
+    InvoiceStatus.CANCELLED: "cancelada",
+    InvoiceStatus.IN_AGREEMENT: "em acordo",
+}
+
+
+@dataclass
+class _Parsed:
+    line: int
+    creditor_id: int
+    ref: str
+    cpf: str
+    status: InvoiceStatus | None
+    values: dict[str, Any]
+
+
+def _parse_row(
+    row: Row,
+    columns: set[str],
+    creditor_id: int | None,
+    *,
+    creditor_named: bool,
+    cpf_of: Callable[[str], str] = parse_cpf,
+) -> tuple[_Parsed | None, list[str]]:
+    """(parsed row or None, error reasons). `creditor_named`: the row's credor_cnpj cell was filled (its
+    own error, if any, is reported by the caller). `cpf_of`: `parse_cpf`, possibly memoized."""
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+
+    ref = row.get("referencia")
+    if not ref:
+        errors.append("referência vazia")
+    elif len(ref) > _MAX_REF:
+        errors.append(f"referência longa demais ({len(ref)} caracteres; máximo {_MAX_REF})")
+
+    cpf = ""
+    try:
+        cpf = cpf_of(row.get("cpf"))
+    except CellError as error:
+        errors.append(str(error))
+
+    try:
+        values["amount_cents"] = parse_value(row.get("valor"))
+    except CellError as error:
+        errors.append(str(error))
+
+    try:
+        values["due_date"] = parse_date(row.get("vencimento"), "vencimento")
+    except CellError as error:
+        errors.append(str(error))
+
+    status = None
+    try:
+        status = parse_status(row.get("status"))
+    except CellError as error:
+        errors.append(str(error))
+
+    if "descricao" in columns:
+        description = " ".join(row.get("descricao").split()) or None
+        if description and len(description) > _MAX_DESCRIPTION:
+            errors.append(
+                f"descrição longa demais ({len(description)} caracteres; máximo {_MAX_DESCRIPTION})"
+            )
+        values["description"] = description
+
+    if "linha_digitavel" in columns:
+        raw = row.get("linha_digitavel")
+        line = None
+        if raw:
+            digits = re.sub(r"\D", "", raw)
+            if re.fullmatch(r"[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+", raw):
+                errors.append(
+                    "linha digitável em notação científica: a planilha tratou a coluna como número; "
+                    "formate-a como texto e exporte de novo"
+                )
+            elif not _LINE_CHARS.fullmatch(raw):
+                errors.append("linha digitável inválida (use só dígitos, pontos e espaços)")
+            elif len(digits) not in (47, 48):
+                errors.append(f"linha digitável deve ter 47 ou 48 dígitos, tem {len(digits)}")
+            else:
+                line = digits
+        values["boleto_line"] = line
+
+    if "pix_copia_e_cola" in columns:
+        values["pix_code"] = row.get("pix_copia_e_cola") or None
+
+    if "link_pagamento" in columns:
+        url = row.get("link_pagamento") or None
+        if url and not url.lower().startswith(("https://", "http://")):
+            errors.append("link de pagamento deve começar com https://")
+        elif url and len(url) > _MAX_URL:
+            errors.append(f"link de pagamento longo demais (máximo {_MAX_URL} caracteres)")
+        values["payment_url"] = url
+
+    if creditor_id is None and not creditor_named:
+        errors.append("credor não informado: preencha a coluna credor_cnpj ou use --creditor")
+
+    if errors or creditor_id is None:
+        return None, errors
+    return _Parsed(row.line, creditor_id, ref, cpf, status, values), errors
+
+
+def _next_status(
+    current: InvoiceStatus, paid_at: datetime | None, wanted: InvoiceStatus | None, now: datetime
+) -> tuple[InvoiceStatus, datetime | None, str | None]:
+    """(status, paid_at, warning) after applying the file's status to a stored invoice.
+
+    Rules (docs/importing.md, "Status"): an empty status keeps the stored one; a paid invoice is never
+    reopened or cancelled by an import (warning); "aberta" keeps an invoice that is in an agreement as is;
+    "paga" sets paid_at to the import time.
+    """
+    if wanted is None or wanted == current:
+        return current, paid_at, None
+    if current == InvoiceStatus.PAID:
+        when = f" em {as_utc(paid_at):%d/%m/%Y}" if paid_at else ""
+        return (
+            current,
+            paid_at,
+            f"a fatura já consta como paga{when}; o status '{_STATUS_PT[wanted]}' do arquivo foi ignorado "
+            "(uma importação nunca reabre nem cancela uma fatura paga)",
+        )
+    if current == InvoiceStatus.IN_AGREEMENT and wanted == InvoiceStatus.OPEN:
+        return current, paid_at, None
+    return wanted, (now if wanted == InvoiceStatus.PAID else None), None
+
+
+def _resolve_default_creditor(
+    creditors: dict[str, int], creditor_cnpj: str | None, has_column: bool
+) -> int | None:
+    if creditor_cnpj:
+        try:
+            cnpj = parse_cnpj(creditor_cnpj, "CNPJ do credor")
+        except CellError as error:
+            raise ImportFileError(f"{error}. Nada foi importado") from None
+        if cnpj not in creditors:
+            raise ImportFileError(
+                f"credor com CNPJ {display_cnpj(cnpj)} não cadastrado; cadastre-o com "
+                "'regua creditor add'. Nada foi importado"
+            )
+        return creditors[cnpj]
+    if len(creditors) == 1:
+        return next(iter(creditors.values()))
+    if has_column:
+        return None  # every row must name its creditor
+    if not creditors:
+        raise ImportFileError(
+            "nenhum credor cadastrado; cadastre o credor com 'regua creditor add' antes de importar faturas"
+        )
+    raise ImportFileError(
+        f"há {len(creditors)} credores cadastrados: informe de qual são as faturas com --creditor CNPJ "
+        "ou com a coluna credor_cnpj. Nada foi importado"
+    )
+
+
+def import_invoices(
+    db: Database,
+    source: Source,
+    creditor_cnpj: str | None = None,
+    *,
+    progress: bool = False,
+    actor: str = "system",
+) -> ImportReport:
+    """Import (create or update) the invoices of a CSV file. Idempotent on (creditor, referencia).
+
+    The creditor of a row is its `credor_cnpj` cell, else `creditor_cnpj`, else the only registered
+    creditor. Debtors must exist (import them first). Bad rows are reported and skipped; good rows are
+    written in one transaction with one `AuditLog` row. Raises `ImportFileError` when the file as a whole
+    cannot be imported (nothing is written then).
+    """
+    started = time.monotonic()
+    csv_file = read_csv(source, INVOICE_FIELDS)
+    report = ImportReport(
+        kind="invoices",
+        encoding=csv_file.encoding,
+        separator=csv_file.separator_name,
+        ignored_columns=csv_file.ignored_columns,
+        file_name=csv_file.name,
+        sha256=csv_file.sha256,
+    )
+    report.errors.extend(RowError(line, reason) for line, reason in csv_file.bad_rows)
+    now = utcnow()
+    has_creditor_column = "credor_cnpj" in csv_file.columns
+
+    with Progress(progress, len(csv_file.rows)) as bar, db.session() as session:
+        creditors = dict(session.execute(select(Creditor.cnpj, Creditor.id)).all())
+        default_creditor = _resolve_default_creditor(creditors, creditor_cnpj, has_creditor_column)
+
+        parsed: list[_Parsed] = []
+        first_line: dict[tuple[object, str], int] = {}
+        cnpj_cache: dict[str, int | str] = {}
+        # Each debtor's CPF repeats on each of their invoices; the cache lives only for this import.
+        cpf_of = functools.lru_cache(maxsize=None)(parse_cpf)
+        with bar.phase("validando", len(csv_file.rows)) as advance:
+            for row in csv_file.rows:
+                advance(1)
+                errors: list[str] = []
+                creditor_id = default_creditor
+                creditor_key: object = default_creditor
+                raw_cnpj = row.get("credor_cnpj")
+                if raw_cnpj:
+                    resolved = cnpj_cache.get(raw_cnpj)
+                    if resolved is None:
+                        resolved = _creditor_for_cell(raw_cnpj, creditors)
+                        cnpj_cache[raw_cnpj] = resolved
+                    if isinstance(resolved, int):
+                        creditor_id = creditor_key = resolved
+                    else:
+                        creditor_id, creditor_key = None, raw_cnpj
+                        errors.append(resolved)
+                item, row_errors = _parse_row(
+                    row, csv_file.columns, creditor_id, creditor_named=bool(raw_cnpj), cpf_of=cpf_of
+                )
+                errors.extend(row_errors)
+                # The first row with a reference claims it, even if it is bad: fixing that row later must not
+                # turn a later copy of it from "imported" into "duplicate".
+                ref = row.get("referencia")
+                if ref:
+                    key = (creditor_key, ref)
+                    if key in first_line:
+                        errors = [
+                            f"referência '{ref}' repetida no arquivo (já aparece na linha {first_line[key]})"
+                        ]
+                    else:
+                        first_line[key] = row.line
+                if errors:
+                    report.errors.append(RowError(row.line, "; ".join(errors)))
+                elif item is not None:
+                    parsed.append(item)
+
+        debtor_ids = _debtor_ids(db, session, [p.cpf for p in parsed])
+        stored = _stored_invoices(db, session, parsed)
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for item in parsed:
+            debtor_id = debtor_ids.get(item.cpf)
+            if debtor_id is None:
+                report.errors.append(
+                    RowError(
+                        item.line,
+                        f"devedor com CPF {masked(item.cpf)} não encontrado; importe os devedores antes",
+                    )
+                )
+                continue
+            current = stored.get((item.creditor_id, item.ref))
+            if current is None:
+                status = item.status or InvoiceStatus.OPEN
+                inserts.append(
+                    {c: None for c in _OPTIONAL_COLUMNS.values()}
+                    | item.values
+                    | {
+                        "creditor_id": item.creditor_id,
+                        "debtor_id": debtor_id,
+                        "external_ref": item.ref,
+                        "status": status,
+                        "paid_at": now if status == InvoiceStatus.PAID else None,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                continue
+            if current["debtor_id"] != debtor_id:
+                report.errors.append(
+                    RowError(
+                        item.line,
+                        f"a fatura '{item.ref}' já existe para outro devedor; uma importação não transfere "
+                        "faturas entre devedores",
+                    )
+                )
+                continue
+            changes = {c: v for c, v in item.values.items() if c in _COMPARED and current[c] != v}
+            status, paid_at, warning = _next_status(current["status"], current["paid_at"], item.status, now)
+            if warning:
+                report.warnings.append(RowError(item.line, warning))
+            if status != current["status"]:
+                changes["status"] = status
+                changes["paid_at"] = paid_at
+            if changes:
+                updates.append({"id": current["id"], **changes, "updated_at": now})
+                report.updated += 1
+            else:
+                report.unchanged += 1
+        report.created = len(inserts)
+
+        with bar.phase("gravando", len(inserts) + len(updates)) as advance:
+            bulk_insert(session, Invoice, inserts, advance)
+            bulk_update(session, Invoice, updates, advance)
+
+        report.errors.sort()
+        report.warnings.sort()
+        report.seconds = time.monotonic() - started
+        creditor_ids = sorted({p.creditor_id for p in parsed})
+        details = report.audit_details() | {"creditor_ids": creditor_ids}
+        audit(
+            session,
+            actor=actor,
+            action="import.invoices",
+            details=details,
+            entity_type="creditor" if len(creditor_ids) == 1 else None,
+            entity_id=str(creditor_ids[0]) if len(creditor_ids) == 1 else None,
+        )
+    if report.created + report.updated >= ANALYZE_AFTER_ROWS:
+        analyze(db, "invoices")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _creditor_for_cell(raw: str, creditors: dict[str, int]) -> int | str:
+    """The creditor id named by a `credor_cnpj` cell, or the Portuguese reason it names none."""
+    try:
+        cnpj = parse_cnpj(raw, "CNPJ do credor")
+    except CellError as error:
+        return str(error)
+    if cnpj not in creditors:
+        return f"credor com CNPJ {display_cnpj(cnpj)} não cadastrado (use 'regua creditor add')"
+    return creditors[cnpj]
+
+
+def _debtor_ids(db: Database, session: Session, cpfs: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for batch in chunks(sorted(set(cpfs)), lookup_chunk(db)):
+        found.update(
+            session.execute(select(Debtor.cpf, Debtor.id).where(one_of(db, Debtor.cpf, batch))).all()
+        )
+    return found
+
+
+def _stored_invoices(
+    db: Database, session: Session, parsed: list[_Parsed]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """The stored invoices the file refers to, by (creditor id, reference)."""
+    refs_by_creditor: dict[int, set[str]] = defaultdict(set)
+    for item in parsed:
+        refs_by_creditor[item.creditor_id].add(item.ref)
+    columns = [
+        Invoice.id,
+        Invoice.creditor_id,
+        Invoice.external_ref,
+        Invoice.debtor_id,
+        Invoice.status,
+        Invoice.paid_at,
+        *(getattr(Invoice, c) for c in _COMPARED),
+    ]
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    for creditor_id, refs in refs_by_creditor.items():
+        for batch in chunks(sorted(refs), lookup_chunk(db)):
+            query = select(*columns).where(
+                Invoice.creditor_id == creditor_id, one_of(db, Invoice.external_ref, batch)
+            )
+            for row in session.execute(query).mappings():
+                found[(row["creditor_id"], row["external_ref"])] = dict(row)
+    return found

@@ -1,0 +1,42 @@
+"""Logging set-up shared by every process, with a filter that keeps secrets out of the logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.config import Settings
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces configured secret values and URL passwords in every record with `***`."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        # Short values would mask ordinary words; config validation keeps real secrets long.
+        self.secrets = [s for s in secrets if s and len(s) >= 8]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _URL_PASSWORD.sub(r"\1***@", message)
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    """Configure the root logger once per process (idempotent: the app factory may run several times)."""
+    root = logging.getLogger()
+    root.setLevel(settings.log_level)
+    secrets = [settings.secret_key, settings.twilio_auth_token or ""]
+    handler = next((h for h in root.handlers if getattr(h, "_regua", False)), None)
+    if handler is None:
+        handler = logging.StreamHandler()
+        handler._regua = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    handler.filters = [RedactSecrets(secrets)]

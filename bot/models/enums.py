@@ -1,0 +1,58 @@
+"""Enumerations shared by models, services and the Rasa actions."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Channel(enum.StrEnum):
+    """A messaging channel Régua talks on."""
+
+    WHATSAPP = "whatsapp"
+    SMS = "sms"
+
+
+class InvoiceStatus(enum.StrEnum):
+    """Life cycle of an invoice."""
+
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    IN_AGREEMENT = "in_agreement"
+
+
+class ConversationState(enum.StrEnum):
+    """Who answers the debtor: the bot, nobody yet (waiting for an agent) or an agent."""
+
+    BOT = "bot"
+    WAITING_AGENT = "waiting_agent"
+    WITH_AGENT = "with_agent"
+
+
+class Direction(enum.StrEnum):
+    """Whether a message came from the debtor or went to the debtor."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class MessageStatus(enum.StrEnum):
+    """Twilio message statuses plus Régua's own (`received`, `stored` for the sandbox channel)."""
+
+    RECEIVED = "received"
+    STORED = "stored"
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+
+
+class OptOutAction(enum.StrEnum):
+    """An opt-out (stop messaging on a channel) or an opt-in (consent given or restored)."""
+
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"

@@ -1,0 +1,83 @@
+"""The two parties of a debt: the creditor that is owed and the debtor that owes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import DateTime, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.models.base import Base, BigId, TimestampMixin
+from bot.models.enums import Channel
+
+if TYPE_CHECKING:
+    from bot.models.invoices import Invoice
+
+
+class Creditor(TimestampMixin, Base):
+    """A company whose receivables Régua collects. Its name and CNPJ go on every message (CDC art. 42-A)."""
+
+    __tablename__ = "creditors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    trade_name: Mapped[str | None] = mapped_column(String(200))
+    cnpj: Mapped[str] = mapped_column(String(14), unique=True)
+    # How a debtor reaches the creditor itself (SAC phone, e-mail or site), quoted in messages.
+    contact_channel: Mapped[str] = mapped_column(String(200))
+
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="creditor")
+
+    @property
+    def display_name(self) -> str:
+        """The name debtors know the creditor by."""
+        return self.trade_name or self.legal_name
+
+    def __repr__(self) -> str:
+        return f"<Creditor {self.id} {self.cnpj}>"
+
+
+class Debtor(TimestampMixin, Base):
+    """A person who owes one or more invoices. Identified by CPF; reached by phone on WhatsApp and SMS."""
+
+    __tablename__ = "debtors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    cpf: Mapped[str] = mapped_column(String(11), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    # Phone numbers in E.164, Brazilian mobiles always in the 9-digit form (see bot.phones).
+    phone: Mapped[str] = mapped_column(String(16), index=True)
+    phone_secondary: Mapped[str | None] = mapped_column(String(16), index=True)
+    # Twilio's WaId (digits only) once the debtor has written from WhatsApp; may lack the 9th digit.
+    whatsapp_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    state: Mapped[str | None] = mapped_column(String(2))  # UF, for state holidays and contact-time laws
+    timezone: Mapped[str] = mapped_column(String(40), default="America/Sao_Paulo")
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    # Per-channel consent and opt-out, with when each happened (the history is in opt_out_events).
+    whatsapp_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    whatsapp_opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sms_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sms_opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="debtor")
+
+    def opted_out(self, channel: Channel) -> bool:
+        """True when the debtor asked not to be messaged on `channel`."""
+        return getattr(self, f"{Channel(channel).value}_opted_out_at") is not None
+
+    def has_consent(self, channel: Channel) -> bool:
+        """True when consent on `channel` was recorded and not withdrawn since."""
+        consent = getattr(self, f"{Channel(channel).value}_consent_at")
+        opted_out = getattr(self, f"{Channel(channel).value}_opted_out_at")
+        return consent is not None and (opted_out is None or opted_out < consent)
+
+    @property
+    def first_name(self) -> str:
+        """The first name, used to greet the debtor."""
+        return self.name.split()[0] if self.name.strip() else self.name
+
+    def __repr__(self) -> str:
+        return f"<Debtor {self.id}>"  # never the CPF or name: reprs end up in logs

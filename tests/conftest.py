@@ -1,0 +1,100 @@
+"""Shared fixtures.
+
+The suite runs against whatever `DATABASE_URL` / `REDIS_URL` point at (CI: the machine's PostgreSQL and
+Redis) and otherwise against the embedded defaults (a SQLite file and a private Redis in a temp dir).
+Every test starts from empty tables and an empty Redis database, so no test depends on another's order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import text
+
+from bot import embedded_redis, migrations
+from bot.config import Settings, load_settings
+from bot.db import Database
+from bot.models import Base
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from bot.config import redact_url
+
+    return [
+        f"database: {redact_url(os.environ.get('DATABASE_URL') or 'embedded SQLite')}",
+        f"redis: {redact_url(os.environ.get('REDIS_URL') or 'embedded redis-server')}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The database under test: `DATABASE_URL` when set, else a fresh SQLite file."""
+    configured = load_settings({"DATABASE_URL": os.environ.get("DATABASE_URL", "")}).database_url
+    return configured or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url: str) -> Iterator[Database]:
+    """The test database, migrated to head once per session."""
+    migrations.upgrade(database_url)
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def _empty_tables(database: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        if database.is_sqlite:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+        else:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db(migrated_database: Database) -> Iterator[Database]:
+    """A migrated database with empty tables."""
+    _empty_tables(migrated_database)
+    yield migrated_database
+    _empty_tables(migrated_database)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Redis under test: `REDIS_URL` when set (use a spare db number), else a private server."""
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        yield configured
+        return
+    directory = tmp_path_factory.mktemp("redis")
+    yield embedded_redis.ensure_running(directory)
+    embedded_redis.stop(directory)
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    """A client on an emptied Redis database."""
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+    """Settings for a test: the test database and Redis, a private var dir, sandbox Twilio."""
+    return load_settings(
+        {
+            "REGUA_ENV": "test",
+            "REGUA_VAR_DIR": str(tmp_path / "var"),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "test-secret-key-0123456789",
+        }
+    )

@@ -1,0 +1,54 @@
+"""The Régua web app (Flask): Twilio webhooks, health and the pages people open.
+
+Build it with `create_app()`; gunicorn runs `webhooks:create_app()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from bot.config import Settings, get_settings
+from bot.logging_setup import configure_logging
+
+# Twilio webhooks are a few KB; nothing legitimate posts more than this.
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Create the app. `config` is a `Settings`, or a mapping of Flask config keys that may carry
+    `REGUA_SETTINGS`; by default the settings come from the environment."""
+    flask_config: dict[str, Any] = {}
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        flask_config = dict(config or {})
+        settings = flask_config.pop("REGUA_SETTINGS", None) or get_settings()
+
+    configure_logging(settings)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        TESTING=settings.env == "test",
+    )
+    app.config.update(flask_config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["regua_settings"] = settings
+
+    from webhooks.extensions import db, redis_ext
+
+    db.init_app(app, settings)
+    redis_ext.init_app(app, settings)
+
+    from webhooks import health, home
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(home.bp)
+
+    from webhooks.errors import register_error_handlers
+
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,55 @@
+"""Every error becomes a response here, in one place: JSON for API clients, short HTML for people."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template_string, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Portuguese texts shown to people; API clients also get the machine-readable `error` code.
+MESSAGES = {
+    400: "Não foi possível entender a requisição.",
+    403: "Acesso não autorizado.",
+    404: "Página não encontrada.",
+    405: "Método não permitido para este endereço.",
+    413: "A requisição é grande demais.",
+    429: "Muitas requisições em pouco tempo. Tente novamente em instantes.",
+    500: "Tivemos um problema interno. Já estamos verificando; tente novamente em alguns minutos.",
+    503: "Serviço temporariamente indisponível. Tente novamente em instantes.",
+}
+
+_PAGE = """<!doctype html><html lang="pt-BR"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ code }} · Régua</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem">
+<h1>{{ code }}</h1><p>{{ message }}</p></body></html>"""
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.path.startswith(("/webhooks/", "/api/", "/health")) or best == "application/json"
+
+
+def error_response(code: int, error: str, message: str | None = None) -> tuple[Response | str, int]:
+    """The response for an error `code`, in the format the client wants."""
+    text = message or MESSAGES.get(code, MESSAGES[500])
+    if _wants_json():
+        return jsonify(error=error, message=text), code
+    return render_template_string(_PAGE, code=code, message=text), code
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map HTTP errors and unexpected exceptions to responses."""
+
+    @app.errorhandler(HTTPException)
+    def handle_http(exc: HTTPException):  # type: ignore[no-untyped-def]
+        code = exc.code or 500
+        return error_response(code, (exc.name or "error").lower().replace(" ", "_"))
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        # Logged with the traceback but never the request body: it may hold personal data.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_server_error")

@@ -1,0 +1,64 @@
+"""Flask extensions attached with `init_app`: the database and Redis, one per app, created lazily."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from bot import redis_client
+from bot.config import Settings
+from bot.db import Database
+
+
+def settings() -> Settings:
+    """The `Settings` of the current app."""
+    return current_app.extensions["regua_settings"]
+
+
+class DatabaseExtension:
+    """Owns the app's `Database`; hands out one session per request, closed at teardown."""
+
+    def init_app(self, app: Flask, settings: Settings) -> None:
+        """Create the engine for `settings` and register the per-request teardown."""
+        app.extensions["regua_db"] = Database(settings.effective_database_url)
+        app.teardown_appcontext(self._teardown)
+
+    @staticmethod
+    def database() -> Database:
+        """The current app's `Database`."""
+        return current_app.extensions["regua_db"]
+
+    def session(self) -> Session:
+        """The request's session (created on first use)."""
+        if "db_session" not in g:
+            g.db_session = self.database().sessionmaker()
+        return g.db_session
+
+    @staticmethod
+    def _teardown(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+class RedisExtension:
+    """Owns the app's Redis client (the configured server, or the embedded one started on demand)."""
+
+    def init_app(self, app: Flask, settings: Settings) -> None:
+        """Remember the settings; the connection is made on first use so start-up never blocks on Redis."""
+        app.extensions["regua_redis_settings"] = settings
+
+    @staticmethod
+    def client() -> redis.Redis:
+        """The current app's Redis client."""
+        ext = current_app.extensions
+        if "regua_redis" not in ext:
+            ext["regua_redis"] = redis_client.connect(ext["regua_redis_settings"])
+        return ext["regua_redis"]
+
+
+db = DatabaseExtension()
+redis_ext = RedisExtension()
