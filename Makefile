@@ -82,10 +82,11 @@ lock:
 	 /tmp/regua-lock/bin/pip freeze) > requirements.txt
 
 # Re-resolve the Rasa environment (rasa==3.6.21 with the constraints that make it work on Python 3.11).
+# dask is named explicitly: rasa needs it at training time, but its environment marker skips it on 3.11.
 lock-rasa:
 	rm -rf /tmp/regua-lock-rasa && $(PYTHON) -m venv /tmp/regua-lock-rasa
 	MPLSETUPCFG=$(CURDIR)/rasa_env/mplsetup.cfg /tmp/regua-lock-rasa/bin/pip install -q \
-		--ignore-requires-python -c rasa_env/constraints.txt rasa==3.6.21
+		--ignore-requires-python -c rasa_env/constraints.txt rasa==3.6.21 dask==2022.10.2
 	(echo "# Full pin of the isolated Rasa environment (.venv-rasa). Regenerate with: make lock-rasa"; \
 	 echo "# Installed with --ignore-requires-python --no-deps (rasa 3.6.21 declares Requires-Python <3.11)."; \
 	 /tmp/regua-lock-rasa/bin/pip freeze --all | grep -v '^pip==') > rasa_env/requirements.txt

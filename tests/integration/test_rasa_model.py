@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bot import nlu
+from bot import entities, nlu
 
 pytestmark = pytest.mark.integration
 
@@ -17,8 +17,8 @@ UNSEEN_MESSAGES = [
     ("manda de novo o codigo pix pfv, o outro venceu", "segunda_via"),
     ("quero parcelar em 4x", "renegociar"),
     ("ja paguei ontem segue comprovante", "ja_paguei"),
-    ("nao quero mais receber msg", "parar"),
-    ("quero falar com uma pessoa", "falar_atendente"),
+    ("por favor nao me mandem mais nenhuma mensagem", "parar"),
+    ("tem como eu falar com um humano de carne e osso?", "falar_atendente"),
     ("qual o valor total que eu devo hoje?", "consultar_divida"),
     ("nunca tive cartao dessa loja, nao reconheco essa divida", "contestar_divida"),
     ("vcs aceitam pagamento no cartao de credito?", "forma_pagamento"),
@@ -63,10 +63,11 @@ def test_instalments_are_extracted(rasa_server: str) -> None:
 
 
 def test_money_and_date_are_extracted(rasa_server: str) -> None:
-    result = _parse(rasa_server, "consigo pagar R$ 300 na sexta, pode ser?")
-    found = {e["entity"]: e["value"] for e in result["entities"]}
-    assert found.get("valor") == "R$ 300", result["entities"]
-    assert found.get("data") == "sexta", result["entities"]
+    text = "consigo pagar R$ 300 na sexta, pode ser?"
+    result = _parse(rasa_server, text)
+    valor = entities.first_value(text, result["entities"], "valor")
+    assert valor is not None and entities.amount_cents(valor) == 30000, result["entities"]
+    assert entities.first_value(text, result["entities"], "data") == "sexta", result["entities"]
 
 
 def test_gibberish_does_not_get_a_confident_business_intent(rasa_server: str) -> None:
