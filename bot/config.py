@@ -10,6 +10,8 @@ Bad values fail loudly at start-up with `ConfigError`, whose message names the v
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -19,6 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+
+from bot.hours import InvalidHours, parse_hours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +64,11 @@ class Settings:
     twilio_whatsapp_from: str | None = None
     twilio_sms_from: str | None = None
     twilio_api_base_url: str | None = None
+    # Conversations.
+    identity_check: str = "phone"  # "phone": the registered number suffices; "cpf": also ask 3 CPF digits
+    inbound_rate_limit: str = "20/minute;200/hour;1000/day"
+    agent_hours: str = "seg-sex 08:00-18:00"
+    sms_part_max_chars: int = 612
 
     @property
     def effective_database_url(self) -> str:
@@ -80,6 +89,14 @@ class Settings:
     def sandbox(self) -> bool:
         """True when no Twilio credentials are configured (messages are stored, not sent)."""
         return not (self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def webhook_auth_token(self) -> str:
+        """The key Twilio's request signatures are checked with: the Twilio auth token, or in sandbox mode
+        a token derived from SECRET_KEY (`regua chat` signs its requests with it)."""
+        if self.twilio_auth_token:
+            return self.twilio_auth_token
+        return hmac.new(self.secret_key.encode(), b"regua-sandbox-webhooks", hashlib.sha256).hexdigest()
 
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to log: secrets and URL passwords are masked."""
@@ -227,6 +244,18 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
     if sid and not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
         raise ConfigError("TWILIO_ACCOUNT_SID must look like AC followed by 32 hexadecimal characters")
 
+    identity_check = (_text(env, "IDENTITY_CHECK") or "phone").lower()
+    if identity_check not in {"phone", "cpf"}:
+        raise ConfigError(f"IDENTITY_CHECK must be phone or cpf, got {identity_check!r}")
+    inbound_rate_limit = _text(env, "INBOUND_RATE_LIMIT") or Settings.inbound_rate_limit
+    _check_rate_limit("INBOUND_RATE_LIMIT", inbound_rate_limit)
+    agent_hours = _text(env, "AGENT_HOURS")
+    agent_hours = Settings.agent_hours if agent_hours is None else agent_hours
+    try:
+        parse_hours(agent_hours)
+    except InvalidHours as error:
+        raise ConfigError(f"AGENT_HOURS: {error}") from None
+
     settings = Settings(
         env=app_env,
         log_level=log_level,
@@ -249,10 +278,23 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         twilio_whatsapp_from=_phone_sender(env, "TWILIO_WHATSAPP_FROM"),
         twilio_sms_from=_phone_sender(env, "TWILIO_SMS_FROM"),
         twilio_api_base_url=_url(env, "TWILIO_API_BASE_URL", http),
+        identity_check=identity_check,
+        inbound_rate_limit=inbound_rate_limit,
+        agent_hours=agent_hours,
+        sms_part_max_chars=_int(env, "SMS_PART_MAX_CHARS", 612, 160, 1600),
     )
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
     return settings
+
+
+def _check_rate_limit(name: str, value: str) -> None:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be limits like '20/minute;200/hour', got {value!r}") from None
 
 
 def _development_secret(var_dir: Path) -> str:

@@ -1,16 +1,146 @@
-"""Background jobs run by the RQ worker, and the queues they go on."""
+"""Background jobs run by the RQ worker, the queue they go on, and the scheduler the dialogue uses.
+
+* `process_conversation` answers a conversation's pending messages (enqueued by the webhook).
+* `deliver_conversation` sends a conversation's pending replies (scheduled for retries).
+* `sweep` runs every minute: it re-enqueues work whose job was lost (a Redis restart, a message saved
+  while Redis was down) and gives up on sends whose outcome is unknown. It reschedules itself; the job
+  id is the minute it runs in, so any number of workers keeps exactly one chain going.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime, timedelta
+
 import redis
 from rq import Queue
+from sqlalchemy import and_, func, or_, select, update
+
+from bot import runtime
+from bot.dialogue import Services
+from bot.models import Conversation, Direction, Message, MessageStatus, Processing, utcnow
+
+log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "default"
+JOB_TIMEOUT = 120
+RESULT_TTL = 600
+SWEEP_EVERY = timedelta(seconds=60)
+# A send claimed this long ago and never recorded: the worker died mid-send; Twilio may or may not have it.
+STUCK_SENDING = timedelta(minutes=15)
+SWEEP_BATCH = 1000
 
 
 def queue(conn: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:
     """The RQ queue `name` on `conn`."""
     return Queue(name, connection=conn)
+
+
+class RqLater:
+    """`dialogue.Later` on RQ: follow-up work as jobs, now or at a given time (the worker's scheduler)."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        self.queue = queue(conn)
+
+    def _enqueue(self, func, conversation_id: int, when: datetime | None) -> None:  # type: ignore[no-untyped-def]
+        options = {"job_timeout": JOB_TIMEOUT, "result_ttl": RESULT_TTL, "failure_ttl": 86400}
+        try:
+            if when is None:
+                self.queue.enqueue(func, conversation_id, **options)
+            else:
+                self.queue.enqueue_at(when, func, conversation_id, **options)
+        except (redis.RedisError, OSError) as error:
+            # The work is in the database; the sweep enqueues it once Redis is back.
+            log.warning("could not enqueue %s (%s); the sweep will pick it up", func.__name__, error)
+
+    def process(self, conversation_id: int, when: datetime | None = None) -> None:
+        """Enqueue `process_conversation`."""
+        self._enqueue(process_conversation, conversation_id, when)
+
+    def deliver(self, conversation_id: int, when: datetime | None = None) -> None:
+        """Enqueue `deliver_conversation`."""
+        self._enqueue(deliver_conversation, conversation_id, when)
+
+
+def process_conversation(conversation_id: int) -> bool:
+    """Job: answer the conversation's pending messages."""
+    from bot import dialogue
+
+    return dialogue.process_conversation(runtime.services(), conversation_id)
+
+
+def deliver_conversation(conversation_id: int) -> None:
+    """Job: send the conversation's pending replies (retry if one must wait)."""
+    from bot import dialogue
+
+    dialogue.send_now(runtime.services(), conversation_id)
+
+
+def sweep() -> dict[str, int]:
+    """Job: re-enqueue lost work, close sends with unknown outcome, and schedule the next sweep."""
+    services = runtime.services()
+    found = sweep_once(services)
+    schedule_sweep(services.later.queue if isinstance(services.later, RqLater) else None)
+    if any(found.values()):
+        log.info("sweep: %s", found)
+    return found
+
+
+def sweep_once(services: Services) -> dict[str, int]:
+    """One sweep over the database; returns how many conversations/messages it acted on."""
+    now = utcnow()
+    free = or_(Conversation.lease_owner.is_(None), Conversation.lease_expires_at < now)
+    with services.database.session() as session:
+        to_process = session.scalars(
+            select(Message.conversation_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.direction == Direction.INBOUND,
+                Message.processing == Processing.PENDING,
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                free,
+            )
+            .group_by(Message.conversation_id)
+            .order_by(func.min(Message.id))
+            .limit(SWEEP_BATCH)
+        ).all()
+        to_deliver = session.scalars(
+            select(Message.conversation_id)
+            .where(
+                Message.direction == Direction.OUTBOUND,
+                Message.status == MessageStatus.PENDING,
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            )
+            .group_by(Message.conversation_id)
+            .limit(SWEEP_BATCH)
+        ).all()
+        stuck = session.execute(
+            update(Message)
+            .where(
+                and_(Message.status == MessageStatus.SENDING, Message.provider_sid.is_(None)),
+                Message.updated_at < now - STUCK_SENDING,
+            )
+            .values(
+                status=MessageStatus.FAILED,
+                error_message="outcome unknown: the sender stopped while sending",
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    for conversation_id in to_process:
+        services.later.process(conversation_id)
+    for conversation_id in to_deliver:
+        services.later.deliver(conversation_id)
+    return {"processing": len(to_process), "delivering": len(to_deliver), "stuck_sends": stuck}
+
+
+def schedule_sweep(q: Queue | None) -> None:
+    """Schedule the next sweep at the start of the next minute (one job per minute, whoever asks)."""
+    if q is None:
+        return
+    now = datetime.now(UTC)
+    slot = (now + SWEEP_EVERY).replace(second=0, microsecond=0)
+    q.enqueue_at(slot, sweep, job_id=f"regua-sweep-{slot:%Y%m%d%H%M}", result_ttl=RESULT_TTL, job_timeout=300)
 
 
 def ping() -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,12 @@ from sqlalchemy import text
 from bot import embedded_redis, migrations
 from bot.config import Settings, load_settings
 from bot.db import Database
-from bot.models import Base
+from bot.models import Base, Creditor, Debtor, Invoice
+
+PHONE = "+5511987654321"
+OLD_WHATSAPP_ID = "+551187654321"  # the same mobile without its 9th digit
+CPF = "52998224725"
+CNPJ = "11222333000181"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -98,3 +105,53 @@ def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
             "SECRET_KEY": "test-secret-key-0123456789",
         }
     )
+
+
+@dataclass
+class People:
+    """Ids of the creditor and debtor created by the `people` fixture."""
+
+    creditor_id: int
+    debtor_id: int
+
+
+@pytest.fixture
+def people(db: Database) -> People:
+    """A creditor and a debtor (mobile +55 11 98765-4321) with two open invoices and a paid one."""
+    today = date.today()
+    with db.session() as s:
+        creditor = Creditor(legal_name="Loja Exemplo Ltda", cnpj=CNPJ, contact_channel="SAC 0800 000 0000")
+        debtor = Debtor(name="Maria da Silva", cpf=CPF, phone=PHONE, timezone="America/Sao_Paulo", state="SP")
+        s.add_all([creditor, debtor])
+        s.add_all(
+            [
+                Invoice(
+                    creditor=creditor,
+                    debtor=debtor,
+                    external_ref="F-1",
+                    description="mensalidade de outubro",
+                    amount_cents=15990,
+                    due_date=today - timedelta(days=10),
+                    pix_code="00020126360014br.gov.bcb.pix0114+551199999000052040000530398654041.005802BR",
+                    boleto_line="23790001192110001210904475617405975870000015990",
+                    payment_url="https://pagar.example.com.br/F-1",
+                ),
+                Invoice(
+                    creditor=creditor,
+                    debtor=debtor,
+                    external_ref="F-2",
+                    amount_cents=20000,
+                    due_date=today + timedelta(days=5),
+                ),
+                Invoice(
+                    creditor=creditor,
+                    debtor=debtor,
+                    external_ref="F-0",
+                    amount_cents=5000,
+                    due_date=today - timedelta(days=40),
+                    status="paid",
+                ),
+            ]
+        )
+        s.flush()
+        return People(creditor.id, debtor.id)

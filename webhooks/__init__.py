@@ -38,15 +38,19 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["regua_settings"] = settings
 
-    from webhooks.extensions import db, redis_ext
+    from webhooks.extensions import conversations, db, redis_ext
 
     db.init_app(app, settings)
     redis_ext.init_app(app, settings)
+    conversations.init_app(app, settings)
 
-    from webhooks import health, home
+    from webhooks import health, home, sandbox, twilio
 
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(twilio.bp)
+    if settings.sandbox:
+        app.register_blueprint(sandbox.bp)
 
     from webhooks.errors import register_error_handlers
 

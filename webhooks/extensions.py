@@ -7,8 +7,13 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from bot import redis_client
+from bot.abuse import InboundRateLimiter
+from bot.channels import make_sender
 from bot.config import Settings
 from bot.db import Database
+from bot.dialogue import Services
+from bot.jobs import RqLater
+from bot.rasa_client import RasaClient
 
 
 def settings() -> Settings:
@@ -60,5 +65,41 @@ class RedisExtension:
         return ext["regua_redis"]
 
 
+class ConversationsExtension:
+    """What the Twilio webhooks need besides the database: the inbound rate limiter and the services
+    used to answer inline when Redis (and so the worker queue) is unavailable. Built on first use."""
+
+    def init_app(self, app: Flask, settings: Settings) -> None:
+        """Remember the settings."""
+        app.extensions["regua_conversations_settings"] = settings
+
+    @staticmethod
+    def limiter() -> InboundRateLimiter:
+        """The app's per-number inbound rate limiter."""
+        ext = current_app.extensions
+        if "regua_limiter" not in ext:
+            settings = ext["regua_conversations_settings"]
+            ext["regua_limiter"] = InboundRateLimiter(
+                settings, redis_client.redis_url(settings, start_embedded=False)
+            )
+        return ext["regua_limiter"]
+
+    @staticmethod
+    def services() -> Services:
+        """Services for processing a conversation inside a request (the fallback when Redis is down)."""
+        ext = current_app.extensions
+        if "regua_services" not in ext:
+            settings = ext["regua_conversations_settings"]
+            ext["regua_services"] = Services(
+                settings=settings,
+                database=DatabaseExtension.database(),
+                rasa=RasaClient(settings.rasa_url, settings.rasa_timeout_seconds),
+                sender=make_sender(settings),
+                later=RqLater(RedisExtension.client()),
+            )
+        return ext["regua_services"]
+
+
 db = DatabaseExtension()
 redis_ext = RedisExtension()
+conversations = ConversationsExtension()

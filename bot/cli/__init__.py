@@ -12,13 +12,15 @@ def main() -> None:
 
 def _register() -> None:
     # Imported here, not at module top, so `regua --help` stays fast and a broken optional area is obvious.
-    from bot.cli import creditors, db, demo, imports, nlu, processes, service
+    from bot.cli import chat, creditors, db, demo, handoff, imports, nlu, processes, service
 
     for command in (
         db.db,
         creditors.creditor,
         imports.import_group,
         demo.demo,
+        chat.chat,
+        handoff.handoff,
         nlu.nlu,
         processes.web,
         processes.rasa_server,

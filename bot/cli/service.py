@@ -49,8 +49,39 @@ def setup(demo: bool, train: bool) -> None:
         click.echo(f"Modelo do Rasa: {model.name}")
 
 
+def _demo_phone(settings: Settings) -> str:
+    """The phone of a debtor with an open invoice, to suggest for `regua chat` ("+55..." if none)."""
+    from sqlalchemy import select
+
+    from bot.models import Debtor, Invoice, InvoiceStatus
+
+    database = Database(settings.effective_database_url)
+    try:
+        with database.session() as session:
+            phone = session.scalar(
+                select(Debtor.phone)
+                .join(Invoice, Invoice.debtor_id == Debtor.id)
+                .where(Invoice.status == InvoiceStatus.OPEN)
+                .order_by(Debtor.id)
+                .limit(1)
+            )
+    except Exception:  # the banner must never fail
+        phone = None
+    finally:
+        database.dispose()
+    return phone or "+55..."
+
+
 def _banner(settings: Settings) -> str:
     web = f"http://127.0.0.1:{settings.web_port}"
+    chat_hint = (
+        [
+            f"  mensagens guardadas     {web}/sandbox",
+            f"Converse como um devedor: .venv/bin/regua chat --phone {_demo_phone(settings)}",
+        ]
+        if settings.sandbox
+        else []
+    )
     return "\n".join(
         [
             "",
@@ -66,6 +97,7 @@ def _banner(settings: Settings) -> str:
                 if settings.sandbox
                 else "Twilio"
             ),
+            *chat_hint,
             "Ctrl+C encerra todos os processos.",
             "",
         ]

@@ -26,7 +26,6 @@ from bot.imports.report import ImportReport, Progress, RowError
 from bot.imports.store import (
     ANALYZE_AFTER_ROWS,
     analyze,
-    as_utc,
     audit,
     bulk_insert,
     bulk_update,
@@ -35,6 +34,7 @@ from bot.imports.store import (
     one_of,
 )
 from bot.models import Channel, Debtor, OptOutAction, OptOutEvent, utcnow
+from bot.models.base import as_utc
 from bot.phones import UF_TIMEZONE
 
 __all__ = ["DEBTOR_FIELDS", "import_debtors"]

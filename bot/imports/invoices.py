@@ -30,7 +30,6 @@ from bot.imports.report import ImportReport, Progress, RowError
 from bot.imports.store import (
     ANALYZE_AFTER_ROWS,
     analyze,
-    as_utc,
     audit,
     bulk_insert,
     bulk_update,
@@ -39,6 +38,7 @@ from bot.imports.store import (
     one_of,
 )
 from bot.models import Creditor, Debtor, Invoice, InvoiceStatus, utcnow
+from bot.models.base import as_utc
 
 __all__ = ["INVOICE_FIELDS", "import_invoices"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, insert, text, update
@@ -54,13 +53,6 @@ def analyze(db: Database, *tables: str) -> None:
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """A stored timestamp as aware UTC (SQLite hands back naive values, which are UTC by convention)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def bulk_insert(

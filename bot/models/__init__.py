@@ -1,14 +1,23 @@
 """Régua's data model (SQLAlchemy 2 typed models). Import models from here."""
 
-from bot.models.base import Base, utcnow
+from bot.models.base import Base, as_utc, utcnow
 from bot.models.compliance import AuditLog, OptOutEvent
 from bot.models.conversations import Conversation, Message
-from bot.models.enums import Channel, ConversationState, Direction, InvoiceStatus, MessageStatus, OptOutAction
+from bot.models.enums import (
+    Channel,
+    ConversationState,
+    Direction,
+    InvoiceStatus,
+    MessageStatus,
+    OptOutAction,
+    Processing,
+)
 from bot.models.invoices import Invoice
 from bot.models.parties import Creditor, Debtor
 
 __all__ = [
     "AuditLog",
+    "as_utc",
     "Base",
     "Channel",
     "Conversation",
@@ -22,5 +31,6 @@ __all__ = [
     "MessageStatus",
     "OptOutAction",
     "OptOutEvent",
+    "Processing",
     "utcnow",
 ]

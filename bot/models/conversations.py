@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, str_enum
-from bot.models.enums import Channel, ConversationState, Direction, MessageStatus
+from bot.models.enums import Channel, ConversationState, Direction, MessageStatus, Processing
 from bot.models.parties import Debtor
 
 
@@ -26,8 +26,28 @@ class Conversation(TimestampMixin, Base):
     state: Mapped[ConversationState] = mapped_column(
         str_enum(ConversationState, "conversation_state"), default=ConversationState.BOT, index=True
     )
+    # Our side of the thread (Twilio's `To` of the debtor's last message): replies go out from it.
+    our_address: Mapped[str | None] = mapped_column(String(40))
     # WhatsApp allows free-form messages only within 24 hours of the debtor's last message.
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # One processor at a time per conversation keeps a debtor's messages in order. A processor claims
+    # the conversation with a conditional UPDATE on these two columns; the lease expires by itself if
+    # the processor dies.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Identity: when the number was confirmed as the debtor's (see bot.identity), the message held
+    # while we asked, and how many wrong answers were given.
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verification_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verification_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    held_message_id: Mapped[int | None] = mapped_column(BigId)
+
+    # When the debtor was told that the assistant is unavailable (cleared once it answers again), so
+    # an outage produces one polite notice per conversation, not one per message or retry.
+    outage_notice_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handoff_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     debtor: Mapped[Debtor | None] = relationship()
     messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
@@ -40,9 +60,13 @@ class Message(TimestampMixin, Base):
     """One message, inbound or outbound, with its provider identity and delivery status."""
 
     __tablename__ = "messages"
+    # Finding the next message to process (or to retry) for a conversation.
+    __table_args__ = (Index("ix_messages_conversation_id_processing", "conversation_id", "processing"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    # For a reply: the inbound message it answers.
+    in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     direction: Mapped[Direction] = mapped_column(str_enum(Direction, "direction"))
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "message_channel"))
     # Twilio's MessageSid (SM.../MM...): unique, which is what makes webhook deliveries idempotent.
@@ -57,7 +81,20 @@ class Message(TimestampMixin, Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    # Inbound: what Régua did with it. Outbound: unused (the status says it).
+    processing: Mapped[Processing | None] = mapped_column(str_enum(Processing, "processing"), index=True)
+    processing_note: Mapped[str | None] = mapped_column(String(40))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Retries (processing an inbound message, or handing an outbound one to the provider).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+    @property
+    def text_for_logs(self) -> str:
+        """A description safe for logs: never the body, which may hold personal data."""
+        return f"message {self.id} ({self.direction}, {self.channel}, {len(self.body or '')} chars)"
 
     def __repr__(self) -> str:
         return f"<Message {self.id} {self.direction} {self.status}>"

@@ -37,9 +37,11 @@ class Direction(enum.StrEnum):
 
 
 class MessageStatus(enum.StrEnum):
-    """Twilio message statuses plus Régua's own (`received`, `stored` for the sandbox channel)."""
+    """Twilio message statuses plus Régua's own: `received` (inbound), `pending` (outbound saved, not yet
+    handed to the provider) and `stored` (the sandbox channel keeps the message instead of sending it)."""
 
     RECEIVED = "received"
+    PENDING = "pending"
     STORED = "stored"
     ACCEPTED = "accepted"
     QUEUED = "queued"
@@ -56,3 +58,17 @@ class OptOutAction(enum.StrEnum):
 
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
+
+
+class Processing(enum.StrEnum):
+    """What Régua did with an inbound message.
+
+    `pending` waits for the bot (or for a retry, see `Message.next_attempt_at`); `done` was answered;
+    `for_agent` was stored for the human agent handling the conversation; `ignored` was stored but not
+    answered (rate limit, reply-loop guard).
+    """
+
+    PENDING = "pending"
+    DONE = "done"
+    FOR_AGENT = "for_agent"
+    IGNORED = "ignored"

@@ -157,11 +157,39 @@ def test_every_domain_intent_has_a_rule(domain: dict) -> None:
     assert intents_without_rule(set(domain["intents"]), _rules(nlu.DATA_DIR)) == []
 
 
-def test_every_intent_has_a_response_and_fallback_has_one_too(domain: dict) -> None:
-    responses = set(domain["responses"])
-    missing = {f"utter_{intent}" for intent in domain["intents"]} - responses
-    assert missing == set()
-    assert "utter_nao_entendi" in responses
+def _rule_actions(rules: list[dict]) -> dict[str, str]:
+    """The action each single-intent rule answers with, by intent (nlu_fallback included)."""
+    answers = {}
+    for rule in rules:
+        steps = rule["steps"]
+        if len(steps) == 2 and "intent" in steps[0] and "action" in steps[1]:
+            answers[steps[0]["intent"]] = steps[1]["action"]
+    return answers
+
+
+def test_every_intent_is_answered_by_a_declared_response_or_action(domain: dict) -> None:
+    answers = _rule_actions(_rules(nlu.DATA_DIR))
+    declared = set(domain["responses"]) | set(domain.get("actions") or [])
+    assert {i: a for i, a in answers.items() if a not in declared} == {}
+    assert answers["nlu_fallback"] == "action_fallback"
+    # The intents that need the debtor's data or change state are custom actions, not static text.
+    for intent in ("segunda_via", "consultar_divida", "forma_pagamento", "parar", "falar_atendente"):
+        assert answers[intent] == f"action_{intent}"
+
+
+def test_every_custom_action_is_implemented_with_its_domain_name(domain: dict) -> None:
+    import inspect
+
+    from rasa_sdk import Action
+
+    from actions import actions as module
+
+    implemented = {
+        cls().name()
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, Action) and cls is not Action
+    }
+    assert implemented == set(domain["actions"])
 
 
 # ---- the checks catch broken data ----------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Régua's custom actions. Each is thin: it asks a service in `bot.answers` what to say and says it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import answers
+from bot.outbound import Reply
+
+DomainDict = dict[str, Any]
+
+
+def _say(dispatcher: CollectingDispatcher, replies: list[Reply]) -> list[dict[str, Any]]:
+    for reply in replies:
+        dispatcher.utter_message(text=reply.text, image=reply.media_urls[0] if reply.media_urls else None)
+    return []
+
+
+def _respond(
+    handler: answers.Handler, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[dict[str, Any]]:
+    metadata = tracker.latest_message.get("metadata") if tracker.latest_message else None
+    return _say(dispatcher, answers.respond(handler, tracker.sender_id, metadata))
+
+
+class ActionSegundaVia(Action):
+    """Sends the open invoices with their Pix code, boleto line and payment link."""
+
+    def name(self) -> str:
+        return "action_segunda_via"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(answers.segunda_via, dispatcher, tracker)
+
+
+class ActionConsultarDivida(Action):
+    """Tells how much is owed: each open invoice and the total."""
+
+    def name(self) -> str:
+        return "action_consultar_divida"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(answers.consultar_divida, dispatcher, tracker)
+
+
+class ActionFormaPagamento(Action):
+    """Explains how and where to pay."""
+
+    def name(self) -> str:
+        return "action_forma_pagamento"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(answers.forma_pagamento, dispatcher, tracker)
+
+
+class ActionParar(Action):
+    """Opts the number out of the channel (free-text opt-out) and confirms."""
+
+    def name(self) -> str:
+        return "action_parar"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(answers.parar, dispatcher, tracker)
+
+
+class ActionFalarAtendente(Action):
+    """Hands the conversation to a person and says when they will answer."""
+
+    def name(self) -> str:
+        return "action_falar_atendente"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(answers.falar_atendente, dispatcher, tracker)
+
+
+class ActionFallback(Action):
+    """Asks to rephrase after a first miss, and offers a person after the second."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _say(dispatcher, answers.fallback(answers.consecutive_misses(tracker.events)))

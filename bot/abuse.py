@@ -1,0 +1,83 @@
+"""Abuse limits on inbound messages: a per-number rate limit and a guard against reply loops.
+
+* Rate limit (`INBOUND_RATE_LIMIT`, default 20/minute, 200/hour, 1000/day per number), shared by every web
+  process through Redis with the `limits` library. A flood from one number is stored (nothing is lost)
+  but not answered, so it can neither starve other debtors nor run up the bill. If Redis is down the
+  limit is not enforced (fail open): answering debtors matters more than counting.
+* Reply loops (Twilio error 14107 is what a loop between two bots ends in): an automated sender that
+  repeats itself, or a conversation where we already answered many times in the last minutes, gets no
+  more automatic replies.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from limits import parse_many
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.models import Conversation, Direction, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+# Reply-loop guard: the same text this many times within the window means an automated sender...
+SAME_TEXT_REPEATS = 3
+SAME_TEXT_WINDOW = timedelta(minutes=5)
+# ...and so does us answering this many times within the window.
+MAX_REPLIES = 12
+REPLIES_WINDOW = timedelta(minutes=2)
+
+
+class InboundRateLimiter:
+    """Counts inbound messages per number in Redis; `allow(number)` says whether to answer this one."""
+
+    def __init__(self, settings: Settings, redis_url: str) -> None:
+        self.limits = parse_many(settings.inbound_rate_limit)
+        uri = (
+            redis_url.replace("unix://", "redis+unix://", 1) if redis_url.startswith("unix://") else redis_url
+        )
+        self.storage = RedisStorage(
+            uri, key_prefix="regua:limits", socket_timeout=1, socket_connect_timeout=1
+        )
+        self.limiter = MovingWindowRateLimiter(self.storage)
+
+    def allow(self, number: str) -> bool:
+        """Count one message from `number`; False when it is over any of the limits."""
+        try:
+            return all([self.limiter.hit(limit, "inbound", number) for limit in self.limits])
+        except Exception as error:  # limits wraps redis errors in its own types; any failure fails open
+            log.warning("inbound rate limit not enforced (Redis unavailable: %s)", type(error).__name__)
+            return True
+
+
+def looks_like_reply_loop(session: Session, conversation: Conversation, message: Message) -> bool:
+    """True when answering `message` would likely feed a loop with an automated sender."""
+    now = utcnow()
+    same_text = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.INBOUND,
+            Message.id < message.id,
+            Message.body == message.body,
+            Message.created_at >= now - SAME_TEXT_WINDOW,
+        )
+    )
+    if message.body and (same_text or 0) >= SAME_TEXT_REPEATS - 1:
+        return True
+    replies = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.OUTBOUND,
+            Message.created_at >= now - REPLIES_WINDOW,
+        )
+    )
+    return (replies or 0) >= MAX_REPLIES

@@ -1,0 +1,105 @@
+"""Sending through Twilio's Programmable Messaging REST API (`messages.create`), errors classified.
+
+Retryable: HTTP 429, any 5xx, network errors and timeouts. Everything else Twilio refuses (21211 invalid
+number, 21610 unsubscribed, 63014 blocked, ...) is permanent for that message.
+`TWILIO_API_BASE_URL` points the client at a local stand-in (tests, benchmarks) instead of api.twilio.com.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from bot.channels.base import (
+    OutboundRequest,
+    PermanentSendError,
+    RetryableSendError,
+    SendResult,
+)
+from bot.config import Settings
+from bot.models import Channel, MessageStatus
+
+log = logging.getLogger(__name__)
+
+TWILIO_API_HOST = "https://api.twilio.com"
+# A send must fit inside a webhook's time budget when it runs inline; the worker retries anything slower.
+REQUEST_TIMEOUT_SECONDS = 5.0
+# Twilio codes that mean "try again later" even when the HTTP status does not say so.
+RETRYABLE_CODES = frozenset({20429, 20500, 20503, 30001})
+
+
+class _RedirectingHttpClient(TwilioHttpClient):
+    """Twilio's HTTP client, sending to another base URL (a local stand-in of the Twilio API)."""
+
+    def __init__(self, base_url: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._base_url = base_url.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        if url.startswith(TWILIO_API_HOST):
+            url = self._base_url + url[len(TWILIO_API_HOST) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+def make_client(settings: Settings) -> Client:
+    """A Twilio REST client for the configured account (and base URL, when overridden)."""
+    if settings.twilio_api_base_url:
+        http_client: TwilioHttpClient = _RedirectingHttpClient(
+            settings.twilio_api_base_url, timeout=REQUEST_TIMEOUT_SECONDS
+        )
+    else:
+        http_client = TwilioHttpClient(timeout=REQUEST_TIMEOUT_SECONDS)
+    return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
+
+
+def _status(value: str | None) -> MessageStatus:
+    try:
+        return MessageStatus(value or "queued")
+    except ValueError:
+        return MessageStatus.QUEUED
+
+
+class TwilioSender:
+    """Sends with `client.messages.create`, from the configured WhatsApp or SMS sender."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings)
+
+    def _from(self, request: OutboundRequest) -> dict[str, str]:
+        configured = (
+            self.settings.twilio_whatsapp_from
+            if request.channel == Channel.WHATSAPP
+            else self.settings.twilio_sms_from
+        )
+        sender = request.from_ or configured
+        if not sender:
+            raise PermanentSendError(f"no Twilio sender configured for {request.channel}")
+        if sender.startswith("MG"):
+            return {"messaging_service_sid": sender}
+        if request.channel == Channel.WHATSAPP and not sender.startswith("whatsapp:"):
+            sender = f"whatsapp:{sender}"
+        return {"from_": sender}
+
+    def send(self, request: OutboundRequest) -> SendResult:
+        """Create the message at Twilio; classify any failure as retryable or permanent."""
+        to = f"whatsapp:{request.to}" if request.channel == Channel.WHATSAPP else request.to
+        kwargs: dict[str, object] = {"to": to, "body": request.body, **self._from(request)}
+        if request.media_urls:
+            kwargs["media_url"] = list(request.media_urls)
+        if request.status_callback:
+            kwargs["status_callback"] = request.status_callback
+        try:
+            created = self.client.messages.create(**kwargs)  # type: ignore[arg-type]
+        except TwilioRestException as error:
+            detail = f"Twilio {error.status}, code {error.code}"
+            if error.status == 429 or error.status >= 500 or error.code in RETRYABLE_CODES:
+                raise RetryableSendError(detail, code=error.code, status=error.status) from None
+            raise PermanentSendError(detail, code=error.code, status=error.status) from None
+        except (requests.RequestException, TwilioException) as error:
+            raise RetryableSendError(f"Twilio unreachable: {type(error).__name__}") from None
+        return SendResult(sid=str(created.sid), status=_status(created.status))

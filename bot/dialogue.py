@@ -1,0 +1,340 @@
+"""Answering a conversation: its pending inbound messages, one at a time and in order.
+
+`process_conversation` is what the RQ worker runs after the webhook saved a message (and what the webhook
+runs itself, within its time budget, when Redis is down). For each pending message, oldest first:
+
+1. PARAR / VOLTAR and similar keywords: opt out or back in, one confirmation, no NLU.
+2. Conversation with (or waiting for) an agent: the message is stored for the agent; the bot is silent.
+3. Reply-loop guard: an automated sender repeating itself gets no more answers.
+4. Answer to the identity question (first 3 CPF digits): checked here, not by the NLU.
+5. Anything else goes to Rasa; its answers are saved and sent.
+
+If Rasa (or the action server behind it) is down or slow, the debtor gets one short polite notice per
+outage, the message stays pending with a retry time, and later messages wait behind it so the order is
+kept; the retry answers it once Rasa is back.
+
+Only one processor works on a conversation at a time: it claims the conversation with a conditional
+UPDATE (a lease that expires by itself if the processor dies), so any number of workers is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from bot import abuse, health, identity, optout, outbound, texts
+from bot.channels import Sender
+from bot.config import Settings
+from bot.db import Database
+from bot.models import (
+    Conversation,
+    ConversationState,
+    Direction,
+    Message,
+    MessageStatus,
+    OptOutAction,
+    Processing,
+    as_utc,
+    utcnow,
+)
+from bot.outbound import Reply
+from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+# A message Rasa could not answer for this long goes to the agents instead.
+GIVE_UP_AFTER = timedelta(hours=24)
+
+
+class Later(Protocol):
+    """Schedules follow-up work (RQ jobs in production)."""
+
+    def process(self, conversation_id: int, when: datetime | None = None) -> None:
+        """Run `process_conversation` for the conversation (at `when`, or now)."""
+        ...
+
+    def deliver(self, conversation_id: int, when: datetime | None = None) -> None:
+        """Run `deliver_conversation` for the conversation (at `when`, or now)."""
+        ...
+
+
+@dataclass
+class Services:
+    """What processing needs: settings, database, Rasa, the outbound channel and the scheduler."""
+
+    settings: Settings
+    database: Database
+    rasa: RasaClient
+    sender: Sender
+    later: Later
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claim(database: Database, conversation_id: int, owner: str) -> bool:
+    now = utcnow()
+    with database.session() as session:
+        return bool(
+            session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.id == conversation_id,
+                    or_(Conversation.lease_owner.is_(None), Conversation.lease_expires_at < now),
+                )
+                .values(lease_owner=owner, lease_expires_at=now + LEASE)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        )
+
+
+def _renew(database: Database, conversation_id: int, owner: str) -> None:
+    with database.session() as session:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
+            .values(lease_expires_at=utcnow() + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _release(database: Database, conversation_id: int, owner: str) -> None:
+    with database.session() as session:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def next_pending(database: Database, conversation_id: int) -> tuple[int, datetime | None] | None:
+    """The oldest pending inbound message of the conversation and its retry time, or None."""
+    with database.session() as session:
+        row = session.execute(
+            select(Message.id, Message.next_attempt_at)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == Direction.INBOUND,
+                Message.processing == Processing.PENDING,
+            )
+            .order_by(Message.id)
+            .limit(1)
+        ).first()
+    return None if row is None else (row.id, as_utc(row.next_attempt_at))
+
+
+def _ready(database: Database, conversation_id: int) -> int | None:
+    pending = next_pending(database, conversation_id)
+    if pending is None:
+        return None
+    message_id, retry_at = pending
+    return message_id if retry_at is None or retry_at <= utcnow() else None
+
+
+def process_conversation(services: Services, conversation_id: int, *, deadline: float | None = None) -> bool:
+    """Answer the conversation's pending messages in order. True if it handled any.
+
+    `deadline` (a `time.monotonic()` value) stops before starting a message after it: the webhook's
+    inline mode uses it to stay inside Twilio's 15 seconds.
+    """
+    owner = _owner()
+    worked = False
+    while _claim(services.database, conversation_id, owner):
+        try:
+            while (message_id := _ready(services.database, conversation_id)) is not None:
+                if deadline is not None and time.monotonic() > deadline:
+                    return worked
+                worked = True
+                retry_at = _handle(services, conversation_id, message_id)
+                if retry_at is not None:
+                    services.later.process(conversation_id, retry_at)
+                    break
+                _renew(services.database, conversation_id, owner)
+        finally:
+            _release(services.database, conversation_id, owner)
+        # A message saved while we were releasing found the conversation claimed and left it to us.
+        if _ready(services.database, conversation_id) is None:
+            break
+    return worked
+
+
+def _handle(services: Services, conversation_id: int, message_id: int) -> datetime | None:
+    """Handle one pending message; returns a retry time when it must be tried again later."""
+    settings = services.settings
+    rasa_text: str | None = None
+    with services.database.session() as session:
+        message = session.get_one(Message, message_id)
+        conversation = message.conversation
+        if message.processing != Processing.PENDING:
+            return None
+        replies: list[Reply] = []
+        outcome = Processing.DONE
+        keyword = optout.keyword_action(message.body) if message.body else None
+        if keyword is not None:
+            optout.record_for_conversation(
+                session, conversation, keyword, source="keyword", message_id=message.id
+            )
+            confirm = texts.opt_out_confirmed if keyword == OptOutAction.OPT_OUT else texts.opt_in_confirmed
+            replies = [Reply(confirm(conversation.channel))]
+        elif conversation.state != ConversationState.BOT:
+            outcome = Processing.FOR_AGENT
+        elif abuse.looks_like_reply_loop(session, conversation, message):
+            outcome, message.processing_note = Processing.IGNORED, "reply_loop"
+        elif (
+            identity.awaiting_answer(settings, conversation)
+            and (answer := identity.check_answer(conversation, message.body)) != identity.Answer.NOT_AN_ANSWER
+        ):
+            replies = _verification_replies(session, conversation, answer)
+        elif not message.body.strip():
+            replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
+        else:
+            rasa_text = message.body
+            metadata = {
+                "conversation_id": conversation.id,
+                "message_id": message.id,
+                "channel": conversation.channel.value,
+                "debtor_id": conversation.debtor_id,
+                "media": message.media or [],
+            }
+        if rasa_text is None:
+            _finish(session, settings, conversation, message, outcome, replies)
+    if rasa_text is None:
+        if replies:
+            send_now(services, conversation_id)
+        return None
+
+    try:
+        bot_messages = services.rasa.turn(str(conversation_id), rasa_text, metadata)
+        if not bot_messages and not _assistant_healthy(services):
+            # Rasa answers nothing when a custom action failed (action server down).
+            raise RasaUnavailable("Rasa answered nothing and the assistant is not healthy")
+    except RasaUnavailable as error:
+        log.warning("conversation %s: %s", conversation_id, error)
+        return _postpone(services, conversation_id, message_id)
+
+    with services.database.session() as session:
+        message = session.get_one(Message, message_id)
+        conversation = message.conversation
+        if message.processing != Processing.PENDING:  # an agent or a parallel run dealt with it
+            return None
+        replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
+        conversation.outage_notice_at = None
+        _finish(session, settings, conversation, message, Processing.DONE, replies)
+    send_now(services, conversation_id)
+    return None
+
+
+def _verification_replies(
+    session: Session, conversation: Conversation, answer: identity.Answer
+) -> list[Reply]:
+    if answer == identity.Answer.CORRECT:
+        assert conversation.debtor is not None
+        replies = [Reply(texts.verify_ok(conversation.debtor.first_name))]
+        # The message that made us ask is answered now, in its place in the conversation.
+        held = session.get(Message, conversation.held_message_id) if conversation.held_message_id else None
+        if held is not None and held.conversation_id == conversation.id:
+            held.processing = Processing.PENDING
+            held.next_attempt_at = None
+        conversation.held_message_id = None
+        return replies
+    if answer == identity.Answer.LOCKED:
+        return [Reply(texts.VERIFY_LOCKED)]
+    return [Reply(texts.VERIFY_WRONG)]
+
+
+def _reply(message: BotMessage) -> Reply:
+    return Reply(message.rendered_text(), [message.image] if message.image else [])
+
+
+def _finish(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    message: Message,
+    outcome: Processing,
+    replies: list[Reply],
+) -> None:
+    if replies:
+        outbound.queue_replies(session, settings, conversation, replies, in_reply_to_id=message.id)
+    message.processing = outcome
+    message.processed_at = utcnow()
+    message.next_attempt_at = None
+
+
+def _assistant_healthy(services: Services) -> bool:
+    return services.rasa.healthy() and health.check_action_server(services.settings.action_server_url).ok
+
+
+def _postpone(services: Services, conversation_id: int, message_id: int) -> datetime | None:
+    """Rasa could not answer: tell the debtor once per outage, and try the message again later."""
+    now = utcnow()
+    with services.database.session() as session:
+        message = session.get_one(Message, message_id)
+        conversation = message.conversation
+        message.attempts += 1
+        if now - as_utc(message.created_at) > GIVE_UP_AFTER:  # type: ignore[operator]
+            message.processing, message.processing_note = Processing.FOR_AGENT, "assistant_unavailable"
+            message.processed_at = now
+            return None
+        message.next_attempt_at = now + outbound.backoff(message.attempts)
+        if conversation.outage_notice_at is None:
+            conversation.outage_notice_at = now
+            outbound.queue_replies(
+                session,
+                services.settings,
+                conversation,
+                [Reply(texts.OUTAGE_NOTICE)],
+                in_reply_to_id=message.id,
+            )
+            notice = True
+        else:
+            notice = False
+        retry_at = message.next_attempt_at
+    if notice:
+        send_now(services, conversation_id)
+    return retry_at
+
+
+def send_now(services: Services, conversation_id: int) -> None:
+    """Deliver the conversation's pending replies now; schedule a retry for what must wait."""
+    retry_at = deliver_conversation(services, conversation_id)
+    if retry_at is not None:
+        services.later.deliver(conversation_id, retry_at)
+
+
+def deliver_conversation(services: Services, conversation_id: int) -> datetime | None:
+    """Send the conversation's pending outbound messages in order. Returns when to try again, if a
+    message must wait (a retry time in the future, or a retryable failure)."""
+    while True:
+        with services.database.session() as session:
+            row = session.execute(
+                select(Message.id, Message.next_attempt_at)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.direction == Direction.OUTBOUND,
+                    Message.status == MessageStatus.PENDING,
+                )
+                .order_by(Message.id)
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        retry_at = as_utc(row.next_attempt_at)
+        if retry_at is not None and retry_at > utcnow():
+            return retry_at
+        result = outbound.deliver(services.database, services.settings, services.sender, row.id)
+        if result.retry_at is not None:
+            return result.retry_at
+        # Sent, failed for good, or claimed by another deliverer: go on with the next one.

@@ -1,0 +1,191 @@
+"""Outbound messages: saved first, then handed to the provider, retried or given up on.
+
+The order is always the same: the message row is committed as `pending` before anything is sent, a
+deliverer claims it with a conditional UPDATE (`pending` -> `sending`, so two workers never send the same
+row), hands it to the channel, and records the provider's SID and status. A retryable failure puts the
+row back to `pending` with `next_attempt_at`; a permanent one marks it `failed` with the provider's code
+(and, for codes that mean the person unsubscribed or blocked us, opts the number out of the channel).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from bot import optout
+from bot.channels import OutboundRequest, PermanentSendError, RetryableSendError, Sender
+from bot.channels.splitting import WHATSAPP_MAX_CHARS, split_text
+from bot.config import Settings
+from bot.db import Database
+from bot.models import (
+    Channel,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    OptOutAction,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_SEND_ATTEMPTS = 10
+# Provider errors that mean the person does not want our messages on that channel any more.
+OPT_OUT_ERROR_CODES = frozenset({21610, 63014})
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Something to tell the debtor: text and optional media (image URLs)."""
+
+    text: str
+    media_urls: list[str] = field(default_factory=list)
+
+
+def backoff(attempt: int, *, cap_seconds: int = 60) -> timedelta:
+    """Delay before retry number `attempt` (1-based): 5 s, 10 s, 20 s, 40 s, then every `cap_seconds`."""
+    return timedelta(seconds=min(5 * 2 ** max(attempt - 1, 0), cap_seconds))
+
+
+def queue_replies(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    replies: list[Reply],
+    *,
+    in_reply_to_id: int | None = None,
+) -> list[Message]:
+    """Save `replies` as pending outbound messages of `conversation` (split for the channel); return them.
+
+    SMS carries no media in Brazil, so an image becomes a link at the end of the text.
+    """
+    rows: list[Message] = []
+    for reply in replies:
+        text, media = reply.text.strip(), list(reply.media_urls)
+        if conversation.channel == Channel.SMS:
+            text = "\n".join([text, *media]).strip()
+            media = []
+            parts = split_text(text, settings.sms_part_max_chars)
+        else:
+            parts = split_text(text, WHATSAPP_MAX_CHARS) or ([""] if media else [])
+        for index, part in enumerate(parts):
+            rows.append(
+                Message(
+                    conversation_id=conversation.id,
+                    direction=Direction.OUTBOUND,
+                    channel=conversation.channel,
+                    body=part,
+                    media=[{"url": url, "content_type": None} for url in media] if index == 0 else [],
+                    status=MessageStatus.PENDING,
+                    in_reply_to_id=in_reply_to_id,
+                )
+            )
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one delivery attempt."""
+
+    message_id: int
+    sent: bool
+    retry_at: datetime | None = None  # set when the message went back to `pending` for a later try
+
+
+def deliver(database: Database, settings: Settings, sender: Sender, message_id: int) -> Delivery:
+    """Claim the pending message `message_id`, send it, and record the outcome. Safe to call from several
+    workers at once: only the one whose conditional UPDATE wins sends."""
+    now = utcnow()
+    with database.session() as session:
+        claimed = session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                Message.status == MessageStatus.PENDING,
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            )
+            .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
+        ).rowcount
+        if not claimed:
+            return Delivery(message_id, sent=False)
+        message = session.get_one(Message, message_id)
+        conversation = message.conversation
+        request = OutboundRequest(
+            channel=conversation.channel,
+            to=conversation.address,
+            body=message.body,
+            media_urls=[m["url"] for m in message.media or [] if m.get("url")],
+            from_=conversation.our_address,
+            status_callback=None
+            if settings.sandbox
+            else f"{settings.public_base_url}/webhooks/twilio/status",
+        )
+        attempts = message.attempts
+    # The claim is committed before the provider is called: a crash from here on leaves the row in
+    # `sending`, never sent twice.
+    try:
+        result = sender.send(request)
+    except RetryableSendError as error:
+        return _record_failure(database, message_id, attempts, error, retryable=True)
+    except PermanentSendError as error:
+        return _record_failure(database, message_id, attempts, error, retryable=False)
+    with database.session() as session:
+        message = session.get_one(Message, message_id)
+        message.provider_sid = result.sid
+        message.status = result.status
+        message.next_attempt_at = None
+        if result.status in (MessageStatus.STORED, MessageStatus.SENT):
+            message.sent_at = utcnow()
+    return Delivery(message_id, sent=True)
+
+
+def _record_failure(
+    database: Database,
+    message_id: int,
+    attempts: int,
+    error: RetryableSendError | PermanentSendError,
+    *,
+    retryable: bool,
+) -> Delivery:
+    with database.session() as session:
+        message = session.get_one(Message, message_id)
+        message.error_code = error.code
+        message.error_message = str(error)[:500]
+        if retryable and attempts < MAX_SEND_ATTEMPTS:
+            message.status = MessageStatus.PENDING
+            message.next_attempt_at = utcnow() + backoff(attempts)
+            log.warning(
+                "message %s: %s; retry %s at %s", message_id, error, attempts, message.next_attempt_at
+            )
+            return Delivery(message_id, sent=False, retry_at=message.next_attempt_at)
+        message.status = MessageStatus.FAILED
+        message.next_attempt_at = None
+        log.warning("message %s failed for good: %s", message_id, error)
+        if error.code in OPT_OUT_ERROR_CODES:
+            optout.record_for_conversation(
+                session, message.conversation, OptOutAction.OPT_OUT, source="provider_error"
+            )
+    return Delivery(message_id, sent=False)
+
+
+def due_for_delivery(session: Session, *, limit: int = 500) -> list[int]:
+    """Ids of pending outbound messages whose (re)try time has come, oldest first."""
+    now = utcnow()
+    return list(
+        session.scalars(
+            select(Message.id)
+            .where(
+                Message.direction == Direction.OUTBOUND,
+                Message.status == MessageStatus.PENDING,
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,69 @@
+"""The Rasa server, reached over HTTP only (its REST input channel and `/model/parse`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa did not answer in time, or answered with an error. The message is safe to log."""
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    """One message the bot wants to send: text, optional image URL, optional quick-reply titles."""
+
+    text: str = ""
+    image: str | None = None
+    buttons: list[str] = field(default_factory=list)
+
+    def rendered_text(self) -> str:
+        """The text with quick replies written out as numbered options (WhatsApp/SMS have no buttons)."""
+        if not self.buttons:
+            return self.text
+        options = "\n".join(f"{n}) {title}" for n, title in enumerate(self.buttons, start=1))
+        return f"{self.text}\n{options}".strip()
+
+
+class RasaClient:
+    """Sends a debtor's message to Rasa and returns what the bot answers."""
+
+    def __init__(self, base_url: str, timeout: float, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.http = session or requests.Session()
+
+    def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> list[BotMessage]:
+        """One conversation turn through the REST channel; raises `RasaUnavailable`."""
+        payload = {"sender": sender_id, "message": text, "metadata": metadata or {}}
+        try:
+            response = self.http.post(
+                f"{self.base_url}/webhooks/rest/webhook", json=payload, timeout=self.timeout
+            )
+        except requests.RequestException as error:
+            raise RasaUnavailable(f"Rasa unreachable: {type(error).__name__}") from None
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+        try:
+            items = response.json()
+        except ValueError:
+            raise RasaUnavailable("Rasa answered something that is not JSON") from None
+        if not isinstance(items, list):
+            raise RasaUnavailable("Rasa answered an unexpected JSON document")
+        return [_bot_message(item) for item in items if isinstance(item, dict)]
+
+    def healthy(self) -> bool:
+        """True when Rasa answers `/status` with a loaded model."""
+        try:
+            response = self.http.get(f"{self.base_url}/status", timeout=min(self.timeout, 2.0))
+            return response.ok and bool(response.json().get("model_file"))
+        except (requests.RequestException, ValueError):
+            return False
+
+
+def _bot_message(item: dict[str, Any]) -> BotMessage:
+    buttons = [str(b.get("title", "")) for b in item.get("buttons") or [] if isinstance(b, dict)]
+    return BotMessage(text=str(item.get("text") or ""), image=item.get("image"), buttons=buttons)

@@ -1,0 +1,98 @@
+"""Everything Régua itself writes to a debtor, in Brazilian Portuguese (replies Rasa does not produce).
+
+Tone (CDC art. 42): polite, clear, never embarrassing or threatening. Texts that could reach the wrong
+person (an unknown or unconfirmed number) reveal nothing about any debt or creditor.
+"""
+
+from __future__ import annotations
+
+from bot.models import Channel
+
+CHANNEL_NAMES = {Channel.WHATSAPP: "WhatsApp", Channel.SMS: "SMS"}
+
+
+def opt_out_confirmed(channel: Channel) -> str:
+    """The one confirmation of an opt-out."""
+    return (
+        f"Pronto! Você não vai mais receber mensagens de cobrança por {CHANNEL_NAMES[channel]}. "
+        "Se mudar de ideia, é só enviar VOLTAR."
+    )
+
+
+def opt_in_confirmed(channel: Channel) -> str:
+    """The confirmation of an opt-in (VOLTAR)."""
+    return (
+        f"Tudo certo! Você voltou a receber nossas mensagens por {CHANNEL_NAMES[channel]}. "
+        "Para parar a qualquer momento, envie PARAR."
+    )
+
+
+OUTAGE_NOTICE = (
+    "Recebemos a sua mensagem, obrigado! Nosso assistente está com uma instabilidade momentânea e vai "
+    "responder assim que possível. Não é preciso enviar de novo."
+)
+
+UNKNOWN_NUMBER = (
+    "Olá! Não encontramos um cadastro vinculado a este número, por isso não podemos informar dados por "
+    "aqui. Se você recebeu uma mensagem nossa, entre em contato pelo canal de atendimento indicado nela."
+)
+
+VERIFY_ASK = (
+    "Para a sua segurança, antes de informar valores e códigos de pagamento, precisamos confirmar o seu "
+    "cadastro. Por favor, envie os 3 primeiros dígitos do seu CPF."
+)
+
+VERIFY_WRONG = (
+    "Os dígitos não conferem com o cadastro. Pode verificar e enviar de novo os 3 primeiros dígitos do "
+    "seu CPF?"
+)
+
+VERIFY_LOCKED = (
+    "Não foi possível confirmar o seu cadastro por aqui. Por segurança, não podemos continuar por este "
+    "número. Se precisar, fale com a empresa pelo canal de atendimento indicado nas mensagens que você "
+    "recebeu."
+)
+
+
+def verify_ok(first_name: str) -> str:
+    """Thanks after a correct answer to the verification question."""
+    return f"Obrigado, {first_name}! Cadastro confirmado."
+
+
+def handoff(when: str | None) -> str:
+    """Tells the debtor a person will take over, and when."""
+    moment = f" {when}" if when else " assim que possível"
+    return (
+        f"Certo! Uma pessoa da nossa equipe vai continuar este atendimento{moment}. "
+        "Pode deixar a sua mensagem por aqui que ela será lida."
+    )
+
+
+HANDOFF_ALREADY = (
+    "O seu pedido já está com a nossa equipe, e uma pessoa vai responder por aqui. Obrigado pela paciência!"
+)
+
+FALLBACK_REPHRASE = (
+    'Desculpe, não entendi bem. Pode escrever de outro jeito? Por exemplo: "segunda via", "quanto devo" '
+    'ou "quero parcelar".'
+)
+
+FALLBACK_OFFER_HUMAN = (
+    "Ainda não consegui entender, desculpe. Se preferir falar com uma pessoa da nossa equipe, é só "
+    "escrever ATENDENTE."
+)
+
+MEDIA_RECEIVED = (
+    "Recebemos o seu arquivo, obrigado! Ele ficou registrado no seu atendimento. Se quiser, escreva o "
+    "que precisa."
+)
+
+NO_ANSWER = "Desculpe, não consegui responder agora. Pode escrever de outro jeito?"
+
+NO_OPEN_INVOICES = "Não encontramos faturas em aberto no seu cadastro. Obrigado pelo contato!"
+
+PAYMENT_METHODS = (
+    "Você pode pagar pelo Pix (código copia e cola ou QR Code, no aplicativo do seu banco), pelo boleto "
+    "(aplicativo ou internet banking, lotéricas e agências) ou pelo link de pagamento, quando disponível. "
+    'Se quiser, escreva "segunda via" que eu envio os códigos da sua fatura.'
+)

@@ -1,0 +1,127 @@
+"""Fixtures for conversation tests: people in the database, and stand-ins for Rasa, the provider and RQ.
+
+The stand-ins replace external HTTP services only (Rasa's REST API, Twilio's REST API) so the unit tests
+run without network; tests/integration runs the same code against the real Rasa and action servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+
+from bot import chat, dialogue
+from bot.channels import OutboundRequest, SendResult
+from bot.config import Settings, override
+from bot.db import Database
+from bot.models import MessageStatus
+from bot.phones import Address
+from bot.rasa_client import BotMessage, RasaUnavailable
+from tests.conftest import PHONE
+from webhooks import create_app
+
+
+class FakeRasa:
+    """Rasa's REST channel: echoes the text, or runs `answer(sender_id, text, metadata)` (a test sets it to
+    call the same `bot.answers` function the real action would); `down` makes it unreachable."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.answer: Callable[[str, str, dict[str, Any]], list[BotMessage]] = lambda _sender, text, _meta: [
+            BotMessage(text=f"eco: {text}")
+        ]
+
+    def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> list[BotMessage]:
+        if self.down:
+            raise RasaUnavailable("Rasa unreachable: ConnectionError")
+        self.calls.append((sender_id, text, metadata or {}))
+        return self.answer(sender_id, text, metadata or {})
+
+    def healthy(self) -> bool:
+        return not self.down
+
+
+@dataclass
+class RecordingLater:
+    """`dialogue.Later` that records what would be scheduled."""
+
+    processes: list[tuple[int, datetime | None]] = field(default_factory=list)
+    deliveries: list[tuple[int, datetime | None]] = field(default_factory=list)
+
+    def process(self, conversation_id: int, when: datetime | None = None) -> None:
+        self.processes.append((conversation_id, when))
+
+    def deliver(self, conversation_id: int, when: datetime | None = None) -> None:
+        self.deliveries.append((conversation_id, when))
+
+
+class FakeSender:
+    """A provider that accepts everything, or raises the errors queued in `failures` first."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundRequest] = []
+        self.failures: list[Exception] = []
+
+    def send(self, request: OutboundRequest) -> SendResult:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(request)
+        return SendResult(sid=chat.new_sid(), status=MessageStatus.QUEUED)
+
+
+@pytest.fixture
+def fake_rasa() -> FakeRasa:
+    return FakeRasa()
+
+
+@pytest.fixture
+def later() -> RecordingLater:
+    return RecordingLater()
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    return FakeSender()
+
+
+@pytest.fixture
+def services(
+    settings: Settings, db: Database, fake_rasa: FakeRasa, sender: FakeSender, later: RecordingLater
+):
+    """Dialogue services over the test database with the stand-ins."""
+    return dialogue.Services(settings=settings, database=db, rasa=fake_rasa, sender=sender, later=later)
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, services: dialogue.Services, redis_conn: redis.Redis) -> Flask:
+    """The web app over the test database and an emptied Redis (rate-limit counters, queues); inline
+    processing uses the stand-in services."""
+    app = create_app(override(settings, rasa_url="http://127.0.0.1:9"))
+    app.extensions["regua_services"] = services
+    return app
+
+
+def post_message(
+    app: Flask,
+    settings: Settings,
+    body: str,
+    *,
+    phone: str = PHONE,
+    channel: str = "whatsapp",
+    sid: str | None = None,
+    media: list[tuple[str, str]] | None = None,
+):  # type: ignore[no-untyped-def]
+    """Post a correctly signed inbound message to the app; returns (response, form)."""
+    form = chat.inbound_form(settings, Address(channel, phone), body, sid=sid, media=media)  # type: ignore[arg-type]
+    response = app.test_client().post(
+        chat.MESSAGES_PATH,
+        data=form,
+        headers={"X-Twilio-Signature": chat.signature(settings, chat.MESSAGES_PATH, form)},
+    )
+    return response, form

@@ -1,0 +1,151 @@
+"""The custom actions (rasa_sdk CollectingDispatcher, tracker fixtures) and the answers behind them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from actions.actions import (
+    ActionConsultarDivida,
+    ActionFalarAtendente,
+    ActionFallback,
+    ActionFormaPagamento,
+    ActionParar,
+    ActionSegundaVia,
+)
+from bot import answers, texts
+from bot.config import Settings
+from bot.db import Database
+from bot.models import Channel, Conversation, ConversationState, Debtor, OptOutEvent
+from tests.conftest import PHONE, People
+
+
+@pytest.fixture
+def conversation_id(db: Database, people: People) -> int:
+    with db.session() as s:
+        conversation = Conversation(channel=Channel.WHATSAPP, address=PHONE, debtor_id=people.debtor_id)
+        s.add(conversation)
+        s.flush()
+        return conversation.id
+
+
+@pytest.fixture(autouse=True)
+def _action_server_settings(monkeypatch, settings: Settings, db: Database) -> None:  # type: ignore[no-untyped-def]
+    """The action server reads its settings and database from the environment; point both at the tests'."""
+    monkeypatch.setattr("bot.answers.get_settings", lambda: settings)
+    monkeypatch.setattr("bot.answers.get_database", lambda _url: db)
+
+
+def tracker(sender_id: str, intent: str, *, events: list[dict[str, Any]] | None = None) -> Tracker:
+    latest = {"intent": {"name": intent, "confidence": 0.9}, "entities": [], "metadata": {"message_id": 7}}
+    return Tracker(sender_id, {}, latest, events or [], False, None, {}, "action_listen")
+
+
+def run(action, sender_id: str, intent: str, **kwargs) -> tuple[list[str], list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    dispatcher = CollectingDispatcher()
+    events = action.run(dispatcher, tracker(sender_id, intent, **kwargs), {})
+    return [m["text"] for m in dispatcher.messages], events
+
+
+def test_action_names_match_the_domain() -> None:
+    names = [a().name() for a in (ActionSegundaVia, ActionConsultarDivida, ActionFormaPagamento, ActionParar)]
+    assert names == [
+        "action_segunda_via",
+        "action_consultar_divida",
+        "action_forma_pagamento",
+        "action_parar",
+    ]
+
+
+def test_segunda_via_sends_every_instrument_with_the_creditor_named(conversation_id: int) -> None:
+    messages, events = run(ActionSegundaVia(), str(conversation_id), "segunda_via")
+    assert events == []
+    first = messages[0]
+    assert "Loja Exemplo Ltda (CNPJ 11.222.333/0001-81)" in first
+    assert "R$ 159,90" in first and "venceu em" in first
+    assert "https://pagar.example.com.br/F-1" in first
+    # The Pix code and the boleto line come alone, ready to copy.
+    assert messages[1].startswith("000201") and messages[2].isdigit() and len(messages[2]) == 47
+    # The invoice without instruments says so and how to reach the creditor; the paid one is not shown.
+    assert any("SAC 0800 000 0000" in m and "R$ 200,00" in m for m in messages)
+    assert not any("R$ 50,00" in m for m in messages)
+
+
+def test_consultar_divida_lists_open_invoices_and_the_total(conversation_id: int) -> None:
+    messages, _ = run(ActionConsultarDivida(), str(conversation_id), "consultar_divida")
+    assert "R$ 159,90" in messages[0] and "R$ 200,00" in messages[0]
+    assert "Total: R$ 359,90." in messages[0]
+    assert "CNPJ 11.222.333/0001-81" in messages[0]
+
+
+@pytest.mark.parametrize("sender_id", ["999999", "not-a-number", ""])
+def test_unknown_conversations_learn_nothing(sender_id: str, people: People) -> None:
+    for action in (ActionSegundaVia(), ActionConsultarDivida()):
+        messages, _ = run(action, sender_id, "segunda_via")
+        assert messages == [texts.UNKNOWN_NUMBER]
+
+
+def test_a_number_without_debtor_learns_nothing(db: Database, people: People) -> None:
+    with db.session() as s:
+        stranger = Conversation(channel=Channel.SMS, address="+5521998765432")
+        s.add(stranger)
+        s.flush()
+        stranger_id = stranger.id
+    messages, _ = run(ActionSegundaVia(), str(stranger_id), "segunda_via")
+    assert messages == [texts.UNKNOWN_NUMBER]
+
+
+def test_parar_opts_out_through_the_nlu(db: Database, conversation_id: int, people: People) -> None:
+    messages, _ = run(ActionParar(), str(conversation_id), "parar")
+    assert messages == [texts.opt_out_confirmed(Channel.WHATSAPP)]
+    with db.session() as s:
+        assert s.get_one(Debtor, people.debtor_id).opted_out(Channel.WHATSAPP)
+        assert s.scalars(select(OptOutEvent.source)).all() == ["nlu"]
+
+
+def test_falar_atendente_hands_over_once(db: Database, conversation_id: int) -> None:
+    messages, _ = run(ActionFalarAtendente(), str(conversation_id), "falar_atendente")
+    assert messages[0].startswith("Certo! Uma pessoa da nossa equipe vai continuar este atendimento")
+    with db.session() as s:
+        conversation = s.get_one(Conversation, conversation_id)
+        assert conversation.state == ConversationState.WAITING_AGENT and conversation.handoff_requested_at
+    again, _ = run(ActionFalarAtendente(), str(conversation_id), "falar_atendente")
+    assert again == [texts.HANDOFF_ALREADY]
+
+
+def test_forma_pagamento_needs_no_identity(people: People) -> None:
+    messages, _ = run(ActionFormaPagamento(), "123", "forma_pagamento")
+    assert messages == [texts.PAYMENT_METHODS]
+
+
+def _user(intent: str) -> dict[str, Any]:
+    return {"event": "user", "parse_data": {"intent": {"name": intent}}}
+
+
+def test_fallback_asks_to_rephrase_then_offers_a_person() -> None:
+    first, _ = run(ActionFallback(), "1", "nlu_fallback", events=[_user("saudacao"), _user("nlu_fallback")])
+    assert first == [texts.FALLBACK_REPHRASE]
+    second, _ = run(
+        ActionFallback(),
+        "1",
+        "nlu_fallback",
+        events=[_user("nlu_fallback"), {"event": "bot"}, _user("nlu_fallback")],
+    )
+    assert second == [texts.FALLBACK_OFFER_HUMAN]
+
+
+def test_turn_ids_are_read_defensively() -> None:
+    assert answers.Turn.from_ids("12", 34) == answers.Turn(12, 34)
+    assert answers.Turn.from_ids("abc", "x") == answers.Turn(None, None)
+    assert answers.Turn.from_ids(None, None).today is None
+
+
+def test_due_dates_are_described_from_the_debtors_today(db: Database, conversation_id: int, settings) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        replies = answers.consultar_divida(s, settings, answers.Turn(conversation_id, today=date(2000, 1, 1)))
+    assert "vence em" in replies[0].text and "venceu em" not in replies[0].text

@@ -1,0 +1,206 @@
+"""The Twilio webhooks: signatures, idempotency, saving first, rate limits, status callbacks."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask
+from rq import Queue
+from sqlalchemy import func, select
+
+from bot import chat, jobs
+from bot.config import Settings, override
+from bot.db import Database
+from bot.models import (
+    Channel,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    OptOutEvent,
+    Processing,
+)
+from tests.conftest import OLD_WHATSAPP_ID, PHONE, People
+from tests.unit.conftest import post_message
+from webhooks import create_app
+
+
+def _count(db: Database, *where) -> int:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        return s.scalar(select(func.count()).select_from(Message).where(*where)) or 0
+
+
+def test_a_signed_message_is_saved_queued_and_acknowledged_with_empty_twiml(
+    app: Flask, settings: Settings, db: Database, people: People, redis_conn: redis.Redis
+) -> None:
+    response, form = post_message(app, settings, "kd o boleto?")
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml" and b"<Response" in response.data
+    with db.session() as s:
+        message = s.scalars(select(Message)).one()
+        assert message.provider_sid == form["MessageSid"]
+        assert message.body == "kd o boleto?" and message.direction == Direction.INBOUND
+        assert message.processing == Processing.PENDING
+        conversation = message.conversation
+        assert conversation.channel == Channel.WHATSAPP and conversation.address == PHONE
+        assert conversation.debtor_id == people.debtor_id
+        assert conversation.our_address == form["To"]
+        assert conversation.debtor.whatsapp_id == PHONE.removeprefix("+")
+    queued = Queue(jobs.DEFAULT_QUEUE, connection=redis_conn).jobs
+    assert [(j.func_name, j.args) for j in queued] == [("bot.jobs.process_conversation", (conversation.id,))]
+
+
+def test_missing_or_wrong_signature_is_403_and_nothing_is_saved(
+    app: Flask, settings: Settings, db: Database, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    form = chat.inbound_form(settings, chat.Address("whatsapp", PHONE), "segredo do devedor")
+    client = app.test_client()
+    assert client.post(chat.MESSAGES_PATH, data=form).status_code == 403
+    bad = {"X-Twilio-Signature": chat.signature(settings, chat.MESSAGES_PATH, {**form, "Body": "outro"})}
+    assert client.post(chat.MESSAGES_PATH, data=form, headers=bad).status_code == 403
+    assert (
+        client.post(chat.STATUS_PATH, data={"MessageSid": "SMx", "MessageStatus": "sent"}).status_code == 403
+    )
+    assert _count(db) == 0
+    assert "rejected" in caplog.text and "segredo" not in caplog.text  # logged, without the body
+
+
+def test_signature_is_checked_against_the_public_url_behind_a_proxy(
+    settings: Settings, db: Database, people: People
+) -> None:
+    behind_proxy = override(settings, public_base_url="https://regua.example.com.br")
+    app = create_app(behind_proxy)
+    response, _ = post_message(app, behind_proxy, "oi")
+    assert response.status_code == 200
+    # The same request signed for the internal address does not pass.
+    form = chat.inbound_form(settings, chat.Address("whatsapp", PHONE), "oi")
+    signed_inside = {"X-Twilio-Signature": chat.signature(settings, chat.MESSAGES_PATH, form)}
+    assert app.test_client().post(chat.MESSAGES_PATH, data=form, headers=signed_inside).status_code == 403
+
+
+def test_the_same_message_sid_three_times_is_saved_and_queued_once(
+    app: Flask, settings: Settings, db: Database, people: People, redis_conn: redis.Redis
+) -> None:
+    sid = chat.new_sid()
+    for _ in range(3):
+        response, _ = post_message(app, settings, "manda o pix", sid=sid)
+        assert response.status_code == 200
+    assert _count(db, Message.provider_sid == sid) == 1
+    assert len(Queue(jobs.DEFAULT_QUEUE, connection=redis_conn).jobs) == 1
+
+
+def test_an_old_whatsapp_id_without_the_ninth_digit_finds_the_debtor(
+    app: Flask, settings: Settings, db: Database, people: People
+) -> None:
+    post_message(app, settings, "oi", phone=OLD_WHATSAPP_ID)
+    with db.session() as s:
+        conversation = s.scalars(select(Conversation)).one()
+        assert conversation.address == OLD_WHATSAPP_ID  # answered at the id it wrote from
+        assert conversation.debtor_id == people.debtor_id
+
+
+def test_sms_and_media_are_stored_with_the_message(
+    app: Flask, settings: Settings, db: Database, people: People
+) -> None:
+    media = [("https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME1", "image/jpeg")]
+    post_message(app, settings, "segue o comprovante", channel="sms", media=media)
+    with db.session() as s:
+        message = s.scalars(select(Message)).one()
+        assert message.channel == Channel.SMS
+        assert message.media == [{"url": media[0][0], "content_type": "image/jpeg"}]
+
+
+def test_malformed_forms_get_a_clear_400_and_automated_senders_are_ignored(
+    app: Flask, settings: Settings, db: Database
+) -> None:
+    client = app.test_client()
+    form = {"From": "whatsapp:+5511987654321", "Body": "oi"}
+    signed = {"X-Twilio-Signature": chat.signature(settings, chat.MESSAGES_PATH, form)}
+    response = client.post(chat.MESSAGES_PATH, data=form, headers=signed)
+    assert response.status_code == 400 and "MessageSid" in response.get_json()["message"]
+    short_code = {"MessageSid": chat.new_sid(), "From": "VIVO", "To": "+5511999990000", "Body": "Promo!"}
+    signed = {"X-Twilio-Signature": chat.signature(settings, chat.MESSAGES_PATH, short_code)}
+    assert client.post(chat.MESSAGES_PATH, data=short_code, headers=signed).status_code == 200
+    assert _count(db) == 0
+
+
+def test_a_flood_from_one_number_is_stored_but_not_answered(
+    settings: Settings, db: Database, people: People, redis_conn: redis.Redis, services
+) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(override(settings, inbound_rate_limit="3/minute"))
+    app.extensions["regua_services"] = services
+    for n in range(5):
+        post_message(app, override(settings, inbound_rate_limit="3/minute"), f"msg {n}")
+    post_message(app, settings, "oi", phone="+5521998765432")  # another number is not affected
+    assert _count(db) == 6
+    assert _count(db, Message.processing_note == "rate_limited") == 2
+    assert len(Queue(jobs.DEFAULT_QUEUE, connection=redis_conn).jobs) == 4
+
+
+def test_redis_down_answers_inline(
+    settings: Settings, db: Database, people: People, services, sender
+) -> None:  # type: ignore[no-untyped-def]
+    down = override(settings, redis_url="redis://127.0.0.1:1/0")
+    app = create_app(down)
+    app.extensions["regua_services"] = services
+    response, form = post_message(app, down, "oi")
+    assert response.status_code == 200
+    exchange = chat.replies_to(db, form["MessageSid"], timeout=0)
+    assert exchange.processing == Processing.DONE
+    assert exchange.texts == ["eco: oi"] and len(sender.sent) == 1
+
+
+def _outbound(db: Database, people: People, sid: str = "SMout1") -> int:
+    with db.session() as s:
+        conversation = Conversation(channel=Channel.SMS, address=PHONE, debtor_id=people.debtor_id)
+        message = Message(
+            conversation=conversation,
+            direction=Direction.OUTBOUND,
+            channel=Channel.SMS,
+            provider_sid=sid,
+            body="x",
+            status=MessageStatus.QUEUED,
+        )
+        s.add(message)
+        s.flush()
+        return message.id
+
+
+def _status(app: Flask, settings: Settings, **form: str):  # type: ignore[no-untyped-def]
+    headers = {"X-Twilio-Signature": chat.signature(settings, chat.STATUS_PATH, form)}
+    return app.test_client().post(chat.STATUS_PATH, data=form, headers=headers)
+
+
+def test_status_callbacks_only_move_forward_even_out_of_order(
+    app: Flask, settings: Settings, db: Database, people: People
+) -> None:
+    message_id = _outbound(db, people)
+    for state in ("delivered", "sent", "queued", "read", "delivered"):
+        assert _status(app, settings, MessageSid="SMout1", MessageStatus=state).status_code == 200
+    with db.session() as s:
+        message = s.get_one(Message, message_id)
+        assert message.status == MessageStatus.READ
+        assert message.sent_at and message.delivered_at and message.read_at
+
+
+def test_unsubscribed_error_opts_the_number_out(
+    app: Flask, settings: Settings, db: Database, people: People
+) -> None:
+    message_id = _outbound(db, people)
+    _status(app, settings, MessageSid="SMout1", MessageStatus="undelivered", ErrorCode="21610")
+    with db.session() as s:
+        message = s.get_one(Message, message_id)
+        assert message.status == MessageStatus.UNDELIVERED and message.error_code == 21610
+        assert message.conversation.debtor.opted_out(Channel.SMS)
+        assert s.scalars(select(OptOutEvent.source)).all() == ["provider_error"]
+
+
+def test_unknown_sids_are_logged_and_answered_200(app: Flask, settings: Settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    assert _status(app, settings, MessageSid="SMnobody", MessageStatus="sent").status_code == 200
+    assert "unknown message SID SMnobody" in caplog.text
+
+
+def test_oversized_requests_are_refused(app: Flask, settings: Settings, db: Database) -> None:
+    form = chat.inbound_form(settings, chat.Address("whatsapp", PHONE), "x" * 300_000)
+    headers = {"X-Twilio-Signature": chat.signature(settings, chat.MESSAGES_PATH, form)}
+    assert app.test_client().post(chat.MESSAGES_PATH, data=form, headers=headers).status_code == 413
+    assert _count(db) == 0
