@@ -1,4 +1,4 @@
-"""Fixtures for integration tests: real processes (Rasa server; later the action server and web app).
+"""Fixtures for integration tests: the real Rasa server, action server, web app and worker.
 
 `start_process()` + `wait_for_http()` are the general helpers: start a command in its own process group
 with its output in a log file, poll a URL until a check passes, and stop it cleanly (SIGTERM, then SIGKILL)
@@ -12,16 +12,19 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
-from bot import nlu
-from bot.config import PROJECT_ROOT
+from bot import health, nlu, redis_client
+from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.db import Database
 
 RASA_START_TIMEOUT = 180.0
 
@@ -126,18 +129,105 @@ def rasa_model() -> Path:
 
 
 @pytest.fixture(scope="session")
-def rasa_server(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a real `rasa run --enable-api` serving `rasa_model` on a free port."""
-    port = free_port()
-    command = nlu.rasa_command("run", "--enable-api", "--model", str(rasa_model), "--port", str(port))
-    command += ["--interface", "127.0.0.1"]
-    base_url = f"http://127.0.0.1:{port}"
-    log_dir = tmp_path_factory.mktemp("rasa-server")
-    with start_process("rasa", command, log_dir, env=nlu.rasa_env()) as running:
-        wait_for_http(
-            running,
-            f"{base_url}/status",
-            timeout=RASA_START_TIMEOUT,
-            ready=lambda response: response.ok and bool(response.json().get("model_file")),
+def rasa_server(stack: Stack) -> str:
+    """Base URL of the real `rasa run --enable-api` serving the trained model (the stack's)."""
+    return stack.settings.rasa_url
+
+
+# ---- the whole stack: web app, worker, Rasa server and action server -----------------------------------
+
+
+@dataclass
+class Stack:
+    """The four Procfile processes running against the test database and Redis, in sandbox mode."""
+
+    settings: Settings
+    env: dict[str, str]
+    database: Database
+    log_dir: Path
+    commands: dict[str, list[str]]
+    running: dict[str, RunningProcess]
+    exits: contextlib.ExitStack
+
+    @property
+    def web_url(self) -> str:
+        """Where the web app listens."""
+        return f"http://127.0.0.1:{self.settings.web_port}"
+
+    def start(self, name: str) -> None:
+        """Start process `name` and wait until it is healthy."""
+        running = self.exits.enter_context(
+            start_process(name, self.commands[name], self.log_dir, env=self.env)
         )
-        yield base_url
+        self.running[name] = running
+        _wait_healthy(self, name)
+
+    def stop(self, name: str) -> None:
+        """Stop process `name` (SIGTERM, then SIGKILL)."""
+        self.running.pop(name).stop()
+
+
+def _wait_healthy(stack: Stack, name: str) -> None:
+    running, s = stack.running[name], stack.settings
+    if name == "web":
+        wait_for_http(running, f"{stack.web_url}/health", timeout=60)
+    elif name == "rasa":
+        ready = lambda r: r.ok and bool(r.json().get("model_file"))  # noqa: E731
+        wait_for_http(running, f"{s.rasa_url}/status", timeout=RASA_START_TIMEOUT, ready=ready)
+    elif name == "actions":
+        wait_for_http(running, s.action_server_url.removesuffix("/webhook") + "/health", timeout=60)
+    elif name == "worker":
+        conn = redis.Redis.from_url(redis_client.redis_url(s, start_embedded=False))
+        deadline = time.monotonic() + 60
+        while not health.check_workers(conn).ok:
+            if running.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the worker did not register. Log tail:\n{running.log_tail()}")
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def stack(
+    rasa_model: Path, migrated_database: Database, database_url: str, redis_url: str, tmp_path_factory
+) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    """The real web app (gunicorn), RQ worker, Rasa server (trained model) and action server, started
+    once for the session, with no Twilio credentials (sandbox: replies are stored, not sent)."""
+    web_port, rasa_port, action_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
+    env.update(
+        REGUA_ENV="test",
+        REGUA_VAR_DIR=str(tmp_path_factory.mktemp("stack-var")),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        WEB_PORT=str(web_port),
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{web_port}",
+        RASA_PORT=str(rasa_port),
+        ACTION_SERVER_PORT=str(action_port),
+        SECRET_KEY="integration-secret-key-0123456789",
+        INBOUND_RATE_LIMIT="1000/minute",
+        WEB_CONCURRENCY="2",
+        RASA_TIMEOUT_SECONDS="10",
+    )
+    for name in ("RASA_URL", "ACTION_SERVER_URL", "IDENTITY_CHECK"):
+        env.pop(name, None)
+    regua = [sys.executable, "-m", "bot.cli"]
+    commands = {name: [*regua, cmd] for name, cmd in PROCFILE.items()}
+    with contextlib.ExitStack() as exits:
+        result = Stack(
+            settings=load_settings(env),
+            env=env,
+            database=migrated_database,
+            log_dir=tmp_path_factory.mktemp("stack-logs"),
+            commands=commands,
+            running={},
+            exits=exits,
+        )
+        for name in commands:  # start them all, then wait: Rasa's ~30 s overlap with the others
+            result.running[name] = exits.enter_context(
+                start_process(name, commands[name], result.log_dir, env=env)
+            )
+        for name in commands:
+            _wait_healthy(result, name)
+        yield result
+
+
+PROCFILE = {"rasa": "rasa-server", "actions": "actions", "web": "web", "worker": "worker"}
