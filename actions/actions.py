@@ -86,6 +86,42 @@ class ActionFalarAtendente(Action):
         return _respond(answers.falar_atendente, dispatcher, tracker)
 
 
+class ActionRenegociar(Action):
+    """Offers two or three agreement options within the creditor's policy."""
+
+    def name(self) -> str:
+        return "action_renegociar"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(answers.renegociar, dispatcher, tracker)
+
+
+class ActionJaPaguei(Action):
+    """Checks a payment the debtor says was made; records the claim and asks for the receipt."""
+
+    def name(self) -> str:
+        return "action_ja_paguei"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(answers.ja_paguei, dispatcher, tracker)
+
+
+class ActionContestarDivida(Action):
+    """Records a dispute, pauses collection and queues it for an agent."""
+
+    def name(self) -> str:
+        return "action_contestar_divida"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(answers.contestar_divida, dispatcher, tracker)
+
+
 class ActionFallback(Action):
     """Asks to rephrase after a first miss, and offers a person after the second."""
 

@@ -8,42 +8,58 @@ about a debt names the creditor and its CNPJ (CDC art. 42-A).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from bot import handoff, identity, optout, texts
+from bot import agreements, claims, handoff, identity, optout, texts
 from bot.config import Settings, get_settings
 from bot.db import get_database
 from bot.documents import format_cnpj
 from bot.identity import Trust
-from bot.models import Conversation, Creditor, Invoice, InvoiceStatus, Message, OptOutAction
+from bot.models import (
+    Channel,
+    Conversation,
+    Creditor,
+    Message,
+    OfferStatus,
+    OptOutAction,
+    as_utc,
+    utcnow,
+)
 from bot.money import format_brl
 from bot.outbound import Reply
+from bot.payments import charges
+from bot.payments.amounts import Breakdown
+from bot.payments.charges import Charge
 
-# Invoices detailed with their payment codes in one "segunda via" answer; the rest are summarised.
+# Charges detailed with their payment codes in one "segunda via" answer; the rest are summarised.
 MAX_DETAILED_INVOICES = 3
 
 
 @dataclass(frozen=True)
 class Turn:
-    """The conversation (Rasa's sender id) and the inbound message being answered."""
+    """The conversation (Rasa's sender id), the inbound message being answered and its entities."""
 
     conversation_id: int | None
     message_id: int | None = None
     today: date | None = None
+    entities: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_ids(cls, sender_id: str | None, message_id: object = None) -> Turn:
+    def from_ids(
+        cls, sender_id: str | None, message_id: object = None, entities: Mapping[str, str] | None = None
+    ) -> Turn:
         """A turn from Rasa's sender id and the message id in the message metadata (both may be junk)."""
         conversation_id = int(sender_id) if sender_id and str(sender_id).isdigit() else None
         message = int(message_id) if isinstance(message_id, int | str) and str(message_id).isdigit() else None
-        return cls(conversation_id, message)
+        return cls(conversation_id, message, entities=dict(entities or {}))
 
 
 def _conversation(session: Session, turn: Turn) -> Conversation | None:
@@ -73,15 +89,12 @@ def _gate(session: Session, settings: Settings, conversation: Conversation | Non
     return [Reply(texts.UNKNOWN_NUMBER)]
 
 
-def _open_invoices(session: Session, debtor_id: int) -> list[Invoice]:
-    return list(
-        session.scalars(
-            select(Invoice)
-            .options(selectinload(Invoice.creditor))
-            .where(Invoice.debtor_id == debtor_id, Invoice.status == InvoiceStatus.OPEN)
-            .order_by(Invoice.due_date, Invoice.id)
-        )
-    )
+def _debtor_today(turn: Turn, conversation: Conversation) -> date:
+    """Today in the debtor's time zone (a debtor in Acre is two hours behind Brasília at midnight)."""
+    if turn.today is not None:
+        return turn.today
+    zone = conversation.debtor.timezone if conversation.debtor is not None else "America/Sao_Paulo"
+    return agreements.moment_to_date(utcnow(), zone)
 
 
 def creditor_line(creditor: Creditor) -> str:
@@ -89,91 +102,213 @@ def creditor_line(creditor: Creditor) -> str:
     return f"{creditor.display_name} (CNPJ {format_cnpj(creditor.cnpj)})"
 
 
-def _due_text(invoice: Invoice, today: date) -> str:
-    when = invoice.due_date.strftime("%d/%m/%Y")
-    if invoice.due_date < today:
+def _due_text(due: date, today: date) -> str:
+    when = due.strftime("%d/%m/%Y")
+    if due < today:
         return f"venceu em {when}"
-    if invoice.due_date == today:
+    if due == today:
         return "vence hoje"
     return f"vence em {when}"
 
 
-def _invoice_label(invoice: Invoice) -> str:
-    return invoice.description or f"fatura {invoice.external_ref}"
+def breakdown_text(breakdown: Breakdown) -> str:
+    """The itemised amount: "R$ 163,25 (valor original R$ 159,90 + multa R$ 3,20 + juros R$ 0,15)"."""
+    if not breakdown.has_charges:
+        return format_brl(breakdown.total_cents)
+    return (
+        f"{format_brl(breakdown.total_cents)} (valor original {format_brl(breakdown.original_cents)} + "
+        f"multa {format_brl(breakdown.fine_cents)} + juros {format_brl(breakdown.interest_cents)}, "
+        f"{breakdown.days_late} dia(s) de atraso)"
+    )
+
+
+def charge_replies(
+    session: Session, settings: Settings, charge: Charge, channel: Channel, today: date, *, title: str
+) -> list[Reply]:
+    """A charge as chat messages: the summary with the breakdown and the payment page link, then the Pix
+    code and the linha digitável each alone (a long press copies exactly the code). On WhatsApp the Pix QR
+    code and the boleto barcode go as images; SMS carries the codes as text and the link."""
+    lines = [
+        f"{title} — {creditor_line(charge.creditor)}",
+        f"{charge.label[:1].upper()}{charge.label[1:]}: {breakdown_text(charge.breakdown)}, "
+        f"{_due_text(charge.due_date, today)}.",
+        f"Pague pelo link: {charge.page_url(session, settings)}",
+    ]
+    if charge.pix_code:
+        lines.append("Pix copia e cola: copie o código da próxima mensagem e cole no app do seu banco.")
+    if charge.boleto_line:
+        lines.append("Boleto: a linha digitável vem em seguida, pronta para copiar.")
+    replies = [Reply("\n".join(lines))]
+    whatsapp = channel == Channel.WHATSAPP
+    if charge.pix_code:
+        replies.append(Reply(charge.pix_code, [charge.media_url(settings, "pix")] if whatsapp else []))
+    if charge.boleto_line:
+        replies.append(Reply(charge.boleto_line, [charge.media_url(settings, "boleto")] if whatsapp else []))
+    return replies
 
 
 def segunda_via(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
-    """The debtor's open invoices with every payment instrument they have (Pix, boleto line, link)."""
+    """Everything the debtor can pay now (open invoices at their updated amount, the next instalment of
+    each agreement) with every payment instrument: Pix, boleto, the payment page."""
     conversation = _conversation(session, turn)
     gate = _gate(session, settings, conversation, turn)
     if gate:
         return gate
     assert conversation is not None and conversation.debtor_id is not None
-    invoices = _open_invoices(session, conversation.debtor_id)
-    if not invoices:
+    today = _debtor_today(turn, conversation)
+    found = charges.open_charges(session, conversation.debtor_id, today, charges.provider_for(settings))
+    if not found:
         return [Reply(texts.NO_OPEN_INVOICES)]
-    today = turn.today or date.today()
     replies: list[Reply] = []
-    for invoice in invoices[:MAX_DETAILED_INVOICES]:
-        lines = [
-            f"Segunda via — {creditor_line(invoice.creditor)}",
-            f"{_invoice_label(invoice).capitalize()}: {format_brl(invoice.amount_cents)}, "
-            f"{_due_text(invoice, today)}.",
-        ]
-        if invoice.payment_url:
-            lines.append(f"Link para pagamento: {invoice.payment_url}")
-        if invoice.pix_code:
-            lines.append("Pix copia e cola: copie o código da próxima mensagem e cole no app do seu banco.")
-        if invoice.boleto_line:
-            lines.append("Boleto: a linha digitável vem em seguida, pronta para copiar.")
-        if not (invoice.payment_url or invoice.pix_code or invoice.boleto_line):
-            lines.append(
-                "Os códigos de pagamento desta fatura ainda não estão disponíveis por aqui; "
-                f"fale com a empresa: {invoice.creditor.contact_channel}."
-            )
-        replies.append(Reply("\n".join(lines)))
-        # Codes go alone in their own message, so a long press copies exactly the code.
-        if invoice.pix_code:
-            replies.append(Reply(invoice.pix_code))
-        if invoice.boleto_line:
-            replies.append(Reply(invoice.boleto_line))
-    if len(invoices) > MAX_DETAILED_INVOICES:
-        rest = len(invoices) - MAX_DETAILED_INVOICES
-        replies.append(
-            Reply(
-                f'Você tem mais {rest} fatura(s) em aberto. Escreva "quanto devo" para ver a lista completa.'
-            )
-        )
+    for charge in found[:MAX_DETAILED_INVOICES]:
+        replies += charge_replies(session, settings, charge, conversation.channel, today, title="Segunda via")
+    if len(found) > MAX_DETAILED_INVOICES:
+        rest = len(found) - MAX_DETAILED_INVOICES
+        replies.append(Reply(texts.more_charges(rest)))
     return replies
 
 
 def consultar_divida(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
-    """The open invoices per creditor: amount and due date of each, and the total."""
+    """What is owed per creditor: each open charge with its itemised updated amount, and the total."""
     conversation = _conversation(session, turn)
     gate = _gate(session, settings, conversation, turn)
     if gate:
         return gate
     assert conversation is not None and conversation.debtor_id is not None
-    invoices = _open_invoices(session, conversation.debtor_id)
-    if not invoices:
+    today = _debtor_today(turn, conversation)
+    found = charges.open_charges(session, conversation.debtor_id, today, charges.provider_for(settings))
+    if not found:
         return [Reply(texts.NO_OPEN_INVOICES)]
-    today = turn.today or date.today()
-    by_creditor: dict[int, list[Invoice]] = defaultdict(list)
-    for invoice in invoices:
-        by_creditor[invoice.creditor_id].append(invoice)
+    by_creditor: dict[int, list[Charge]] = defaultdict(list)
+    for charge in found:
+        by_creditor[charge.creditor.id].append(charge)
     replies = []
     for group in by_creditor.values():
-        total = sum(i.amount_cents for i in group)
-        lines = [f"Faturas em aberto com {creditor_line(group[0].creditor)}:"]
+        total = sum(c.amount_cents for c in group)
+        lines = [f"Em aberto com {creditor_line(group[0].creditor)}:"]
         lines += [
-            f"• {_invoice_label(i)}: {format_brl(i.amount_cents)}, {_due_text(i, today)}" for i in group
+            f"• {c.label}: {breakdown_text(c.breakdown)}, {_due_text(c.due_date, today)}" for c in group
         ]
-        lines.append(f"Total: {format_brl(total)}.")
+        lines.append(f"Total atualizado: {format_brl(total)}.")
         replies.append(Reply("\n".join(lines)))
     replies.append(
         Reply('Para receber os códigos de pagamento, escreva "segunda via". Se precisar, podemos negociar.')
     )
     return replies
+
+
+def renegociar(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
+    """Offer two or three concrete agreement options within the creditor's policy."""
+    conversation = _conversation(session, turn)
+    gate = _gate(session, settings, conversation, turn)
+    if gate:
+        return gate
+    assert conversation is not None and conversation.debtor_id is not None
+    today = _debtor_today(turn, conversation)
+    requested = _instalments(turn.entities.get("parcelas"))
+    made = agreements.make_offer(session, conversation, today, requested)
+    if made is None:
+        return [Reply(texts.NOTHING_TO_NEGOTIATE)]
+    offer, creditor = made
+    options = agreements.options_of(offer)
+    debt = options[0].total_cents + options[0].discount_cents
+    lines = [
+        f"Podemos fazer um acordo com {creditor_line(creditor)}. O total atualizado é {format_brl(debt)}.",
+        "Opções:",
+        *(f"{o.number}) {o.describe()}" for o in options),
+        f"A primeira parcela vence em {options[0].first_due_date:%d/%m/%Y}.",
+    ]
+    policy = agreements.policy_for(session, creditor.id)
+    if requested and requested > 1 and not any(o.instalments == requested for o in options):
+        lines.append(
+            f"Não conseguimos em {requested}x: o máximo é {policy.max_instalments}x, com parcelas de pelo "
+            f"menos {format_brl(policy.min_instalment_cents)}."
+        )
+    lines.append("Responda com o número da opção que preferir.")
+    return [Reply("\n".join(lines))]
+
+
+def _instalments(parcelas: str | None) -> int | None:
+    digits = re.findall(r"\d+", parcelas or "")
+    return int(digits[0]) if digits else None
+
+
+def answer_offer(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    message: Message,
+    parcelas: str | None = None,
+    intent: str | None = None,
+) -> list[Reply] | None:
+    """The reply when the message answers the conversation's pending agreement offer (a pick, a yes or a
+    no); None when it does not (the message then goes to the NLU as usual)."""
+    offer = agreements.current_offer(session, conversation.id)
+    if offer is None:
+        return None
+    creditor = session.get_one(Creditor, offer.creditor_id)
+    if offer.status == OfferStatus.OPEN:
+        option = agreements.pick(message.body, agreements.options_of(offer), parcelas)
+        if option is None:
+            return None
+        agreements.choose(offer, option)
+        return [Reply(texts.confirm_agreement(agreements.terms(option, creditor)))]
+    answer = agreements.yes_or_no(message.body)
+    if answer is None and intent in ("afirmar", "negar"):
+        answer = intent == "afirmar"
+    if answer is None:
+        option = agreements.pick(message.body, agreements.options_of(offer), parcelas)
+        if option is None:
+            return None
+        agreements.choose(offer, option)  # changed their mind before confirming
+        return [Reply(texts.confirm_agreement(agreements.terms(option, creditor)))]
+    if not answer:
+        agreements.decline(offer)
+        return [Reply(texts.AGREEMENT_DECLINED)]
+    agreement = agreements.accept(session, offer, actor=f"debtor:{offer.debtor_id}")
+    first = agreement.instalments[0]
+    today = agreements.moment_to_date(
+        utcnow(), conversation.debtor.timezone if conversation.debtor else "America/Sao_Paulo"
+    )
+    charge = charges.for_instalment(first, charges.provider_for(settings))
+    replies = [Reply(texts.agreement_closed(agreement.id, agreement.terms or ""))]
+    replies += charge_replies(
+        session, settings, charge, conversation.channel, today, title="Primeira parcela"
+    )
+    return replies
+
+
+def ja_paguei(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
+    """Check the claim: thank for a confirmed payment, or record it, pause reminders and ask the receipt."""
+    conversation = _conversation(session, turn)
+    gate = _gate(session, settings, conversation, turn)
+    if gate:
+        return gate
+    assert conversation is not None
+    result = claims.claim_paid(session, conversation, _own_message(session, conversation, turn))
+    if not result.invoices:
+        if result.recently_paid:
+            paid = result.recently_paid[0]
+            when = f" em {as_utc(paid.paid_at):%d/%m/%Y}" if paid.paid_at else ""
+            return [Reply(texts.already_paid(paid.description or f"fatura {paid.external_ref}", when))]
+        return [Reply(texts.NO_OPEN_INVOICES)]
+    labels = ", ".join(i.description or f"fatura {i.external_ref}" for i in result.invoices)
+    days = max(i.creditor.claim_pause_days for i in result.invoices)
+    return [Reply(texts.payment_claim(labels, days, [c.id for c in result.cases], result.receipt_attached))]
+
+
+def contestar_divida(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
+    """Record a dispute, pause collection of the invoices and queue it for an agent."""
+    conversation = _conversation(session, turn)
+    gate = _gate(session, settings, conversation, turn)
+    if gate:
+        return gate
+    assert conversation is not None
+    result = claims.dispute(session, conversation, _own_message(session, conversation, turn))
+    if not result.invoices:
+        return [Reply(texts.NOTHING_TO_DISPUTE)]
+    labels = ", ".join(i.description or f"fatura {i.external_ref}" for i in result.invoices)
+    return [Reply(texts.dispute_recorded(labels, [c.id for c in result.cases]))]
 
 
 def forma_pagamento(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
@@ -219,12 +354,13 @@ def respond(
     sender_id: str | None,
     metadata: Mapping[str, Any] | None,
     *,
+    entities: Mapping[str, str] | None = None,
     settings: Settings | None = None,
 ) -> list[Reply]:
     """Run `handler` for Rasa's sender id and message metadata in its own transaction (what an action
     calls). The database is the process-wide one for the settings."""
     settings = settings or get_settings()
-    turn = Turn.from_ids(sender_id, (metadata or {}).get("message_id"))
+    turn = Turn.from_ids(sender_id, (metadata or {}).get("message_id"), entities)
     with get_database(settings.effective_database_url).session() as session:
         return handler(session, settings, turn)
 

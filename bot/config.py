@@ -69,6 +69,10 @@ class Settings:
     inbound_rate_limit: str = "20/minute;200/hour;1000/day"
     agent_hours: str = "seg-sex 08:00-18:00"
     sms_part_max_chars: int = 612
+    # Payments.
+    payment_webhook_secret: str | None = field(default=None, repr=False)
+    payment_link_days: int = 30
+    media_url_hours: int = 72
 
     @property
     def effective_database_url(self) -> str:
@@ -282,10 +286,20 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         inbound_rate_limit=inbound_rate_limit,
         agent_hours=agent_hours,
         sms_part_max_chars=_int(env, "SMS_PART_MAX_CHARS", 612, 160, 1600),
+        payment_webhook_secret=_payment_secret(env),
+        payment_link_days=_int(env, "PAYMENT_LINK_DAYS", 30, 1, 365),
+        media_url_hours=_int(env, "MEDIA_URL_HOURS", 72, 1, 24 * 30),
     )
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
     return settings
+
+
+def _payment_secret(env: Mapping[str, str]) -> str | None:
+    secret = _text(env, "PAYMENT_WEBHOOK_SECRET")
+    if secret is not None and len(secret) < 16:
+        raise ConfigError("PAYMENT_WEBHOOK_SECRET must be at least 16 characters long")
+    return secret
 
 
 def _check_rate_limit(name: str, value: str) -> None:

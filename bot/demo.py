@@ -28,6 +28,7 @@ from bot.db import Database
 from bot.imports import ImportReport, import_debtors, import_invoices, upsert_creditor
 from bot.imports.fields import BRAZIL_TZ
 from bot.money import format_brl
+from bot.payments import boleto, pix
 from bot.phones import InvalidPhone, is_mobile, normalize_phone
 
 __all__ = [
@@ -35,9 +36,7 @@ __all__ = [
     "DEMO_CREDITOR_CNPJ",
     "DEMO_NOTE",
     "DemoSummary",
-    "boleto_line",
     "load_demo",
-    "pix_copia_e_cola",
     "write_demo_files",
 ]
 
@@ -80,81 +79,6 @@ _PRODUCTS = [
 _MONTHS = ["jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"]
 _BANK = "001"
 _PAY_BASE_URL = "https://pagamento.example.com/horizonte/"  # RFC 2606 domain: never a real site
-
-
-# --------------------------------------------------------------------------------- payment instruments
-
-
-def _mod10(digits: str) -> int:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        product = int(char) * (2 if i % 2 == 0 else 1)
-        total += product - 9 if product > 9 else product
-    return (10 - total % 10) % 10
-
-
-def _mod11_barcode(digits: str) -> int:
-    total = sum(int(char) * (2 + i % 8) for i, char in enumerate(reversed(digits)))
-    dv = 11 - total % 11
-    return 1 if dv in (0, 10, 11) else dv
-
-
-def _due_factor(due: date) -> int:
-    """FEBRABAN's "fator de vencimento": days since 07/10/1997, restarted at 1000 on 22/02/2025."""
-    restart = date(2025, 2, 22)
-    if due >= restart:
-        return 1000 + (due - restart).days
-    return (due - date(1997, 10, 7)).days
-
-
-def boleto_line(bank: str, amount_cents: int, due: date, free_field: str) -> str:
-    """A valid 47-digit linha digitável of a boleto bancário (check digits per FEBRABAN)."""
-    if len(bank) != 3 or len(free_field) != 25 or not (bank + free_field).isdigit():
-        raise ValueError("bank must have 3 digits and free_field 25")
-    factor_value = f"{_due_factor(due):04d}{amount_cents:010d}"
-    dv = _mod11_barcode(f"{bank}9{factor_value}{free_field}")
-    field1 = f"{bank}9{free_field[:5]}"
-    field2 = free_field[5:15]
-    field3 = free_field[15:]
-    return f"{field1}{_mod10(field1)}{field2}{_mod10(field2)}{field3}{_mod10(field3)}{dv}{factor_value}"
-
-
-def _formatted_line(line: str) -> str:
-    """A linha digitável as printed on a boleto: "00190.00009 01234.567890 ..."."""
-    parts = [line[:5], line[5:10], line[10:15], line[15:21], line[21:26], line[26:32]]
-    return f"{parts[0]}.{parts[1]} {parts[2]}.{parts[3]} {parts[4]}.{parts[5]} {line[32]} {line[33:]}"
-
-
-def _emv(tag: str, value: str) -> str:
-    return f"{tag}{len(value):02d}{value}"
-
-
-def _crc16(payload: str) -> str:
-    crc = 0xFFFF
-    for byte in payload.encode("utf-8"):
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return f"{crc:04X}"
-
-
-def pix_copia_e_cola(key: str, amount_cents: int, merchant: str, city: str, txid: str) -> str:
-    """A static Pix BR Code ("copia e cola") with amount and txid, CRC16 included (BACEN's EMV layout)."""
-    account = _emv("00", "br.gov.bcb.pix") + _emv("01", key)
-    payload = (
-        _emv("00", "01")
-        + _emv("26", account)
-        + _emv("52", "0000")
-        + _emv("53", "986")
-        + _emv("54", f"{amount_cents // 100}.{amount_cents % 100:02d}")
-        + _emv("58", "BR")
-        + _emv("59", merchant[:25])
-        + _emv("60", city[:15])
-        + _emv("62", _emv("05", txid[:25]))
-        + "6304"
-    )
-    return payload + _crc16(payload)
 
 
 # ------------------------------------------------------------------------------------------ data set
@@ -259,12 +183,14 @@ def write_demo_files(
                 status = "cancelada"
             else:
                 status = "aberta"
-            line = pix = link = ""
+            line = pix_code = link = ""
             if status == "aberta":
                 free_field = f"{rng.randint(0, 10**25 - 1):025d}"
-                line = _formatted_line(boleto_line(_BANK, amount, due, free_field))
+                line = boleto.format_linha(boleto.build(_BANK, amount, due, free_field))
                 key = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-                pix = pix_copia_e_cola(key, amount, "MAGAZINE HORIZONTE", "SAO PAULO", ref.replace("-", ""))
+                pix_code = pix.build_brcode(
+                    key, "MAGAZINE HORIZONTE", "SAO PAULO", amount_cents=amount, txid=ref.replace("-", "")
+                )
                 link = f"{_PAY_BASE_URL}{ref}"
             invoice_rows.append(
                 [
@@ -275,7 +201,7 @@ def write_demo_files(
                     description,
                     status,
                     line,
-                    pix,
+                    pix_code,
                     link,
                 ]
             )

@@ -7,7 +7,9 @@ runs itself, within its time budget, when Redis is down). For each pending messa
 2. Conversation with (or waiting for) an agent: the message is stored for the agent; the bot is silent.
 3. Reply-loop guard: an automated sender repeating itself gets no more answers.
 4. Answer to the identity question (first 3 CPF digits): checked here, not by the NLU.
-5. Anything else goes to Rasa; its answers are saved and sent.
+5. A photo or PDF alone: attached to an open "já paguei" claim as the receipt, or acknowledged.
+6. A reply to a pending agreement offer (an option number, "6x", "sim", "não"): bot.agreements.
+7. Anything else goes to Rasa; its answers are saved and sent.
 
 If Rasa (or the action server behind it) is down or slow, the debtor gets one short polite notice per
 outage, the message stays pending with a retry time, and later messages wait behind it so the order is
@@ -31,7 +33,7 @@ from typing import Protocol
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import abuse, health, identity, optout, outbound, texts
+from bot import abuse, agreements, answers, claims, entities, health, identity, optout, outbound, texts
 from bot.channels import Sender
 from bot.config import Settings
 from bot.db import Database
@@ -198,7 +200,12 @@ def _handle(services: Services, conversation_id: int, message_id: int) -> dateti
         ):
             replies = _verification_replies(session, conversation, answer)
         elif not message.body.strip():
-            replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
+            if message.media and claims.attach_receipt(session, conversation, message):
+                replies = [Reply(texts.RECEIPT_RECEIVED)]
+            else:
+                replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
+        elif (offer_replies := _offer_replies(services, session, conversation, message)) is not None:
+            replies = offer_replies
         else:
             rasa_text = message.body
             metadata = {
@@ -252,6 +259,25 @@ def _verification_replies(
     if answer == identity.Answer.LOCKED:
         return [Reply(texts.VERIFY_LOCKED)]
     return [Reply(texts.VERIFY_WRONG)]
+
+
+def _offer_replies(
+    services: Services, session: Session, conversation: Conversation, message: Message
+) -> list[Reply] | None:
+    """The answer when the message responds to a pending agreement offer (see bot.agreements): first
+    read without NLU ("2", "sim"), then with Rasa's `/model/parse` (the `parcelas` entity, afirmar/negar)."""
+    if agreements.current_offer(session, conversation.id) is None:
+        return None
+    replies = answers.answer_offer(session, services.settings, conversation, message)
+    if replies is not None:
+        return replies
+    try:
+        parsed = services.rasa.parse(message.body)
+    except RasaUnavailable:
+        return None
+    parcelas = entities.first_value(message.body, parsed.get("entities") or [], "parcelas")
+    intent = (parsed.get("intent") or {}).get("name")
+    return answers.answer_offer(session, services.settings, conversation, message, parcelas, intent)
 
 
 def _reply(message: BotMessage) -> Reply:

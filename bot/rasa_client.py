@@ -55,6 +55,22 @@ class RasaClient:
             raise RasaUnavailable("Rasa answered an unexpected JSON document")
         return [_bot_message(item) for item in items if isinstance(item, dict)]
 
+    def parse(self, text: str) -> dict[str, Any]:
+        """Rasa's NLU reading of `text` (`/model/parse`: intent, entities); raises `RasaUnavailable`."""
+        try:
+            response = self.http.post(
+                f"{self.base_url}/model/parse", json={"text": text}, timeout=self.timeout
+            )
+        except requests.RequestException as error:
+            raise RasaUnavailable(f"Rasa unreachable: {type(error).__name__}") from None
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+        try:
+            parsed = response.json()
+        except ValueError:
+            raise RasaUnavailable("Rasa answered something that is not JSON") from None
+        return parsed if isinstance(parsed, dict) else {}
+
     def healthy(self) -> bool:
         """True when Rasa answers `/status` with a loaded model."""
         try:

@@ -96,3 +96,69 @@ PAYMENT_METHODS = (
     "(aplicativo ou internet banking, lotéricas e agências) ou pelo link de pagamento, quando disponível. "
     'Se quiser, escreva "segunda via" que eu envio os códigos da sua fatura.'
 )
+
+
+def more_charges(count: int) -> str:
+    """After the detailed charges of a "segunda via"."""
+    return f'Você tem mais {count} cobrança(s) em aberto. Escreva "quanto devo" para ver a lista completa.'
+
+
+NOTHING_TO_NEGOTIATE = (
+    "Não encontramos faturas em aberto que possam ser negociadas por aqui. Se precisar, escreva ATENDENTE "
+    "para falar com uma pessoa da nossa equipe."
+)
+
+
+def confirm_agreement(terms: str) -> str:
+    """Asks the debtor to confirm the exact terms of the chosen option."""
+    return f"Confirma o acordo? {terms}\nResponda SIM para fechar ou NÃO para cancelar."
+
+
+AGREEMENT_DECLINED = (
+    'Tudo bem, o acordo não foi fechado. Se quiser ver as opções de novo, é só escrever "quero negociar".'
+)
+
+
+def agreement_closed(agreement_id: int, terms: str) -> str:
+    """The agreement is made."""
+    return f"Acordo nº {agreement_id} fechado! {terms} Os dados para pagar a primeira parcela vêm a seguir."
+
+
+def already_paid(label: str, when: str) -> str:
+    """The claimed invoice is already paid in our records."""
+    return f"Está tudo certo: o pagamento da {label} foi confirmado{when}. Obrigado!"
+
+
+def payment_claim(labels: str, days: int, case_ids: list[int], receipt_attached: bool) -> str:
+    """A "já paguei" was recorded."""
+    protocol = ", ".join(f"nº {i}" for i in case_ids)
+    receipt = (
+        "Recebemos o comprovante e vamos conferir."
+        if receipt_attached
+        else "Se puder, envie aqui uma foto ou o PDF do comprovante para agilizar a conferência."
+    )
+    return (
+        f"Obrigado por avisar! Registramos o pagamento informado ({labels}; protocolo {protocol}). "
+        f"Pausamos os lembretes por {days} dias enquanto a nossa equipe confere. {receipt}"
+    )
+
+
+RECEIPT_RECEIVED = (
+    "Recebemos o seu comprovante, obrigado! Ele foi anexado ao seu atendimento e a nossa equipe vai conferir "
+    "o pagamento."
+)
+
+NOTHING_TO_DISPUTE = (
+    "Não encontramos faturas em aberto no seu cadastro. Se recebeu uma cobrança que não reconhece, escreva "
+    "ATENDENTE para falar com uma pessoa da nossa equipe."
+)
+
+
+def dispute_recorded(labels: str, case_ids: list[int]) -> str:
+    """A dispute was recorded and collection paused."""
+    protocol = ", ".join(f"nº {i}" for i in case_ids)
+    return (
+        f"Entendi. Registramos a sua contestação ({labels}; protocolo {protocol}) e suspendemos a cobrança "
+        "até a análise. Uma pessoa da nossa equipe vai analisar e responder por aqui. Se puder, conte o que "
+        "aconteceu."
+    )

@@ -12,6 +12,7 @@ from flask import Flask
 
 from bot.config import Settings, get_settings
 from bot.logging_setup import configure_logging
+from bot.money import format_brl
 
 # Twilio webhooks are a few KB; nothing legitimate posts more than this.
 MAX_REQUEST_BYTES = 256 * 1024
@@ -36,6 +37,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update(flask_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.add_template_filter(format_brl, "brl")
     app.extensions["regua_settings"] = settings
 
     from webhooks.extensions import conversations, db, redis_ext
@@ -44,11 +46,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     redis_ext.init_app(app, settings)
     conversations.init_app(app, settings)
 
-    from webhooks import health, home, sandbox, twilio
+    from webhooks import health, home, payments, sandbox, twilio
 
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(twilio.bp)
+    app.register_blueprint(payments.bp)
     if settings.sandbox:
         app.register_blueprint(sandbox.bp)
 

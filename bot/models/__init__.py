@@ -1,36 +1,57 @@
 """Régua's data model (SQLAlchemy 2 typed models). Import models from here."""
 
+from bot.models.agreements import Agreement, AgreementOffer, AgreementPolicy, Instalment, agreement_invoices
 from bot.models.base import Base, as_utc, utcnow
 from bot.models.compliance import AuditLog, OptOutEvent
 from bot.models.conversations import Conversation, Message
 from bot.models.enums import (
+    AgreementStatus,
+    CaseKind,
+    CaseStatus,
     Channel,
     ConversationState,
     Direction,
+    InstalmentStatus,
     InvoiceStatus,
     MessageStatus,
+    OfferStatus,
     OptOutAction,
     Processing,
 )
 from bot.models.invoices import Invoice
 from bot.models.parties import Creditor, Debtor
+from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
 
 __all__ = [
+    "Agreement",
+    "AgreementOffer",
+    "AgreementPolicy",
+    "AgreementStatus",
     "AuditLog",
-    "as_utc",
     "Base",
+    "Case",
+    "CaseKind",
+    "CaseStatus",
     "Channel",
     "Conversation",
     "ConversationState",
     "Creditor",
     "Debtor",
     "Direction",
+    "Instalment",
+    "InstalmentStatus",
     "Invoice",
     "InvoiceStatus",
     "Message",
     "MessageStatus",
+    "OfferStatus",
     "OptOutAction",
     "OptOutEvent",
+    "Payment",
+    "PaymentLink",
+    "PaymentLinkView",
     "Processing",
+    "agreement_invoices",
+    "as_utc",
     "utcnow",
 ]

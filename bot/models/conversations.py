@@ -64,7 +64,9 @@ class Message(TimestampMixin, Base):
     __table_args__ = (Index("ix_messages_conversation_id_processing", "conversation_id", "processing"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
     # For a reply: the inbound message it answers.
     in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     direction: Mapped[Direction] = mapped_column(str_enum(Direction, "direction"))

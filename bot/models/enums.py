@@ -72,3 +72,45 @@ class Processing(enum.StrEnum):
     DONE = "done"
     FOR_AGENT = "for_agent"
     IGNORED = "ignored"
+
+
+class OfferStatus(enum.StrEnum):
+    """An agreement offer in a chat: open (waiting for a choice), chosen (waiting for confirmation),
+    accepted (an agreement was made), declined or expired."""
+
+    OPEN = "open"
+    CHOSEN = "chosen"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class AgreementStatus(enum.StrEnum):
+    """Life cycle of an agreement."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    BROKEN = "broken"
+    CANCELLED = "cancelled"
+
+
+class InstalmentStatus(enum.StrEnum):
+    """Life cycle of one instalment."""
+
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class CaseKind(enum.StrEnum):
+    """What an agent is asked to look at: a claimed payment or a disputed debt."""
+
+    PAYMENT_CLAIM = "payment_claim"
+    DISPUTE = "dispute"
+
+
+class CaseStatus(enum.StrEnum):
+    """An agent case is open until an agent resolves it."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"

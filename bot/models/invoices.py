@@ -39,6 +39,11 @@ class Invoice(TimestampMixin, Base):
     pix_code: Mapped[str | None] = mapped_column(Text)  # Pix "copia e cola" (BR Code payload)
     payment_url: Mapped[str | None] = mapped_column(String(500))
 
+    # Collection (reminders) paused until this time: a "já paguei" claim waits for its receipt, a
+    # dispute for an agent. `pause_reason` says which.
+    collection_paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pause_reason: Mapped[str | None] = mapped_column(String(40))
+
     creditor: Mapped[Creditor] = relationship(back_populates="invoices")
     debtor: Mapped[Debtor] = relationship(back_populates="invoices")
 

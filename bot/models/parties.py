@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, ForeignKey, String, Text
+from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, BigId, TimestampMixin
@@ -26,6 +26,17 @@ class Creditor(TimestampMixin, Base):
     cnpj: Mapped[str] = mapped_column(String(14), unique=True)
     # How a debtor reaches the creditor itself (SAC phone, e-mail or site), quoted in messages.
     contact_channel: Mapped[str] = mapped_column(String(200))
+    # Payments: the creditor's own Pix key and city (for BR Codes of updated amounts and instalments), the
+    # bank and convênio its boletos are issued under, and the late-payment rules (basis points).
+    pix_key: Mapped[str | None] = mapped_column(String(77))
+    city: Mapped[str | None] = mapped_column(String(60))
+    boleto_bank_code: Mapped[str | None] = mapped_column(String(3))
+    boleto_agreement: Mapped[str | None] = mapped_column(String(7))
+    # Multa (2 % is the consumer-credit ceiling, CDC art. 52 §1) and juros de mora per month, pro rata.
+    fine_bps: Mapped[int] = mapped_column(Integer, default=200, server_default="200")
+    monthly_interest_bps: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    # How long reminders of an invoice pause after the debtor says it is paid.
+    claim_pause_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
 
     invoices: Mapped[list[Invoice]] = relationship(back_populates="creditor")
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -128,7 +129,7 @@ def rasa_model() -> Path:
         pytest.fail(str(error))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def rasa_server(stack: Stack) -> str:
     """Base URL of the real `rasa run --enable-api` serving the trained model (the stack's)."""
     return stack.settings.rasa_url
@@ -185,19 +186,31 @@ def _wait_healthy(stack: Stack, name: str) -> None:
             time.sleep(0.5)
 
 
-@pytest.fixture(scope="session")
+def _separate_redis_db(url: str, db: int = 14) -> str:
+    """The same Redis server, another database: the stack's workers must not take the jobs other tests
+    enqueue, and other tests' worker health checks must not see the stack's workers."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return urlunsplit(parts._replace(query=f"db={db}"))
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.fixture(scope="package")
 def stack(
     rasa_model: Path, migrated_database: Database, database_url: str, redis_url: str, tmp_path_factory
 ) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     """The real web app (gunicorn), RQ worker, Rasa server (trained model) and action server, started
-    once for the session, with no Twilio credentials (sandbox: replies are stored, not sent)."""
+    once for the integration tests (and stopped after them), with no Twilio credentials (sandbox: replies
+    are stored, not sent)."""
     web_port, rasa_port, action_port = free_port(), free_port(), free_port()
+    stack_redis = _separate_redis_db(redis_url)
+    redis.Redis.from_url(stack_redis).flushdb()  # no jobs left over from an earlier run
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
     env.update(
         REGUA_ENV="test",
         REGUA_VAR_DIR=str(tmp_path_factory.mktemp("stack-var")),
         DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
+        REDIS_URL=stack_redis,
         WEB_PORT=str(web_port),
         PUBLIC_BASE_URL=f"http://127.0.0.1:{web_port}",
         RASA_PORT=str(rasa_port),

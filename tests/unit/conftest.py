@@ -43,6 +43,15 @@ class FakeRasa:
         self.calls.append((sender_id, text, metadata or {}))
         return self.answer(sender_id, text, metadata or {})
 
+    def parse(self, text: str) -> dict[str, Any]:
+        """`/model/parse`: no intent and no entities unless a test sets `parsed`."""
+        if self.down:
+            raise RasaUnavailable("Rasa unreachable: ConnectionError")
+        return self.parsed(text)
+
+    def parsed(self, text: str) -> dict[str, Any]:
+        return {"text": text, "intent": {"name": None}, "entities": []}
+
     def healthy(self) -> bool:
         return not self.down
 

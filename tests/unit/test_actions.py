@@ -18,10 +18,12 @@ from actions.actions import (
     ActionParar,
     ActionSegundaVia,
 )
-from bot import answers, texts
+from bot import agreements, answers, texts
 from bot.config import Settings
 from bot.db import Database
-from bot.models import Channel, Conversation, ConversationState, Debtor, OptOutEvent
+from bot.models import Channel, Conversation, ConversationState, Debtor, Invoice, OptOutEvent, utcnow
+from bot.money import format_brl
+from bot.payments.amounts import updated_amount
 from tests.conftest import PHONE, People
 
 
@@ -62,24 +64,35 @@ def test_action_names_match_the_domain() -> None:
     ]
 
 
-def test_segunda_via_sends_every_instrument_with_the_creditor_named(conversation_id: int) -> None:
-    messages, events = run(ActionSegundaVia(), str(conversation_id), "segunda_via")
-    assert events == []
+def test_segunda_via_sends_every_instrument_with_the_creditor_named(
+    conversation_id: int, settings: Settings
+) -> None:
+    dispatcher = CollectingDispatcher()
+    ActionSegundaVia().run(dispatcher, tracker(str(conversation_id), "segunda_via"), {})
+    messages = [m["text"] for m in dispatcher.messages]
     first = messages[0]
     assert "Loja Exemplo Ltda (CNPJ 11.222.333/0001-81)" in first
-    assert "R$ 159,90" in first and "venceu em" in first
-    assert "https://pagar.example.com.br/F-1" in first
-    # The Pix code and the boleto line come alone, ready to copy.
+    # Overdue: the updated amount, itemised (2 % fine on R$ 159,90 = R$ 3,20, plus interest).
+    assert "valor original R$ 159,90 + multa R$ 3,20 + juros" in first and "venceu em" in first
+    assert f"Pague pelo link: {settings.public_base_url}/p/" in first
+    # The Pix code and the boleto line come alone, ready to copy, with their images on WhatsApp.
     assert messages[1].startswith("000201") and messages[2].isdigit() and len(messages[2]) == 47
-    # The invoice without instruments says so and how to reach the creditor; the paid one is not shown.
-    assert any("SAC 0800 000 0000" in m and "R$ 200,00" in m for m in messages)
+    assert "/m/" in dispatcher.messages[1]["image"] and "/m/" in dispatcher.messages[2]["image"]
+    # The invoice not yet due is charged its original amount; the paid one is not shown.
+    assert any("R$ 200,00, vence em" in m for m in messages)
     assert not any("R$ 50,00" in m for m in messages)
 
 
-def test_consultar_divida_lists_open_invoices_and_the_total(conversation_id: int) -> None:
+def test_consultar_divida_lists_open_invoices_and_the_updated_total(
+    conversation_id: int, db: Database
+) -> None:
     messages, _ = run(ActionConsultarDivida(), str(conversation_id), "consultar_divida")
-    assert "R$ 159,90" in messages[0] and "R$ 200,00" in messages[0]
-    assert "Total: R$ 359,90." in messages[0]
+    assert "valor original R$ 159,90" in messages[0] and "R$ 200,00" in messages[0]
+    with db.session() as s:
+        overdue = s.scalar(select(Invoice).where(Invoice.external_ref == "F-1"))
+        local_today = agreements.moment_to_date(utcnow(), "America/Sao_Paulo")
+        updated = updated_amount(overdue.amount_cents, overdue.due_date, local_today).total_cents
+    assert f"Total atualizado: {format_brl(updated + 20000)}." in messages[0]
     assert "CNPJ 11.222.333/0001-81" in messages[0]
 
 

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import csv
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.db import Database
-from bot.demo import (
-    DEMO_CREDITOR_CNPJ,
-    DEMO_NOTE,
-    boleto_line,
-    load_demo,
-    pix_copia_e_cola,
-    write_demo_files,
-)
+from bot.demo import DEMO_CREDITOR_CNPJ, DEMO_NOTE, load_demo, write_demo_files
 from bot.documents import is_valid_cnpj, is_valid_cpf
 from bot.imports import import_debtors
 from bot.models import (
@@ -31,6 +25,8 @@ from bot.models import (
     Message,
     MessageStatus,
 )
+from bot.money import parse_amount
+from bot.payments import boleto, pix
 from bot.phones import is_mobile
 
 TODAY = date(2025, 6, 10)
@@ -151,24 +147,21 @@ def test_load_demo_rejects_zero_debtors(db: Database, tmp_path: Path) -> None:
         load_demo(db, debtors=0, directory=tmp_path)
 
 
-def test_boleto_line_matches_a_known_valid_line() -> None:
-    # Banco do Brasil's example line (check digits of each field and the general one are correct).
-    line = "00190500954014481606906809350314337370000000100"
-    free_field = line[4:9] + line[10:20] + line[21:31]
-    due = date(1997, 10, 7) + timedelta(days=3737)
-    assert boleto_line("001", 100, due, free_field) == line
-    # The due-date factor restarted at 1000 on 22/02/2025.
-    assert boleto_line("001", 100, date(2025, 2, 22), "0" * 25)[33:37] == "1000"
-
-
-def test_pix_code_crc_matches_bacen_example() -> None:
-    code = pix_copia_e_cola("123e4567-e12b-12d1-a456-426655440000", 1050, "Fulano de Tal", "BRASILIA", "TX1")
-    assert code.startswith("000201") and "br.gov.bcb.pix" in code and "540510.50" in code
-    from bot.demo import _crc16
-
-    payload = (
-        "00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-426655440000520400005303986"
-        "5802BR5913Fulano de Tal6008BRASILIA62070503***6304"
-    )
-    assert _crc16(payload) == "1D3D"
-    assert code[-4:] == _crc16(code[:-4])
+@pytest.mark.parametrize("today", [TODAY, date(2025, 2, 1)])  # the second spans the 2025 factor reset
+def test_demo_payment_codes_are_valid_and_match_their_invoice(tmp_path: Path, today: date) -> None:
+    # Check digits and CRCs are tested against public vectors in test_boleto.py and test_pix.py; here
+    # every generated code must read back as the invoice it belongs to.
+    _, invoices_path = write_demo_files(tmp_path, debtors=60, seed=5, today=today)
+    with invoices_path.open(encoding="utf-8-sig", newline="") as source:
+        rows = [row for row in csv.DictReader(source, delimiter=";") if row["Status"] == "aberta"]
+    assert len(rows) > 40
+    assert any(datetime.strptime(r["Vencimento"], "%d/%m/%Y").date() < date(2025, 2, 22) for r in rows)
+    for row in rows:
+        amount = parse_amount(row["Valor"])
+        due = datetime.strptime(row["Vencimento"], "%d/%m/%Y").date()
+        slip = boleto.parse(row["Linha digitável"], today=today)
+        assert (slip.kind, slip.bank_code, slip.amount_cents, slip.due_date) == ("bank", "001", amount, due)
+        assert boleto.format_linha(slip) == row["Linha digitável"]
+        code = pix.parse_brcode(row["Pix copia e cola"])
+        assert (code["name"], code["city"]) == ("MAGAZINE HORIZONTE", "SAO PAULO")
+        assert (code["amount_cents"], code["txid"]) == (amount, row["Referência"].replace("-", ""))

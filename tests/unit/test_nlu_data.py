@@ -173,7 +173,8 @@ def test_every_intent_is_answered_by_a_declared_response_or_action(domain: dict)
     assert {i: a for i, a in answers.items() if a not in declared} == {}
     assert answers["nlu_fallback"] == "action_fallback"
     # The intents that need the debtor's data or change state are custom actions, not static text.
-    for intent in ("segunda_via", "consultar_divida", "forma_pagamento", "parar", "falar_atendente"):
+    business = ("segunda_via", "consultar_divida", "forma_pagamento", "parar", "falar_atendente")
+    for intent in (*business, "renegociar", "ja_paguei", "contestar_divida"):
         assert answers[intent] == f"action_{intent}"
 
 

@@ -1,0 +1,220 @@
+"""Applying payment confirmations (provider webhooks, creditors' payment files): idempotent, auditable.
+
+A confirmation names a charge by reference: an invoice's external reference (with the creditor's CNPJ
+when references could clash) or an instalment's "A<agreement>P<number>". Applying one:
+* records a `Payment` (unique per provider and provider id: a repeated confirmation changes nothing);
+* marks the invoice or instalment paid when the amount covers it (a smaller amount is recorded and
+  left for an agent: partial payments are not guessed);
+* completes the agreement when its last instalment is paid;
+* lifts a "já paguei" pause and resolves the open payment claim for that invoice;
+* stops every pending reminder at once (reminders are only ever sent for open charges);
+* queues a short thank-you to the debtor in a conversation where one may be sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import agreements
+from bot.config import Settings
+from bot.documents import InvalidDocument, normalize_cnpj
+from bot.models import (
+    Agreement,
+    AuditLog,
+    Case,
+    CaseKind,
+    CaseStatus,
+    Channel,
+    Conversation,
+    Creditor,
+    Instalment,
+    InstalmentStatus,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    as_utc,
+    utcnow,
+)
+from bot.money import format_brl
+from bot.outbound import Reply, queue_replies
+from bot.payments.providers import Confirmation
+
+log = logging.getLogger(__name__)
+
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class Applied:
+    """What applying one confirmation did."""
+
+    outcome: str  # paid | partial | duplicate | already_paid | unknown_reference | unknown_creditor
+    payment_id: int | None = None
+    invoice_id: int | None = None
+    instalment_id: int | None = None
+    thanked_conversations: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True unless the confirmation could not be matched to anything."""
+        return self.outcome not in ("unknown_reference", "unknown_creditor")
+
+
+def _creditor(session: Session, cnpj: str | None) -> Creditor | bool | None:
+    """The creditor of `cnpj`; None when no CNPJ was given; False when it names no creditor."""
+    if not cnpj:
+        return None
+    try:
+        digits = normalize_cnpj(cnpj)
+    except InvalidDocument:
+        return False
+    found = session.scalar(select(Creditor).where(Creditor.cnpj == digits))
+    return found if found is not None else False
+
+
+def _find(
+    session: Session, confirmation: Confirmation
+) -> tuple[Invoice | None, Instalment | None, str | None]:
+    """(invoice, instalment, error) for the confirmation's reference."""
+    creditor = _creditor(session, confirmation.creditor_cnpj)
+    if creditor is False:
+        return None, None, "unknown_creditor"
+    instalment_ref = agreements.parse_instalment_reference(confirmation.reference)
+    if instalment_ref is not None:
+        agreement_id, number = instalment_ref
+        instalment = session.scalar(
+            select(Instalment)
+            .join(Agreement)
+            .where(Instalment.agreement_id == agreement_id, Instalment.number == number)
+        )
+        if instalment is not None and (creditor is None or instalment.agreement.creditor_id == creditor.id):
+            return None, instalment, None
+        return None, None, "unknown_reference"
+    query = select(Invoice).where(Invoice.external_ref == confirmation.reference)
+    if creditor is not None:
+        query = query.where(Invoice.creditor_id == creditor.id)
+    found = session.scalars(query.limit(2)).all()
+    if len(found) != 1:  # none, or the same reference at two creditors without a CNPJ to tell them apart
+        return None, None, "unknown_reference"
+    return found[0], None, None
+
+
+def apply(session: Session, settings: Settings, provider: str, confirmation: Confirmation) -> Applied:
+    """Apply one confirmation (see the module docstring)."""
+    existing = session.scalar(
+        select(Payment.id).where(
+            Payment.provider == provider, Payment.external_id == confirmation.external_id
+        )
+    )
+    if existing is not None:
+        return Applied("duplicate", payment_id=existing)
+    invoice, instalment, error = _find(session, confirmation)
+    if error is not None:
+        log.warning("payment %s/%s: %s", provider, confirmation.external_id, error)
+        return Applied(error)
+    creditor_id = invoice.creditor_id if invoice is not None else instalment.agreement.creditor_id  # type: ignore[union-attr]
+    payment = Payment(
+        provider=provider,
+        external_id=confirmation.external_id,
+        creditor_id=creditor_id,
+        invoice_id=invoice.id if invoice is not None else None,
+        instalment_id=instalment.id if instalment is not None else None,
+        amount_cents=confirmation.amount_cents,
+        paid_at=confirmation.paid_at,
+        details={"reference": confirmation.reference},
+    )
+    session.add(payment)
+    session.flush()
+    applied = Applied(
+        "paid",
+        payment_id=payment.id,
+        invoice_id=payment.invoice_id,
+        instalment_id=payment.instalment_id,
+    )
+    if invoice is not None:
+        _pay_invoice(session, invoice, confirmation, applied)
+        label, debtor_id, creditor = (
+            invoice.description or f"fatura {invoice.external_ref}",
+            invoice.debtor_id,
+            invoice.creditor,
+        )
+    else:
+        assert instalment is not None
+        _pay_instalment(session, instalment, confirmation, applied)
+        agreement = instalment.agreement
+        label = f"parcela {instalment.number} do acordo {agreement.id}"
+        debtor_id, creditor = agreement.debtor_id, agreement.creditor
+    session.add(
+        AuditLog(
+            actor=f"provider:{provider}",
+            action=f"payment.{applied.outcome}",
+            entity_type="payment",
+            entity_id=str(payment.id),
+            details={"reference": confirmation.reference, "amount_cents": confirmation.amount_cents},
+        )
+    )
+    if applied.outcome == "paid":
+        text = (
+            f"Recebemos o pagamento de {format_brl(confirmation.amount_cents)} referente a {label} "
+            f"({creditor.display_name}). Obrigado!"
+        )
+        applied.thanked_conversations = thank(session, settings, debtor_id, text)
+    return applied
+
+
+def _pay_invoice(session: Session, invoice: Invoice, confirmation: Confirmation, applied: Applied) -> None:
+    if invoice.status == InvoiceStatus.PAID:
+        applied.outcome = "already_paid"
+        return
+    if confirmation.amount_cents < invoice.amount_cents:
+        applied.outcome = "partial"
+        return
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = confirmation.paid_at
+    invoice.collection_paused_until = None
+    invoice.pause_reason = None
+    for case in session.scalars(
+        select(Case).where(
+            Case.invoice_id == invoice.id, Case.kind == CaseKind.PAYMENT_CLAIM, Case.status == CaseStatus.OPEN
+        )
+    ):
+        case.status = CaseStatus.RESOLVED
+        case.resolved_at = utcnow()
+        case.resolution = "pagamento confirmado"
+
+
+def _pay_instalment(
+    session: Session, instalment: Instalment, confirmation: Confirmation, applied: Applied
+) -> None:
+    if instalment.status == InstalmentStatus.PAID:
+        applied.outcome = "already_paid"
+        return
+    if confirmation.amount_cents < instalment.amount_cents:
+        applied.outcome = "partial"
+        return
+    instalment.status = InstalmentStatus.PAID
+    instalment.paid_at = confirmation.paid_at
+    agreements.complete_if_paid(session, instalment.agreement)
+
+
+def thank(session: Session, settings: Settings, debtor_id: int, text: str) -> list[int]:
+    """Queue `text` in the debtor's conversation where a free-form message may go now: WhatsApp within
+    24 hours of the debtor's last message, else SMS. Returns the conversation ids (to deliver)."""
+    conversations = session.scalars(
+        select(Conversation)
+        .where(Conversation.debtor_id == debtor_id)
+        .order_by(Conversation.last_inbound_at.desc())
+    ).all()
+    now = utcnow()
+    for conversation in conversations:
+        last = as_utc(conversation.last_inbound_at)
+        if conversation.channel == Channel.WHATSAPP and (last is None or now - last > WHATSAPP_WINDOW):
+            continue  # outside the window only approved templates may go (the régua sends those)
+        queue_replies(session, settings, conversation, [Reply(text)])
+        return [conversation.id]
+    return []
