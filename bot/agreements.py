@@ -168,7 +168,7 @@ def compute_options(
     if feasible:
         longest = feasible[-1]
         middle = min(feasible, key=lambda n: (abs(n - longest / 2), n))
-        for n in (middle, longest):
+        for n in (longest, middle):  # the longest plan is always among the choices
             if n not in counts and len(counts) < MAX_OPTIONS - 1:
                 counts.append(n)
     options = [plan(debt_cents, 1, policy, today, 1)]

@@ -132,8 +132,11 @@ def people(db: Database) -> People:
                     description="mensalidade de outubro",
                     amount_cents=15990,
                     due_date=today - timedelta(days=10),
-                    pix_code="00020126360014br.gov.bcb.pix0114+551199999000052040000530398654041.005802BR",
-                    boleto_line="23790001192110001210904475617405975870000015990",
+                    pix_code=(
+                        "00020126360014br.gov.bcb.pix0114+55119999900005204000053039865406159.905802BR"
+                        "5912Loja Exemplo6009Sao Paulo62060502F163040EBD"
+                    ),
+                    boleto_line="23790001169211000121809044756170216290000015990",
                     payment_url="https://pagar.example.com.br/F-1",
                 ),
                 Invoice(

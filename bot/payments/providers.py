@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.config import Settings
@@ -141,7 +141,7 @@ def _confirmation(item: object) -> Confirmation:
         reference=str(item["reference"]).strip(),
         creditor_cnpj=str(item["creditor_cnpj"]) if item.get("creditor_cnpj") else None,
         amount_cents=amount,
-        paid_at=paid_at,
+        paid_at=paid_at.astimezone(UTC),  # stored in UTC, like every timestamp
     )
 
 
