@@ -78,6 +78,20 @@ _PRODUCTS = [
 ]
 _MONTHS = ["jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"]
 _BANK = "001"
+# The demo creditor's payment settings and agreement policy (what `regua creditor payments|policy` set).
+DEMO_PAYMENTS = {
+    "pix_key": "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
+    "city": "SAO PAULO",
+    "boleto_bank_code": _BANK,
+    "boleto_agreement": "1234567",
+}
+DEMO_POLICY = {
+    "max_instalments": 10,
+    "min_instalment_cents": 3000,
+    "monthly_interest_bps": 199,
+    "cash_discount_bps": 1500,
+    "min_down_payment_bps": 0,
+}
 _PAY_BASE_URL = "https://pagamento.example.com/horizonte/"  # RFC 2606 domain: never a real site
 
 
@@ -285,12 +299,32 @@ def demo_loaded(db: Database) -> bool:
 def remove_demo(db: Database) -> bool:
     """Delete the demo creditor, its invoices, and the demo debtors with their conversations and opt-out
     history (debtors that also owe another creditor are kept). Returns False if there was no demo."""
-    from bot.models import Conversation, Creditor, Debtor, Invoice, OptOutEvent
+    from bot.models import (
+        Agreement,
+        AgreementOffer,
+        AgreementPolicy,
+        Case,
+        Conversation,
+        Creditor,
+        Debtor,
+        Invoice,
+        OptOutEvent,
+        Payment,
+        agreement_invoices,
+    )
 
     with db.session() as session:
         creditor_id = session.scalar(select(Creditor.id).where(Creditor.cnpj == DEMO_CREDITOR_CNPJ))
         if creditor_id is None:
             return False
+        # What payments and agreements hang on the demo invoices goes first (foreign keys restrict).
+        demo_invoices = select(Invoice.id).where(Invoice.creditor_id == creditor_id)
+        session.execute(delete(Payment).where(Payment.creditor_id == creditor_id))
+        session.execute(delete(Case).where(Case.invoice_id.in_(demo_invoices)))
+        session.execute(delete(AgreementOffer).where(AgreementOffer.creditor_id == creditor_id))
+        session.execute(delete(agreement_invoices).where(agreement_invoices.c.invoice_id.in_(demo_invoices)))
+        session.execute(delete(Agreement).where(Agreement.creditor_id == creditor_id))
+        session.execute(delete(AgreementPolicy).where(AgreementPolicy.creditor_id == creditor_id))
         session.execute(delete(Invoice).where(Invoice.creditor_id == creditor_id))
         owes_others = exists().where(Invoice.debtor_id == Debtor.id)
         demo_debtors = select(Debtor.id).where(Debtor.notes == DEMO_NOTE, ~owes_others)
@@ -303,6 +337,15 @@ def remove_demo(db: Database) -> bool:
         )
         session.execute(delete(Creditor).where(Creditor.id == creditor_id))
     return True
+
+
+def _configure_demo_creditor(db: Database) -> None:
+    from bot.payments.setup import configure_payments, configure_policy, find_creditor
+
+    with db.session() as session:
+        creditor = find_creditor(session, DEMO_CREDITOR_CNPJ)
+        configure_payments(session, creditor, actor="demo", **DEMO_PAYMENTS)
+        configure_policy(session, creditor, actor="demo", **DEMO_POLICY)
 
 
 def load_demo(
@@ -331,6 +374,7 @@ def load_demo(
         directory = get_settings().var_dir / "demo"
     debtors_path, invoices_path = write_demo_files(directory, debtors=debtors, seed=seed, today=today)
     upsert_creditor(db, actor="demo", **DEMO_CREDITOR)
+    _configure_demo_creditor(db)
     debtor_report = import_debtors(db, debtors_path, progress=progress, actor="demo")
     invoice_report = import_invoices(
         db, invoices_path, creditor_cnpj=DEMO_CREDITOR_CNPJ, progress=progress, actor="demo"

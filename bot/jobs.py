@@ -3,8 +3,9 @@
 * `process_conversation` answers a conversation's pending messages (enqueued by the webhook).
 * `deliver_conversation` sends a conversation's pending replies (scheduled for retries).
 * `sweep` runs every minute: it re-enqueues work whose job was lost (a Redis restart, a message saved
-  while Redis was down) and gives up on sends whose outcome is unknown. It reschedules itself; the job
-  id is the minute it runs in, so any number of workers keeps exactly one chain going.
+  while Redis was down), gives up on sends whose outcome is unknown and, once an hour, breaks agreements
+  with an instalment overdue beyond the creditor's limit. It reschedules itself; the job id is the
+  minute it runs in, so any number of workers keeps exactly one chain going.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import redis
 from rq import Queue
 from sqlalchemy import and_, func, or_, select, update
 
-from bot import runtime
+from bot import agreements, runtime
 from bot.dialogue import Services
 from bot.models import Conversation, Direction, Message, MessageStatus, Processing, utcnow
 
@@ -127,11 +128,20 @@ def sweep_once(services: Services) -> dict[str, int]:
             )
             .execution_options(synchronize_session=False)
         ).rowcount
+    broken: list[int] = []
+    if now.minute == 0:  # hourly is plenty for a limit counted in days
+        with services.database.session() as session:
+            broken = agreements.break_overdue(session, agreements.moment_to_date(now, "America/Sao_Paulo"))
     for conversation_id in to_process:
         services.later.process(conversation_id)
     for conversation_id in to_deliver:
         services.later.deliver(conversation_id)
-    return {"processing": len(to_process), "delivering": len(to_deliver), "stuck_sends": stuck}
+    return {
+        "processing": len(to_process),
+        "delivering": len(to_deliver),
+        "stuck_sends": stuck,
+        "broken_agreements": len(broken),
+    }
 
 
 def schedule_sweep(q: Queue | None) -> None:

@@ -1,4 +1,4 @@
-"""`regua creditor add|list`: register the companies whose receivables Régua collects."""
+"""`regua creditor add|list|payments|policy`: the companies whose receivables Régua collects."""
 
 from __future__ import annotations
 
@@ -81,3 +81,95 @@ def list_command() -> None:
     if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
         console = Console(width=160)
     console.print(table)
+
+
+def _percent_to_bps(value: float | None) -> int | None:
+    # Percentages typed by an operator ("2", "0.33") become integer basis points; never stored as floats.
+    return None if value is None else round(value * 100)
+
+
+@creditor.command()
+@click.option("--cnpj", required=True, help="CNPJ do credor.")
+@click.option("--pix-key", help="Chave Pix do credor (CPF, CNPJ, e-mail, +55... ou aleatória).")
+@click.option("--city", help="Cidade do credor (vai no QR Code do Pix).")
+@click.option("--bank", "boleto_bank_code", help="Código do banco emissor dos boletos, ex.: 001.")
+@click.option("--convenio", "boleto_agreement", help="Convênio de cobrança no banco (até 7 dígitos).")
+@click.option("--fine", type=float, help="Multa por atraso, em % (máximo 2).")
+@click.option("--interest", type=float, help="Juros de mora, em % ao mês (máximo 1).")
+@click.option("--claim-pause-days", type=int, help="Dias de pausa nos lembretes após um 'já paguei'.")
+def payments(cnpj: str, fine: float | None, interest: float | None, **values: object) -> None:
+    """Configura os pagamentos de um credor: chave Pix, boletos, multa e juros."""
+    from bot.payments.setup import InvalidSetting, configure_payments, find_creditor
+
+    database = open_database()
+    try:
+        with database.session() as session:
+            found = find_creditor(session, cnpj)
+            changed = configure_payments(
+                session,
+                found,
+                actor="cli",
+                fine_bps=_percent_to_bps(fine),
+                monthly_interest_bps=_percent_to_bps(interest),
+                **values,
+            )
+    except InvalidSetting as error:
+        fail(str(error))
+    finally:
+        database.dispose()
+    click.echo(f"Pagamentos atualizados: {', '.join(changed) or 'nada mudou'}.")
+
+
+@creditor.command()
+@click.option("--cnpj", required=True, help="CNPJ do credor.")
+@click.option("--max-instalments", type=int, help="Número máximo de parcelas.")
+@click.option("--min-instalment", type=str, help="Valor mínimo da parcela, ex.: 50,00.")
+@click.option("--interest", type=float, help="Juros do parcelamento, em % ao mês (tabela Price).")
+@click.option("--cash-discount", type=float, help="Desconto para pagamento à vista, em %.")
+@click.option("--down-payment", type=float, help="Entrada mínima, em % do total.")
+@click.option("--first-due-days", type=int, help="Dias até o vencimento da primeira parcela.")
+@click.option("--break-after-days", type=int, help="Dias de atraso de uma parcela que quebram o acordo.")
+def policy(
+    cnpj: str,
+    max_instalments: int | None,
+    min_instalment: str | None,
+    interest: float | None,
+    cash_discount: float | None,
+    down_payment: float | None,
+    first_due_days: int | None,
+    break_after_days: int | None,
+) -> None:
+    """Define a política de acordos do credor: o robô nunca oferece nada fora dela."""
+    from bot.money import InvalidAmount, format_brl, parse_amount
+    from bot.payments.setup import InvalidSetting, configure_policy, find_creditor
+
+    try:
+        minimum = parse_amount(min_instalment) if min_instalment is not None else None
+    except InvalidAmount as error:
+        fail(f"valor mínimo da parcela inválido: {error}")
+    database = open_database()
+    try:
+        with database.session() as session:
+            saved = configure_policy(
+                session,
+                find_creditor(session, cnpj),
+                actor="cli",
+                max_instalments=max_instalments,
+                min_instalment_cents=minimum,
+                monthly_interest_bps=_percent_to_bps(interest),
+                cash_discount_bps=_percent_to_bps(cash_discount),
+                min_down_payment_bps=_percent_to_bps(down_payment),
+                first_due_days=first_due_days,
+                break_after_days=break_after_days,
+            )
+            summary = (
+                f"até {saved.max_instalments}x, parcela mínima {format_brl(saved.min_instalment_cents)}, "
+                f"juros {saved.monthly_interest_bps / 100:.2f}% a.m., "
+                f"desconto à vista {saved.cash_discount_bps / 100:.2f}%, "
+                f"entrada mínima {saved.min_down_payment_bps / 100:.2f}%"
+            )
+    except InvalidSetting as error:
+        fail(str(error))
+    finally:
+        database.dispose()
+    click.echo(f"Política de acordos: {summary}.")

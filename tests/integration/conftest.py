@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,16 +17,21 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 import requests
+from faker import Faker
 
-from bot import health, nlu, redis_client
+from bot import chat, health, nlu, redis_client
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.db import Database
+from bot.documents import normalize_cnpj, normalize_cpf
+from bot.models import Creditor, Debtor, Invoice
+from bot.phones import Address, is_mobile, normalize_phone
 
 RASA_START_TIMEOUT = 180.0
 
@@ -219,6 +225,7 @@ def stack(
         INBOUND_RATE_LIMIT="1000/minute",
         WEB_CONCURRENCY="2",
         RASA_TIMEOUT_SECONDS="10",
+        PAYMENT_WEBHOOK_SECRET=PAYMENT_SECRET,
     )
     for name in ("RASA_URL", "ACTION_SERVER_URL", "IDENTITY_CHECK"):
         env.pop(name, None)
@@ -243,4 +250,69 @@ def stack(
         yield result
 
 
+PAYMENT_SECRET = "integration-payment-secret-0123"
 PROCFILE = {"rasa": "rasa-server", "actions": "actions", "web": "web", "worker": "worker"}
+
+
+# ---- data and messages for tests that share the stack --------------------------------------------------
+
+_fake = Faker("pt_BR")
+PIX = (
+    "00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-4266554400005204000053039865406259.905802BR"
+    "5915Loja Integracao6009Sao Paulo62080504INT163040729"
+)
+LINE = "23790001169211000121809044756170416360000025990"
+
+
+def new_mobile() -> str:
+    while True:
+        number = normalize_phone(
+            f"+55{random.choice([11, 21, 31, 41, 51, 61, 71, 81, 92])}9{random.randint(60000000, 99999999)}"
+        )
+        if is_mobile(number):
+            return number
+
+
+def new_debtor(db: Database, *, with_invoice: bool = True, pix_key: str | None = None) -> tuple[int, str]:
+    """A fresh creditor (with `pix_key`, if given) and debtor with an open overdue invoice; returns
+    (debtor id, phone). Each test gets its own, so tests sharing the stack never see each other's data."""
+    phone = new_mobile()
+    with db.session() as s:
+        creditor = Creditor(
+            legal_name="Loja Integração Ltda",
+            cnpj=normalize_cnpj(_fake.cnpj()),
+            contact_channel="SAC 0800 123 4567",
+        )
+        debtor = Debtor(name=_fake.name(), cpf=normalize_cpf(_fake.unique.cpf()), phone=phone)
+        s.add_all([creditor, debtor])
+        if with_invoice:
+            s.add(
+                Invoice(
+                    creditor=creditor,
+                    debtor=debtor,
+                    external_ref=f"INT-{random.randint(0, 10**9)}",
+                    amount_cents=25990,
+                    due_date=date.today() - timedelta(days=3),
+                    pix_code=PIX,
+                    boleto_line=LINE,
+                    payment_url="https://pagar.example.com.br/int",
+                )
+            )
+        s.flush()
+        return debtor.id, phone
+
+
+def say(
+    stack: Stack,
+    phone: str,
+    body: str,
+    *,
+    channel: str = "whatsapp",
+    sid: str | None = None,
+    timeout: float = 30.0,
+) -> chat.Exchange:
+    """Send a signed message as `phone` and wait for the bot's replies to it."""
+    form = chat.inbound_form(stack.settings, Address(channel, phone), body, sid=sid)  # type: ignore[arg-type]
+    response = chat.post(stack.settings, stack.web_url, chat.MESSAGES_PATH, form)
+    assert response.status_code == 200, response.text
+    return chat.replies_to(stack.database, form["MessageSid"], timeout=timeout)

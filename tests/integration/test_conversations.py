@@ -4,94 +4,28 @@ tests share the running stack without depending on each other's order."""
 
 from __future__ import annotations
 
-import random
 import time
-from datetime import date, timedelta
 
 import pytest
 import requests
-from faker import Faker
 from sqlalchemy import func, select
 
 from bot import chat, optout, texts
 from bot.db import Database
-from bot.documents import normalize_cnpj, normalize_cpf
 from bot.models import (
     Channel,
     Conversation,
     ConversationState,
-    Creditor,
     Debtor,
     Direction,
-    Invoice,
     Message,
     MessageStatus,
     Processing,
 )
-from bot.phones import Address, is_mobile, normalize_phone
-from tests.integration.conftest import Stack
+from bot.phones import Address
+from tests.integration.conftest import LINE, PIX, Stack, new_debtor, new_mobile, say
 
 pytestmark = pytest.mark.integration
-
-_fake = Faker("pt_BR")
-PIX = (
-    "00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-4266554400005204000053039865406259.905802BR"
-    "5915Loja Integracao6009Sao Paulo62080504INT163040729"
-)
-LINE = "23790001169211000121809044756170416360000025990"
-
-
-def _new_mobile() -> str:
-    while True:
-        number = normalize_phone(
-            f"+55{random.choice([11, 21, 31, 41, 51, 61, 71, 81, 92])}9{random.randint(60000000, 99999999)}"
-        )
-        if is_mobile(number):
-            return number
-
-
-def new_debtor(db: Database, *, with_invoice: bool = True) -> tuple[int, str]:
-    """A fresh creditor and debtor with an open invoice; returns (debtor id, phone)."""
-    phone = _new_mobile()
-    with db.session() as s:
-        creditor = Creditor(
-            legal_name="Loja Integração Ltda",
-            cnpj=normalize_cnpj(_fake.cnpj()),
-            contact_channel="SAC 0800 123 4567",
-        )
-        debtor = Debtor(name=_fake.name(), cpf=normalize_cpf(_fake.unique.cpf()), phone=phone)
-        s.add_all([creditor, debtor])
-        if with_invoice:
-            s.add(
-                Invoice(
-                    creditor=creditor,
-                    debtor=debtor,
-                    external_ref=f"INT-{random.randint(0, 10**9)}",
-                    amount_cents=25990,
-                    due_date=date.today() - timedelta(days=3),
-                    pix_code=PIX,
-                    boleto_line=LINE,
-                    payment_url="https://pagar.example.com.br/int",
-                )
-            )
-        s.flush()
-        return debtor.id, phone
-
-
-def say(
-    stack: Stack,
-    phone: str,
-    body: str,
-    *,
-    channel: str = "whatsapp",
-    sid: str | None = None,
-    timeout: float = 30.0,
-) -> chat.Exchange:
-    """Send a signed message as `phone` and wait for the bot's replies to it."""
-    form = chat.inbound_form(stack.settings, Address(channel, phone), body, sid=sid)  # type: ignore[arg-type]
-    response = chat.post(stack.settings, stack.web_url, chat.MESSAGES_PATH, form)
-    assert response.status_code == 200, response.text
-    return chat.replies_to(stack.database, form["MessageSid"], timeout=timeout)
 
 
 def _outbound_count(db: Database, phone: str) -> int:
@@ -149,7 +83,7 @@ def test_opt_out_by_free_text_goes_through_the_nlu(stack: Stack) -> None:
 
 
 def test_unknown_number_learns_nothing(stack: Stack) -> None:
-    phone = _new_mobile()
+    phone = new_mobile()
     exchange = say(stack, phone, "quanto eu devo? manda o boleto")
     assert exchange.texts == [texts.UNKNOWN_NUMBER]
 

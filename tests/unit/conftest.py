@@ -6,18 +6,21 @@ run without network; tests/integration runs the same code against the real Rasa 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from click.testing import CliRunner, Result
 from flask import Flask
 
 from bot import chat, dialogue
 from bot.channels import OutboundRequest, SendResult
-from bot.config import Settings, override
+from bot.cli import main
+from bot.config import Settings, get_settings, override
 from bot.db import Database
 from bot.models import MessageStatus
 from bot.phones import Address
@@ -134,3 +137,22 @@ def post_message(
         headers={"X-Twilio-Signature": chat.signature(settings, chat.MESSAGES_PATH, form)},
     )
     return response, form
+
+
+@pytest.fixture
+def cli_env(
+    db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Environment for the CLI: the (emptied) test database and a private var dir."""
+    var_dir = tmp_path / "var"
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REGUA_VAR_DIR", str(var_dir))
+    monkeypatch.setenv("REGUA_ENV", "test")
+    monkeypatch.setenv("SECRET_KEY", "test-secret-key-0123456789")
+    get_settings.cache_clear()
+    yield var_dir
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)

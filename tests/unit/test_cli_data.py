@@ -7,40 +7,20 @@ after (tests stay independent of their order).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import func, select
 
-from bot.cli import main
 from bot.config import PROJECT_ROOT, get_settings
 from bot.db import Database
 from bot.models import Creditor, Debtor, Invoice
+from tests.unit.conftest import run
 
 CNPJ = "11.222.333/0001-81"
 CPF_ANA = "473.847.228-37"
 EXAMPLES = PROJECT_ROOT / "docs" / "examples"
-
-
-@pytest.fixture
-def cli_env(
-    db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    """Environment for the CLI: the (emptied) test database and a private var dir."""
-    var_dir = tmp_path / "var"
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("REGUA_VAR_DIR", str(var_dir))
-    monkeypatch.setenv("REGUA_ENV", "test")
-    monkeypatch.setenv("SECRET_KEY", "test-secret-key-0123456789")
-    get_settings.cache_clear()
-    yield var_dir
-    get_settings.cache_clear()
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def count(db: Database, model: type) -> int:
