@@ -8,6 +8,7 @@ about a debt names the creditor and its CNPJ (CDC art. 42-A).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -41,6 +42,9 @@ from bot.payments.charges import Charge
 
 # Charges detailed with their payment codes in one "segunda via" answer; the rest are summarised.
 MAX_DETAILED_INVOICES = 3
+
+
+Handler = Callable[[Session, Settings, "Turn"], list[Reply]]
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,33 @@ def _gate(session: Session, settings: Settings, conversation: Conversation | Non
     if trust == Trust.LOCKED:
         return [Reply(texts.VERIFY_LOCKED)]
     return [Reply(texts.UNKNOWN_NUMBER)]
+
+
+def for_confirmed_debtor(
+    handler: Callable[[Session, Settings, Turn, Conversation], list[Reply]],
+) -> Handler:
+    """Run `handler` only for a number confirmed as the debtor's (it shows personal data); otherwise
+    answer with what bot.identity allows (ask the CPF digits, or reveal nothing)."""
+
+    @functools.wraps(handler)
+    def gated(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
+        conversation = _conversation(session, turn)
+        gate = _gate(session, settings, conversation, turn)
+        if gate:
+            return gate
+        assert conversation is not None
+        return handler(session, settings, turn, conversation)
+
+    return gated
+
+
+def _open_charges(
+    session: Session, settings: Settings, turn: Turn, conversation: Conversation
+) -> tuple[date, list[Charge]]:
+    """Today (the debtor's) and what the conversation's debtor can pay now."""
+    assert conversation.debtor_id is not None
+    today = _debtor_today(turn, conversation)
+    return today, charges.open_charges(session, conversation.debtor_id, today, charges.provider_for(settings))
 
 
 def _debtor_today(turn: Turn, conversation: Conversation) -> date:
@@ -147,16 +178,11 @@ def charge_replies(
     return replies
 
 
-def segunda_via(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
+@for_confirmed_debtor
+def segunda_via(session: Session, settings: Settings, turn: Turn, conversation: Conversation) -> list[Reply]:
     """Everything the debtor can pay now (open invoices at their updated amount, the next instalment of
     each agreement) with every payment instrument: Pix, boleto, the payment page."""
-    conversation = _conversation(session, turn)
-    gate = _gate(session, settings, conversation, turn)
-    if gate:
-        return gate
-    assert conversation is not None and conversation.debtor_id is not None
-    today = _debtor_today(turn, conversation)
-    found = charges.open_charges(session, conversation.debtor_id, today, charges.provider_for(settings))
+    today, found = _open_charges(session, settings, turn, conversation)
     if not found:
         return [Reply(texts.NO_OPEN_INVOICES)]
     replies: list[Reply] = []
@@ -168,15 +194,12 @@ def segunda_via(session: Session, settings: Settings, turn: Turn) -> list[Reply]
     return replies
 
 
-def consultar_divida(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
+@for_confirmed_debtor
+def consultar_divida(
+    session: Session, settings: Settings, turn: Turn, conversation: Conversation
+) -> list[Reply]:
     """What is owed per creditor: each open charge with its itemised updated amount, and the total."""
-    conversation = _conversation(session, turn)
-    gate = _gate(session, settings, conversation, turn)
-    if gate:
-        return gate
-    assert conversation is not None and conversation.debtor_id is not None
-    today = _debtor_today(turn, conversation)
-    found = charges.open_charges(session, conversation.debtor_id, today, charges.provider_for(settings))
+    today, found = _open_charges(session, settings, turn, conversation)
     if not found:
         return [Reply(texts.NO_OPEN_INVOICES)]
     by_creditor: dict[int, list[Charge]] = defaultdict(list)
@@ -197,13 +220,10 @@ def consultar_divida(session: Session, settings: Settings, turn: Turn) -> list[R
     return replies
 
 
-def renegociar(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
+@for_confirmed_debtor
+def renegociar(session: Session, settings: Settings, turn: Turn, conversation: Conversation) -> list[Reply]:
     """Offer two or three concrete agreement options within the creditor's policy."""
-    conversation = _conversation(session, turn)
-    gate = _gate(session, settings, conversation, turn)
-    if gate:
-        return gate
-    assert conversation is not None and conversation.debtor_id is not None
+    assert conversation.debtor_id is not None
     today = _debtor_today(turn, conversation)
     requested = _instalments(turn.entities.get("parcelas"))
     made = agreements.make_offer(session, conversation, today, requested)
@@ -278,13 +298,9 @@ def answer_offer(
     return replies
 
 
-def ja_paguei(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
+@for_confirmed_debtor
+def ja_paguei(session: Session, settings: Settings, turn: Turn, conversation: Conversation) -> list[Reply]:
     """Check the claim: thank for a confirmed payment, or record it, pause reminders and ask the receipt."""
-    conversation = _conversation(session, turn)
-    gate = _gate(session, settings, conversation, turn)
-    if gate:
-        return gate
-    assert conversation is not None
     result = claims.claim_paid(session, conversation, _own_message(session, conversation, turn))
     if not result.invoices:
         if result.recently_paid:
@@ -297,13 +313,11 @@ def ja_paguei(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
     return [Reply(texts.payment_claim(labels, days, [c.id for c in result.cases], result.receipt_attached))]
 
 
-def contestar_divida(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
+@for_confirmed_debtor
+def contestar_divida(
+    session: Session, settings: Settings, turn: Turn, conversation: Conversation
+) -> list[Reply]:
     """Record a dispute, pause collection of the invoices and queue it for an agent."""
-    conversation = _conversation(session, turn)
-    gate = _gate(session, settings, conversation, turn)
-    if gate:
-        return gate
-    assert conversation is not None
     result = claims.dispute(session, conversation, _own_message(session, conversation, turn))
     if not result.invoices:
         return [Reply(texts.NOTHING_TO_DISPUTE)]
@@ -344,9 +358,6 @@ def falar_atendente(session: Session, settings: Settings, turn: Turn) -> list[Re
 def fallback(misses: int) -> list[Reply]:
     """Ask to rephrase after the first miss; offer a person from the second consecutive miss on."""
     return [Reply(texts.FALLBACK_REPHRASE if misses <= 1 else texts.FALLBACK_OFFER_HUMAN)]
-
-
-Handler = Callable[[Session, Settings, Turn], list[Reply]]
 
 
 def respond(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import abuse, agreements, answers, claims, entities, health, identity, optout, outbound, texts
@@ -121,20 +121,28 @@ def _release(database: Database, conversation_id: int, owner: str) -> None:
         )
 
 
-def next_pending(database: Database, conversation_id: int) -> tuple[int, datetime | None] | None:
-    """The oldest pending inbound message of the conversation and its retry time, or None."""
+def _oldest(
+    database: Database, conversation_id: int, *pending: ColumnElement[bool]
+) -> tuple[int, datetime | None] | None:
+    """(id, retry time) of the conversation's oldest message matching `pending`, or None."""
     with database.session() as session:
         row = session.execute(
             select(Message.id, Message.next_attempt_at)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.direction == Direction.INBOUND,
-                Message.processing == Processing.PENDING,
-            )
+            .where(Message.conversation_id == conversation_id, *pending)
             .order_by(Message.id)
             .limit(1)
         ).first()
     return None if row is None else (row.id, as_utc(row.next_attempt_at))
+
+
+def next_pending(database: Database, conversation_id: int) -> tuple[int, datetime | None] | None:
+    """The oldest pending inbound message of the conversation and its retry time, or None."""
+    return _oldest(
+        database,
+        conversation_id,
+        Message.direction == Direction.INBOUND,
+        Message.processing == Processing.PENDING,
+    )
 
 
 def _ready(database: Database, conversation_id: int) -> int | None:
@@ -344,23 +352,18 @@ def deliver_conversation(services: Services, conversation_id: int) -> datetime |
     """Send the conversation's pending outbound messages in order. Returns when to try again, if a
     message must wait (a retry time in the future, or a retryable failure)."""
     while True:
-        with services.database.session() as session:
-            row = session.execute(
-                select(Message.id, Message.next_attempt_at)
-                .where(
-                    Message.conversation_id == conversation_id,
-                    Message.direction == Direction.OUTBOUND,
-                    Message.status == MessageStatus.PENDING,
-                )
-                .order_by(Message.id)
-                .limit(1)
-            ).first()
-        if row is None:
+        oldest = _oldest(
+            services.database,
+            conversation_id,
+            Message.direction == Direction.OUTBOUND,
+            Message.status == MessageStatus.PENDING,
+        )
+        if oldest is None:
             return None
-        retry_at = as_utc(row.next_attempt_at)
+        message_id, retry_at = oldest
         if retry_at is not None and retry_at > utcnow():
             return retry_at
-        result = outbound.deliver(services.database, services.settings, services.sender, row.id)
+        result = outbound.deliver(services.database, services.settings, services.sender, message_id)
         if result.retry_at is not None:
             return result.retry_at
         # Sent, failed for good, or claimed by another deliverer: go on with the next one.

@@ -36,39 +36,31 @@ class RasaClient:
         self.timeout = timeout
         self.http = session or requests.Session()
 
-    def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> list[BotMessage]:
-        """One conversation turn through the REST channel; raises `RasaUnavailable`."""
-        payload = {"sender": sender_id, "message": text, "metadata": metadata or {}}
+    def _post(self, path: str, payload: dict[str, Any]) -> Any:
+        """POST JSON to Rasa and return the decoded answer; raises `RasaUnavailable`."""
         try:
-            response = self.http.post(
-                f"{self.base_url}/webhooks/rest/webhook", json=payload, timeout=self.timeout
-            )
+            response = self.http.post(f"{self.base_url}{path}", json=payload, timeout=self.timeout)
         except requests.RequestException as error:
             raise RasaUnavailable(f"Rasa unreachable: {type(error).__name__}") from None
         if response.status_code != 200:
             raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
         try:
-            items = response.json()
+            return response.json()
         except ValueError:
             raise RasaUnavailable("Rasa answered something that is not JSON") from None
+
+    def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> list[BotMessage]:
+        """One conversation turn through the REST channel; raises `RasaUnavailable`."""
+        items = self._post(
+            "/webhooks/rest/webhook", {"sender": sender_id, "message": text, "metadata": metadata or {}}
+        )
         if not isinstance(items, list):
             raise RasaUnavailable("Rasa answered an unexpected JSON document")
         return [_bot_message(item) for item in items if isinstance(item, dict)]
 
     def parse(self, text: str) -> dict[str, Any]:
         """Rasa's NLU reading of `text` (`/model/parse`: intent, entities); raises `RasaUnavailable`."""
-        try:
-            response = self.http.post(
-                f"{self.base_url}/model/parse", json={"text": text}, timeout=self.timeout
-            )
-        except requests.RequestException as error:
-            raise RasaUnavailable(f"Rasa unreachable: {type(error).__name__}") from None
-        if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
-        try:
-            parsed = response.json()
-        except ValueError:
-            raise RasaUnavailable("Rasa answered something that is not JSON") from None
+        parsed = self._post("/model/parse", {"text": text})
         return parsed if isinstance(parsed, dict) else {}
 
     def healthy(self) -> bool:

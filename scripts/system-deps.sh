@@ -3,7 +3,10 @@
 # apt-get when running as root on Debian/Ubuntu. Otherwise it names them and exits non-zero.
 #   - a C/C++ compiler and Python headers: some Rasa dependencies (multidict, matplotlib) build from source;
 #   - pkg-config, freetype and qhull: matplotlib 3.5.3 (pinned by Rasa 3.6) has no Python 3.11 wheel and is
-#     built against the system's libraries (see rasa_env/mplsetup.cfg).
+#     built against the system's libraries (see rasa_env/mplsetup.cfg);
+#   - Debian's Chromium and two font families: the payment page's browser test
+#     (tests/integration/test_payment_page.py) drives /usr/bin/chromium headless with Playwright. Without
+#     root these are only named: the rest of the build goes on and that test is skipped.
 set -euo pipefail
 PYTHON=${1:-python3.11}
 
@@ -24,16 +27,26 @@ else
   [ -e "$inc/Python.h" ] || missing+=(python3.11-dev)
 fi
 
-if [ ${#missing[@]} -eq 0 ]; then
+# For the browser test only (see above).
+browser=()
+[ -x /usr/bin/chromium ] || browser+=(chromium)
+[ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || browser+=(fonts-liberation)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || browser+=(fonts-dejavu-core)
+
+all=("${missing[@]}" "${browser[@]}")
+if [ ${#all[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "Instalando pacotes do sistema: ${missing[*]}"
+  echo "Instalando pacotes do sistema: ${all[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "${all[@]}" >/dev/null
+elif [ ${#missing[@]} -eq 0 ]; then
+  echo "Faltam pacotes do sistema para o teste no navegador: ${all[*]} (esse teste será pulado)" >&2
+  echo "Instale com: sudo apt-get install ${all[*]}" >&2
 else
-  echo "Faltam pacotes do sistema: ${missing[*]}" >&2
-  echo "Instale com: sudo apt-get install ${missing[*]}" >&2
+  echo "Faltam pacotes do sistema: ${all[*]}" >&2
+  echo "Instale com: sudo apt-get install ${all[*]}" >&2
   exit 1
 fi

@@ -1,4 +1,4 @@
-"""`regua import debtors|invoices FILE`: load a creditor's CSV files (logic lives in `bot.imports`).
+"""`regua import debtors|invoices|payments FILE`: load a creditor's CSV files (logic lives in `bot.imports`).
 
 Exit status: 0 when every row was imported (warnings allowed), 1 when some rows failed (the others were
 imported), 2 when the file could not be imported at all (nothing was written).
@@ -15,9 +15,16 @@ from typing import NoReturn
 import click
 
 from bot import migrations
-from bot.config import get_settings, redact_url
+from bot.config import Settings, get_settings, redact_url
 from bot.db import Database
-from bot.imports import ImportFileError, ImportReport, RowError, import_debtors, import_invoices
+from bot.imports import (
+    ImportFileError,
+    ImportReport,
+    RowError,
+    import_debtors,
+    import_invoices,
+    import_payments,
+)
 
 EXIT_ROW_ERRORS = 1
 EXIT_FILE_ERROR = 2
@@ -114,7 +121,7 @@ FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 
 @click.group("import")
 def import_group() -> None:
-    """Importa devedores e faturas de arquivos CSV (veja docs/importing.md)."""
+    """Importa devedores, faturas e pagamentos recebidos de arquivos CSV (veja docs/importing.md)."""
 
 
 @import_group.command()
@@ -147,3 +154,66 @@ def invoices(file: Path, creditor_cnpj: str | None, errors_file: Path | None, ma
         errors_file=errors_file,
         max_errors=max_errors,
     )
+
+
+@import_group.command()
+@FILE
+@click.option(
+    "--creditor",
+    "creditor_cnpj",
+    metavar="CNPJ",
+    help="CNPJ do credor dos pagamentos (para as linhas sem a coluna cnpj_credor).",
+)
+@_common_options
+def payments(file: Path, creditor_cnpj: str | None, errors_file: Path | None, max_errors: int) -> None:
+    """Importa pagamentos recebidos (referencia, valor, data_pagamento) e dá baixa nas faturas e parcelas.
+
+    Reimportar o mesmo arquivo não altera nada.
+    """
+    progress = sys.stderr.isatty()
+    settings = get_settings()
+
+    def run(db: Database) -> ImportReport:
+        report = import_payments(db, file, creditor_cnpj, progress=progress, actor="cli", settings=settings)
+        thanked = report.thanked_conversations
+        if thanked:
+            messages = f"{len(thanked)} {'mensagens' if len(thanked) > 1 else 'mensagem'} de agradecimento"
+            if deliver_thanks(settings, thanked):
+                click.echo(f"{messages} na fila de envio.")
+            else:
+                click.echo(
+                    f"{messages} aguardando envio: o Redis não está acessível agora; o worker envia "
+                    "quando estiver no ar."
+                )
+        return report
+
+    run_import(run, errors_file=errors_file, max_errors=max_errors)
+
+
+def deliver_thanks(settings: Settings, conversation_ids: list[int]) -> bool:
+    """Enqueue delivery of the thank-you messages an import queued. False when Redis is not reachable:
+    the messages are saved as pending and the worker's periodic sweep sends them.
+
+    The embedded Redis is used only if it is already running (an import does not start servers).
+    """
+    import redis
+
+    from bot import jobs, redis_client
+
+    try:
+        if settings.redis_url:
+            conn = redis_client.connect(settings)
+        else:
+            conn = redis.Redis.from_url(
+                settings.effective_redis_url, socket_timeout=5, socket_connect_timeout=3
+            )
+        conn.ping()
+    except (redis.RedisError, OSError):
+        return False
+    try:
+        later = jobs.RqLater(conn)
+        for conversation_id in sorted(set(conversation_ids)):
+            later.deliver(conversation_id)
+    finally:
+        conn.close()
+    return True

@@ -196,8 +196,8 @@ def _separate_redis_db(url: str, db: int = 14) -> str:
     """The same Redis server, another database: the stack's workers must not take the jobs other tests
     enqueue, and other tests' worker health checks must not see the stack's workers."""
     parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return urlunsplit(parts._replace(query=f"db={db}"))
+    if parts.scheme == "unix":  # urlunsplit would drop the "//" of "unix:///path"
+        return f"{url.split('?', 1)[0]}?db={db}"
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
