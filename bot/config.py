@@ -17,6 +17,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -69,6 +70,12 @@ class Settings:
     inbound_rate_limit: str = "20/minute;200/hour;1000/day"
     agent_hours: str = "seg-sex 08:00-18:00"
     sms_part_max_chars: int = 612
+    # Reminders (the régua).
+    whatsapp_send_rate: int = 80  # messages per second per sender, shared by every dispatcher
+    sms_send_rate: int = 30
+    sms_price_per_segment: str = "0.0735"  # reais per SMS segment, for campaign previews
+    sms_economy: bool = False  # transliterate SMS to GSM-7 (cheaper segments)
+    reminder_dispatchers: int = 2
     # Payments.
     payment_webhook_secret: str | None = field(default=None, repr=False)
     payment_link_days: int = 30
@@ -286,6 +293,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         inbound_rate_limit=inbound_rate_limit,
         agent_hours=agent_hours,
         sms_part_max_chars=_int(env, "SMS_PART_MAX_CHARS", 612, 160, 1600),
+        whatsapp_send_rate=_int(env, "WHATSAPP_SEND_RATE", 80, 1, 1000),
+        sms_send_rate=_int(env, "SMS_SEND_RATE", 30, 1, 1000),
+        sms_price_per_segment=_price(env, "SMS_PRICE_PER_SEGMENT", "0.0735"),
+        sms_economy=_bool(env, "SMS_ECONOMY", False),
+        reminder_dispatchers=_int(env, "REMINDER_DISPATCHERS", 2, 1, 32),
         payment_webhook_secret=_payment_secret(env),
         payment_link_days=_int(env, "PAYMENT_LINK_DAYS", 30, 1, 365),
         media_url_hours=_int(env, "MEDIA_URL_HOURS", 72, 1, 24 * 30),
@@ -293,6 +305,18 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
     return settings
+
+
+def _price(env: Mapping[str, str], name: str, default: str) -> str:
+    """A price in reais as decimal text ("0.0735"); kept as text, read as a Decimal where it is used."""
+    raw = _text(env, name) or default
+    try:
+        value = Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a price in reais such as 0.0735, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{name} must be a price in reais such as 0.0735, got {raw!r}")
+    return str(value)
 
 
 def _payment_secret(env: Mapping[str, str]) -> str | None:

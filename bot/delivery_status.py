@@ -65,6 +65,9 @@ def apply(session: Session, sid: str, status: str, error_code: str | int | None 
             optout.record_for_conversation(
                 session, message.conversation, OptOutAction.OPT_OUT, source="provider_error"
             )
+        from bot.reminders.dispatch import on_delivery_failure  # reminders sit above this module
+
+        on_delivery_failure(session, message)  # a reminder that failed falls back to its next channel
     return True
 
 

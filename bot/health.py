@@ -58,8 +58,8 @@ def check_redis(client: Callable[[], redis.Redis] | redis.Redis) -> CheckResult:
     return CheckResult(True, "redis answers")
 
 
-def check_workers(conn: redis.Redis) -> CheckResult:
-    """At least one RQ worker is registered and has sent a recent heartbeat."""
+def check_workers(conn: redis.Redis, queue: str | None = None) -> CheckResult:
+    """At least one RQ worker (listening on `queue`, when given) is registered with a recent heartbeat."""
     from rq import Worker
 
     try:
@@ -70,9 +70,25 @@ def check_workers(conn: redis.Redis) -> CheckResult:
     alive = [
         w
         for w in workers
-        if w.last_heartbeat and now - w.last_heartbeat.replace(tzinfo=UTC) < WORKER_HEARTBEAT_GRACE
+        if w.last_heartbeat
+        and now - w.last_heartbeat.replace(tzinfo=UTC) < WORKER_HEARTBEAT_GRACE
+        and (queue is None or queue in w.queue_names())
     ]
-    return CheckResult(bool(alive), f"{len(alive)} worker(s) alive", {"workers": len(alive)})
+    where = f" on {queue}" if queue else ""
+    return CheckResult(bool(alive), f"{len(alive)} worker(s) alive{where}", {"workers": len(alive)})
+
+
+def check_scheduler(conn: redis.Redis) -> CheckResult:
+    """The régua's scheduler ticked recently (its heartbeat key lives for a few ticks)."""
+    from bot.reminders.scheduler import HEARTBEAT_KEY
+
+    try:
+        beat = conn.get(HEARTBEAT_KEY)
+    except redis.RedisError as exc:
+        return CheckResult(False, f"redis unreachable: {type(exc).__name__}")
+    if beat is None:
+        return CheckResult(False, "no recent scheduler heartbeat")
+    return CheckResult(True, f"last tick {beat.decode()}")
 
 
 def check_http(
@@ -112,12 +128,14 @@ def check_web(settings: Settings, *, timeout: float = 3.0) -> CheckResult:
 
 
 def process_checks(settings: Settings, redis_conn: redis.Redis) -> dict[str, CheckResult]:
-    """The health of each process of the Procfile: web, rasa, actions, worker."""
+    """The health of each process of the Procfile: web, rasa, actions, worker, scheduler, dispatcher."""
     return {
         "web": check_web(settings),
         "rasa": check_rasa(settings.rasa_url, timeout=2.0),
         "actions": check_action_server(settings.action_server_url),
-        "worker": check_workers(redis_conn),
+        "worker": check_workers(redis_conn, "default"),
+        "scheduler": check_scheduler(redis_conn),
+        "dispatcher": check_workers(redis_conn, "reminders"),
     }
 
 

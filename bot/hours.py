@@ -2,11 +2,14 @@
 
 Used for the hours when human agents answer (`AGENT_HOURS`). Days are written in Portuguese, as an
 operator would type them: dom, seg, ter, qua, qui, sex, sab (accents optional, full names accepted).
-National holidays (the `holidays` package) count as closed days.
+National holidays (the `holidays` package) count as closed days; so do a state's holidays when the hours
+are given a `state` (UF, e.g. "SP"). A state the `holidays` package does not know (or none) means national
+holidays only: see `holiday_state`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -15,6 +18,8 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
+
+logger = logging.getLogger(__name__)
 
 _DAYS = {"seg": 0, "ter": 1, "qua": 2, "qui": 3, "sex": 4, "sab": 5, "dom": 6}
 _DAY_NAMES = [
@@ -37,10 +42,12 @@ class InvalidHours(ValueError):
 
 @dataclass(frozen=True)
 class OpeningHours:
-    """Opening intervals per weekday (0 = Monday), in a time zone, closed on national holidays."""
+    """Opening intervals per weekday (0 = Monday), in a time zone, closed on national holidays and, when
+    `state` (a UF) is given, on that state's holidays too."""
 
     spans: dict[int, tuple[time, time]]
     timezone: str = "America/Sao_Paulo"
+    state: str | None = None
 
     def is_open(self, moment: datetime) -> bool:
         """True when `moment` (timezone-aware) falls inside the opening hours."""
@@ -68,14 +75,36 @@ class OpeningHours:
         return None
 
     def _span(self, day: date) -> tuple[time, time] | None:
-        if day in _national_holidays(day.year):
+        if day in _holidays(day.year, holiday_state(self.state)):
             return None
         return self.spans.get(day.weekday())
 
 
+# The states (UFs) whose holidays the `holidays` package knows. It also offers "São Paulo Capital" (the
+# city's holidays), which is not a state and is left out.
+_STATES = frozenset(code for code in holidays.country_holidays("BR").subdivisions if len(code) == 2)
+
+
+def holiday_state(state: str | None) -> str | None:
+    """The UF (upper case) whose holidays apply, or None for national holidays only: when `state` is empty
+    or not a state the `holidays` package knows (a warning is logged once per unknown value)."""
+    if not state or not state.strip():
+        return None
+    uf = state.strip().upper()
+    if uf in _STATES:
+        return uf
+    _warn_unknown_state(uf)
+    return None
+
+
 @cache
-def _national_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("BR", years=year)
+def _warn_unknown_state(uf: str) -> None:
+    logger.warning("unknown Brazilian state %r: only national holidays apply", uf)
+
+
+@cache
+def _holidays(year: int, state: str | None) -> holidays.HolidayBase:
+    return holidays.country_holidays("BR", subdiv=state, years=year)
 
 
 def _plain(text: str) -> str:

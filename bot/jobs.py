@@ -156,3 +156,28 @@ def schedule_sweep(q: Queue | None) -> None:
 def ping() -> str:
     """A no-op job: `regua health --deep` enqueues it to prove a worker really picks up work."""
     return "pong"
+
+
+DISPATCH_BUDGET_SECONDS = 55.0
+
+
+def dispatch_reminders(budget_seconds: float = DISPATCH_BUDGET_SECONDS) -> dict[str, int]:
+    """Job: send due reminders batch after batch until none is due or the budget is spent (the scheduler
+    queues another while work remains, so a long campaign is many short jobs)."""
+    import time
+
+    from bot.reminders import dispatch, throttle
+
+    services = runtime.services()
+    redis_url = runtime.redis_url()
+    rates = {
+        channel: throttle.send_rate(services.settings, redis_url, channel) for channel in ("whatsapp", "sms")
+    }
+    total = dispatch.DispatchStats()
+    deadline = time.monotonic() + budget_seconds
+    while time.monotonic() < deadline:
+        stats = dispatch.dispatch_batch(services.database, services.settings, services.sender, rates)
+        total.add(stats)
+        if stats.claimed == 0:
+            break
+    return {k: v for k, v in vars(total).items() if isinstance(v, int)}

@@ -125,6 +125,8 @@ def deliver(database: Database, settings: Settings, sender: Sender, message_id: 
             status_callback=None
             if settings.sandbox
             else f"{settings.public_base_url}/webhooks/twilio/status",
+            content_sid=message.content_sid,
+            content_variables=message.content_variables,
         )
         attempts = message.attempts
     # The claim is committed before the provider is called: a crash from here on leaves the row in

@@ -56,7 +56,7 @@ class RasaClient:
         )
         if not isinstance(items, list):
             raise RasaUnavailable("Rasa answered an unexpected JSON document")
-        return [_bot_message(item) for item in items if isinstance(item, dict)]
+        return _join_images([_bot_message(item) for item in items if isinstance(item, dict)])
 
     def parse(self, text: str) -> dict[str, Any]:
         """Rasa's NLU reading of `text` (`/model/parse`: intent, entities); raises `RasaUnavailable`."""
@@ -70,6 +70,19 @@ class RasaClient:
             return response.ok and bool(response.json().get("model_file"))
         except (requests.RequestException, ValueError):
             return False
+
+
+def _join_images(messages: list[BotMessage]) -> list[BotMessage]:
+    """Rasa's REST channel splits one bot message with text and image into a text item and an image-only
+    item; join them back, so a WhatsApp reply carries the code and its QR code together."""
+    joined: list[BotMessage] = []
+    for message in messages:
+        previous = joined[-1] if joined else None
+        if message.image and not message.text and not message.buttons and previous and not previous.image:
+            joined[-1] = BotMessage(text=previous.text, image=message.image, buttons=previous.buttons)
+        else:
+            joined.append(message)
+    return joined
 
 
 def _bot_message(item: dict[str, Any]) -> BotMessage:

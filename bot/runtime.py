@@ -29,3 +29,8 @@ def build_services(settings: Settings) -> Services:
 def services() -> Services:
     """This process's services (RQ jobs call this)."""
     return build_services(get_settings())
+
+
+def redis_url() -> str:
+    """This process's Redis URL (the configured one, or the embedded server's socket)."""
+    return redis_client.redis_url(get_settings())

@@ -18,6 +18,9 @@ class OutboundRequest:
     media_urls: list[str] = field(default_factory=list)
     from_: str | None = None  # our number (E.164) or Messaging Service SID; None = the configured one
     status_callback: str | None = None
+    # An approved WhatsApp template instead of free text (required outside the 24-hour window).
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

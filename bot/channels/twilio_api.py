@@ -7,7 +7,9 @@ number, 21610 unsubscribed, 63014 blocked, ...) is permanent for that message.
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -88,7 +90,12 @@ class TwilioSender:
     def send(self, request: OutboundRequest) -> SendResult:
         """Create the message at Twilio; classify any failure as retryable or permanent."""
         to = f"whatsapp:{request.to}" if request.channel == Channel.WHATSAPP else request.to
-        kwargs: dict[str, object] = {"to": to, "body": request.body, **self._from(request)}
+        kwargs: dict[str, object] = {"to": to, **self._from(request)}
+        if request.content_sid:
+            kwargs["content_sid"] = request.content_sid
+            kwargs["content_variables"] = json.dumps(request.content_variables or {}, ensure_ascii=False)
+        else:
+            kwargs["body"] = request.body
         if request.media_urls:
             kwargs["media_url"] = list(request.media_urls)
         if request.status_callback:
@@ -103,3 +110,25 @@ class TwilioSender:
         except (requests.RequestException, TwilioException) as error:
             raise RetryableSendError(f"Twilio unreachable: {type(error).__name__}") from None
         return SendResult(sid=str(created.sid), status=_status(created.status))
+
+    def lookup(self, request: OutboundRequest, since: datetime) -> SendResult | None:
+        """The message Twilio already has for `request` (created since `since`), if any.
+
+        Used after a dispatcher died while Twilio was answering: before sending again, ask. A free-text
+        message matches on its body; a template message on carrying every variable value."""
+        to = f"whatsapp:{request.to}" if request.channel == Channel.WHATSAPP else request.to
+        try:
+            recent = self.client.messages.list(to=to, limit=50)
+        except (TwilioRestException, requests.RequestException, TwilioException) as error:
+            raise RetryableSendError(f"Twilio lookup failed: {type(error).__name__}") from None
+        for message in recent:
+            created = message.date_created
+            if created is not None and created < since:
+                continue
+            body = message.body or ""
+            if request.content_sid:
+                if all(value in body for value in (request.content_variables or {}).values()):
+                    return SendResult(sid=str(message.sid), status=_status(message.status))
+            elif body == request.body:
+                return SendResult(sid=str(message.sid), status=_status(message.status))
+        return None

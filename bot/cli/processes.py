@@ -62,11 +62,17 @@ def actions() -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Processa o que estiver na fila e sai.")
-def worker_command(burst: bool) -> None:
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    help="Filas a atender (padrão: default; os despachantes da régua usam --queue reminders).",
+)
+def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
     """Inicia um worker RQ (tarefas em segundo plano)."""
     settings = get_settings()
     configure_logging(settings)
-    worker.run(settings, burst=burst)
+    worker.run(settings, queues=list(queues) or None, burst=burst)
 
 
 @click.command("health")

@@ -91,6 +91,7 @@ def _banner(settings: Settings) -> str:
             f"  servidor Rasa (API)      {settings.rasa_url}/status",
             f"  servidor de ações        {settings.action_server_url.rsplit('/webhook', 1)[0]}/health",
             "  worker RQ                `regua health` mostra os workers ativos",
+            "  régua (agendador)        `regua campaign status` mostra os lembretes",
             "  modo                     "
             + (
                 "sandbox: sem credenciais Twilio, as mensagens são guardadas e não enviadas"

@@ -16,11 +16,13 @@ from bot.models.enums import (
     MessageStatus,
     OfferStatus,
     OptOutAction,
+    OutboxStatus,
     Processing,
 )
 from bot.models.invoices import Invoice
 from bot.models.parties import Creditor, Debtor
 from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
+from bot.models.reminders import OutboxEntry
 
 __all__ = [
     "Agreement",
@@ -47,6 +49,8 @@ __all__ = [
     "OfferStatus",
     "OptOutAction",
     "OptOutEvent",
+    "OutboxEntry",
+    "OutboxStatus",
     "Payment",
     "PaymentLink",
     "PaymentLinkView",

@@ -10,7 +10,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, str_enum
+from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, UTCDateTime, str_enum
 from bot.models.enums import AgreementStatus, InstalmentStatus, OfferStatus
 
 if TYPE_CHECKING:
@@ -88,7 +87,7 @@ class AgreementOffer(TimestampMixin, Base):
     options: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
     invoice_ids: Mapped[list[int]] = mapped_column(JsonDoc, default=list)
     chosen: Mapped[int | None] = mapped_column(Integer)  # option number
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", ondelete="SET NULL"))
 
 
@@ -108,8 +107,8 @@ class Agreement(TimestampMixin, Base):
     discount_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     interest_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     total_cents: Mapped[int] = mapped_column(BigInteger)
-    broken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    broken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     terms: Mapped[str | None] = mapped_column(Text)  # the text the debtor confirmed
 
     creditor: Mapped[Creditor] = relationship()
@@ -137,7 +136,7 @@ class Instalment(TimestampMixin, Base):
     status: Mapped[InstalmentStatus] = mapped_column(
         str_enum(InstalmentStatus, "instalment_status"), default=InstalmentStatus.OPEN, index=True
     )
-    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     boleto_line: Mapped[str | None] = mapped_column(String(48))
     pix_code: Mapped[str | None] = mapped_column(Text)
     payment_url: Mapped[str | None] = mapped_column(String(500))

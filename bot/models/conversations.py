@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, str_enum
+from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, UTCDateTime, str_enum
 from bot.models.enums import Channel, ConversationState, Direction, MessageStatus, Processing
 from bot.models.parties import Debtor
 
@@ -29,25 +29,25 @@ class Conversation(TimestampMixin, Base):
     # Our side of the thread (Twilio's `To` of the debtor's last message): replies go out from it.
     our_address: Mapped[str | None] = mapped_column(String(40))
     # WhatsApp allows free-form messages only within 24 hours of the debtor's last message.
-    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # One processor at a time per conversation keeps a debtor's messages in order. A processor claims
     # the conversation with a conditional UPDATE on these two columns; the lease expires by itself if
     # the processor dies.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Identity: when the number was confirmed as the debtor's (see bot.identity), the message held
     # while we asked, and how many wrong answers were given.
-    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    verification_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verification_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     verification_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     held_message_id: Mapped[int | None] = mapped_column(BigId)
 
     # When the debtor was told that the assistant is unavailable (cleared once it answers again), so
     # an outage produces one polite notice per conversation, not one per message or retry.
-    outage_notice_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    handoff_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outage_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handoff_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     debtor: Mapped[Debtor | None] = relationship()
     messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
@@ -76,20 +76,23 @@ class Message(TimestampMixin, Base):
     body: Mapped[str] = mapped_column(Text, default="")
     # [{"url": ..., "content_type": ...}, ...]
     media: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
+    # An approved WhatsApp template (Twilio Content API) instead of free text, outside the 24-hour window.
+    content_sid: Mapped[str | None] = mapped_column(String(34))
+    content_variables: Mapped[dict[str, str] | None] = mapped_column(JsonDoc)
     status: Mapped[MessageStatus] = mapped_column(str_enum(MessageStatus, "message_status"), index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(String(500))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Inbound: what Régua did with it. Outbound: unused (the status says it).
     processing: Mapped[Processing | None] = mapped_column(str_enum(Processing, "processing"), index=True)
     processing_note: Mapped[str | None] = mapped_column(String(40))
-    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Retries (processing an inbound message, or handing an outbound one to the provider).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

@@ -114,3 +114,14 @@ class CaseStatus(enum.StrEnum):
 
     OPEN = "open"
     RESOLVED = "resolved"
+
+
+class OutboxStatus(enum.StrEnum):
+    """A reminder step in the outbox: waiting, claimed by a dispatcher, sent, or not sent (skipped on
+    re-check: paid, opted out, paused...; failed: every channel refused it)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.models.base import Base, BigId, TimestampMixin, str_enum
+from bot.models.base import Base, BigId, TimestampMixin, UTCDateTime, str_enum
 from bot.models.enums import InvoiceStatus
 from bot.models.parties import Creditor, Debtor
 
@@ -32,7 +32,7 @@ class Invoice(TimestampMixin, Base):
     status: Mapped[InvoiceStatus] = mapped_column(
         str_enum(InvoiceStatus, "invoice_status"), default=InvoiceStatus.OPEN, index=True
     )
-    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Payment instruments as issued by the creditor's bank or PSP (validated and rendered by bot.payments).
     boleto_line: Mapped[str | None] = mapped_column(String(48))  # linha digitável, digits only
@@ -41,7 +41,7 @@ class Invoice(TimestampMixin, Base):
 
     # Collection (reminders) paused until this time: a "já paguei" claim waits for its receipt, a
     # dispute for an agent. `pause_reason` says which.
-    collection_paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    collection_paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pause_reason: Mapped[str | None] = mapped_column(String(40))
 
     creditor: Mapped[Creditor] = relationship(back_populates="invoices")

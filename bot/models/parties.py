@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.models.base import Base, BigId, TimestampMixin
+from bot.models.base import Base, BigId, TimestampMixin, UTCDateTime
 from bot.models.enums import Channel
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ class Creditor(TimestampMixin, Base):
     # Multa (2 % is the consumer-credit ceiling, CDC art. 52 §1) and juros de mora per month, pro rata.
     fine_bps: Mapped[int] = mapped_column(Integer, default=200, server_default="200")
     monthly_interest_bps: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    # The creditor's own reminder cadence (YAML, see bot.reminders.cadence); None = Régua's default.
+    cadence_yaml: Mapped[str | None] = mapped_column(Text)
     # How long reminders of an invoice pause after the debtor says it is paid.
     claim_pause_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
 
@@ -68,10 +70,10 @@ class Debtor(TimestampMixin, Base):
     notes: Mapped[str | None] = mapped_column(Text)
 
     # Per-channel consent and opt-out, with when each happened (the history is in opt_out_events).
-    whatsapp_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    whatsapp_opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sms_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sms_opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    whatsapp_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    whatsapp_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sms_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     invoices: Mapped[list[Invoice]] = relationship(back_populates="debtor")
 

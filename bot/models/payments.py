@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, str_enum
+from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, UTCDateTime, str_enum
 from bot.models.enums import CaseKind, CaseStatus
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class PaymentLink(TimestampMixin, Base):
     instalment_id: Mapped[int | None] = mapped_column(
         ForeignKey("instalments.id", ondelete="CASCADE"), index=True
     )
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     invoice: Mapped[Invoice | None] = relationship()
     instalment: Mapped[Instalment | None] = relationship()
@@ -40,7 +40,7 @@ class PaymentLinkView(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     link_id: Mapped[int] = mapped_column(ForeignKey("payment_links.id", ondelete="CASCADE"), index=True)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     user_agent: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -57,7 +57,7 @@ class Payment(TimestampMixin, Base):
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"), index=True)
     instalment_id: Mapped[int | None] = mapped_column(ForeignKey("instalments.id", ondelete="SET NULL"))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
-    paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
     details: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
 
 
@@ -78,7 +78,7 @@ class Case(TimestampMixin, Base):
     # What the debtor sent as evidence: [{"url": ..., "content_type": ..., "message_id": ...}, ...]
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
     note: Mapped[str | None] = mapped_column(Text)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution: Mapped[str | None] = mapped_column(Text)
 
     invoice: Mapped[Invoice | None] = relationship()

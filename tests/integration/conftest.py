@@ -282,6 +282,8 @@ def new_debtor(db: Database, *, with_invoice: bool = True, pix_key: str | None =
             legal_name="Loja Integração Ltda",
             cnpj=normalize_cnpj(_fake.cnpj()),
             contact_channel="SAC 0800 123 4567",
+            pix_key=pix_key,
+            city="São Paulo",
         )
         debtor = Debtor(name=_fake.name(), cpf=normalize_cpf(_fake.unique.cpf()), phone=phone)
         s.add_all([creditor, debtor])

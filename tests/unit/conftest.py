@@ -6,6 +6,7 @@ run without network; tests/integration runs the same code against the real Rasa 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,11 +80,15 @@ class FakeSender:
     def __init__(self) -> None:
         self.sent: list[OutboundRequest] = []
         self.failures: list[Exception] = []
+        self.channel_failures: dict[str, list[Exception]] = {}
+        self._lock = threading.Lock()  # dispatchers send from several threads
 
     def send(self, request: OutboundRequest) -> SendResult:
-        if self.failures:
-            raise self.failures.pop(0)
-        self.sent.append(request)
+        with self._lock:
+            queued = self.channel_failures.get(request.channel.value) or self.failures
+            if queued:
+                raise queued.pop(0)
+            self.sent.append(request)
         return SendResult(sid=chat.new_sid(), status=MessageStatus.QUEUED)
 
 

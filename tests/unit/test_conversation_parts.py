@@ -110,3 +110,19 @@ def test_a_long_code_is_kept_whole() -> None:
 def test_buttons_become_numbered_options() -> None:
     message = BotMessage(text="Escolha uma opção:", buttons=["À vista", "3x sem juros"])
     assert message.rendered_text() == "Escolha uma opção:\n1) À vista\n2) 3x sem juros"
+
+
+def test_rasa_image_items_are_joined_to_their_text() -> None:
+    from bot.rasa_client import _join_images
+
+    items = [
+        BotMessage(text="Pix:"),
+        BotMessage(text="000201..."),
+        BotMessage(image="https://x/qr.png"),
+        BotMessage(image="https://x/alone.png"),
+    ]
+    assert _join_images(items) == [
+        BotMessage(text="Pix:"),
+        BotMessage(text="000201...", image="https://x/qr.png"),
+        BotMessage(image="https://x/alone.png"),
+    ]

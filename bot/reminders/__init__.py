@@ -1,0 +1,1 @@
+"""The régua: proactive reminder cadences over WhatsApp and SMS."""

@@ -1,0 +1,578 @@
+"""The dispatcher: claims due outbox rows, re-checks them, sends one combined message per debtor.
+
+Exactly once, crash-safe (the healthchecks `sendalerts` pattern):
+
+1. **Claim** up to a batch of due rows with one conditional UPDATE (`pending` → `sending`, with the
+   dispatcher's name and a lease). On PostgreSQL the inner SELECT uses `FOR UPDATE SKIP LOCKED`, so any
+   number of dispatchers on any number of machines take disjoint rows; on SQLite the single UPDATE is
+   atomic. Rows whose lease expired (a dispatcher killed mid-batch) are claimable again.
+2. **Re-check** each row right before sending: still open (not paid, not cancelled, not in an
+   agreement), not paused by "já paguei" or a dispute, no human handoff in progress, the channel not
+   opted out (and WhatsApp consented), inside the legal contact window in the debtor's local time, and
+   under the frequency caps (one proactive message a day, a weekly cap). A row that fails waits (window,
+   caps, handoff: `next_attempt_at`), moves to its next channel, or is skipped for good (paid, opted out).
+3. **Save** one outbound message per debtor, creditor and channel, combining all the debtor's due rows
+   (several open invoices become one message), and link the rows to it; commit.
+4. **Send** each message at the shared global rate (bot.reminders.throttle) and record the provider's
+   SID. 429/5xx: the rows wait for the retry time with the same saved message (never a second one);
+   permanent errors (21211 invalid number, 21610 unsubscribed, 63014 blocked) stop that channel — a
+   WhatsApp failure falls back to the next channel (SMS).
+
+A row reclaimed after a crash already points at its message: if the message was sent, the row is just
+marked sent; if it is still pending, it is sent now; if the crash hit while the provider had it (status
+`sending` with no SID), the provider is asked whether it has it (`Sender.lookup`) before anything is
+sent again. So a step is never lost and never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot import optout, outbound
+from bot.agreements import moment_to_date
+from bot.channels import OutboundRequest, Sender
+from bot.config import Settings
+from bot.db import Database
+from bot.documents import format_cnpj
+from bot.models import (
+    Channel,
+    Conversation,
+    ConversationState,
+    Creditor,
+    Debtor,
+    Direction,
+    Instalment,
+    InstalmentStatus,
+    Invoice,
+    InvoiceStatus,
+    Message,
+    MessageStatus,
+    OutboxEntry,
+    OutboxStatus,
+    as_utc,
+    utcnow,
+)
+from bot.money import format_brl
+from bot.payments import charges
+from bot.reminders import sms
+from bot.reminders.cadence import Cadence, Step, pick_variant, render_sms, render_whatsapp_variables
+from bot.reminders.planner import cadence_for
+from bot.reminders.throttle import SendRate
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+BATCH_SIZE = 200
+SEND_THREADS = 8
+WHATSAPP_WINDOW = timedelta(hours=24)
+# Statuses of a message the provider has (or, in sandbox mode, that was stored).
+_SENT_STATUSES = {
+    MessageStatus.STORED,
+    MessageStatus.ACCEPTED,
+    MessageStatus.QUEUED,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.READ,
+}
+# The most advanced date in Brazil (Fernando de Noronha, UTC-2): no debtor's local date is later.
+_EARLIEST_ZONE = ZoneInfo("America/Noronha")
+
+
+@dataclass
+class DispatchStats:
+    """What one dispatch run did (counts of outbox rows, and of messages sent)."""
+
+    claimed: int = 0
+    messages: int = 0
+    sent: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    retried: int = 0
+    fell_back: int = 0
+    failed: int = 0
+    reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: DispatchStats) -> None:
+        """Accumulate another run's counts."""
+        for name in ("claimed", "messages", "sent", "skipped", "deferred", "retried", "fell_back", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for reason, count in other.reasons.items():
+            self.reasons[reason] += count
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _due(now: datetime) -> object:
+    latest_local_date = now.astimezone(_EARLIEST_ZONE).date()
+    return or_(
+        and_(
+            OutboxEntry.status == OutboxStatus.PENDING,
+            OutboxEntry.send_on <= latest_local_date,
+            or_(OutboxEntry.next_attempt_at.is_(None), OutboxEntry.next_attempt_at <= now),
+        ),
+        and_(OutboxEntry.status == OutboxStatus.SENDING, OutboxEntry.claimed_until < now),
+    )
+
+
+def claim(
+    database: Database, owner: str, *, limit: int = BATCH_SIZE, now: datetime | None = None
+) -> list[int]:
+    """Claim up to `limit` due rows for `owner` with one conditional UPDATE; returns their ids."""
+    now = now or utcnow()
+    with database.session() as session:
+        candidates = select(OutboxEntry.id).where(_due(now)).order_by(OutboxEntry.send_on, OutboxEntry.id)
+        candidates = candidates.limit(limit)
+        if session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        claimed = session.scalars(
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_(candidates.scalar_subquery()), _due(now))
+            .values(
+                status=OutboxStatus.SENDING,
+                claimed_by=owner,
+                claimed_until=now + LEASE,
+                attempts=OutboxEntry.attempts + 1,
+                updated_at=now,
+            )
+            .returning(OutboxEntry.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return list(claimed)
+
+
+# ---- re-checks -------------------------------------------------------------------------------------------
+
+
+def _charge_state(session: Session, entry: OutboxEntry, now: datetime) -> str | None:
+    """Why the row's invoice or instalment must not be charged now, or None."""
+    if entry.invoice_id is not None:
+        invoice = session.get(Invoice, entry.invoice_id)
+        if invoice is None or invoice.status != InvoiceStatus.OPEN:
+            return "not_open"
+        if invoice.pause_reason == "dispute":
+            return "disputed"
+        paused_until = as_utc(invoice.collection_paused_until)
+        if invoice.pause_reason and paused_until is not None and paused_until > now:
+            return "paused"
+        return None
+    instalment = session.get(Instalment, entry.instalment_id) if entry.instalment_id else None
+    if instalment is None or instalment.status != InstalmentStatus.OPEN:
+        return "not_open"
+    return None
+
+
+def _address(debtor: Debtor, channel: str) -> str:
+    if channel == Channel.WHATSAPP and debtor.whatsapp_id:
+        return f"+{debtor.whatsapp_id}"
+    return debtor.phone
+
+
+def _channel_allowed(session: Session, debtor: Debtor, channel: str) -> str | None:
+    """Why this channel may not carry a proactive message to the debtor, or None."""
+    if optout.is_opted_out(session, Channel(channel), _address(debtor, channel), debtor):
+        return "opted_out"
+    if channel == Channel.WHATSAPP and not debtor.has_consent(Channel.WHATSAPP):
+        return "no_whatsapp_consent"  # WhatsApp business-initiated messages need an opt-in
+    return None
+
+
+def _sent_since(session: Session, debtor_id: int, since: datetime) -> int:
+    """Proactive messages (not rows: a combined message counts once) sent to the debtor since `since`."""
+    return (
+        session.scalar(
+            select(func.count(func.distinct(OutboxEntry.message_id))).where(
+                OutboxEntry.debtor_id == debtor_id,
+                OutboxEntry.status == OutboxStatus.SENT,
+                OutboxEntry.sent_at >= since,
+            )
+        )
+        or 0
+    )
+
+
+def _local_midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=ZoneInfo(zone))
+
+
+@dataclass
+class _Plan:
+    """What to do with one claimed row."""
+
+    entry: OutboxEntry
+    step: Step
+    cadence: Cadence
+
+
+def _wait(entry: OutboxEntry, until: datetime, reason: str, stats: DispatchStats) -> None:
+    entry.status = OutboxStatus.PENDING
+    entry.next_attempt_at = until
+    entry.claimed_by = entry.claimed_until = None
+    entry.note = reason
+    stats.deferred += 1
+    stats.reasons[reason] += 1
+
+
+def _skip(entry: OutboxEntry, reason: str, stats: DispatchStats) -> None:
+    entry.status = OutboxStatus.SKIPPED
+    entry.claimed_by = entry.claimed_until = None
+    entry.note = reason
+    stats.skipped += 1
+    stats.reasons[reason] += 1
+
+
+def _check(
+    session: Session, entry: OutboxEntry, cadence: Cadence, step: Step, now: datetime, stats: DispatchStats
+) -> bool:
+    """Re-check one row; True when it may be sent now on `entry.channel` (set here)."""
+    debtor = session.get_one(Debtor, entry.debtor_id)
+    reason = _charge_state(session, entry, now)
+    if reason is not None:
+        _skip(entry, reason, stats)
+        return False
+    window = cadence.window
+    zone = debtor.timezone or "America/Sao_Paulo"
+    if moment_to_date(now, zone) < entry.send_on:  # the step's day has not begun for this debtor
+        opening = window.next_opening(_local_midnight(entry.send_on, zone), timezone=zone, state=debtor.state)
+        _wait(entry, opening, "not_yet", stats)
+        return False
+    handoff = session.scalar(
+        select(Conversation.id).where(
+            Conversation.debtor_id == debtor.id, Conversation.state != ConversationState.BOT
+        )
+    )
+    if handoff is not None:  # a person is talking to the debtor: no automatic reminders meanwhile
+        _wait(entry, now + timedelta(days=1), "handoff", stats)
+        return False
+    while entry.channel_index < len(step.channels):
+        channel = step.channels[entry.channel_index]
+        blocked = _channel_allowed(session, debtor, channel)
+        if blocked is None:
+            entry.channel = channel
+            break
+        stats.reasons[f"{channel}_{blocked}"] += 1
+        entry.channel_index += 1
+    else:
+        _skip(entry, "no_channel", stats)
+        return False
+    if not window.is_open(now, timezone=zone, state=debtor.state):
+        _wait(entry, window.next_opening(now, timezone=zone, state=debtor.state), "outside_window", stats)
+        return False
+    limits = cadence.limits
+    today_start = _local_midnight(moment_to_date(now, zone), zone)
+    if _sent_since(session, debtor.id, today_start) >= limits.per_day or (
+        _sent_since(session, debtor.id, now - timedelta(days=7)) >= limits.per_week
+    ):
+        tomorrow = _local_midnight(moment_to_date(now, zone) + timedelta(days=1), zone)
+        _wait(entry, window.next_opening(tomorrow, timezone=zone, state=debtor.state), "frequency_cap", stats)
+        return False
+    return True
+
+
+# ---- rendering -------------------------------------------------------------------------------------------
+
+
+def _charge_for(session: Session, settings: Settings, entry: OutboxEntry, today: date) -> charges.Charge:
+    provider = charges.provider_for(settings)
+    if entry.invoice_id is not None:
+        return charges.for_invoice(session.get_one(Invoice, entry.invoice_id), today, provider)
+    return charges.for_instalment(session.get_one(Instalment, entry.instalment_id), provider)
+
+
+def _values(
+    session: Session, settings: Settings, debtor: Debtor, group: list[OutboxEntry], today: date
+) -> dict[str, str]:
+    """The placeholder values of a combined message: the first name, the creditor and CNPJ, the total due,
+    the earliest due date, and the payment page of the oldest charge."""
+    found = sorted(
+        (_charge_for(session, settings, e, today) for e in group), key=lambda c: (c.due_date, c.reference)
+    )
+    oldest = found[0]
+    total = format_brl(sum(c.amount_cents for c in found))
+    return {
+        "nome": debtor.first_name,
+        "valor": total if len(found) == 1 else f"{total} ({len(found)} faturas)",
+        "data": oldest.due_date.strftime("%d/%m/%Y"),
+        "credor": oldest.creditor.display_name,
+        "cnpj": format_cnpj(oldest.creditor.cnpj),
+        "link": oldest.page_url(session, settings),
+    }
+
+
+def _conversation(session: Session, debtor: Debtor, channel: str) -> Conversation:
+    address = _address(debtor, channel)
+    found = session.scalar(
+        select(Conversation).where(Conversation.channel == Channel(channel), Conversation.address == address)
+    )
+    if found is None:
+        found = Conversation(channel=Channel(channel), address=address, debtor_id=debtor.id)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def _message(
+    session: Session,
+    settings: Settings,
+    debtor: Debtor,
+    primary: _Plan,
+    group: list[OutboxEntry],
+    now: datetime,
+) -> Message:
+    """Save the combined message for `group` (rendered from the primary row's step and variant)."""
+    zone = debtor.timezone or "America/Sao_Paulo"
+    values = _values(session, settings, debtor, group, moment_to_date(now, zone))
+    key = (
+        f"{'i' if primary.entry.invoice_id else 'p'}{primary.entry.invoice_id or primary.entry.instalment_id}"
+    )
+    variant = pick_variant(primary.step, f"{key}:{primary.step.id}")
+    channel = primary.entry.channel
+    conversation = _conversation(session, debtor, channel)  # type: ignore[arg-type]
+    last_inbound = as_utc(conversation.last_inbound_at)
+    inside_24h = last_inbound is not None and now - last_inbound < WHATSAPP_WINDOW
+    text = primary.step.sms_for(variant)
+    content_sid, variables = None, None
+    if channel == Channel.WHATSAPP and not (inside_24h and text):
+        # Outside the customer-service window WhatsApp accepts only approved templates.
+        template = primary.step.whatsapp_for(variant)
+        assert template is not None, "the cadence loader requires a template for the whatsapp channel"
+        content_sid, variables = template.content_sid, render_whatsapp_variables(template, values)
+        body = f"[modelo {content_sid}] " + " | ".join(variables.values())
+    else:
+        assert text is not None, "the cadence loader requires sms text for the sms channel"
+        body = render_sms(text, values)
+        if channel == Channel.SMS and settings.sms_economy:
+            body = sms.to_gsm7(body)
+    message = Message(
+        conversation_id=conversation.id,
+        direction=Direction.OUTBOUND,
+        channel=Channel(channel),
+        body=body,
+        media=[],
+        status=MessageStatus.PENDING,
+        content_sid=content_sid,
+        content_variables=variables,
+    )
+    session.add(message)
+    session.flush()
+    for entry in group:
+        entry.message_id = message.id
+        entry.variant = variant.id if variant is not None else None
+        entry.channel = channel
+    return message
+
+
+# ---- a batch ---------------------------------------------------------------------------------------------
+
+
+def _prepare(
+    database: Database, settings: Settings, ids: list[int], now: datetime, stats: DispatchStats
+) -> list[int]:
+    """Re-check the claimed rows and save one message per debtor; returns the message ids to send."""
+    to_send: list[int] = []
+    with database.session() as session:
+        entries = session.scalars(
+            select(OutboxEntry).where(OutboxEntry.id.in_(ids)).order_by(OutboxEntry.id)
+        ).all()
+        by_debtor: dict[int, list[_Plan]] = defaultdict(list)
+        for entry in entries:
+            if entry.message_id is not None:
+                # Reclaimed after a crash: its message exists; finish that one (see `_resume`).
+                to_send.extend(_resume(session, entry, now, stats))
+                continue
+            cadence = _cadence(session, entry)
+            try:
+                step = cadence.step(entry.step_id)
+            except KeyError:
+                _skip(entry, "step_removed", stats)  # the creditor's cadence changed since planning
+                continue
+            if _check(session, entry, cadence, step, now, stats):
+                by_debtor[entry.debtor_id].append(_Plan(entry, step, cadence))
+        for debtor_id, plans in by_debtor.items():
+            # One proactive message per debtor: the most advanced step leads; rows of another creditor or
+            # that cannot go on the leading channel wait for the next day.
+            primary = max(plans, key=lambda p: (p.step.offset_days, -p.entry.id))
+            group = [
+                p.entry
+                for p in plans
+                if p.entry.creditor_id == primary.entry.creditor_id
+                and primary.entry.channel in p.step.channels
+            ]
+            for plan in plans:
+                if plan.entry not in group:
+                    _wait(plan.entry, now + timedelta(days=1), "frequency_cap", stats)
+            message = _message(session, settings, session.get_one(Debtor, debtor_id), primary, group, now)
+            to_send.append(message.id)
+            stats.messages += 1
+    return to_send
+
+
+def _cadence(session: Session, entry: OutboxEntry) -> Cadence:
+    """The cadence of the row's creditor."""
+    return cadence_for(session.get_one(Creditor, entry.creditor_id))
+
+
+def _resume(session: Session, entry: OutboxEntry, now: datetime, stats: DispatchStats) -> list[int]:
+    """A row claimed again after its dispatcher died: settle it from the state of its message."""
+    message = session.get_one(Message, entry.message_id)
+    if message.status in _SENT_STATUSES and message.provider_sid:
+        _mark_sent(session, [entry], as_utc(message.sent_at) or now)
+        stats.sent += 1
+        return []
+    if message.status == MessageStatus.FAILED:
+        _after_failure(session, [entry], message, stats)
+        return []
+    return [message.id]  # pending, or sending without a SID: `_send` settles it (lookup first)
+
+
+def _mark_sent(session: Session, entries: list[OutboxEntry], when: datetime) -> None:
+    for entry in entries:
+        entry.status = OutboxStatus.SENT
+        entry.sent_at = when
+        entry.claimed_by = entry.claimed_until = None
+        entry.next_attempt_at = None
+
+
+def _after_failure(
+    session: Session, entries: list[OutboxEntry], message: Message, stats: DispatchStats
+) -> None:
+    """The message failed for good: fall back to the step's next channel, or give the rows up."""
+    for entry in entries:
+        entry.error_code = message.error_code
+        entry.claimed_by = entry.claimed_until = None
+        cadence = _cadence(session, entry)
+        try:
+            channels = cadence.step(entry.step_id).channels
+        except KeyError:
+            channels = ()
+        if entry.channel_index + 1 < len(channels):
+            entry.channel_index += 1
+            entry.message_id = None
+            entry.status = OutboxStatus.PENDING
+            entry.next_attempt_at = None
+            stats.fell_back += 1
+        else:
+            entry.status = OutboxStatus.FAILED
+            entry.note = f"provider error {message.error_code}" if message.error_code else "send failed"
+            stats.failed += 1
+
+
+def _settle_unknown(database: Database, sender: Sender, message_id: int) -> None:
+    """A message left `sending` without a SID by a dead dispatcher: ask the provider before resending."""
+    with database.session() as session:
+        message = session.get_one(Message, message_id)
+        if message.status != MessageStatus.SENDING or message.provider_sid:
+            return
+        conversation = message.conversation
+        request = OutboundRequest(
+            channel=conversation.channel, to=conversation.address, body=message.body,
+            content_sid=message.content_sid, content_variables=message.content_variables,
+        )  # fmt: skip
+        lookup = getattr(sender, "lookup", None)
+        found = lookup(request, since=as_utc(message.updated_at) - timedelta(minutes=5)) if lookup else None
+        if found is not None:
+            message.provider_sid, message.status = found.sid, found.status
+            message.sent_at = message.sent_at or utcnow()
+        else:
+            message.status = MessageStatus.PENDING  # the provider never got it: send it now
+            message.next_attempt_at = None
+
+
+def _send(
+    services_database: Database, settings: Settings, sender: Sender, rate: SendRate | None, message_id: int
+):  # type: ignore[no-untyped-def]
+    _settle_unknown(services_database, sender, message_id)
+    if rate is not None:
+        rate.acquire()
+    return outbound.deliver(services_database, settings, sender, message_id)
+
+
+def _record(database: Database, message_id: int, delivery: outbound.Delivery, stats: DispatchStats) -> None:
+    """Settle the rows of a message after a delivery attempt."""
+    with database.session() as session:
+        message = session.get_one(Message, message_id)
+        entries = list(session.scalars(select(OutboxEntry).where(OutboxEntry.message_id == message_id)))
+        if message.status in _SENT_STATUSES and message.provider_sid:
+            _mark_sent(session, entries, as_utc(message.sent_at) or utcnow())
+            stats.sent += len(entries)
+        elif delivery.retry_at is not None:
+            for entry in entries:  # 429 / 5xx: the same message goes again later, never a second one
+                entry.status = OutboxStatus.PENDING
+                entry.next_attempt_at = delivery.retry_at
+                entry.claimed_by = entry.claimed_until = None
+            stats.retried += len(entries)
+        elif message.status == MessageStatus.FAILED:
+            _after_failure(session, entries, message, stats)
+
+
+def dispatch_batch(
+    database: Database,
+    settings: Settings,
+    sender: Sender,
+    rates: dict[str, SendRate] | None = None,
+    *,
+    limit: int = BATCH_SIZE,
+    now: datetime | None = None,
+    owner: str | None = None,
+) -> DispatchStats:
+    """Claim, re-check, save and send one batch. `stats.claimed == 0` means there was nothing due."""
+    stats = DispatchStats()
+    now = now or utcnow()
+    ids = claim(database, owner or _owner(), limit=limit, now=now)
+    stats.claimed = len(ids)
+    if not ids:
+        return stats
+    message_ids = _prepare(database, settings, ids, now, stats)
+    channels = _channels_of(database, message_ids)
+
+    def send_one(message_id: int) -> tuple[int, outbound.Delivery]:
+        rate = (rates or {}).get(channels[message_id])
+        return message_id, _send(database, settings, sender, rate, message_id)
+
+    with ThreadPoolExecutor(max_workers=SEND_THREADS) as pool:
+        for message_id, delivery in pool.map(send_one, message_ids):
+            _record(database, message_id, delivery, stats)
+    return stats
+
+
+def _channels_of(database: Database, message_ids: list[int]) -> dict[int, str]:
+    if not message_ids:
+        return {}
+    with database.session() as session:
+        rows = session.execute(select(Message.id, Message.channel).where(Message.id.in_(message_ids))).all()
+    return {row.id: Channel(row.channel).value for row in rows}
+
+
+def on_delivery_failure(session: Session, message: Message) -> bool:
+    """A status callback says a proactive message failed (WhatsApp: not a WhatsApp user, outside the
+    window...): fall its rows back to the next channel. False when the message was not a reminder."""
+    entries = list(
+        session.scalars(
+            select(OutboxEntry).where(
+                OutboxEntry.message_id == message.id, OutboxEntry.status == OutboxStatus.SENT
+            )
+        )
+    )
+    if not entries:
+        return False
+    _after_failure(session, entries, message, DispatchStats())
+    return True
+
+
+def pending_count(database: Database, now: datetime | None = None) -> int:
+    """How many rows are due now (for the scheduler's decision to start dispatchers)."""
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(OutboxEntry).where(_due(now or utcnow()))) or 0
