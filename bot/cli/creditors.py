@@ -1,4 +1,4 @@
-"""`regua creditor add|list|payments|policy`: the companies whose receivables Régua collects."""
+"""`regua creditor add|list|payments|policy|cadence`: the companies whose receivables Régua collects."""
 
 from __future__ import annotations
 
@@ -173,3 +173,40 @@ def policy(
     finally:
         database.dispose()
     click.echo(f"Política de acordos: {summary}.")
+
+
+@creditor.command()
+@click.option("--cnpj", required=True, help="CNPJ do credor.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False), required=False)
+@click.option("--default", "use_default", is_flag=True, help="Volta à régua padrão da Régua.")
+def cadence(cnpj: str, file: str | None, use_default: bool) -> None:
+    """Define a régua (YAML) do credor, validada antes de ser gravada (ver docs/reminders.md)."""
+    from pathlib import Path
+
+    from bot.payments.setup import InvalidSetting, find_creditor
+    from bot.reminders.cadence import CadenceError, load_cadence
+
+    if bool(file) == use_default:
+        fail("informe um arquivo YAML ou --default")
+    text = None
+    if file:
+        text = Path(file).read_text(encoding="utf-8")
+        try:
+            parsed = load_cadence(text, label=Path(file).name)
+        except CadenceError as error:
+            fail(f"régua inválida: {error}")
+    database = open_database()
+    try:
+        with database.session() as session:
+            found = find_creditor(session, cnpj)
+            found.cadence_yaml = text
+    except InvalidSetting as error:
+        fail(str(error))
+    finally:
+        database.dispose()
+    if text is None:
+        click.echo("Régua padrão restaurada.")
+        return
+    click.echo(f"Régua '{parsed.name}' gravada: {len(parsed.steps)} etapa(s).")
+    for warning in parsed.warnings:
+        click.echo(f"Aviso: {warning}")

@@ -95,3 +95,22 @@ def test_handoff_list_take_release(cli_env, db: Database, people: People) -> Non
         released = s.get_one(Conversation, conversation_id)
         assert released.state == ConversationState.BOT and released.verification_failures == 0
     assert run("handoff", "take", "999999").exit_code != 0
+
+
+def test_a_creditor_cadence_is_validated_before_it_is_saved(
+    cli_env, db: Database, people: People, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.unit.test_reminders import CADENCE
+
+    good = tmp_path / "regua.yml"
+    good.write_text(CADENCE, encoding="utf-8")
+    assert "Régua 'teste' gravada: 2 etapa(s)" in run("creditor", "cadence", "--cnpj", CNPJ, str(good)).output
+    bad = tmp_path / "ruim.yml"
+    bad.write_text(CADENCE.replace("Lembrete:", "Última chance! Lembrete:"), encoding="utf-8")
+    refused = run("creditor", "cadence", "--cnpj", CNPJ, str(bad))
+    assert refused.exit_code != 0 and "forbidden" in refused.output
+    with db.session() as s:
+        assert "name: teste" in (s.get_one(Creditor, people.creditor_id).cadence_yaml or "")
+    assert run("creditor", "cadence", "--cnpj", CNPJ, "--default").exit_code == 0
+    with db.session() as s:
+        assert s.get_one(Creditor, people.creditor_id).cadence_yaml is None
