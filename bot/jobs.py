@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from bot import agreements, runtime
 from bot.dialogue import Services
-from bot.models import Conversation, Direction, Message, MessageStatus, Processing, utcnow
+from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ def sweep_once(services: Services) -> dict[str, int]:
             .where(
                 and_(Message.status == MessageStatus.SENDING, Message.provider_sid.is_(None)),
                 Message.updated_at < now - STUCK_SENDING,
+                # Reminders are settled by their dispatcher, which asks Twilio first (bot.reminders).
+                ~select(OutboxEntry.id).where(OutboxEntry.message_id == Message.id).exists(),
             )
             .values(
                 status=MessageStatus.FAILED,

@@ -32,7 +32,7 @@ def configure_logging(settings: Settings) -> None:
     """Configure the root logger once per process (idempotent: the app factory may run several times)."""
     root = logging.getLogger()
     root.setLevel(settings.log_level)
-    secrets = [settings.secret_key, settings.twilio_auth_token or ""]
+    secrets = [settings.secret_key, settings.twilio_auth_token or "", settings.payment_webhook_secret or ""]
     handler = next((h for h in root.handlers if getattr(h, "_regua", False)), None)
     if handler is None:
         handler = logging.StreamHandler()
@@ -40,3 +40,5 @@ def configure_logging(settings: Settings) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     handler.filters = [RedactSecrets(secrets)]
+    # Alembic announces its context on every schema check (each /health call): keep it for warnings.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
