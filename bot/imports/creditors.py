@@ -119,3 +119,21 @@ def list_creditors(db: Database) -> list[CreditorRow]:
             CreditorRow(c.id, c.cnpj, c.legal_name, c.trade_name, c.contact_channel, n, n_open)
             for c, n, n_open in session.execute(query)
         ]
+
+
+def registered_cnpj(creditors: dict[str, int], creditor_cnpj: str) -> str:
+    """The CNPJ an operator named for a whole file (`--creditor`), normalized, if it is a registered
+    creditor's; `ImportFileError` otherwise (nothing is imported)."""
+    from bot.imports.fields import display_cnpj
+    from bot.imports.reading import ImportFileError
+
+    try:
+        cnpj = parse_cnpj(creditor_cnpj, "CNPJ do credor")
+    except CellError as error:
+        raise ImportFileError(f"{error}. Nada foi importado") from None
+    if cnpj not in creditors:
+        raise ImportFileError(
+            f"credor com CNPJ {display_cnpj(cnpj)} não cadastrado; cadastre-o com "
+            "'regua creditor add'. Nada foi importado"
+        )
+    return cnpj

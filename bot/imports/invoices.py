@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db import Database
+from bot.imports.creditors import registered_cnpj
 from bot.imports.fields import (
     CellError,
     display_cnpj,
@@ -234,16 +235,7 @@ def _resolve_default_creditor(
     creditors: dict[str, int], creditor_cnpj: str | None, has_column: bool
 ) -> int | None:
     if creditor_cnpj:
-        try:
-            cnpj = parse_cnpj(creditor_cnpj, "CNPJ do credor")
-        except CellError as error:
-            raise ImportFileError(f"{error}. Nada foi importado") from None
-        if cnpj not in creditors:
-            raise ImportFileError(
-                f"credor com CNPJ {display_cnpj(cnpj)} não cadastrado; cadastre-o com "
-                "'regua creditor add'. Nada foi importado"
-            )
-        return creditors[cnpj]
+        return creditors[registered_cnpj(creditors, creditor_cnpj)]
     if len(creditors) == 1:
         return next(iter(creditors.values()))
     if has_column:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from bot import agreements
 from bot.config import Settings, get_settings
 from bot.db import Database
+from bot.imports.creditors import registered_cnpj
 from bot.imports.fields import BRAZIL_TZ, CellError, display_cnpj, parse_cnpj, parse_date, parse_value
 from bot.imports.reading import FieldSpec, ImportFileError, Row, Source, read_csv
 from bot.imports.report import ImportReport, Progress, RowError
@@ -202,16 +203,7 @@ def _default_cnpj(creditors: dict[str, int], creditor_cnpj: str | None) -> str |
     """The CNPJ for rows without one: `creditor_cnpj`, else the only registered creditor, else None (each
     reference then finds its own creditor)."""
     if creditor_cnpj:
-        try:
-            cnpj = parse_cnpj(creditor_cnpj, "CNPJ do credor")
-        except CellError as error:
-            raise ImportFileError(f"{error}. Nada foi importado") from None
-        if cnpj not in creditors:
-            raise ImportFileError(
-                f"credor com CNPJ {display_cnpj(cnpj)} não cadastrado; cadastre-o com "
-                "'regua creditor add'. Nada foi importado"
-            )
-        return cnpj
+        return registered_cnpj(creditors, creditor_cnpj)
     if not creditors:
         raise ImportFileError(
             "nenhum credor cadastrado; cadastre o credor e importe as faturas antes de importar pagamentos"

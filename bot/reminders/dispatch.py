@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import optout, outbound
+from bot import outbound
 from bot.agreements import moment_to_date
 from bot.channels import OutboundRequest, Sender
 from bot.config import Settings
@@ -58,6 +58,8 @@ from bot.models import (
     InvoiceStatus,
     Message,
     MessageStatus,
+    OptOutAction,
+    OptOutEvent,
     OutboxEntry,
     OutboxStatus,
     as_utc,
@@ -66,7 +68,14 @@ from bot.models import (
 from bot.money import format_brl
 from bot.payments import charges
 from bot.reminders import sms
-from bot.reminders.cadence import Cadence, Step, pick_variant, render_sms, render_whatsapp_variables
+from bot.reminders.cadence import (
+    Cadence,
+    Step,
+    Variant,
+    pick_variant,
+    render_sms,
+    render_whatsapp_variables,
+)
 from bot.reminders.planner import cadence_for
 from bot.reminders.throttle import SendRate
 
@@ -76,6 +85,8 @@ LEASE = timedelta(minutes=2)
 BATCH_SIZE = 200
 SEND_THREADS = 8
 WHATSAPP_WINDOW = timedelta(hours=24)
+# The longest span a frequency cap counts (`per_week`).
+_CAP_SPAN = timedelta(days=7)
 # Statuses of a message the provider has (or, in sandbox mode, that was stored).
 _SENT_STATUSES = {
     MessageStatus.STORED,
@@ -137,10 +148,18 @@ def claim(
         candidates = select(OutboxEntry.id).where(_due(now)).order_by(OutboxEntry.send_on, OutboxEntry.id)
         candidates = candidates.limit(limit)
         if session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
+            # A MATERIALIZED CTE runs the locking SELECT exactly once. As a plain `IN (subquery)` PostgreSQL
+            # may plan a nested-loop semi join that rescans the subquery for every outer row (it does when
+            # the outbox's statistics predate the planner's rows); each rescan skips the rows this UPDATE
+            # already changed and returns the next ones, so the claim took every due row, not `limit`.
+            locked = candidates.with_for_update(skip_locked=True)
+            claimable = locked.cte("claimable").prefix_with("MATERIALIZED")
+            chosen = OutboxEntry.id.in_(select(claimable.c.id))
+        else:
+            chosen = OutboxEntry.id.in_(candidates.scalar_subquery())
         claimed = session.scalars(
             update(OutboxEntry)
-            .where(OutboxEntry.id.in_(candidates.scalar_subquery()), _due(now))
+            .where(chosen, _due(now))
             .values(
                 status=OutboxStatus.SENDING,
                 claimed_by=owner,
@@ -181,27 +200,78 @@ def _address(debtor: Debtor, channel: str) -> str:
     return debtor.phone
 
 
-def _channel_allowed(session: Session, debtor: Debtor, channel: str) -> str | None:
+@dataclass
+class _Facts:
+    """What the re-checks of one batch read from the database, loaded with one query each for the whole
+    batch (at the start of its transaction) instead of several queries per row."""
+
+    # Debtors a person is talking to (a conversation not in the bot's hands).
+    handoff: set[int]
+    # The latest opt-out event of each (channel, address) of the batch's debtors.
+    latest_opt_out: dict[tuple[Channel, str], OptOutAction]
+    # Per debtor, {message id: latest sent_at} of its rows sent in the last week (the caps' longest span).
+    sent: dict[int, dict[int, datetime]]
+
+    def note_sent(self, entry: OutboxEntry) -> None:
+        """A row of this batch was just marked sent (settled after a crash): later rows see it, as the
+        per-row query used to after autoflush."""
+        if entry.message_id is not None and entry.sent_at is not None:
+            sent = self.sent.setdefault(entry.debtor_id, {})
+            when = as_utc(entry.sent_at)
+            assert when is not None
+            sent[entry.message_id] = max(when, sent.get(entry.message_id, when))
+
+
+def _load_facts(session: Session, debtors: list[Debtor], now: datetime) -> _Facts:
+    ids = [debtor.id for debtor in debtors]
+    handoff = set(
+        session.scalars(
+            select(Conversation.debtor_id).where(
+                Conversation.debtor_id.in_(ids), Conversation.state != ConversationState.BOT
+            )
+        )
+    )
+    addresses = {
+        _address(debtor, channel) for debtor in debtors for channel in (Channel.WHATSAPP, Channel.SMS)
+    }
+    latest_opt_out: dict[tuple[Channel, str], OptOutAction] = {}
+    for channel, address, action in session.execute(
+        select(OptOutEvent.channel, OptOutEvent.address, OptOutEvent.action)
+        .where(OptOutEvent.address.in_(addresses))
+        .order_by(OptOutEvent.id)
+    ):
+        latest_opt_out[(Channel(channel), address)] = OptOutAction(action)  # the last one wins
+    sent: dict[int, dict[int, datetime]] = {}
+    for debtor_id, message_id, sent_at in session.execute(
+        select(OutboxEntry.debtor_id, OutboxEntry.message_id, OutboxEntry.sent_at).where(
+            OutboxEntry.debtor_id.in_(ids),
+            OutboxEntry.status == OutboxStatus.SENT,
+            OutboxEntry.sent_at >= now - _CAP_SPAN,
+            OutboxEntry.message_id.is_not(None),
+        )
+    ):
+        when = as_utc(sent_at)
+        by_message = sent.setdefault(debtor_id, {})
+        by_message[message_id] = max(when, by_message.get(message_id, when))
+    return _Facts(handoff=handoff, latest_opt_out=latest_opt_out, sent=sent)
+
+
+def _channel_allowed(facts: _Facts, debtor: Debtor, channel: str) -> str | None:
     """Why this channel may not carry a proactive message to the debtor, or None."""
-    if optout.is_opted_out(session, Channel(channel), _address(debtor, channel), debtor):
+    # `optout.is_opted_out`'s rule, on the batch's facts: the debtor's flag, else the address's latest event.
+    address = _address(debtor, channel)
+    if debtor.opted_out(Channel(channel)) or (
+        facts.latest_opt_out.get((Channel(channel), address)) == OptOutAction.OPT_OUT
+    ):
         return "opted_out"
     if channel == Channel.WHATSAPP and not debtor.has_consent(Channel.WHATSAPP):
         return "no_whatsapp_consent"  # WhatsApp business-initiated messages need an opt-in
     return None
 
 
-def _sent_since(session: Session, debtor_id: int, since: datetime) -> int:
+def _sent_since(facts: _Facts, debtor_id: int, since: datetime) -> int:
     """Proactive messages (not rows: a combined message counts once) sent to the debtor since `since`."""
-    return (
-        session.scalar(
-            select(func.count(func.distinct(OutboxEntry.message_id))).where(
-                OutboxEntry.debtor_id == debtor_id,
-                OutboxEntry.status == OutboxStatus.SENT,
-                OutboxEntry.sent_at >= since,
-            )
-        )
-        or 0
-    )
+    return sum(1 for when in facts.sent.get(debtor_id, {}).values() if when >= since)
 
 
 def _local_midnight(day: date, zone: str) -> datetime:
@@ -235,7 +305,13 @@ def _skip(entry: OutboxEntry, reason: str, stats: DispatchStats) -> None:
 
 
 def _check(
-    session: Session, entry: OutboxEntry, cadence: Cadence, step: Step, now: datetime, stats: DispatchStats
+    session: Session,
+    facts: _Facts,
+    entry: OutboxEntry,
+    cadence: Cadence,
+    step: Step,
+    now: datetime,
+    stats: DispatchStats,
 ) -> bool:
     """Re-check one row; True when it may be sent now on `entry.channel` (set here)."""
     debtor = session.get_one(Debtor, entry.debtor_id)
@@ -249,17 +325,12 @@ def _check(
         opening = window.next_opening(_local_midnight(entry.send_on, zone), timezone=zone, state=debtor.state)
         _wait(entry, opening, "not_yet", stats)
         return False
-    handoff = session.scalar(
-        select(Conversation.id).where(
-            Conversation.debtor_id == debtor.id, Conversation.state != ConversationState.BOT
-        )
-    )
-    if handoff is not None:  # a person is talking to the debtor: no automatic reminders meanwhile
+    if debtor.id in facts.handoff:  # a person is talking to the debtor: no automatic reminders meanwhile
         _wait(entry, now + timedelta(days=1), "handoff", stats)
         return False
     while entry.channel_index < len(step.channels):
         channel = step.channels[entry.channel_index]
-        blocked = _channel_allowed(session, debtor, channel)
+        blocked = _channel_allowed(facts, debtor, channel)
         if blocked is None:
             entry.channel = channel
             break
@@ -273,8 +344,8 @@ def _check(
         return False
     limits = cadence.limits
     today_start = _local_midnight(moment_to_date(now, zone), zone)
-    if _sent_since(session, debtor.id, today_start) >= limits.per_day or (
-        _sent_since(session, debtor.id, now - timedelta(days=7)) >= limits.per_week
+    if _sent_since(facts, debtor.id, today_start) >= limits.per_day or (
+        _sent_since(facts, debtor.id, now - _CAP_SPAN) >= limits.per_week
     ):
         tomorrow = _local_midnight(moment_to_date(now, zone) + timedelta(days=1), zone)
         _wait(entry, window.next_opening(tomorrow, timezone=zone, state=debtor.state), "frequency_cap", stats)
@@ -312,35 +383,53 @@ def _values(
     }
 
 
-def _conversation(session: Session, debtor: Debtor, channel: str) -> Conversation:
-    address = _address(debtor, channel)
-    found = session.scalar(
-        select(Conversation).where(Conversation.channel == Channel(channel), Conversation.address == address)
-    )
-    if found is None:
-        found = Conversation(channel=Channel(channel), address=address, debtor_id=debtor.id)
-        session.add(found)
-        session.flush()
+@dataclass
+class _Draft:
+    """A combined message being saved: the debtor, the leading row, the rows it carries, their values."""
+
+    debtor: Debtor
+    primary: _Plan
+    group: list[OutboxEntry]
+    values: dict[str, str]
+
+    @property
+    def address(self) -> tuple[Channel, str]:
+        """The channel and the debtor's address on it."""
+        channel = self.primary.entry.channel
+        assert channel is not None, "the re-check sets the channel"
+        return Channel(channel), _address(self.debtor, channel)
+
+
+def _conversations(session: Session, drafts: list[_Draft]) -> dict[tuple[Channel, str], Conversation]:
+    """The conversation of each draft's channel and address: the existing ones with one query, the missing
+    ones created (by the first debtor found at that address) and inserted together."""
+    wanted = {draft.address for draft in drafts}
+    found = {
+        (Channel(c.channel), c.address): c
+        for c in session.scalars(
+            select(Conversation).where(Conversation.address.in_({address for _, address in wanted}))
+        )
+        if (Channel(c.channel), c.address) in wanted
+    }
+    for draft in drafts:
+        if draft.address not in found:
+            channel, address = draft.address
+            found[draft.address] = Conversation(channel=channel, address=address, debtor_id=draft.debtor.id)
+            session.add(found[draft.address])
+    session.flush()
     return found
 
 
 def _message(
-    session: Session,
-    settings: Settings,
-    debtor: Debtor,
-    primary: _Plan,
-    group: list[OutboxEntry],
-    now: datetime,
-) -> Message:
-    """Save the combined message for `group` (rendered from the primary row's step and variant)."""
-    zone = debtor.timezone or "America/Sao_Paulo"
-    values = _values(session, settings, debtor, group, moment_to_date(now, zone))
+    settings: Settings, draft: _Draft, conversation: Conversation, now: datetime
+) -> tuple[Message, Variant | None]:
+    """The combined message for `draft` (rendered from the primary row's step and variant), not yet saved."""
+    primary = draft.primary
     key = (
         f"{'i' if primary.entry.invoice_id else 'p'}{primary.entry.invoice_id or primary.entry.instalment_id}"
     )
     variant = pick_variant(primary.step, f"{key}:{primary.step.id}")
     channel = primary.entry.channel
-    conversation = _conversation(session, debtor, channel)  # type: ignore[arg-type]
     last_inbound = as_utc(conversation.last_inbound_at)
     inside_24h = last_inbound is not None and now - last_inbound < WHATSAPP_WINDOW
     text = primary.step.sms_for(variant)
@@ -349,49 +438,93 @@ def _message(
         # Outside the customer-service window WhatsApp accepts only approved templates.
         template = primary.step.whatsapp_for(variant)
         assert template is not None, "the cadence loader requires a template for the whatsapp channel"
-        content_sid, variables = template.content_sid, render_whatsapp_variables(template, values)
+        content_sid, variables = template.content_sid, render_whatsapp_variables(template, draft.values)
         body = f"[modelo {content_sid}] " + " | ".join(variables.values())
     else:
         assert text is not None, "the cadence loader requires sms text for the sms channel"
-        body = render_sms(text, values)
+        body = render_sms(text, draft.values)
         if channel == Channel.SMS and settings.sms_economy:
             body = sms.to_gsm7(body)
     message = Message(
         conversation_id=conversation.id,
         direction=Direction.OUTBOUND,
-        channel=Channel(channel),
+        channel=Channel(channel),  # type: ignore[arg-type]
         body=body,
         media=[],
         status=MessageStatus.PENDING,
         content_sid=content_sid,
         content_variables=variables,
     )
-    session.add(message)
-    session.flush()
-    for entry in group:
-        entry.message_id = message.id
-        entry.variant = variant.id if variant is not None else None
-        entry.channel = channel
-    return message
+    return message, variant
+
+
+def _save_messages(
+    session: Session, settings: Settings, drafts: list[_Draft], now: datetime
+) -> list[Message]:
+    """Save one message per draft (their conversations first) and point the rows at it."""
+    conversations = _conversations(session, drafts)
+    saved = []
+    for draft in drafts:
+        message, variant = _message(settings, draft, conversations[draft.address], now)
+        session.add(message)
+        saved.append((draft, message, variant))
+    session.flush()  # every message of the batch in one INSERT
+    for draft, message, variant in saved:
+        for entry in draft.group:
+            entry.message_id = message.id
+            entry.variant = variant.id if variant is not None else None
+            entry.channel = draft.primary.entry.channel
+    return [message for _, message, _ in saved]
 
 
 # ---- a batch ---------------------------------------------------------------------------------------------
 
 
+def _load_rows(session: Session, entries: list[OutboxEntry]) -> tuple[dict[int, Debtor], list[object]]:
+    """The batch's debtors, creditors, invoices and instalments, with one query each.
+
+    The session's identity map holds objects weakly: the returned objects must be kept for the whole
+    session, so that every `session.get` of them below (the re-checks, the charges, the payment links)
+    is answered from memory instead of by a query per row."""
+
+    def ids(column: str) -> set[int]:
+        return {getattr(e, column) for e in entries if getattr(e, column) is not None}
+
+    loaded: list[object] = []
+    debtors: dict[int, Debtor] = {}
+    for model, column in ((Debtor, "debtor_id"), (Creditor, "creditor_id"), (Invoice, "invoice_id"),
+                          (Instalment, "instalment_id")):  # fmt: skip
+        wanted = ids(column)
+        if wanted:
+            rows = session.scalars(select(model).where(model.id.in_(wanted))).all()  # type: ignore[attr-defined]
+            loaded.extend(rows)
+            if model is Debtor:
+                debtors = {row.id: row for row in rows}
+    return debtors, loaded
+
+
 def _prepare(
     database: Database, settings: Settings, ids: list[int], now: datetime, stats: DispatchStats
-) -> list[int]:
-    """Re-check the claimed rows and save one message per debtor; returns the message ids to send."""
+) -> tuple[list[int], set[int]]:
+    """Re-check the claimed rows and save one message per debtor. Returns the message ids to send, and
+    those of them that were saved before this batch (rows reclaimed after a crash)."""
     to_send: list[int] = []
+    resumed: set[int] = set()
     with database.session() as session:
         entries = session.scalars(
             select(OutboxEntry).where(OutboxEntry.id.in_(ids)).order_by(OutboxEntry.id)
         ).all()
+        debtors, _keep = _load_rows(session, list(entries))
+        facts = _load_facts(session, list(debtors.values()), now)
         by_debtor: dict[int, list[_Plan]] = defaultdict(list)
         for entry in entries:
             if entry.message_id is not None:
                 # Reclaimed after a crash: its message exists; finish that one (see `_resume`).
-                to_send.extend(_resume(session, entry, now, stats))
+                found = _resume(session, entry, now, stats)
+                to_send.extend(found)
+                resumed.update(found)
+                if entry.status == OutboxStatus.SENT:
+                    facts.note_sent(entry)
                 continue
             cadence = _cadence(session, entry)
             try:
@@ -399,8 +532,9 @@ def _prepare(
             except KeyError:
                 _skip(entry, "step_removed", stats)  # the creditor's cadence changed since planning
                 continue
-            if _check(session, entry, cadence, step, now, stats):
+            if _check(session, facts, entry, cadence, step, now, stats):
                 by_debtor[entry.debtor_id].append(_Plan(entry, step, cadence))
+        drafts: list[_Draft] = []
         for debtor_id, plans in by_debtor.items():
             # One proactive message per debtor: the most advanced step leads; rows of another creditor or
             # that cannot go on the leading channel wait for the next day.
@@ -414,10 +548,14 @@ def _prepare(
             for plan in plans:
                 if plan.entry not in group:
                     _wait(plan.entry, now + timedelta(days=1), "frequency_cap", stats)
-            message = _message(session, settings, session.get_one(Debtor, debtor_id), primary, group, now)
+            debtor = session.get_one(Debtor, debtor_id)
+            zone = debtor.timezone or "America/Sao_Paulo"
+            values = _values(session, settings, debtor, group, moment_to_date(now, zone))
+            drafts.append(_Draft(debtor, primary, group, values))
+        for message in _save_messages(session, settings, drafts, now):
             to_send.append(message.id)
             stats.messages += 1
-    return to_send
+    return to_send, resumed
 
 
 def _cadence(session: Session, entry: OutboxEntry) -> Cadence:
@@ -492,30 +630,61 @@ def _settle_unknown(database: Database, sender: Sender, message_id: int) -> None
 
 
 def _send(
-    services_database: Database, settings: Settings, sender: Sender, rate: SendRate | None, message_id: int
-):  # type: ignore[no-untyped-def]
-    _settle_unknown(services_database, sender, message_id)
+    services_database: Database,
+    settings: Settings,
+    sender: Sender,
+    rate: SendRate | None,
+    message_id: int,
+    *,
+    settle: bool,
+) -> outbound.Delivery:
+    # Only a message saved before this batch can have been left `sending` by a dead dispatcher; one this
+    # batch just saved (and committed as `pending`) needs no settling.
+    if settle:
+        _settle_unknown(services_database, sender, message_id)
     if rate is not None:
         rate.acquire()
     return outbound.deliver(services_database, settings, sender, message_id)
 
 
-def _record(database: Database, message_id: int, delivery: outbound.Delivery, stats: DispatchStats) -> None:
-    """Settle the rows of a message after a delivery attempt."""
+def _record(
+    database: Database, deliveries: list[tuple[int, outbound.Delivery]], stats: DispatchStats
+) -> None:
+    """Settle the rows of the batch's messages after their delivery attempts, in one transaction (a crash
+    before it commits leaves the rows `sending`: reclaimed, they are settled from their messages)."""
+    if not deliveries:
+        return
     with database.session() as session:
-        message = session.get_one(Message, message_id)
-        entries = list(session.scalars(select(OutboxEntry).where(OutboxEntry.message_id == message_id)))
-        if message.status in _SENT_STATUSES and message.provider_sid:
-            _mark_sent(session, entries, as_utc(message.sent_at) or utcnow())
-            stats.sent += len(entries)
-        elif delivery.retry_at is not None:
-            for entry in entries:  # 429 / 5xx: the same message goes again later, never a second one
-                entry.status = OutboxStatus.PENDING
-                entry.next_attempt_at = delivery.retry_at
-                entry.claimed_by = entry.claimed_until = None
-            stats.retried += len(entries)
-        elif message.status == MessageStatus.FAILED:
-            _after_failure(session, entries, message, stats)
+        ids = [message_id for message_id, _ in deliveries]
+        messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+        rows: dict[int, list[OutboxEntry]] = defaultdict(list)
+        for entry in session.scalars(
+            select(OutboxEntry).where(OutboxEntry.message_id.in_(ids)).order_by(OutboxEntry.id)
+        ):
+            rows[entry.message_id].append(entry)  # type: ignore[index]
+        for message_id, delivery in deliveries:
+            _record_one(session, messages[message_id], rows[message_id], delivery, stats)
+
+
+def _record_one(
+    session: Session,
+    message: Message,
+    entries: list[OutboxEntry],
+    delivery: outbound.Delivery,
+    stats: DispatchStats,
+) -> None:
+    """Settle the rows of one message after a delivery attempt."""
+    if message.status in _SENT_STATUSES and message.provider_sid:
+        _mark_sent(session, entries, as_utc(message.sent_at) or utcnow())
+        stats.sent += len(entries)
+    elif delivery.retry_at is not None:
+        for entry in entries:  # 429 / 5xx: the same message goes again later, never a second one
+            entry.status = OutboxStatus.PENDING
+            entry.next_attempt_at = delivery.retry_at
+            entry.claimed_by = entry.claimed_until = None
+        stats.retried += len(entries)
+    elif message.status == MessageStatus.FAILED:
+        _after_failure(session, entries, message, stats)
 
 
 def dispatch_batch(
@@ -535,16 +704,25 @@ def dispatch_batch(
     stats.claimed = len(ids)
     if not ids:
         return stats
-    message_ids = _prepare(database, settings, ids, now, stats)
+    message_ids, resumed = _prepare(database, settings, ids, now, stats)
     channels = _channels_of(database, message_ids)
 
     def send_one(message_id: int) -> tuple[int, outbound.Delivery]:
         rate = (rates or {}).get(channels[message_id])
-        return message_id, _send(database, settings, sender, rate, message_id)
+        settle = message_id in resumed
+        return message_id, _send(database, settings, sender, rate, message_id, settle=settle)
 
+    deliveries: list[tuple[int, outbound.Delivery]] = []
+    failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=SEND_THREADS) as pool:
-        for message_id, delivery in pool.map(send_one, message_ids):
-            _record(database, message_id, delivery, stats)
+        for future in [pool.submit(send_one, message_id) for message_id in message_ids]:
+            try:
+                deliveries.append(future.result())
+            except Exception as error:  # record every other send first, then fail as before
+                failure = failure or error
+    _record(database, deliveries, stats)
+    if failure is not None:
+        raise failure
     return stats
 
 
