@@ -5,8 +5,8 @@
   but not answered, so it can neither starve other debtors nor run up the bill. If Redis is down the
   limit is not enforced (fail open): answering debtors matters more than counting.
 * Reply loops (Twilio error 14107 is what a loop between two bots ends in): an automated sender that
-  repeats itself, or a conversation where we already answered many times in the last minutes, gets no
-  more automatic replies.
+  repeats itself, or a conversation where we already answered many of its messages in the last
+  minutes, gets no more automatic replies.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 # Reply-loop guard: the same text this many times within the window means an automated sender...
 SAME_TEXT_REPEATS = 3
 SAME_TEXT_WINDOW = timedelta(minutes=5)
-# ...and so does us answering this many times within the window.
-MAX_REPLIES = 12
+# ...and so does us answering this many of its messages within the window (a "segunda via" is several
+# messages for one question, so answered questions are counted, not messages).
+MAX_ANSWERED = 10
 REPLIES_WINDOW = timedelta(minutes=2)
 
 
@@ -71,13 +72,11 @@ def looks_like_reply_loop(session: Session, conversation: Conversation, message:
     )
     if message.body and (same_text or 0) >= SAME_TEXT_REPEATS - 1:
         return True
-    replies = session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(
+    answered = session.scalar(
+        select(func.count(func.distinct(Message.in_reply_to_id))).where(
             Message.conversation_id == conversation.id,
             Message.direction == Direction.OUTBOUND,
             Message.created_at >= now - REPLIES_WINDOW,
         )
     )
-    return (replies or 0) >= MAX_REPLIES
+    return (answered or 0) >= MAX_ANSWERED

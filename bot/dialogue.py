@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import abuse, agreements, answers, claims, entities, health, identity, optout, outbound, texts
@@ -85,22 +85,6 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _claim(database: Database, conversation_id: int, owner: str) -> bool:
-    now = utcnow()
-    with database.session() as session:
-        return bool(
-            session.execute(
-                update(Conversation)
-                .where(
-                    Conversation.id == conversation_id,
-                    or_(Conversation.lease_owner.is_(None), Conversation.lease_expires_at < now),
-                )
-                .values(lease_owner=owner, lease_expires_at=now + LEASE)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-        )
-
-
 def _renew(database: Database, conversation_id: int, owner: str) -> None:
     with database.session() as session:
         session.execute(
@@ -111,46 +95,32 @@ def _renew(database: Database, conversation_id: int, owner: str) -> None:
         )
 
 
-def _release(database: Database, conversation_id: int, owner: str) -> None:
-    with database.session() as session:
-        session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-            .execution_options(synchronize_session=False)
+def _ready_in(session: Session, conversation_id: int, now: datetime) -> int | None:
+    """The oldest pending inbound message if it may be handled now (not waiting for a retry)."""
+    row = session.execute(
+        select(Message.id, Message.next_attempt_at)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.direction == Direction.INBOUND,
+            Message.processing == Processing.PENDING,
         )
+        .order_by(Message.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    retry_at = as_utc(row.next_attempt_at)
+    return row.id if retry_at is None or retry_at <= now else None
 
 
-def _oldest(
-    database: Database, conversation_id: int, *pending: ColumnElement[bool]
-) -> tuple[int, datetime | None] | None:
-    """(id, retry time) of the conversation's oldest message matching `pending`, or None."""
-    with database.session() as session:
-        row = session.execute(
-            select(Message.id, Message.next_attempt_at)
-            .where(Message.conversation_id == conversation_id, *pending)
-            .order_by(Message.id)
-            .limit(1)
-        ).first()
-    return None if row is None else (row.id, as_utc(row.next_attempt_at))
-
-
-def next_pending(database: Database, conversation_id: int) -> tuple[int, datetime | None] | None:
-    """The oldest pending inbound message of the conversation and its retry time, or None."""
-    return _oldest(
-        database,
-        conversation_id,
-        Message.direction == Direction.INBOUND,
-        Message.processing == Processing.PENDING,
-    )
+def has_ready_message(database: Database, conversation_id: int) -> bool:
+    """True when the conversation has a pending message that may be handled now."""
+    return _ready(database, conversation_id) is not None
 
 
 def _ready(database: Database, conversation_id: int) -> int | None:
-    pending = next_pending(database, conversation_id)
-    if pending is None:
-        return None
-    message_id, retry_at = pending
-    return message_id if retry_at is None or retry_at <= utcnow() else None
+    with database.session() as session:
+        return _ready_in(session, conversation_id, utcnow())
 
 
 def process_conversation(services: Services, conversation_id: int, *, deadline: float | None = None) -> bool:
@@ -161,9 +131,13 @@ def process_conversation(services: Services, conversation_id: int, *, deadline: 
     """
     owner = _owner()
     worked = False
-    while _claim(services.database, conversation_id, owner):
+    while True:
+        claimed, message_id = _claim_and_peek(services.database, conversation_id, owner)
+        if not claimed:
+            return worked
+        renewed = time.monotonic()
         try:
-            while (message_id := _ready(services.database, conversation_id)) is not None:
+            while message_id is not None:
                 if deadline is not None and time.monotonic() > deadline:
                     return worked
                 worked = True
@@ -171,13 +145,43 @@ def process_conversation(services: Services, conversation_id: int, *, deadline: 
                 if retry_at is not None:
                     services.later.process(conversation_id, retry_at)
                     break
-                _renew(services.database, conversation_id, owner)
+                if time.monotonic() - renewed > LEASE.total_seconds() / 2:
+                    _renew(services.database, conversation_id, owner)
+                    renewed = time.monotonic()
+                message_id = _ready(services.database, conversation_id)
         finally:
-            _release(services.database, conversation_id, owner)
+            more = _release_and_peek(services.database, conversation_id, owner)
         # A message saved while we were releasing found the conversation claimed and left it to us.
-        if _ready(services.database, conversation_id) is None:
-            break
-    return worked
+        if not more:
+            return worked
+
+
+def _claim_and_peek(database: Database, conversation_id: int, owner: str) -> tuple[bool, int | None]:
+    """Claim the conversation and find its next ready message, in one transaction."""
+    now = utcnow()
+    with database.session() as session:
+        claimed = session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == conversation_id,
+                or_(Conversation.lease_owner.is_(None), Conversation.lease_expires_at < now),
+            )
+            .values(lease_owner=owner, lease_expires_at=now + LEASE)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        return bool(claimed), _ready_in(session, conversation_id, now) if claimed else None
+
+
+def _release_and_peek(database: Database, conversation_id: int, owner: str) -> bool:
+    """Release the conversation; True when a message is ready (someone must process it)."""
+    with database.session() as session:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        return _ready_in(session, conversation_id, utcnow()) is not None
 
 
 def _handle(services: Services, conversation_id: int, message_id: int) -> datetime | None:
@@ -351,19 +355,28 @@ def send_now(services: Services, conversation_id: int) -> None:
 def deliver_conversation(services: Services, conversation_id: int) -> datetime | None:
     """Send the conversation's pending outbound messages in order. Returns when to try again, if a
     message must wait (a retry time in the future, or a retryable failure)."""
-    while True:
-        oldest = _oldest(
-            services.database,
-            conversation_id,
-            Message.direction == Direction.OUTBOUND,
-            Message.status == MessageStatus.PENDING,
-        )
-        if oldest is None:
-            return None
-        message_id, retry_at = oldest
-        if retry_at is not None and retry_at > utcnow():
-            return retry_at
-        result = outbound.deliver(services.database, services.settings, services.sender, message_id)
-        if result.retry_at is not None:
-            return result.retry_at
-        # Sent, failed for good, or claimed by another deliverer: go on with the next one.
+    with services.database.session() as session:
+        rows = session.execute(
+            select(Message.id, Message.next_attempt_at)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == Direction.OUTBOUND,
+                Message.status == MessageStatus.PENDING,
+            )
+            .order_by(Message.id)
+        ).all()
+    now = utcnow()
+    due: list[int] = []
+    for row in rows:
+        retry_at = as_utc(row.next_attempt_at)
+        if retry_at is not None and retry_at > now:
+            return_at = retry_at  # this one waits, and the ones after it wait behind it
+            break
+        due.append(row.id)
+    else:
+        return_at = None
+    if due:
+        failed = outbound.deliver_in_order(services.database, services.settings, services.sender, due)
+        if failed is not None:
+            return failed.retry_at
+    return return_at

@@ -40,5 +40,7 @@ def configure_logging(settings: Settings) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     handler.filters = [RedactSecrets(secrets)]
-    # Alembic announces its context on every schema check (each /health call): keep it for warnings.
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    # Chatty libraries at INFO: Alembic on every schema check (each /health call), Twilio's HTTP client
+    # on every send (a dozen lines), RQ on every job. Their warnings and errors still come through.
+    for name in ("alembic.runtime.migration", "twilio.http_client", "rq.worker", "rq.queue"):
+        logging.getLogger(name).setLevel(logging.WARNING)

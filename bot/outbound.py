@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot import optout
 from bot.channels import OutboundRequest, PermanentSendError, RetryableSendError, Sender
@@ -98,39 +98,54 @@ class Delivery:
     retry_at: datetime | None = None  # set when the message went back to `pending` for a later try
 
 
-def deliver(database: Database, settings: Settings, sender: Sender, message_id: int) -> Delivery:
-    """Claim the pending message `message_id`, send it, and record the outcome. Safe to call from several
-    workers at once: only the one whose conditional UPDATE wins sends."""
+def _claim(
+    database: Database, settings: Settings, message_ids: list[int]
+) -> list[tuple[int, OutboundRequest, int]]:
+    """Claim the pending, due messages among `message_ids` (`pending` → `sending`, one conditional UPDATE)
+    and build their requests, in id order; committed before anything is sent."""
     now = utcnow()
     with database.session() as session:
-        claimed = session.execute(
-            update(Message)
-            .where(
-                Message.id == message_id,
-                Message.status == MessageStatus.PENDING,
-                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+        claimed = set(
+            session.scalars(
+                update(Message)
+                .where(
+                    Message.id.in_(message_ids),
+                    Message.status == MessageStatus.PENDING,
+                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                )
+                .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
             )
-            .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
-        ).rowcount
-        if not claimed:
-            return Delivery(message_id, sent=False)
-        message = session.get_one(Message, message_id)
-        conversation = message.conversation
-        request = OutboundRequest(
-            channel=conversation.channel,
-            to=conversation.address,
-            body=message.body,
-            media_urls=[m["url"] for m in message.media or [] if m.get("url")],
-            from_=conversation.our_address,
-            status_callback=None
-            if settings.sandbox
-            else f"{settings.public_base_url}/webhooks/twilio/status",
-            content_sid=message.content_sid,
-            content_variables=message.content_variables,
         )
-        attempts = message.attempts
-    # The claim is committed before the provider is called: a crash from here on leaves the row in
-    # `sending`, never sent twice.
+        if not claimed:
+            return []
+        messages = session.scalars(
+            select(Message).options(selectinload(Message.conversation)).where(Message.id.in_(claimed))
+        ).all()
+        callback = None if settings.sandbox else f"{settings.public_base_url}/webhooks/twilio/status"
+        requests = []
+        for message in sorted(messages, key=lambda m: m.id):
+            conversation = message.conversation
+            request = OutboundRequest(
+                channel=conversation.channel,
+                to=conversation.address,
+                body=message.body,
+                media_urls=[m["url"] for m in message.media or [] if m.get("url")],
+                from_=conversation.our_address,
+                status_callback=callback,
+                content_sid=message.content_sid,
+                content_variables=message.content_variables,
+            )
+            requests.append((message.id, request, message.attempts))
+    return requests
+
+
+def _send_claimed(
+    database: Database, sender: Sender, message_id: int, request: OutboundRequest, attempts: int
+) -> Delivery:
+    """Hand one claimed message to the provider and record what happened. The claim was committed before:
+    a crash from here on leaves the row in `sending`, never sent twice."""
     try:
         result = sender.send(request)
     except RetryableSendError as error:
@@ -138,13 +153,55 @@ def deliver(database: Database, settings: Settings, sender: Sender, message_id: 
     except PermanentSendError as error:
         return _record_failure(database, message_id, attempts, error, retryable=False)
     with database.session() as session:
-        message = session.get_one(Message, message_id)
-        message.provider_sid = result.sid
-        message.status = result.status
-        message.next_attempt_at = None
-        if result.status in (MessageStatus.STORED, MessageStatus.SENT):
-            message.sent_at = utcnow()
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(
+                provider_sid=result.sid,
+                status=result.status,
+                next_attempt_at=None,
+                sent_at=utcnow() if result.status in (MessageStatus.STORED, MessageStatus.SENT) else None,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
     return Delivery(message_id, sent=True)
+
+
+def deliver(database: Database, settings: Settings, sender: Sender, message_id: int) -> Delivery:
+    """Claim the pending message `message_id`, send it, and record the outcome. Safe to call from several
+    workers at once: only the one whose conditional UPDATE wins sends."""
+    claimed = _claim(database, settings, [message_id])
+    if not claimed:
+        return Delivery(message_id, sent=False)
+    return _send_claimed(database, sender, *claimed[0])
+
+
+def deliver_in_order(
+    database: Database, settings: Settings, sender: Sender, message_ids: list[int]
+) -> Delivery | None:
+    """Send several messages of one conversation in order, claimed together. If one must be retried, the
+    ones after it wait with the same retry time (a debtor never gets them out of order). Returns that
+    retryable delivery, or None."""
+    claimed = _claim(database, settings, message_ids)
+    for index, (message_id, request, attempts) in enumerate(claimed):
+        delivery = _send_claimed(database, sender, message_id, request, attempts)
+        if delivery.retry_at is not None:
+            _put_back([m for m, _, _ in claimed[index + 1 :]], delivery.retry_at, database)
+            return delivery
+    return None
+
+
+def _put_back(message_ids: list[int], retry_at: datetime, database: Database) -> None:
+    if not message_ids:
+        return
+    with database.session() as session:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(message_ids), Message.status == MessageStatus.SENDING)
+            .values(status=MessageStatus.PENDING, next_attempt_at=retry_at, attempts=Message.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _record_failure(

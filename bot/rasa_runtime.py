@@ -10,8 +10,9 @@ from urllib.parse import unquote, urlsplit
 
 from bot.config import PROJECT_ROOT, Settings
 
-# Rasa's keys live next to Régua's (RQ) in the same Redis; the prefix keeps them apart.
-RASA_KEY_PREFIX = "regua_rasa"
+# Rasa's keys live next to Régua's (RQ) in the same Redis; the prefix keeps them apart. Rasa accepts
+# only letters and digits in it (anything else is dropped for its default, with a warning).
+RASA_KEY_PREFIX = "reguarasa"
 
 
 def redis_store_config(redis_url: str) -> dict[str, Any]:

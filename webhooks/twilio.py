@@ -1,10 +1,10 @@
 """Twilio webhooks: inbound messages (`/webhooks/twilio/messages`) and delivery status (`.../status`).
 
 Design (see docs/conversation.md): the message webhook checks the signature, saves the message and
-answers Twilio at once with empty TwiML; an RQ worker then answers the debtor through the REST API.
-That keeps every webhook far inside Twilio's 15 seconds whatever Rasa does, lets any number of workers
-share the load, and keeps one debtor's messages in order (bot.dialogue). When Redis is down the webhook
-answers inline instead, within a time budget, so debtors are still answered.
+answers the debtor inline, within a time budget, through the REST API, then acknowledges Twilio with
+empty TwiML. Whatever must wait (Rasa down or slow, a backlog) is left pending and handed to the RQ
+workers, so every webhook stays far inside Twilio's 15 seconds. One debtor's messages stay in order
+whoever processes them (a conversation lease, bot.dialogue).
 """
 
 from __future__ import annotations
@@ -12,21 +12,20 @@ from __future__ import annotations
 import logging
 import time
 
-import redis
 from flask import Blueprint, Response, abort, request
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import delivery_status, dialogue, inbound, jobs
+from bot import delivery_status, dialogue, inbound
 from webhooks.errors import error_response
-from webhooks.extensions import conversations, db, redis_ext, settings
+from webhooks.extensions import conversations, db, settings
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 
-# Inline answering (Redis down) starts no new message after this long: Rasa's timeout plus a send must
-# still fit in Twilio's 15 seconds.
+# Inline answering starts no new message after this long: Rasa's timeout plus the sends must still fit
+# in Twilio's 15 seconds; later messages of a burst go to the workers.
 INLINE_BUDGET_SECONDS = 1.0
 
 
@@ -83,23 +82,14 @@ def messages() -> Response | tuple[Response | str, int]:
 
 
 def _dispatch(conversation_id: int) -> None:
-    """Queue the conversation for a worker; answer inline when Redis is down."""
-    started = time.monotonic()
-    try:
-        jobs.queue(redis_ext.client()).enqueue(
-            jobs.process_conversation,
-            conversation_id,
-            job_timeout=jobs.JOB_TIMEOUT,
-            result_ttl=jobs.RESULT_TTL,
-            failure_ttl=86400,
-        )
-    except (redis.RedisError, OSError) as error:
-        log.warning(
-            "Redis unavailable (%s): answering conversation %s inline", type(error).__name__, conversation_id
-        )
-        dialogue.process_conversation(
-            conversations.services(), conversation_id, deadline=started + INLINE_BUDGET_SECONDS
-        )
+    """Answer the conversation now, inside the request, within a time budget; what must wait (Rasa
+    down, a backlog beyond the budget) goes to the workers through RQ (or the sweep if Redis is down)."""
+    services = conversations.services()
+    dialogue.process_conversation(
+        services, conversation_id, deadline=time.monotonic() + INLINE_BUDGET_SECONDS
+    )
+    if dialogue.has_ready_message(services.database, conversation_id):
+        services.later.process(conversation_id)
 
 
 @bp.post("/status")

@@ -31,7 +31,7 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -84,6 +84,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 BATCH_SIZE = 200
 SEND_THREADS = 8
+# How often the sends that finished are recorded (rows marked sent), in one transaction each time.
+_RECORD_EVERY = 0.1
 WHATSAPP_WINDOW = timedelta(hours=24)
 # The longest span a frequency cap counts (`per_week`).
 _CAP_SPAN = timedelta(days=7)
@@ -650,8 +652,8 @@ def _send(
 def _record(
     database: Database, deliveries: list[tuple[int, outbound.Delivery]], stats: DispatchStats
 ) -> None:
-    """Settle the rows of the batch's messages after their delivery attempts, in one transaction (a crash
-    before it commits leaves the rows `sending`: reclaimed, they are settled from their messages)."""
+    """Settle the rows of messages after their delivery attempts, in one transaction (a crash before it
+    commits leaves the rows `sending`: reclaimed, they are settled from their messages)."""
     if not deliveries:
         return
     with database.session() as session:
@@ -712,15 +714,22 @@ def dispatch_batch(
         settle = message_id in resumed
         return message_id, _send(database, settings, sender, rate, message_id, settle=settle)
 
-    deliveries: list[tuple[int, outbound.Delivery]] = []
     failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=SEND_THREADS) as pool:
-        for future in [pool.submit(send_one, message_id) for message_id in message_ids]:
-            try:
-                deliveries.append(future.result())
-            except Exception as error:  # record every other send first, then fail as before
-                failure = failure or error
-    _record(database, deliveries, stats)
+        order = {pool.submit(send_one, message_id): n for n, message_id in enumerate(message_ids)}
+        pending = set(order)
+        while pending:
+            # Record what has been sent every `_RECORD_EVERY` seconds: one transaction for the sends that
+            # finished meanwhile instead of one per message, and rows marked sent soon after their send
+            # (the frequency caps of the other dispatchers count them).
+            done, pending = wait(pending, timeout=_RECORD_EVERY)
+            deliveries = []
+            for future in sorted(done, key=order.__getitem__):
+                try:
+                    deliveries.append(future.result())
+                except Exception as error:  # record every other send, then fail as before
+                    failure = failure or error
+            _record(database, deliveries, stats)
     if failure is not None:
         raise failure
     return stats

@@ -41,6 +41,22 @@ def _say(app: Flask, settings: Settings, services: dialogue.Services, body: str,
     return chat.replies_to(services.database, form["MessageSid"], timeout=0)
 
 
+def _pending(db: Database, body: str) -> int:
+    """Save an inbound message without answering it (as the webhook does before it answers); returns its
+    conversation id."""
+    from bot import inbound
+    from bot.phones import parse_address
+
+    with db.session() as s:
+        stored = inbound.store(
+            s,
+            inbound.Inbound(
+                sid=chat.new_sid(), sender=parse_address("whatsapp:+5511987654321"), to="", body=body
+            ),
+        )
+    return stored.conversation_id
+
+
 def _conversation(db: Database) -> Conversation:
     with db.session() as s:
         return s.scalars(select(Conversation)).one()
@@ -131,12 +147,12 @@ def test_rasa_down_sends_one_polite_notice_keeps_order_and_answers_after_recover
 def test_only_one_processor_works_on_a_conversation_at_a_time(
     app: Flask, settings: Settings, services, fake_rasa: FakeRasa, db: Database, people: People
 ) -> None:  # type: ignore[no-untyped-def]
-    post_message(app, settings, "oi")
-    conversation_id = _conversation(db).id
-    assert dialogue._claim(db, conversation_id, "other-worker")
+    conversation_id = _pending(db, "oi")
+    claimed, ready = dialogue._claim_and_peek(db, conversation_id, "other-worker")
+    assert claimed and ready is not None
     assert dialogue.process_conversation(services, conversation_id) is False
     assert fake_rasa.calls == []
-    dialogue._release(db, conversation_id, "other-worker")
+    assert dialogue._release_and_peek(db, conversation_id, "other-worker") is True  # still to answer
     assert dialogue.process_conversation(services, conversation_id) is True
 
 

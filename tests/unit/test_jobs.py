@@ -22,8 +22,14 @@ from bot.config import Settings, override
 from bot.db import Database
 from bot.models import Direction, Message, MessageStatus, Processing, utcnow
 from tests.conftest import People
-from tests.unit.conftest import FakeSender, post_message
+from tests.unit.conftest import FakeSender
+from tests.unit.test_dialogue import _pending
 from webhooks import create_app
+
+
+def _sid_of(db: Database, body: str) -> str:
+    with db.session() as s:
+        return s.scalar(select(Message.provider_sid).where(Message.body == body))
 
 
 @pytest.fixture
@@ -42,9 +48,10 @@ def test_a_queued_conversation_is_answered_by_the_worker(
     sender: FakeSender,
     people: People,
 ) -> None:  # type: ignore[no-untyped-def]
-    _, form = post_message(app, settings, "oi")
+    conversation_id = _pending(worker_services.database, "oi")
+    jobs.RqLater(redis_conn).process(conversation_id)
     assert worker.run(settings, burst=True) is True
-    exchange = chat.replies_to(worker_services.database, form["MessageSid"], timeout=0)
+    exchange = chat.replies_to(worker_services.database, _sid_of(worker_services.database, "oi"), timeout=0)
     assert exchange.processing == Processing.DONE and exchange.texts == ["eco: oi"]
     assert [r.body for r in sender.sent] == ["eco: oi"]
 
@@ -52,8 +59,7 @@ def test_a_queued_conversation_is_answered_by_the_worker(
 def test_the_sweep_requeues_lost_work_and_closes_unknown_sends(
     app: Flask, settings: Settings, worker_services, redis_conn: redis.Redis, db: Database, people: People
 ) -> None:  # type: ignore[no-untyped-def]
-    post_message(app, settings, "oi")
-    redis_conn.flushdb()  # the job is lost (Redis restarted, say); the message is still pending
+    _pending(db, "oi")  # saved, then the process died before answering (or its job was lost)
     with db.session() as s:
         conversation_id = s.scalar(select(Message.conversation_id))
         s.add(

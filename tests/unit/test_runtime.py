@@ -39,7 +39,7 @@ def test_rasa_endpoints_use_redis_tracker_and_lock_store(tmp_path: Path) -> None
             "url": "cache.example",
             "port": 6380,
             "db": 3,
-            "key_prefix": "regua_rasa",
+            "key_prefix": "reguarasa",
             "use_ssl": True,
             "username": "user",
             "password": "p@ss",

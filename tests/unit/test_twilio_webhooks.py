@@ -7,7 +7,7 @@ from flask import Flask
 from rq import Queue
 from sqlalchemy import func, select
 
-from bot import chat, jobs
+from bot import chat, jobs, texts
 from bot.config import Settings, override
 from bot.db import Database
 from bot.models import (
@@ -29,24 +29,37 @@ def _count(db: Database, *where) -> int:  # type: ignore[no-untyped-def]
         return s.scalar(select(func.count()).select_from(Message).where(*where)) or 0
 
 
-def test_a_signed_message_is_saved_queued_and_acknowledged_with_empty_twiml(
-    app: Flask, settings: Settings, db: Database, people: People, redis_conn: redis.Redis
-) -> None:
+def test_a_signed_message_is_saved_answered_inline_and_acknowledged_with_empty_twiml(
+    app: Flask, settings: Settings, db: Database, people: People, redis_conn: redis.Redis, sender
+) -> None:  # type: ignore[no-untyped-def]
     response, form = post_message(app, settings, "kd o boleto?")
     assert response.status_code == 200
     assert response.mimetype == "text/xml" and b"<Response" in response.data
     with db.session() as s:
-        message = s.scalars(select(Message)).one()
+        message = s.scalars(select(Message).where(Message.direction == Direction.INBOUND)).one()
         assert message.provider_sid == form["MessageSid"]
-        assert message.body == "kd o boleto?" and message.direction == Direction.INBOUND
-        assert message.processing == Processing.PENDING
+        assert message.body == "kd o boleto?"
+        assert message.processing == Processing.DONE
         conversation = message.conversation
         assert conversation.channel == Channel.WHATSAPP and conversation.address == PHONE
         assert conversation.debtor_id == people.debtor_id
         assert conversation.our_address == form["To"]
         assert conversation.debtor.whatsapp_id == PHONE.removeprefix("+")
-    queued = Queue(jobs.DEFAULT_QUEUE, connection=redis_conn).jobs
-    assert [(j.func_name, j.args) for j in queued] == [("bot.jobs.process_conversation", (conversation.id,))]
+    # Answered in the request (through the REST API), so nothing was left for the workers.
+    assert [r.body for r in sender.sent] == ["eco: kd o boleto?"]
+    assert sender.sent[0].from_ == form["To"]
+    assert Queue(jobs.DEFAULT_QUEUE, connection=redis_conn).jobs == []
+
+
+def test_when_rasa_is_down_the_message_waits_for_the_workers(
+    app: Flask, settings: Settings, db: Database, people: People, fake_rasa, later, sender
+) -> None:  # type: ignore[no-untyped-def]
+    fake_rasa.down = True
+    _, form = post_message(app, settings, "manda o pix")
+    exchange = chat.replies_to(db, form["MessageSid"], timeout=0)
+    assert exchange.processing == Processing.PENDING  # kept for reprocessing
+    assert exchange.texts == [texts.OUTAGE_NOTICE]
+    assert later.processes and later.processes[-1][1] is not None  # a retry is scheduled
 
 
 def test_missing_or_wrong_signature_is_403_and_nothing_is_saved(
@@ -77,15 +90,15 @@ def test_signature_is_checked_against_the_public_url_behind_a_proxy(
     assert app.test_client().post(chat.MESSAGES_PATH, data=form, headers=signed_inside).status_code == 403
 
 
-def test_the_same_message_sid_three_times_is_saved_and_queued_once(
-    app: Flask, settings: Settings, db: Database, people: People, redis_conn: redis.Redis
-) -> None:
+def test_the_same_message_sid_three_times_is_saved_and_answered_once(
+    app: Flask, settings: Settings, db: Database, people: People, sender
+) -> None:  # type: ignore[no-untyped-def]
     sid = chat.new_sid()
     for _ in range(3):
         response, _ = post_message(app, settings, "manda o pix", sid=sid)
         assert response.status_code == 200
     assert _count(db, Message.provider_sid == sid) == 1
-    assert len(Queue(jobs.DEFAULT_QUEUE, connection=redis_conn).jobs) == 1
+    assert [r.body for r in sender.sent] == ["eco: manda o pix"]
 
 
 def test_an_old_whatsapp_id_without_the_ninth_digit_finds_the_debtor(
@@ -104,7 +117,7 @@ def test_sms_and_media_are_stored_with_the_message(
     media = [("https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME1", "image/jpeg")]
     post_message(app, settings, "segue o comprovante", channel="sms", media=media)
     with db.session() as s:
-        message = s.scalars(select(Message)).one()
+        message = s.scalars(select(Message).where(Message.direction == Direction.INBOUND)).one()
         assert message.channel == Channel.SMS
         assert message.media == [{"url": media[0][0], "content_type": "image/jpeg"}]
 
@@ -124,16 +137,16 @@ def test_malformed_forms_get_a_clear_400_and_automated_senders_are_ignored(
 
 
 def test_a_flood_from_one_number_is_stored_but_not_answered(
-    settings: Settings, db: Database, people: People, redis_conn: redis.Redis, services
+    settings: Settings, db: Database, people: People, redis_conn: redis.Redis, services, sender
 ) -> None:  # type: ignore[no-untyped-def]
     app = create_app(override(settings, inbound_rate_limit="3/minute"))
     app.extensions["regua_services"] = services
     for n in range(5):
         post_message(app, override(settings, inbound_rate_limit="3/minute"), f"msg {n}")
     post_message(app, settings, "oi", phone="+5521998765432")  # another number is not affected
-    assert _count(db) == 6
+    assert _count(db, Message.direction == Direction.INBOUND) == 6
     assert _count(db, Message.processing_note == "rate_limited") == 2
-    assert len(Queue(jobs.DEFAULT_QUEUE, connection=redis_conn).jobs) == 4
+    assert len(sender.sent) == 4
 
 
 def test_redis_down_answers_inline(
