@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot import optout
-from bot.channels import OutboundRequest, PermanentSendError, RetryableSendError, Sender
+from bot.channels import OutboundRequest, PermanentSendError, RetryableSendError, Sender, SendResult
 from bot.channels.splitting import WHATSAPP_MAX_CHARS, split_text
 from bot.config import Settings
 from bot.db import Database
@@ -98,11 +98,12 @@ class Delivery:
     retry_at: datetime | None = None  # set when the message went back to `pending` for a later try
 
 
-def _claim(
+def claim(
     database: Database, settings: Settings, message_ids: list[int]
 ) -> list[tuple[int, OutboundRequest, int]]:
     """Claim the pending, due messages among `message_ids` (`pending` → `sending`, one conditional UPDATE)
-    and build their requests, in id order; committed before anything is sent."""
+    and build their requests, in id order; committed before anything is sent. Returns (message id,
+    request, attempts) for each claimed message."""
     now = utcnow()
     with database.session() as session:
         claimed = set(
@@ -141,37 +142,61 @@ def _claim(
     return requests
 
 
+# What one hand-over to the provider gave: its SID and status, or the classified failure.
+Outcome = SendResult | RetryableSendError | PermanentSendError
+
+
+def attempt(sender: Sender, request: OutboundRequest) -> Outcome:
+    """Hand one claimed message's request to the provider; a classified failure is returned, not raised.
+    Touches no database, so many can run in threads while one transaction records them (`record`)."""
+    try:
+        return sender.send(request)
+    except (RetryableSendError, PermanentSendError) as error:
+        return error
+
+
+def record(session: Session, outcomes: list[tuple[int, int, Outcome]]) -> dict[int, Delivery]:
+    """Record the outcomes of claimed messages — (message id, attempts, outcome) — in `session`'s
+    transaction: the SIDs of the sent ones in one statement, each failure retried later or given up.
+
+    Until this commits, a sent message stays `sending` without a SID; whoever resumes it asks the provider
+    first (`Sender.lookup`), so a crash in between never sends it twice."""
+    now = utcnow()
+    sent = [
+        {
+            "id": message_id,
+            "provider_sid": outcome.sid,
+            "status": outcome.status,
+            "next_attempt_at": None,
+            "sent_at": now if outcome.status in (MessageStatus.STORED, MessageStatus.SENT) else None,
+            "updated_at": now,
+        }
+        for message_id, _, outcome in outcomes
+        if isinstance(outcome, SendResult)
+    ]
+    if sent:
+        session.execute(update(Message), sent)  # an executemany by primary key
+    deliveries = {row["id"]: Delivery(row["id"], sent=True) for row in sent}
+    for message_id, attempts, outcome in outcomes:
+        if not isinstance(outcome, SendResult):
+            deliveries[message_id] = _record_failure(session, message_id, attempts, outcome)
+    return deliveries
+
+
 def _send_claimed(
     database: Database, sender: Sender, message_id: int, request: OutboundRequest, attempts: int
 ) -> Delivery:
     """Hand one claimed message to the provider and record what happened. The claim was committed before:
     a crash from here on leaves the row in `sending`, never sent twice."""
-    try:
-        result = sender.send(request)
-    except RetryableSendError as error:
-        return _record_failure(database, message_id, attempts, error, retryable=True)
-    except PermanentSendError as error:
-        return _record_failure(database, message_id, attempts, error, retryable=False)
+    outcome = attempt(sender, request)
     with database.session() as session:
-        session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(
-                provider_sid=result.sid,
-                status=result.status,
-                next_attempt_at=None,
-                sent_at=utcnow() if result.status in (MessageStatus.STORED, MessageStatus.SENT) else None,
-                updated_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
-        )
-    return Delivery(message_id, sent=True)
+        return record(session, [(message_id, attempts, outcome)])[message_id]
 
 
 def deliver(database: Database, settings: Settings, sender: Sender, message_id: int) -> Delivery:
     """Claim the pending message `message_id`, send it, and record the outcome. Safe to call from several
     workers at once: only the one whose conditional UPDATE wins sends."""
-    claimed = _claim(database, settings, [message_id])
+    claimed = claim(database, settings, [message_id])
     if not claimed:
         return Delivery(message_id, sent=False)
     return _send_claimed(database, sender, *claimed[0])
@@ -183,7 +208,7 @@ def deliver_in_order(
     """Send several messages of one conversation in order, claimed together. If one must be retried, the
     ones after it wait with the same retry time (a debtor never gets them out of order). Returns that
     retryable delivery, or None."""
-    claimed = _claim(database, settings, message_ids)
+    claimed = claim(database, settings, message_ids)
     for index, (message_id, request, attempts) in enumerate(claimed):
         delivery = _send_claimed(database, sender, message_id, request, attempts)
         if delivery.retry_at is not None:
@@ -205,31 +230,23 @@ def _put_back(message_ids: list[int], retry_at: datetime, database: Database) ->
 
 
 def _record_failure(
-    database: Database,
-    message_id: int,
-    attempts: int,
-    error: RetryableSendError | PermanentSendError,
-    *,
-    retryable: bool,
+    session: Session, message_id: int, attempts: int, error: RetryableSendError | PermanentSendError
 ) -> Delivery:
-    with database.session() as session:
-        message = session.get_one(Message, message_id)
-        message.error_code = error.code
-        message.error_message = str(error)[:500]
-        if retryable and attempts < MAX_SEND_ATTEMPTS:
-            message.status = MessageStatus.PENDING
-            message.next_attempt_at = utcnow() + backoff(attempts)
-            log.warning(
-                "message %s: %s; retry %s at %s", message_id, error, attempts, message.next_attempt_at
-            )
-            return Delivery(message_id, sent=False, retry_at=message.next_attempt_at)
-        message.status = MessageStatus.FAILED
-        message.next_attempt_at = None
-        log.warning("message %s failed for good: %s", message_id, error)
-        if error.code in OPT_OUT_ERROR_CODES:
-            optout.record_for_conversation(
-                session, message.conversation, OptOutAction.OPT_OUT, source="provider_error"
-            )
+    message = session.get_one(Message, message_id)
+    message.error_code = error.code
+    message.error_message = str(error)[:500]
+    if isinstance(error, RetryableSendError) and attempts < MAX_SEND_ATTEMPTS:
+        message.status = MessageStatus.PENDING
+        message.next_attempt_at = utcnow() + backoff(attempts)
+        log.warning("message %s: %s; retry %s at %s", message_id, error, attempts, message.next_attempt_at)
+        return Delivery(message_id, sent=False, retry_at=message.next_attempt_at)
+    message.status = MessageStatus.FAILED
+    message.next_attempt_at = None
+    log.warning("message %s failed for good: %s", message_id, error)
+    if error.code in OPT_OUT_ERROR_CODES:
+        optout.record_for_conversation(
+            session, message.conversation, OptOutAction.OPT_OUT, source="provider_error"
+        )
     return Delivery(message_id, sent=False)
 
 

@@ -195,15 +195,7 @@ def import_debtors(
     """
     started = time.monotonic()
     csv_file = read_csv(source, DEBTOR_FIELDS)
-    report = ImportReport(
-        kind="debtors",
-        encoding=csv_file.encoding,
-        separator=csv_file.separator_name,
-        ignored_columns=csv_file.ignored_columns,
-        file_name=csv_file.name,
-        sha256=csv_file.sha256,
-    )
-    report.errors.extend(RowError(line, reason) for line, reason in csv_file.bad_rows)
+    report = ImportReport.of_file(csv_file, kind="debtors")
     now = utcnow()
 
     with Progress(progress, len(csv_file.rows)) as bar:

@@ -267,15 +267,7 @@ def import_invoices(
     """
     started = time.monotonic()
     csv_file = read_csv(source, INVOICE_FIELDS)
-    report = ImportReport(
-        kind="invoices",
-        encoding=csv_file.encoding,
-        separator=csv_file.separator_name,
-        ignored_columns=csv_file.ignored_columns,
-        file_name=csv_file.name,
-        sha256=csv_file.sha256,
-    )
-    report.errors.extend(RowError(line, reason) for line, reason in csv_file.bad_rows)
+    report = ImportReport.of_file(csv_file, kind="invoices")
     now = utcnow()
     has_creditor_column = "credor_cnpj" in csv_file.columns
 

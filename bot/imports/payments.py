@@ -289,14 +289,7 @@ def import_payments(
     started = clock.monotonic()
     settings = settings or get_settings()
     csv_file = read_csv(source, PAYMENT_FIELDS)
-    report = PaymentImportReport(
-        encoding=csv_file.encoding,
-        separator=csv_file.separator_name,
-        ignored_columns=csv_file.ignored_columns,
-        file_name=csv_file.name,
-        sha256=csv_file.sha256,
-    )
-    report.errors.extend(RowError(line, reason) for line, reason in csv_file.bad_rows)
+    report = PaymentImportReport.of_file(csv_file)
     today = datetime.now(UTC).astimezone(BRAZIL_TZ).date()
     outcomes: Counter[str] = Counter()
     thanked: set[int] = set()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from bot.imports.reading import CsvSource
 
 __all__ = ["ImportReport", "Progress", "RowError"]
 
@@ -42,6 +45,21 @@ class ImportReport:
     file_name: str | None = None
     sha256: str = ""
     seconds: float = 0.0
+
+    @classmethod
+    def of_file(cls, csv_file: CsvSource, **fields: Any) -> Self:
+        """A report for `csv_file`: its encoding, separator, ignored columns, name and digest, and the rows
+        that could not even be read as errors."""
+        report = cls(
+            encoding=csv_file.encoding,
+            separator=csv_file.separator_name,
+            ignored_columns=csv_file.ignored_columns,
+            file_name=csv_file.name,
+            sha256=csv_file.sha256,
+            **fields,
+        )
+        report.errors.extend(RowError(line, reason) for line, reason in csv_file.bad_rows)
+        return report
 
     @property
     def failed(self) -> int:

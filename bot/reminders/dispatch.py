@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from bot import outbound
 from bot.agreements import moment_to_date
-from bot.channels import OutboundRequest, Sender
+from bot.channels import OutboundRequest, RetryableSendError, Sender
 from bot.config import Settings
 from bot.db import Database
 from bot.documents import format_cnpj
@@ -631,40 +631,40 @@ def _settle_unknown(database: Database, sender: Sender, message_id: int) -> None
             message.next_attempt_at = None
 
 
-def _send(
-    services_database: Database,
-    settings: Settings,
-    sender: Sender,
-    rate: SendRate | None,
-    message_id: int,
-    *,
-    settle: bool,
-) -> outbound.Delivery:
-    # Only a message saved before this batch can have been left `sending` by a dead dispatcher; one this
-    # batch just saved (and committed as `pending`) needs no settling.
-    if settle:
-        _settle_unknown(services_database, sender, message_id)
-    if rate is not None:
-        rate.acquire()
-    return outbound.deliver(services_database, settings, sender, message_id)
+def _settle_resumed(database: Database, sender: Sender, message_ids: set[int]) -> set[int]:
+    """Settle the messages of rows reclaimed after a crash (see `_settle_unknown`); returns those that
+    could not be settled now (the provider's lookup failed): they stay `sending`, and their rows are
+    reclaimed after the lease."""
+    unsettled = set()
+    for message_id in sorted(message_ids):
+        try:
+            _settle_unknown(database, sender, message_id)
+        except RetryableSendError as error:
+            log.warning("message %s: cannot tell whether the provider has it (%s); later", message_id, error)
+            unsettled.add(message_id)
+    return unsettled
 
 
 def _record(
-    database: Database, deliveries: list[tuple[int, outbound.Delivery]], stats: DispatchStats
+    database: Database, results: list[tuple[int, int, outbound.Outcome | None]], stats: DispatchStats
 ) -> None:
-    """Settle the rows of messages after their delivery attempts, in one transaction (a crash before it
-    commits leaves the rows `sending`: reclaimed, they are settled from their messages)."""
-    if not deliveries:
+    """Record the provider's answers — (message id, attempts, outcome); None: not sent by this batch — and
+    settle the messages' rows, in one transaction. A crash before it commits leaves the messages `sending`
+    without a SID and the rows `sending`: reclaimed, they are settled from the provider
+    (`_settle_unknown`)."""
+    if not results:
         return
     with database.session() as session:
-        ids = [message_id for message_id, _ in deliveries]
+        deliveries = outbound.record(session, [r for r in results if r[2] is not None])  # type: ignore[misc]
+        ids = [message_id for message_id, _, _ in results]
         messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
         rows: dict[int, list[OutboxEntry]] = defaultdict(list)
         for entry in session.scalars(
             select(OutboxEntry).where(OutboxEntry.message_id.in_(ids)).order_by(OutboxEntry.id)
         ):
             rows[entry.message_id].append(entry)  # type: ignore[index]
-        for message_id, delivery in deliveries:
+        for message_id, _, _ in results:
+            delivery = deliveries.get(message_id, outbound.Delivery(message_id, sent=False))
             _record_one(session, messages[message_id], rows[message_id], delivery, stats)
 
 
@@ -707,40 +707,43 @@ def dispatch_batch(
     if not ids:
         return stats
     message_ids, resumed = _prepare(database, settings, ids, now, stats)
-    channels = _channels_of(database, message_ids)
+    unsettled = _settle_resumed(database, sender, resumed)
+    # The batch's messages are claimed together (one UPDATE), handed to the provider by threads at the
+    # shared rate, and recorded together every `_RECORD_EVERY` seconds: per message, only the HTTP call.
+    claimed = outbound.claim(database, settings, [m for m in message_ids if m not in unsettled])
+    left_over = set(message_ids) - unsettled - {message_id for message_id, _, _ in claimed}
 
-    def send_one(message_id: int) -> tuple[int, outbound.Delivery]:
-        rate = (rates or {}).get(channels[message_id])
-        settle = message_id in resumed
-        return message_id, _send(database, settings, sender, rate, message_id, settle=settle)
+    def send_one(
+        message_id: int, request: OutboundRequest, attempts: int
+    ) -> tuple[int, int, outbound.Outcome]:
+        rate = (rates or {}).get(Channel(request.channel).value)
+        if rate is not None:
+            rate.acquire()
+        return message_id, attempts, outbound.attempt(sender, request)
 
     failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=SEND_THREADS) as pool:
-        order = {pool.submit(send_one, message_id): n for n, message_id in enumerate(message_ids)}
+        order = {pool.submit(send_one, *item): n for n, item in enumerate(claimed)}
         pending = set(order)
-        while pending:
+        # Messages not claimed here (already sent, or failed, before a crash) only have their rows settled.
+        results: list[tuple[int, int, outbound.Outcome | None]] = [(m, 0, None) for m in sorted(left_over)]
+        while True:
             # Record what has been sent every `_RECORD_EVERY` seconds: one transaction for the sends that
             # finished meanwhile instead of one per message, and rows marked sent soon after their send
             # (the frequency caps of the other dispatchers count them).
-            done, pending = wait(pending, timeout=_RECORD_EVERY)
-            deliveries = []
+            done, pending = wait(pending, timeout=_RECORD_EVERY) if pending else (set(), set())
             for future in sorted(done, key=order.__getitem__):
                 try:
-                    deliveries.append(future.result())
+                    results.append(future.result())
                 except Exception as error:  # record every other send, then fail as before
                     failure = failure or error
-            _record(database, deliveries, stats)
+            _record(database, results, stats)
+            results = []
+            if not pending:
+                break
     if failure is not None:
         raise failure
     return stats
-
-
-def _channels_of(database: Database, message_ids: list[int]) -> dict[int, str]:
-    if not message_ids:
-        return {}
-    with database.session() as session:
-        rows = session.execute(select(Message.id, Message.channel).where(Message.id.in_(message_ids))).all()
-    return {row.id: Channel(row.channel).value for row in rows}
 
 
 def on_delivery_failure(session: Session, message: Message) -> bool:

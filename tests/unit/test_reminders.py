@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import func, select, update
 
 from bot import delivery_status, optout
-from bot.channels import PermanentSendError, RetryableSendError
+from bot.channels import PermanentSendError, RetryableSendError, SendResult
 from bot.config import Settings
 from bot.db import Database
 from bot.models import (
@@ -348,3 +348,59 @@ def test_a_row_reclaimed_after_a_crash_is_settled_not_resent(
             s.scalar(select(func.count()).select_from(Message).where(Message.status == MessageStatus.PENDING))
             == 0
         )
+
+
+class LookupSender(FakeSender):
+    """A provider that also answers `lookup` (what it has for a request), failing while told to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted: dict[str, SendResult] = {}
+        self.lookup_failures: list[Exception] = []
+
+    def send(self, request):  # type: ignore[no-untyped-def]
+        result = super().send(request)
+        self.accepted[request.to] = result
+        return result
+
+    def lookup(self, request, since):  # type: ignore[no-untyped-def]
+        if self.lookup_failures:
+            raise self.lookup_failures.pop(0)
+        return self.accepted.get(request.to)
+
+
+class Crash(Exception):
+    """The dispatcher dies."""
+
+
+def test_a_send_not_yet_recorded_at_a_crash_is_looked_up_not_resent(
+    db: Database, settings: Settings, campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    sender = LookupSender()
+    now = at(DUE - timedelta(days=3), 10)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise Crash
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dispatch.outbound, "record", crash)  # the provider took them; the SIDs were not saved
+        with pytest.raises(Crash):
+            run(db, settings, sender, now)
+    assert len(sender.sent) == 2
+    with db.session() as s:
+        assert {(m.status, m.provider_sid) for m in s.scalars(select(Message))} == {
+            (MessageStatus.SENDING, None)
+        }
+    # The lease runs out while the provider cannot be asked: nothing is sent blind, the rows wait.
+    sender.lookup_failures = [RetryableSendError("Twilio lookup failed")] * 2
+    with time_machine.travel(now + timedelta(minutes=5), tick=False):
+        stats = dispatch.dispatch_batch(db, settings, sender, now=utcnow())
+    assert stats.claimed == 2 and stats.sent == 0 and len(sender.sent) == 2
+    # Next lease: the provider says it has them; their SIDs are recorded and nothing goes out again.
+    with time_machine.travel(now + timedelta(minutes=10), tick=False):
+        stats = dispatch.dispatch_batch(db, settings, sender, now=utcnow())
+    assert stats.claimed == 2 and stats.sent == 2 and len(sender.sent) == 2
+    with db.session() as s:
+        sids = {m.provider_sid for m in s.scalars(select(Message))}
+        assert sids == {result.sid for result in sender.accepted.values()}
+        assert {e.status for e in s.scalars(select(OutboxEntry))} == {OutboxStatus.SENT}
