@@ -50,6 +50,9 @@ class Settings:
     # Web app.
     web_host: str = "127.0.0.1"
     web_port: int = 5000
+    # gunicorn: worker processes (each uses at most one core) and threads per process (requests in flight).
+    web_workers: int = 2
+    web_threads: int = 4
     public_base_url: str = "http://127.0.0.1:5000"
     secret_key: str = field(default="", repr=False)
     # Rasa server and action server (both reached over HTTP only).
@@ -284,6 +287,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         action_server_port=action_port,
         rasa_bin=Path(_text(env, "RASA_BIN") or PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"),
         rasa_timeout_seconds=_float(env, "RASA_TIMEOUT_SECONDS", 8.0, 0.5, 14.0),
+        web_workers=_int(env, "WEB_CONCURRENCY", 2, 1, 64),
+        web_threads=_int(env, "WEB_THREADS", 4, 1, 64),
         twilio_account_sid=sid,
         twilio_auth_token=token,
         twilio_whatsapp_from=_phone_sender(env, "TWILIO_WHATSAPP_FROM"),

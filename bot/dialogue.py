@@ -126,8 +126,9 @@ def _ready(database: Database, conversation_id: int) -> int | None:
 def process_conversation(services: Services, conversation_id: int, *, deadline: float | None = None) -> bool:
     """Answer the conversation's pending messages in order. True if it handled any.
 
-    `deadline` (a `time.monotonic()` value) stops before starting a message after it: the webhook's
-    inline mode uses it to stay inside Twilio's 15 seconds.
+    `deadline` (a `time.monotonic()` value) stops before starting a message, or sending a reply, after
+    it: the webhook's inline mode uses it to stay inside Twilio's 15 seconds. What is left stays pending
+    for the workers (the caller checks `has_ready_message`; unsent replies get a delivery job here).
     """
     owner = _owner()
     worked = False
@@ -141,7 +142,7 @@ def process_conversation(services: Services, conversation_id: int, *, deadline: 
                 if deadline is not None and time.monotonic() > deadline:
                     return worked
                 worked = True
-                retry_at = _handle(services, conversation_id, message_id)
+                retry_at = _handle(services, conversation_id, message_id, deadline)
                 if retry_at is not None:
                     services.later.process(conversation_id, retry_at)
                     break
@@ -184,8 +185,11 @@ def _release_and_peek(database: Database, conversation_id: int, owner: str) -> b
         return _ready_in(session, conversation_id, utcnow()) is not None
 
 
-def _handle(services: Services, conversation_id: int, message_id: int) -> datetime | None:
-    """Handle one pending message; returns a retry time when it must be tried again later."""
+def _handle(
+    services: Services, conversation_id: int, message_id: int, deadline: float | None = None
+) -> datetime | None:
+    """Handle one pending message; returns a retry time when it must be tried again later. Replies are
+    sent before `deadline` (monotonic), else by a delivery job."""
     settings = services.settings
     rasa_text: str | None = None
     with services.database.session() as session:
@@ -231,7 +235,7 @@ def _handle(services: Services, conversation_id: int, message_id: int) -> dateti
             _finish(session, settings, conversation, message, outcome, replies)
     if rasa_text is None:
         if replies:
-            send_now(services, conversation_id)
+            send_now(services, conversation_id, deadline)
         return None
 
     try:
@@ -241,7 +245,7 @@ def _handle(services: Services, conversation_id: int, message_id: int) -> dateti
             raise RasaUnavailable("Rasa answered nothing and the assistant is not healthy")
     except RasaUnavailable as error:
         log.warning("conversation %s: %s", conversation_id, error)
-        return _postpone(services, conversation_id, message_id)
+        return _postpone(services, conversation_id, message_id, deadline)
 
     with services.database.session() as session:
         message = session.get_one(Message, message_id)
@@ -251,7 +255,7 @@ def _handle(services: Services, conversation_id: int, message_id: int) -> dateti
         replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
         conversation.outage_notice_at = None
         _finish(session, settings, conversation, message, Processing.DONE, replies)
-    send_now(services, conversation_id)
+    send_now(services, conversation_id, deadline)
     return None
 
 
@@ -315,7 +319,9 @@ def _assistant_healthy(services: Services) -> bool:
     return services.rasa.healthy() and health.check_action_server(services.settings.action_server_url).ok
 
 
-def _postpone(services: Services, conversation_id: int, message_id: int) -> datetime | None:
+def _postpone(
+    services: Services, conversation_id: int, message_id: int, deadline: float | None = None
+) -> datetime | None:
     """Rasa could not answer: tell the debtor once per outage, and try the message again later."""
     now = utcnow()
     with services.database.session() as session:
@@ -341,20 +347,24 @@ def _postpone(services: Services, conversation_id: int, message_id: int) -> date
             notice = False
         retry_at = message.next_attempt_at
     if notice:
-        send_now(services, conversation_id)
+        send_now(services, conversation_id, deadline)
     return retry_at
 
 
-def send_now(services: Services, conversation_id: int) -> None:
-    """Deliver the conversation's pending replies now; schedule a retry for what must wait."""
-    retry_at = deliver_conversation(services, conversation_id)
+def send_now(services: Services, conversation_id: int, deadline: float | None = None) -> None:
+    """Deliver the conversation's pending replies now (those `deadline` leaves time for); schedule a
+    delivery job for what must wait."""
+    retry_at = deliver_conversation(services, conversation_id, deadline)
     if retry_at is not None:
-        services.later.deliver(conversation_id, retry_at)
+        services.later.deliver(conversation_id, retry_at if retry_at > utcnow() else None)
 
 
-def deliver_conversation(services: Services, conversation_id: int) -> datetime | None:
-    """Send the conversation's pending outbound messages in order. Returns when to try again, if a
-    message must wait (a retry time in the future, or a retryable failure)."""
+def deliver_conversation(
+    services: Services, conversation_id: int, deadline: float | None = None
+) -> datetime | None:
+    """Send the conversation's pending outbound messages in order, starting none after `deadline`
+    (monotonic). Returns when to try again, if a message must wait (a retry time in the future, a
+    retryable failure, or the deadline: now)."""
     with services.database.session() as session:
         rows = session.execute(
             select(Message.id, Message.next_attempt_at)
@@ -376,7 +386,9 @@ def deliver_conversation(services: Services, conversation_id: int) -> datetime |
     else:
         return_at = None
     if due:
-        failed = outbound.deliver_in_order(services.database, services.settings, services.sender, due)
+        failed = outbound.deliver_in_order(
+            services.database, services.settings, services.sender, due, deadline=deadline
+        )
         if failed is not None:
             return failed.retry_at
     return return_at

@@ -10,6 +10,7 @@ row back to `pending` with `next_attempt_at`; a permanent one marks it `failed` 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -203,13 +204,23 @@ def deliver(database: Database, settings: Settings, sender: Sender, message_id: 
 
 
 def deliver_in_order(
-    database: Database, settings: Settings, sender: Sender, message_ids: list[int]
+    database: Database,
+    settings: Settings,
+    sender: Sender,
+    message_ids: list[int],
+    *,
+    deadline: float | None = None,
 ) -> Delivery | None:
     """Send several messages of one conversation in order, claimed together. If one must be retried, the
     ones after it wait with the same retry time (a debtor never gets them out of order). Returns that
-    retryable delivery, or None."""
+    retryable delivery, or None. None is sent after `deadline` (a `time.monotonic()` value): those left
+    go back to `pending`, due now, and the returned delivery says so."""
     claimed = claim(database, settings, message_ids)
     for index, (message_id, request, attempts) in enumerate(claimed):
+        if deadline is not None and time.monotonic() > deadline:
+            now = utcnow()
+            _put_back([m for m, _, _ in claimed[index:]], now, database)
+            return Delivery(message_id, sent=False, retry_at=now)
         delivery = _send_claimed(database, sender, message_id, request, attempts)
         if delivery.retry_at is not None:
             _put_back([m for m, _, _ in claimed[index + 1 :]], delivery.retry_at, database)

@@ -15,6 +15,9 @@ from bot.dialogue import Services
 from bot.jobs import RqLater
 from bot.rasa_client import RasaClient
 
+# The web process's Rasa timeout (the workers use RASA_TIMEOUT_SECONDS): see webhooks.twilio.
+INLINE_RASA_TIMEOUT_SECONDS = 5.0
+
 
 def settings() -> Settings:
     """The `Settings` of the current app."""
@@ -93,7 +96,11 @@ class ConversationsExtension:
             ext["regua_services"] = Services(
                 settings=settings,
                 database=DatabaseExtension.database(),
-                rasa=RasaClient(settings.rasa_url, settings.rasa_timeout_seconds),
+                # Shorter than the workers' timeout: an inline turn must leave the webhook inside Twilio's
+                # 15 seconds; a message Rasa is too slow for is retried by a worker with the full timeout.
+                rasa=RasaClient(
+                    settings.rasa_url, min(settings.rasa_timeout_seconds, INLINE_RASA_TIMEOUT_SECONDS)
+                ),
                 sender=make_sender(settings),
                 later=RqLater(RedisExtension.client()),
             )

@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 
-# Inline answering starts no new message after this long: Rasa's timeout plus the sends must still fit
-# in Twilio's 15 seconds; later messages of a burst go to the workers.
+# Inline answering starts no new message, and sends no reply, after this long from the request's start;
+# later messages of a burst and late replies go to the workers. The worst case is this budget plus one
+# Rasa call (`INLINE_RASA_TIMEOUT_SECONDS`) or one Twilio send (5 s): far inside Twilio's 15 seconds.
 INLINE_BUDGET_SECONDS = 1.0
 
 
@@ -60,6 +61,7 @@ def verify_signature() -> None:
 @bp.post("/messages")
 def messages() -> Response | tuple[Response | str, int]:
     """Save an inbound WhatsApp/SMS message and hand it to the bot."""
+    deadline = time.monotonic() + INLINE_BUDGET_SECONDS
     try:
         message = inbound.parse_form(request.form)
     except inbound.AutomatedSender:
@@ -77,17 +79,15 @@ def messages() -> Response | tuple[Response | str, int]:
     elif not allowed:
         log.warning("message %s stored without answer: number over the inbound rate limit", stored.message_id)
     else:
-        _dispatch(stored.conversation_id)
+        _dispatch(stored.conversation_id, deadline)
     return _empty_twiml()
 
 
-def _dispatch(conversation_id: int) -> None:
+def _dispatch(conversation_id: int, deadline: float) -> None:
     """Answer the conversation now, inside the request, within a time budget; what must wait (Rasa
     down, a backlog beyond the budget) goes to the workers through RQ (or the sweep if Redis is down)."""
     services = conversations.services()
-    dialogue.process_conversation(
-        services, conversation_id, deadline=time.monotonic() + INLINE_BUDGET_SECONDS
-    )
+    dialogue.process_conversation(services, conversation_id, deadline=deadline)
     if dialogue.has_ready_message(services.database, conversation_id):
         services.later.process(conversation_id)
 

@@ -22,15 +22,14 @@ def _exec(argv: list[str], env: dict[str, str] | None = None) -> None:
 def web() -> None:
     """Inicia o app web (gunicorn) com os webhooks do Twilio."""
     settings = get_settings()
-    workers = os.environ.get("WEB_CONCURRENCY", "2")
     argv = [
             str(PROJECT_ROOT / ".venv" / "bin" / "gunicorn"),
             "--bind",
             f"{settings.web_host}:{settings.web_port}",
             "--workers",
-            workers,
+            str(settings.web_workers),
             "--threads",
-            "4",
+            str(settings.web_threads),
             "--timeout",
             "30",
             "--access-logfile",

@@ -1,8 +1,8 @@
 """Fixtures for integration tests: the real Rasa server, action server, web app and worker.
 
-`start_process()` + `wait_for_http()` are the general helpers: start a command in its own process group
-with its output in a log file, poll a URL until a check passes, and stop it cleanly (SIGTERM, then SIGKILL)
-afterwards. Failures show the end of the process's log.
+`start_process()` (from tests.processes, shared with the benchmarks) + `wait_for_http()` are the general
+helpers: start a command in its own process group with its output in a log file, poll a URL until a check
+passes, and stop it cleanly (SIGTERM, then SIGKILL) afterwards. Failures show the end of the process's log.
 """
 
 from __future__ import annotations
@@ -10,12 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,70 +24,14 @@ import requests
 from faker import Faker
 
 from bot import chat, health, nlu, redis_client
-from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.documents import normalize_cnpj, normalize_cpf
 from bot.models import Creditor, Debtor, Invoice
 from bot.phones import Address, is_mobile, normalize_phone
+from tests.processes import RunningProcess, free_port, start_process
 
 RASA_START_TIMEOUT = 180.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class RunningProcess:
-    """A subprocess started by `start_process`, with the log file its output goes to."""
-
-    name: str
-    process: subprocess.Popen
-    log_file: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the process's output."""
-        return nlu.tail(self.log_file, lines)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM the process group, then SIGKILL it if it has not exited within `timeout` seconds."""
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=timeout)
-
-
-@contextlib.contextmanager
-def start_process(
-    name: str, command: Sequence[str], log_dir: Path, *, env: dict[str, str] | None = None
-) -> Iterator[RunningProcess]:
-    """Run `command` in the project root while the `with` block lasts; output to `<log_dir>/<name>.log`."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = log_dir / f"{name}.log"
-    with log_file.open("w") as out:
-        process = subprocess.Popen(
-            list(command),
-            cwd=PROJECT_ROOT,
-            env=env if env is not None else dict(os.environ),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group, so stop() also reaches its children
-        )
-    running = RunningProcess(name, process, log_file)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def wait_for_http(

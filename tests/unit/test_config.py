@@ -42,6 +42,8 @@ def test_postgres_urls_use_psycopg3() -> None:
         ({"WEB_PORT": "eighty"}, "WEB_PORT"),
         ({"WEB_PORT": "70000"}, "WEB_PORT"),
         ({"RASA_TIMEOUT_SECONDS": "20"}, "RASA_TIMEOUT_SECONDS"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+        ({"WEB_THREADS": "many"}, "WEB_THREADS"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
         ({"REGUA_ENV": "staging"}, "REGUA_ENV"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 from flask import Flask
 from rq import Queue
 from sqlalchemy import func, select
 
-from bot import chat, jobs, texts
+from bot import chat, dialogue, jobs, texts
 from bot.config import Settings, override
 from bot.db import Database
 from bot.models import (
@@ -19,9 +21,10 @@ from bot.models import (
     OptOutEvent,
     Processing,
 )
+from bot.rasa_client import BotMessage
 from tests.conftest import OLD_WHATSAPP_ID, PHONE, People
 from tests.unit.conftest import post_message
-from webhooks import create_app
+from webhooks import create_app, twilio
 
 
 def _count(db: Database, *where) -> int:  # type: ignore[no-untyped-def]
@@ -60,6 +63,39 @@ def test_when_rasa_is_down_the_message_waits_for_the_workers(
     assert exchange.processing == Processing.PENDING  # kept for reprocessing
     assert exchange.texts == [texts.OUTAGE_NOTICE]
     assert later.processes and later.processes[-1][1] is not None  # a retry is scheduled
+
+
+def test_replies_the_budget_leaves_no_time_for_go_to_the_workers_in_order(
+    app: Flask,
+    settings: Settings,
+    db: Database,
+    people: People,
+    fake_rasa,
+    later,
+    sender,
+    services,
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(twilio, "INLINE_BUDGET_SECONDS", 0.5)
+    fake_rasa.answer = lambda _s, _t, _m: [BotMessage(text=f"parte {n}") for n in (1, 2, 3)]
+    send = sender.send
+
+    def slow_send(request):  # type: ignore[no-untyped-def]
+        time.sleep(0.6)  # a slow provider: the first send ends after the budget
+        return send(request)
+
+    monkeypatch.setattr(sender, "send", slow_send)
+    _, form = post_message(app, settings, "manda tudo")
+    assert [r.body for r in sender.sent] == ["parte 1"]  # started inside the budget
+    with db.session() as s:
+        conversation_id = s.scalar(
+            select(Message.conversation_id).where(Message.provider_sid == form["MessageSid"])
+        )
+    assert later.deliveries == [(conversation_id, None)]  # the rest: a delivery job, due now
+    assert _count(db, Message.status == MessageStatus.PENDING, Message.next_attempt_at.is_not(None)) == 2
+    monkeypatch.setattr(sender, "send", send)
+    dialogue.send_now(services, conversation_id)  # the worker's job
+    assert [r.body for r in sender.sent] == ["parte 1", "parte 2", "parte 3"]
 
 
 def test_missing_or_wrong_signature_is_403_and_nothing_is_saved(
