@@ -42,7 +42,6 @@ from bot.models import (
     ConversationState,
     Direction,
     Message,
-    MessageStatus,
     OptOutAction,
     Processing,
     as_utc,
@@ -115,32 +114,42 @@ def _ready_in(session: Session, conversation_id: int, now: datetime) -> int | No
 
 def has_ready_message(database: Database, conversation_id: int) -> bool:
     """True when the conversation has a pending message that may be handled now."""
-    return _ready(database, conversation_id) is not None
-
-
-def _ready(database: Database, conversation_id: int) -> int | None:
     with database.session() as session:
-        return _ready_in(session, conversation_id, utcnow())
+        return _ready_in(session, conversation_id, utcnow()) is not None
 
 
 def process_conversation(services: Services, conversation_id: int, *, deadline: float | None = None) -> bool:
     """Answer the conversation's pending messages in order. True if it handled any.
 
     `deadline` (a `time.monotonic()` value) stops before starting a message, or sending a reply, after
-    it: the webhook's inline mode uses it to stay inside Twilio's 15 seconds. What is left stays pending
-    for the workers (the caller checks `has_ready_message`; unsent replies get a delivery job here).
+    it: the webhook's inline mode uses it to stay inside Twilio's 15 seconds (see `answer_inline`).
     """
+    return _process(services, conversation_id, deadline)[0]
+
+
+def answer_inline(services: Services, conversation_id: int, deadline: float) -> bool:
+    """`process_conversation` within `deadline`; True when a message may still be waiting for someone to
+    answer it (the deadline came first, or another process holds the conversation): the caller hands
+    the conversation to a worker."""
+    return _process(services, conversation_id, deadline)[1]
+
+
+def _process(services: Services, conversation_id: int, deadline: float | None) -> tuple[bool, bool]:
+    """(handled any, maybe left one): see `process_conversation` and `answer_inline`."""
     owner = _owner()
     worked = False
     while True:
         claimed, message_id = _claim_and_peek(services.database, conversation_id, owner)
         if not claimed:
-            return worked
+            # Another request or worker holds the conversation; it may have finished before our message
+            # was saved, so the caller checks for a ready one.
+            return worked, True
         renewed = time.monotonic()
+        held = True
         try:
             while message_id is not None:
                 if deadline is not None and time.monotonic() > deadline:
-                    return worked
+                    return worked, True
                 worked = True
                 retry_at = _handle(services, conversation_id, message_id, deadline)
                 if retry_at is not None:
@@ -149,12 +158,17 @@ def process_conversation(services: Services, conversation_id: int, *, deadline: 
                 if time.monotonic() - renewed > LEASE.total_seconds() / 2:
                     _renew(services.database, conversation_id, owner)
                     renewed = time.monotonic()
-                message_id = _ready(services.database, conversation_id)
+                message_id, held = _next_or_release(services.database, conversation_id, owner)
+                if not held:
+                    break
         finally:
-            more = _release_and_peek(services.database, conversation_id, owner)
+            if held:
+                more = _release_and_peek(services.database, conversation_id, owner)
+            else:
+                more = message_id is not None
         # A message saved while we were releasing found the conversation claimed and left it to us.
         if not more:
-            return worked
+            return worked, False
 
 
 def _claim_and_peek(database: Database, conversation_id: int, owner: str) -> tuple[bool, int | None]:
@@ -173,15 +187,32 @@ def _claim_and_peek(database: Database, conversation_id: int, owner: str) -> tup
         return bool(claimed), _ready_in(session, conversation_id, now) if claimed else None
 
 
+def _next_or_release(database: Database, conversation_id: int, owner: str) -> tuple[int | None, bool]:
+    """The next ready message, keeping the conversation; or, when there is none, release it and peek once
+    more (a message saved meanwhile found the conversation claimed and left it to us). One transaction;
+    returns (message id or None, still held)."""
+    now = utcnow()
+    with database.session() as session:
+        ready = _ready_in(session, conversation_id, now)
+        if ready is not None:
+            return ready, True
+        _release(session, conversation_id, owner)
+        return _ready_in(session, conversation_id, now), False
+
+
+def _release(session: Session, conversation_id: int, owner: str) -> None:
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _release_and_peek(database: Database, conversation_id: int, owner: str) -> bool:
     """Release the conversation; True when a message is ready (someone must process it)."""
     with database.session() as session:
-        session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-            .execution_options(synchronize_session=False)
-        )
+        _release(session, conversation_id, owner)
         return _ready_in(session, conversation_id, utcnow()) is not None
 
 
@@ -232,10 +263,9 @@ def _handle(
                 "media": message.media or [],
             }
         if rasa_text is None:
-            _finish(session, settings, conversation, message, outcome, replies)
+            claimed, waits_until = _finish(session, settings, conversation, message, outcome, replies)
     if rasa_text is None:
-        if replies:
-            send_now(services, conversation_id, deadline)
+        _send_claimed(services, conversation_id, claimed, waits_until, deadline)
         return None
 
     try:
@@ -254,8 +284,8 @@ def _handle(
             return None
         replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
         conversation.outage_notice_at = None
-        _finish(session, settings, conversation, message, Processing.DONE, replies)
-    send_now(services, conversation_id, deadline)
+        claimed, waits_until = _finish(session, settings, conversation, message, Processing.DONE, replies)
+    _send_claimed(services, conversation_id, claimed, waits_until, deadline)
     return None
 
 
@@ -307,12 +337,17 @@ def _finish(
     message: Message,
     outcome: Processing,
     replies: list[Reply],
-) -> None:
-    if replies:
-        outbound.queue_replies(session, settings, conversation, replies, in_reply_to_id=message.id)
+) -> tuple[outbound.Claimed, datetime | None]:
+    """Mark the message handled and save its replies, claimed for sending in the same transaction (one
+    commit instead of three); returns the claimed replies and, if an older reply waits for a retry, its
+    retry time (the new ones wait behind it)."""
     message.processing = outcome
     message.processed_at = utcnow()
     message.next_attempt_at = None
+    if not replies:
+        return [], None
+    outbound.queue_replies(session, settings, conversation, replies, in_reply_to_id=message.id)
+    return outbound.claim_conversation(session, settings, conversation.id)
 
 
 def _assistant_healthy(services: Services) -> bool:
@@ -354,41 +389,21 @@ def _postpone(
 def send_now(services: Services, conversation_id: int, deadline: float | None = None) -> None:
     """Deliver the conversation's pending replies now (those `deadline` leaves time for); schedule a
     delivery job for what must wait."""
-    retry_at = deliver_conversation(services, conversation_id, deadline)
+    with services.database.session() as session:
+        claimed, waits_until = outbound.claim_conversation(session, services.settings, conversation_id)
+    _send_claimed(services, conversation_id, claimed, waits_until, deadline)
+
+
+def _send_claimed(
+    services: Services,
+    conversation_id: int,
+    claimed: outbound.Claimed,
+    waits_until: datetime | None,
+    deadline: float | None,
+) -> None:
+    """Send replies claimed (and committed) by the caller, in order; schedule a delivery job for what must
+    wait (a retry, a later reply waiting behind one, or the deadline: at once)."""
+    stopped = outbound.send_in_order(services.database, services.sender, claimed, deadline=deadline)
+    retry_at = stopped.retry_at if stopped is not None else waits_until
     if retry_at is not None:
         services.later.deliver(conversation_id, retry_at if retry_at > utcnow() else None)
-
-
-def deliver_conversation(
-    services: Services, conversation_id: int, deadline: float | None = None
-) -> datetime | None:
-    """Send the conversation's pending outbound messages in order, starting none after `deadline`
-    (monotonic). Returns when to try again, if a message must wait (a retry time in the future, a
-    retryable failure, or the deadline: now)."""
-    with services.database.session() as session:
-        rows = session.execute(
-            select(Message.id, Message.next_attempt_at)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.direction == Direction.OUTBOUND,
-                Message.status == MessageStatus.PENDING,
-            )
-            .order_by(Message.id)
-        ).all()
-    now = utcnow()
-    due: list[int] = []
-    for row in rows:
-        retry_at = as_utc(row.next_attempt_at)
-        if retry_at is not None and retry_at > now:
-            return_at = retry_at  # this one waits, and the ones after it wait behind it
-            break
-        due.append(row.id)
-    else:
-        return_at = None
-    if due:
-        failed = outbound.deliver_in_order(
-            services.database, services.settings, services.sender, due, deadline=deadline
-        )
-        if failed is not None:
-            return failed.retry_at
-    return return_at

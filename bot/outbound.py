@@ -29,6 +29,7 @@ from bot.models import (
     Message,
     MessageStatus,
     OptOutAction,
+    as_utc,
     utcnow,
 )
 
@@ -99,48 +100,83 @@ class Delivery:
     retry_at: datetime | None = None  # set when the message went back to `pending` for a later try
 
 
-def claim(
-    database: Database, settings: Settings, message_ids: list[int]
-) -> list[tuple[int, OutboundRequest, int]]:
+Claimed = list[tuple[int, OutboundRequest, int]]  # (message id, request, attempts), in send order
+
+
+def claim(database: Database, settings: Settings, message_ids: list[int]) -> Claimed:
     """Claim the pending, due messages among `message_ids` (`pending` → `sending`, one conditional UPDATE)
-    and build their requests, in id order; committed before anything is sent. Returns (message id,
-    request, attempts) for each claimed message."""
-    now = utcnow()
+    and build their requests, in id order; committed before anything is sent."""
     with database.session() as session:
-        claimed = set(
-            session.scalars(
-                update(Message)
-                .where(
-                    Message.id.in_(message_ids),
-                    Message.status == MessageStatus.PENDING,
-                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-                )
-                .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
-                .returning(Message.id)
-                .execution_options(synchronize_session=False)
+        return claim_in(session, settings, message_ids)
+
+
+def claim_in(session: Session, settings: Settings, message_ids: list[int]) -> Claimed:
+    """`claim` in the caller's transaction (which must commit before anything is sent)."""
+    now = utcnow()
+    claimed = set(
+        session.scalars(
+            update(Message)
+            .where(
+                Message.id.in_(message_ids),
+                Message.status == MessageStatus.PENDING,
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
             )
+            .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
         )
-        if not claimed:
-            return []
-        messages = session.scalars(
-            select(Message).options(selectinload(Message.conversation)).where(Message.id.in_(claimed))
-        ).all()
-        callback = None if settings.sandbox else f"{settings.public_base_url}/webhooks/twilio/status"
-        requests = []
-        for message in sorted(messages, key=lambda m: m.id):
-            conversation = message.conversation
-            request = OutboundRequest(
-                channel=conversation.channel,
-                to=conversation.address,
-                body=message.body,
-                media_urls=[m["url"] for m in message.media or [] if m.get("url")],
-                from_=conversation.our_address,
-                status_callback=callback,
-                content_sid=message.content_sid,
-                content_variables=message.content_variables,
-            )
-            requests.append((message.id, request, message.attempts))
+    )
+    if not claimed:
+        return []
+    messages = session.scalars(
+        select(Message)
+        .options(selectinload(Message.conversation))
+        .where(Message.id.in_(claimed))
+        .execution_options(populate_existing=True)  # the UPDATE above changed rows this session may hold
+    ).all()
+    callback = None if settings.sandbox else f"{settings.public_base_url}/webhooks/twilio/status"
+    requests = []
+    for message in sorted(messages, key=lambda m: m.id):
+        conversation = message.conversation
+        request = OutboundRequest(
+            channel=conversation.channel,
+            to=conversation.address,
+            body=message.body,
+            media_urls=[m["url"] for m in message.media or [] if m.get("url")],
+            from_=conversation.our_address,
+            status_callback=callback,
+            content_sid=message.content_sid,
+            content_variables=message.content_variables,
+        )
+        requests.append((message.id, request, message.attempts))
     return requests
+
+
+def claim_conversation(
+    session: Session, settings: Settings, conversation_id: int
+) -> tuple[Claimed, datetime | None]:
+    """Claim the conversation's pending outbound messages that are due, in order, in the caller's
+    transaction: all of them up to the first that waits for a retry (the ones after it wait behind it).
+    Returns them and, if one waits, its retry time."""
+    rows = session.execute(
+        select(Message.id, Message.next_attempt_at)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.direction == Direction.OUTBOUND,
+            Message.status == MessageStatus.PENDING,
+        )
+        .order_by(Message.id)
+    ).all()
+    now = utcnow()
+    due: list[int] = []
+    waits_until = None
+    for row in rows:
+        retry_at = as_utc(row.next_attempt_at)
+        if retry_at is not None and retry_at > now:
+            waits_until = retry_at
+            break
+        due.append(row.id)
+    return (claim_in(session, settings, due) if due else []), waits_until
 
 
 # What one hand-over to the provider gave: its SID and status, or the classified failure.
@@ -211,33 +247,51 @@ def deliver_in_order(
     *,
     deadline: float | None = None,
 ) -> Delivery | None:
-    """Send several messages of one conversation in order, claimed together. If one must be retried, the
-    ones after it wait with the same retry time (a debtor never gets them out of order). Returns that
-    retryable delivery, or None. None is sent after `deadline` (a `time.monotonic()` value): those left
-    go back to `pending`, due now, and the returned delivery says so."""
-    claimed = claim(database, settings, message_ids)
+    """Claim several messages of one conversation together and send them in order (`send_in_order`)."""
+    return send_in_order(database, sender, claim(database, settings, message_ids), deadline=deadline)
+
+
+def send_in_order(
+    database: Database, sender: Sender, claimed: Claimed, *, deadline: float | None = None
+) -> Delivery | None:
+    """Send claimed messages of one conversation in order, then record every outcome in one transaction.
+
+    If one must be retried, the ones after it wait with the same retry time (a debtor never gets them out
+    of order); none is sent after `deadline` (a `time.monotonic()` value): those go back to `pending`, due
+    now. Returns the delivery that stopped the sequence (its `retry_at` says when to go on), or None."""
+    outcomes: list[tuple[int, int, Outcome]] = []
+    left: list[int] = []
+    stopped_at: datetime | None = None
     for index, (message_id, request, attempts) in enumerate(claimed):
         if deadline is not None and time.monotonic() > deadline:
-            now = utcnow()
-            _put_back([m for m, _, _ in claimed[index:]], now, database)
-            return Delivery(message_id, sent=False, retry_at=now)
-        delivery = _send_claimed(database, sender, message_id, request, attempts)
-        if delivery.retry_at is not None:
-            _put_back([m for m, _, _ in claimed[index + 1 :]], delivery.retry_at, database)
-            return delivery
-    return None
-
-
-def _put_back(message_ids: list[int], retry_at: datetime, database: Database) -> None:
-    if not message_ids:
-        return
+            left, stopped_at = [m for m, _, _ in claimed[index:]], utcnow()
+            break
+        outcome = attempt(sender, request)
+        outcomes.append((message_id, attempts, outcome))
+        if isinstance(outcome, RetryableSendError) and attempts < MAX_SEND_ATTEMPTS:
+            left = [m for m, _, _ in claimed[index + 1 :]]
+            break
+    if not claimed:
+        return None
+    # A crash before this commits leaves the sent messages `sending` without a SID: never sent again
+    # (the sweep marks them failed, outcome unknown, after STUCK_SENDING).
     with database.session() as session:
-        session.execute(
-            update(Message)
-            .where(Message.id.in_(message_ids), Message.status == MessageStatus.SENDING)
-            .values(status=MessageStatus.PENDING, next_attempt_at=retry_at, attempts=Message.attempts - 1)
-            .execution_options(synchronize_session=False)
-        )
+        deliveries = record(session, outcomes)
+        stop = next((d for d in deliveries.values() if d.retry_at is not None), None)
+        if stopped_at is not None:
+            stop = Delivery(left[0], sent=False, retry_at=stopped_at)
+        if stop is not None and left:
+            _put_back(session, left, stop.retry_at)  # type: ignore[arg-type]
+    return stop
+
+
+def _put_back(session: Session, message_ids: list[int], retry_at: datetime) -> None:
+    session.execute(
+        update(Message)
+        .where(Message.id.in_(message_ids), Message.status == MessageStatus.SENDING)
+        .values(status=MessageStatus.PENDING, next_attempt_at=retry_at, attempts=Message.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _record_failure(

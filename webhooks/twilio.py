@@ -87,8 +87,9 @@ def _dispatch(conversation_id: int, deadline: float) -> None:
     """Answer the conversation now, inside the request, within a time budget; what must wait (Rasa
     down, a backlog beyond the budget) goes to the workers through RQ (or the sweep if Redis is down)."""
     services = conversations.services()
-    dialogue.process_conversation(services, conversation_id, deadline=deadline)
-    if dialogue.has_ready_message(services.database, conversation_id):
+    if dialogue.answer_inline(services, conversation_id, deadline) and dialogue.has_ready_message(
+        services.database, conversation_id
+    ):
         services.later.process(conversation_id)
 
 
