@@ -1627,7 +1627,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=DEFAULT_WEB_CONCURRENCY,
         help=f"gunicorn worker processes for Régua's web app (WEB_CONCURRENCY, default "
-        f"{DEFAULT_WEB_CONCURRENCY}, Régua's own default), each with 4 threads (fixed by `regua web`); "
+        f"{DEFAULT_WEB_CONCURRENCY}, Régua's own default), each with 4 threads (WEB_THREADS); "
         "they answer the turns inline, so this is Régua's turn concurrency (processes x 4)",
     )
     parser.add_argument(
@@ -1819,12 +1819,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Régua's processes: gunicorn WEB_CONCURRENCY={args.web_concurrency} (default "
         f"{DEFAULT_WEB_CONCURRENCY}) and {args.workers} RQ worker(s) (default {DEFAULT_WORKERS}). The web "
         "app answers every turn inline, so its threads are Régua's turn concurrency: each process runs 4 "
-        "threads (fixed by `regua web`), and a turn is mostly waiting on Rasa and the Twilio API, so by "
+        "threads (`WEB_THREADS`, default 4), and a turn is mostly waiting on Rasa and the Twilio API, so by "
         "Little's law 30 msg/s x ~0.04-0.1 s per turn (against this stand-in) keeps 1-3 requests in "
         f"flight, well within {args.web_concurrency} x 4 = {threads} threads; with the real API's latency "
         "per reply a turn holds its thread much longer (see the stand-in note), and beyond "
         f"{threads} requests queue in gunicorn, where the "
-        "1 s budget (counted from when the message is saved) does not see them. "
+        "1 s budget (counted from the request's start, in the app) does not see the wait. "
         "Python code holds the GIL, so one process uses at most one core; "
         "two processes can use both cores of this 2-core machine when Rasa and the action server leave "
         "them free, and more processes would only add memory and contention for the same 2 cores (Rasa's "
