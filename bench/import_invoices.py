@@ -100,15 +100,19 @@ def generate(directory: Path, rows: int, debtors: int, seed: int = 7) -> tuple[P
 
 
 @contextmanager
-def scratch_database(configured: str | None, workdir: Path) -> Iterator[str]:
-    """A migrated, empty database URL for the bench, removed afterwards."""
+def scratch_database(configured: str | None, sqlite_path: Path, prefix: str = "regua_bench") -> Iterator[str]:
+    """A migrated, empty database URL for a bench, removed afterwards: a SQLite file at `sqlite_path`, or a
+    scratch database `<prefix>_<pid>` on the PostgreSQL server `configured` points at (its sessions ended
+    and the database dropped at the end). Shared by the benchmarks."""
     if not configured or configured.startswith("sqlite"):
-        url = f"sqlite:///{workdir / 'bench.db'}"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{sqlite_path}"
         migrations.upgrade(url)
         yield url
         return
     server = make_url(configured)
-    name = f"regua_bench_{os.getpid()}"
+    name = f"{prefix}_{os.getpid()}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -118,6 +122,13 @@ def scratch_database(configured: str | None, workdir: Path) -> Iterator[str]:
         yield url
     finally:
         with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -150,7 +161,7 @@ def main() -> None:
             f"generating {args.rows:,} invoice rows for {args.debtors:,} debtors in {workdir} ...", flush=True
         )
         debtors_csv, invoices_csv, changed_csv = generate(workdir, args.rows, args.debtors)
-        with scratch_database(configured, workdir) as url:
+        with scratch_database(configured, workdir / "bench.db") as url:
             db = Database(url)
             try:
                 upsert_creditor(db, cnpj=CREDITOR_CNPJ, legal_name="Bench Ltda", contact_channel="SAC 0800")

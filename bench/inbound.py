@@ -101,15 +101,15 @@ import psutil
 import redis
 import requests
 from rich.console import Console
-from sqlalchemy import create_engine, func, or_, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:  # `python bench/inbound.py` puts bench/ first, not the project
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bot import chat, demo, migrations, nlu, rasa_runtime  # noqa: E402
+from bench import import_invoices  # noqa: E402
+from bot import chat, demo, nlu, rasa_runtime  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.models import (  # noqa: E402
@@ -327,38 +327,10 @@ def prism_bin() -> Path:
 # ---- scratch database and data ------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def scratch_database(configured: str | None) -> Iterator[str]:
+def scratch_database(configured: str | None) -> contextlib.AbstractContextManager[str]:
     """A migrated, empty database URL: a SQLite file under var/bench/, or a scratch PostgreSQL database
     on the server `configured` points at (dropped at the end)."""
-    if not configured or configured.startswith("sqlite"):
-        path = BENCH_VAR / "inbound.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-        migrations.upgrade(url)
-        yield url
-        return
-    server = make_url(configured)
-    name = f"regua_bench_inbound_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        migrations.upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    return import_invoices.scratch_database(configured, BENCH_VAR / "inbound.db", "regua_bench_inbound")
 
 
 @dataclass(frozen=True)
