@@ -265,7 +265,7 @@ def _handle(
         if rasa_text is None:
             claimed, waits_until = _finish(session, settings, conversation, message, outcome, replies)
     if rasa_text is None:
-        _send_claimed(services, conversation_id, claimed, waits_until, deadline)
+        _send_replies(services, conversation_id, claimed, waits_until, deadline)
         return None
 
     try:
@@ -285,7 +285,7 @@ def _handle(
         replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
         conversation.outage_notice_at = None
         claimed, waits_until = _finish(session, settings, conversation, message, Processing.DONE, replies)
-    _send_claimed(services, conversation_id, claimed, waits_until, deadline)
+    _send_replies(services, conversation_id, claimed, waits_until, deadline)
     return None
 
 
@@ -391,10 +391,10 @@ def send_now(services: Services, conversation_id: int, deadline: float | None = 
     delivery job for what must wait."""
     with services.database.session() as session:
         claimed, waits_until = outbound.claim_conversation(session, services.settings, conversation_id)
-    _send_claimed(services, conversation_id, claimed, waits_until, deadline)
+    _send_replies(services, conversation_id, claimed, waits_until, deadline)
 
 
-def _send_claimed(
+def _send_replies(
     services: Services,
     conversation_id: int,
     claimed: outbound.Claimed,

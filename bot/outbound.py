@@ -220,37 +220,6 @@ def record(session: Session, outcomes: list[tuple[int, int, Outcome]]) -> dict[i
     return deliveries
 
 
-def _send_claimed(
-    database: Database, sender: Sender, message_id: int, request: OutboundRequest, attempts: int
-) -> Delivery:
-    """Hand one claimed message to the provider and record what happened. The claim was committed before:
-    a crash from here on leaves the row in `sending`, never sent twice."""
-    outcome = attempt(sender, request)
-    with database.session() as session:
-        return record(session, [(message_id, attempts, outcome)])[message_id]
-
-
-def deliver(database: Database, settings: Settings, sender: Sender, message_id: int) -> Delivery:
-    """Claim the pending message `message_id`, send it, and record the outcome. Safe to call from several
-    workers at once: only the one whose conditional UPDATE wins sends."""
-    claimed = claim(database, settings, [message_id])
-    if not claimed:
-        return Delivery(message_id, sent=False)
-    return _send_claimed(database, sender, *claimed[0])
-
-
-def deliver_in_order(
-    database: Database,
-    settings: Settings,
-    sender: Sender,
-    message_ids: list[int],
-    *,
-    deadline: float | None = None,
-) -> Delivery | None:
-    """Claim several messages of one conversation together and send them in order (`send_in_order`)."""
-    return send_in_order(database, sender, claim(database, settings, message_ids), deadline=deadline)
-
-
 def send_in_order(
     database: Database, sender: Sender, claimed: Claimed, *, deadline: float | None = None
 ) -> Delivery | None:
@@ -313,20 +282,3 @@ def _record_failure(
             session, message.conversation, OptOutAction.OPT_OUT, source="provider_error"
         )
     return Delivery(message_id, sent=False)
-
-
-def due_for_delivery(session: Session, *, limit: int = 500) -> list[int]:
-    """Ids of pending outbound messages whose (re)try time has come, oldest first."""
-    now = utcnow()
-    return list(
-        session.scalars(
-            select(Message.id)
-            .where(
-                Message.direction == Direction.OUTBOUND,
-                Message.status == MessageStatus.PENDING,
-                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-            )
-            .order_by(Message.id)
-            .limit(limit)
-        )
-    )
