@@ -59,24 +59,25 @@ class InboundRateLimiter:
 def looks_like_reply_loop(session: Session, conversation: Conversation, message: Message) -> bool:
     """True when answering `message` would likely feed a loop with an automated sender."""
     now = utcnow()
-    same_text = session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(
+    # Both counts in one query (a FILTER clause each): earlier inbound messages with the same text, and
+    # the distinct messages we answered, each within its window.
+    same_text, answered = session.execute(
+        select(
+            func.count().filter(
+                Message.direction == Direction.INBOUND,
+                Message.id < message.id,
+                Message.body == message.body,
+                Message.created_at >= now - SAME_TEXT_WINDOW,
+            ),
+            func.count(func.distinct(Message.in_reply_to_id)).filter(
+                Message.direction == Direction.OUTBOUND,
+                Message.created_at >= now - REPLIES_WINDOW,
+            ),
+        ).where(
             Message.conversation_id == conversation.id,
-            Message.direction == Direction.INBOUND,
-            Message.id < message.id,
-            Message.body == message.body,
-            Message.created_at >= now - SAME_TEXT_WINDOW,
+            Message.created_at >= now - max(SAME_TEXT_WINDOW, REPLIES_WINDOW),
         )
-    )
+    ).one()
     if message.body and (same_text or 0) >= SAME_TEXT_REPEATS - 1:
         return True
-    answered = session.scalar(
-        select(func.count(func.distinct(Message.in_reply_to_id))).where(
-            Message.conversation_id == conversation.id,
-            Message.direction == Direction.OUTBOUND,
-            Message.created_at >= now - REPLIES_WINDOW,
-        )
-    )
     return (answered or 0) >= MAX_ANSWERED

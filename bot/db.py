@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,16 +42,42 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # Set inside `one_connection`: the connection this thread's sessions use (a ContextVar is
+        # per thread, and per asyncio task, so threads never share a connection).
+        self._pinned: ContextVar[Connection | None] = ContextVar(f"regua_pinned_{id(self)}", default=None)
 
     @property
     def is_sqlite(self) -> bool:
         """True for the embedded SQLite backend."""
         return self.engine.dialect.name == "sqlite"
 
+    def new_session(self) -> Session:
+        """A new session, on the pinned connection inside `one_connection`, else on one from the pool."""
+        pinned = self._pinned.get()
+        return self.sessionmaker(bind=pinned) if pinned is not None else self.sessionmaker()
+
+    @contextmanager
+    def one_connection(self) -> Iterator[None]:
+        """Run the block's sessions, one after the other, on a single pooled connection.
+
+        A conversation turn runs several short transactions; without this each would check a connection
+        out of the pool (with its liveness ping, a round trip) and back in. Each session still commits
+        its own transaction; sessions must not be nested inside the block (they would share one).
+        Re-entrant: an inner block keeps the outer one's connection."""
+        if self._pinned.get() is not None:
+            yield
+            return
+        with self.engine.connect() as connection:
+            token = self._pinned.set(connection)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session committed on success and rolled back on error."""
-        session = self.sessionmaker()
+        session = self.new_session()
         try:
             yield session
             session.commit()

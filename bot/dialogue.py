@@ -28,10 +28,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from bot import abuse, agreements, answers, claims, entities, health, identity, optout, outbound, texts
 from bot.channels import Sender
@@ -80,23 +80,55 @@ class Services:
     later: Later
 
 
+@dataclass
+class _Step:
+    """What the first look at a ready message decided (`_look`), inside the lease's transaction.
+
+    Either the message is already answered (`claimed` replies to send, committed with the answer), or
+    it needs Rasa: `rasa_text` for a turn, or, with `offer_nlu`, for the parser first, when it may
+    answer a pending agreement offer and only the parser can tell. Rasa is called outside any
+    transaction."""
+
+    message_id: int
+    claimed: outbound.Claimed
+    waits_until: datetime | None = None
+    rasa_text: str | None = None
+    metadata: dict[str, object] | None = None
+    offer_nlu: bool = False
+
+    @property
+    def needs_rasa(self) -> bool:
+        """True when carrying the step out starts with a call to Rasa."""
+        return self.rasa_text is not None
+
+
+@dataclass
+class Lease:
+    """A claim on a conversation (see `claim`): who holds it and the next message, already looked at."""
+
+    owner: str
+    held: bool
+    step: _Step | None = None
+    busy: bool = False  # not held because another processor has the conversation
+
+
+@dataclass
+class _Done:
+    """What carrying out a step left: sends to record, and when to come back."""
+
+    sent: outbound.Sent | None = None
+    waits_until: datetime | None = None  # an older reply waits for a retry; the new ones wait behind it
+    retry_at: datetime | None = None  # the message itself must be tried again (Rasa unavailable)
+
+
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _renew(database: Database, conversation_id: int, owner: str) -> None:
-    with database.session() as session:
-        session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
-            .values(lease_expires_at=utcnow() + LEASE)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _ready_in(session: Session, conversation_id: int, now: datetime) -> int | None:
-    """The oldest pending inbound message if it may be handled now (not waiting for a retry)."""
-    row = session.execute(
+def _oldest_pending(conversation_id: int) -> Select[tuple[int, datetime | None]]:
+    """The conversation's oldest pending inbound message (id, retry time): it decides what is ready, as
+    a message waiting for its retry holds the ones after it."""
+    return (
         select(Message.id, Message.next_attempt_at)
         .where(
             Message.conversation_id == conversation_id,
@@ -105,7 +137,12 @@ def _ready_in(session: Session, conversation_id: int, now: datetime) -> int | No
         )
         .order_by(Message.id)
         .limit(1)
-    ).first()
+    )
+
+
+def _ready_in(session: Session, conversation_id: int, now: datetime) -> int | None:
+    """The oldest pending inbound message if it may be handled now (not waiting for a retry)."""
+    row = session.execute(_oldest_pending(conversation_id)).first()
     if row is None:
         return None
     retry_at = as_utc(row.next_attempt_at)
@@ -118,86 +155,59 @@ def has_ready_message(database: Database, conversation_id: int) -> bool:
         return _ready_in(session, conversation_id, utcnow()) is not None
 
 
-def process_conversation(services: Services, conversation_id: int, *, deadline: float | None = None) -> bool:
-    """Answer the conversation's pending messages in order. True if it handled any.
+def claim(services: Services, session: Session, conversation_id: int) -> Lease:
+    """Claim the conversation in the caller's transaction and look at its next ready message.
 
-    `deadline` (a `time.monotonic()` value) stops before starting a message, or sending a reply, after
-    it: the webhook's inline mode uses it to stay inside Twilio's 15 seconds (see `answer_inline`).
-    """
-    return _process(services, conversation_id, deadline)[0]
-
-
-def answer_inline(services: Services, conversation_id: int, deadline: float) -> bool:
-    """`process_conversation` within `deadline`; True when a message may still be waiting for someone to
-    answer it (the deadline came first, or another process holds the conversation): the caller hands
-    the conversation to a worker."""
-    return _process(services, conversation_id, deadline)[1]
-
-
-def _process(services: Services, conversation_id: int, deadline: float | None) -> tuple[bool, bool]:
-    """(handled any, maybe left one): see `process_conversation` and `answer_inline`."""
+    The claim is a conditional UPDATE (free, or its lease expired), so one processor at a time works
+    on a conversation. A message that needs no NLU (PARAR, an agent's conversation, the identity
+    answer, ...) is answered right here, its replies saved and claimed for sending: the caller commits
+    before anything is sent. The webhook calls this in the transaction that saved the message."""
     owner = _owner()
-    worked = False
-    while True:
-        claimed, message_id = _claim_and_peek(services.database, conversation_id, owner)
-        if not claimed:
-            # Another request or worker holds the conversation; it may have finished before our message
-            # was saved, so the caller checks for a ready one.
-            return worked, True
-        renewed = time.monotonic()
-        held = True
-        try:
-            while message_id is not None:
-                if deadline is not None and time.monotonic() > deadline:
-                    return worked, True
-                worked = True
-                retry_at = _handle(services, conversation_id, message_id, deadline)
-                if retry_at is not None:
-                    services.later.process(conversation_id, retry_at)
-                    break
-                if time.monotonic() - renewed > LEASE.total_seconds() / 2:
-                    _renew(services.database, conversation_id, owner)
-                    renewed = time.monotonic()
-                message_id, held = _next_or_release(services.database, conversation_id, owner)
-                if not held:
-                    break
-        finally:
-            if held:
-                more = _release_and_peek(services.database, conversation_id, owner)
-            else:
-                more = message_id is not None
-        # A message saved while we were releasing found the conversation claimed and left it to us.
-        if not more:
-            return worked, False
-
-
-def _claim_and_peek(database: Database, conversation_id: int, owner: str) -> tuple[bool, int | None]:
-    """Claim the conversation and find its next ready message, in one transaction."""
     now = utcnow()
-    with database.session() as session:
-        claimed = session.execute(
-            update(Conversation)
-            .where(
-                Conversation.id == conversation_id,
-                or_(Conversation.lease_owner.is_(None), Conversation.lease_expires_at < now),
-            )
-            .values(lease_owner=owner, lease_expires_at=now + LEASE)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        return bool(claimed), _ready_in(session, conversation_id, now) if claimed else None
-
-
-def _next_or_release(database: Database, conversation_id: int, owner: str) -> tuple[int | None, bool]:
-    """The next ready message, keeping the conversation; or, when there is none, release it and peek once
-    more (a message saved meanwhile found the conversation claimed and left it to us). One transaction;
-    returns (message id or None, still held)."""
-    now = utcnow()
-    with database.session() as session:
-        ready = _ready_in(session, conversation_id, now)
-        if ready is not None:
-            return ready, True
+    claimed = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            or_(Conversation.lease_owner.is_(None), Conversation.lease_expires_at < now),
+        )
+        .values(lease_owner=owner, lease_expires_at=now + LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return Lease(owner, held=False, busy=True)
+    ready = _ready_in(session, conversation_id, now)
+    if ready is None:  # e.g. the message waits behind an older one's retry
         _release(session, conversation_id, owner)
-        return _ready_in(session, conversation_id, now), False
+        return Lease(owner, held=False)
+    return Lease(owner, held=True, step=_look(services, session, ready))
+
+
+def _next(services: Services, session: Session, conversation_id: int, owner: str) -> Lease:
+    """Release the held conversation if no message is ready, in one statement; else keep it and look at
+    the next ready message. A message saved at the same moment is not stranded: its own webhook checks
+    for a ready message after committing it (see `answer_inline`)."""
+    now = utcnow()
+    oldest = _oldest_pending(conversation_id).subquery()
+    released = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.lease_owner == owner,
+            # Nothing pending, or the oldest pending message waits for its retry (and holds the others).
+            ~select(oldest.c.id)
+            .where(or_(oldest.c.next_attempt_at.is_(None), oldest.c.next_attempt_at <= now))
+            .exists(),
+        )
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if released:
+        return Lease(owner, held=False)
+    ready = _ready_in(session, conversation_id, now)
+    if ready is None:  # the message that kept us was taken meanwhile (by an agent)
+        _release(session, conversation_id, owner)
+        return Lease(owner, held=False)
+    return Lease(owner, held=True, step=_look(services, session, ready))
 
 
 def _release(session: Session, conversation_id: int, owner: str) -> None:
@@ -209,84 +219,202 @@ def _release(session: Session, conversation_id: int, owner: str) -> None:
     )
 
 
-def _release_and_peek(database: Database, conversation_id: int, owner: str) -> bool:
-    """Release the conversation; True when a message is ready (someone must process it)."""
+def _renew(session: Session, conversation_id: int, owner: str) -> None:
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
+        .values(lease_expires_at=utcnow() + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def process_conversation(services: Services, conversation_id: int, *, deadline: float | None = None) -> bool:
+    """Answer the conversation's pending messages in order. True if it handled any.
+
+    `deadline` (a `time.monotonic()` value) stops before starting a message, or sending a reply, after
+    it: the webhook's inline mode uses it to stay inside Twilio's 15 seconds (see `answer_inline`).
+    """
+    return _process(services, conversation_id, deadline, None)[0]
+
+
+def answer_inline(
+    services: Services, conversation_id: int, deadline: float, lease: Lease | None = None
+) -> bool:
+    """`process_conversation` within `deadline`, going on from `lease` (the webhook's `claim`) if given;
+    True when a message may still be waiting for someone to answer it (the deadline came first, or
+    another process holds the conversation): the caller hands the conversation to a worker."""
+    return _process(services, conversation_id, deadline, lease)[1]
+
+
+def _process(
+    services: Services, conversation_id: int, deadline: float | None, lease: Lease | None
+) -> tuple[bool, bool]:
+    """(handled any, maybe left one): see `process_conversation` and `answer_inline`.
+
+    Each message costs three short transactions on one connection: the look (with the claim, or with
+    the previous message's sends recorded), the answer after Rasa (saved with its replies, claimed for
+    sending), and the next look (recording this message's sends)."""
+    database = services.database
+    worked = False
+    with database.one_connection():
+        if lease is None:
+            with database.session() as session:
+                lease = claim(services, session, conversation_id)
+        renewed = time.monotonic()
+        while True:
+            if not lease.held:
+                return worked, lease.busy
+            step = lease.step
+            assert step is not None  # a held lease always comes with the message it was claimed for
+            if step.needs_rasa and deadline is not None and time.monotonic() > deadline:
+                _let_go(database, conversation_id, lease.owner)
+                return worked, True
+            # (A message `_look` already answered is carried out even after the deadline: its replies,
+            # claimed with the answer, go back to `pending` for a delivery job instead of being sent.)
+            worked = True
+            try:
+                done = _carry_out(services, conversation_id, step, deadline)
+            except BaseException:
+                _let_go(database, conversation_id, lease.owner)
+                raise
+            try:
+                with database.session() as session:
+                    stop = outbound.record_sent(session, done.sent) if done.sent is not None else None
+                    if done.retry_at is not None:
+                        # The message waits for its retry, and the ones after it wait behind it.
+                        _release(session, conversation_id, lease.owner)
+                        lease = Lease(lease.owner, held=False)
+                    else:
+                        if time.monotonic() - renewed > LEASE.total_seconds() / 2:
+                            _renew(session, conversation_id, lease.owner)
+                            renewed = time.monotonic()
+                        lease = _next(services, session, conversation_id, lease.owner)
+            except Exception:
+                # Looking at the next message failed (a bug) and took the record of these sends with it:
+                # record them on their own and let go; the next message stays pending for a retry.
+                with database.session() as session:
+                    if done.sent is not None:
+                        outbound.record_sent(session, done.sent)
+                    _release(session, conversation_id, lease.owner)
+                raise
+            if done.retry_at is not None:
+                services.later.process(conversation_id, done.retry_at)
+            _schedule_delivery(services, conversation_id, stop, done.waits_until)
+
+
+def _let_go(database: Database, conversation_id: int, owner: str) -> None:
+    """Release the conversation before leaving early (deadline, error); a message still ready is left
+    to whoever the caller hands the conversation to (or to the sweep)."""
     with database.session() as session:
         _release(session, conversation_id, owner)
-        return _ready_in(session, conversation_id, utcnow()) is not None
 
 
-def _handle(
-    services: Services, conversation_id: int, message_id: int, deadline: float | None = None
-) -> datetime | None:
-    """Handle one pending message; returns a retry time when it must be tried again later. Replies are
-    sent before `deadline` (monotonic), else by a delivery job."""
+def _look(services: Services, session: Session, message_id: int) -> _Step:
+    """Decide what a ready message needs, in the lease's transaction: answer it now if no NLU is
+    needed (its replies saved and claimed), else say what to ask Rasa."""
     settings = services.settings
-    rasa_text: str | None = None
-    with services.database.session() as session:
-        message = session.get_one(Message, message_id)
-        conversation = message.conversation
-        if message.processing != Processing.PENDING:
-            return None
-        replies: list[Reply] = []
-        outcome = Processing.DONE
-        keyword = optout.keyword_action(message.body) if message.body else None
-        if keyword is not None:
-            optout.record_for_conversation(
-                session, conversation, keyword, source="keyword", message_id=message.id
-            )
-            confirm = texts.opt_out_confirmed if keyword == OptOutAction.OPT_OUT else texts.opt_in_confirmed
-            replies = [Reply(confirm(conversation.channel))]
-        elif conversation.state != ConversationState.BOT:
-            outcome = Processing.FOR_AGENT
-        elif abuse.looks_like_reply_loop(session, conversation, message):
-            outcome, message.processing_note = Processing.IGNORED, "reply_loop"
-        elif (
-            identity.awaiting_answer(settings, conversation)
-            and (answer := identity.check_answer(conversation, message.body)) != identity.Answer.NOT_AN_ANSWER
-        ):
-            replies = _verification_replies(session, conversation, answer)
-        elif not message.body.strip():
-            if message.media and claims.attach_receipt(session, conversation, message):
-                replies = [Reply(texts.RECEIPT_RECEIVED)]
-            else:
-                replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
-        elif (offer_replies := _offer_replies(services, session, conversation, message)) is not None:
-            replies = offer_replies
+    message = session.get_one(Message, message_id)
+    conversation = message.conversation
+    replies: list[Reply] = []
+    outcome = Processing.DONE
+    keyword = optout.keyword_action(message.body) if message.body else None
+    if keyword is not None:
+        optout.record_for_conversation(
+            session, conversation, keyword, source="keyword", message_id=message.id
+        )
+        confirm = texts.opt_out_confirmed if keyword == OptOutAction.OPT_OUT else texts.opt_in_confirmed
+        replies = [Reply(confirm(conversation.channel))]
+    elif conversation.state != ConversationState.BOT:
+        outcome = Processing.FOR_AGENT
+    elif abuse.looks_like_reply_loop(session, conversation, message):
+        outcome, message.processing_note = Processing.IGNORED, "reply_loop"
+    elif (
+        identity.awaiting_answer(settings, conversation)
+        and (answer := identity.check_answer(conversation, message.body)) != identity.Answer.NOT_AN_ANSWER
+    ):
+        replies = _verification_replies(session, conversation, answer)
+    elif not message.body.strip():
+        if message.media and claims.attach_receipt(session, conversation, message):
+            replies = [Reply(texts.RECEIPT_RECEIVED)]
         else:
-            rasa_text = message.body
-            metadata = {
-                "conversation_id": conversation.id,
-                "message_id": message.id,
-                "channel": conversation.channel.value,
-                "debtor_id": conversation.debtor_id,
-                "media": message.media or [],
-            }
-        if rasa_text is None:
-            claimed, waits_until = _finish(session, settings, conversation, message, outcome, replies)
-    if rasa_text is None:
-        _send_replies(services, conversation_id, claimed, waits_until, deadline)
-        return None
+            replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
+    elif agreements.current_offer(session, conversation.id) is not None:
+        # Read without NLU first ("2", "sim"); only if that fails is Rasa's parser needed.
+        offer_replies = answers.answer_offer(session, settings, conversation, message)
+        if offer_replies is None:
+            return _Step(message.id, [], rasa_text=message.body, offer_nlu=True)
+        replies = offer_replies
+    else:
+        return _rasa_step(conversation, message)
+    claimed, waits_until = _finish(session, settings, conversation, message, outcome, replies)
+    return _Step(message.id, claimed, waits_until)
 
+
+def _rasa_step(conversation: Conversation, message: Message) -> _Step:
+    metadata: dict[str, object] = {
+        "conversation_id": conversation.id,
+        "message_id": message.id,
+        "channel": conversation.channel.value,
+        "debtor_id": conversation.debtor_id,
+        "media": message.media or [],
+    }
+    return _Step(message.id, [], rasa_text=message.body, metadata=metadata)
+
+
+def _carry_out(services: Services, conversation_id: int, step: _Step, deadline: float | None) -> _Done:
+    """Do what `_look` decided, outside any transaction: ask Rasa if needed (then save the answer and
+    its replies in one transaction), and send the claimed replies in order (recorded by the caller)."""
+    if step.offer_nlu:
+        step = _answer_offer_with_nlu(services, step)
+    claimed, waits_until = step.claimed, step.waits_until
+    if step.rasa_text is not None:
+        try:
+            bot_messages = services.rasa.turn(str(conversation_id), step.rasa_text, step.metadata)
+            if not bot_messages and not _assistant_healthy(services):
+                # Rasa answers nothing when a custom action failed (action server down).
+                raise RasaUnavailable("Rasa answered nothing and the assistant is not healthy")
+        except RasaUnavailable as error:
+            log.warning("conversation %s: %s", conversation_id, error)
+            return _Done(retry_at=_postpone(services, conversation_id, step.message_id, deadline))
+        with services.database.session() as session:
+            message = session.get_one(Message, step.message_id, options=[joinedload(Message.conversation)])
+            if message.processing != Processing.PENDING:  # an agent or a parallel run dealt with it
+                return _Done()
+            conversation = message.conversation
+            replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
+            conversation.outage_notice_at = None
+            claimed, waits_until = _finish(
+                session, services.settings, conversation, message, Processing.DONE, replies
+            )
+    if not claimed:
+        return _Done(waits_until=waits_until)
+    return _Done(outbound.send_claimed(services.sender, claimed, deadline=deadline), waits_until)
+
+
+def _answer_offer_with_nlu(services: Services, step: _Step) -> _Step:
+    """A message that may answer a pending agreement offer, read with Rasa's `/model/parse` (the
+    `parcelas` entity, afirmar/negar); if it does not answer the offer, it goes on to a Rasa turn."""
     try:
-        bot_messages = services.rasa.turn(str(conversation_id), rasa_text, metadata)
-        if not bot_messages and not _assistant_healthy(services):
-            # Rasa answers nothing when a custom action failed (action server down).
-            raise RasaUnavailable("Rasa answered nothing and the assistant is not healthy")
-    except RasaUnavailable as error:
-        log.warning("conversation %s: %s", conversation_id, error)
-        return _postpone(services, conversation_id, message_id, deadline)
-
+        parsed: dict[str, Any] | None = services.rasa.parse(step.rasa_text or "")
+    except RasaUnavailable:
+        parsed = None
     with services.database.session() as session:
-        message = session.get_one(Message, message_id)
+        message = session.get_one(Message, step.message_id)
         conversation = message.conversation
         if message.processing != Processing.PENDING:  # an agent or a parallel run dealt with it
-            return None
-        replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
-        conversation.outage_notice_at = None
-        claimed, waits_until = _finish(session, settings, conversation, message, Processing.DONE, replies)
-    _send_replies(services, conversation_id, claimed, waits_until, deadline)
-    return None
+            return _Step(message.id, [])
+        if parsed is not None:
+            parcelas = entities.first_value(message.body, parsed.get("entities") or [], "parcelas")
+            intent = (parsed.get("intent") or {}).get("name")
+            replies = answers.answer_offer(
+                session, services.settings, conversation, message, parcelas, intent
+            )
+            if replies is not None:
+                claimed, waits_until = _finish(
+                    session, services.settings, conversation, message, Processing.DONE, replies
+                )
+                return _Step(message.id, claimed, waits_until)
+        return _rasa_step(conversation, message)
 
 
 def _verification_replies(
@@ -305,25 +433,6 @@ def _verification_replies(
     if answer == identity.Answer.LOCKED:
         return [Reply(texts.VERIFY_LOCKED)]
     return [Reply(texts.VERIFY_WRONG)]
-
-
-def _offer_replies(
-    services: Services, session: Session, conversation: Conversation, message: Message
-) -> list[Reply] | None:
-    """The answer when the message responds to a pending agreement offer (see bot.agreements): first
-    read without NLU ("2", "sim"), then with Rasa's `/model/parse` (the `parcelas` entity, afirmar/negar)."""
-    if agreements.current_offer(session, conversation.id) is None:
-        return None
-    replies = answers.answer_offer(session, services.settings, conversation, message)
-    if replies is not None:
-        return replies
-    try:
-        parsed = services.rasa.parse(message.body)
-    except RasaUnavailable:
-        return None
-    parcelas = entities.first_value(message.body, parsed.get("entities") or [], "parcelas")
-    intent = (parsed.get("intent") or {}).get("name")
-    return answers.answer_offer(session, services.settings, conversation, message, parcelas, intent)
 
 
 def _reply(message: BotMessage) -> Reply:
@@ -346,8 +455,7 @@ def _finish(
     message.next_attempt_at = None
     if not replies:
         return [], None
-    outbound.queue_replies(session, settings, conversation, replies, in_reply_to_id=message.id)
-    return outbound.claim_conversation(session, settings, conversation.id)
+    return outbound.save_claimed_replies(session, settings, conversation, replies, in_reply_to_id=message.id)
 
 
 def _assistant_healthy(services: Services) -> bool:
@@ -391,19 +499,15 @@ def send_now(services: Services, conversation_id: int, deadline: float | None = 
     delivery job for what must wait."""
     with services.database.session() as session:
         claimed, waits_until = outbound.claim_conversation(session, services.settings, conversation_id)
-    _send_replies(services, conversation_id, claimed, waits_until, deadline)
+    stop = outbound.send_in_order(services.database, services.sender, claimed, deadline=deadline)
+    _schedule_delivery(services, conversation_id, stop, waits_until)
 
 
-def _send_replies(
-    services: Services,
-    conversation_id: int,
-    claimed: outbound.Claimed,
-    waits_until: datetime | None,
-    deadline: float | None,
+def _schedule_delivery(
+    services: Services, conversation_id: int, stop: outbound.Delivery | None, waits_until: datetime | None
 ) -> None:
-    """Send replies claimed (and committed) by the caller, in order; schedule a delivery job for what must
-    wait (a retry, a later reply waiting behind one, or the deadline: at once)."""
-    stopped = outbound.send_in_order(services.database, services.sender, claimed, deadline=deadline)
-    retry_at = stopped.retry_at if stopped is not None else waits_until
+    """Schedule a delivery job for replies that must wait: a retry (`stop`), a later reply waiting behind
+    an older one, or one the deadline left (due at once)."""
+    retry_at = stop.retry_at if stop is not None else waits_until
     if retry_at is not None:
         services.later.deliver(conversation_id, retry_at if retry_at > utcnow() else None)

@@ -1,8 +1,9 @@
 """Receiving a Twilio message: reading the webhook form, and saving it before anything else happens.
 
-`parse_form` turns Twilio's form into an `Inbound` (or raises `BadInbound`); `store` saves it in one
-transaction, idempotently on Twilio's MessageSid: a retried or duplicated delivery finds the row already
-there and is reported as a duplicate, so it never produces a second reply.
+`parse_form` turns Twilio's form into an `Inbound` (or raises `BadInbound`); `store` saves it in the
+caller's transaction, idempotently on Twilio's MessageSid: a retried or duplicated delivery finds the row
+already there (or, delivered twice at the same moment, inserts nothing) and is reported as a duplicate,
+so it never produces a second reply.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,6 +56,10 @@ class Stored:
     conversation_id: int
     message_id: int
     duplicate: bool
+    # The rows, loaded in the caller's session: holding them keeps them in its identity map, so the rest
+    # of the transaction (the conversation's claim, the first look at the message) need not read them.
+    conversation: Conversation | None = None
+    message: Message | None = None
 
 
 def parse_form(form: Mapping[str, str]) -> Inbound:
@@ -106,16 +112,21 @@ def _conversation(session: Session, inbound: Inbound) -> Conversation:
         return session.scalars(query).one()
 
 
+def _existing(session: Session, sid: str) -> Stored | None:
+    row = session.execute(
+        select(Message.id, Message.conversation_id).where(Message.provider_sid == sid)
+    ).first()
+    return Stored(row.conversation_id, row.id, duplicate=True) if row is not None else None
+
+
 def store(session: Session, inbound: Inbound, *, ignored: str | None = None) -> Stored:
     """Save the message and its conversation (linking the debtor), idempotently on MessageSid.
 
     `ignored` stores the message without queuing it for the bot (e.g. "rate_limited").
     """
-    existing = session.execute(
-        select(Message.id, Message.conversation_id).where(Message.provider_sid == inbound.sid)
-    ).first()
+    existing = _existing(session, inbound.sid)
     if existing is not None:
-        return Stored(existing.conversation_id, existing.id, duplicate=True)
+        return existing
 
     conversation = _conversation(session, inbound)
     if conversation.debtor_id is None:
@@ -129,23 +140,28 @@ def store(session: Session, inbound: Inbound, *, ignored: str | None = None) -> 
     conversation.last_inbound_at = utcnow()
 
     session.flush()  # the conversation's id, for the message row
-    message = Message(
-        conversation_id=conversation.id,
-        direction=Direction.INBOUND,
-        channel=conversation.channel,
-        provider_sid=inbound.sid,
-        body=inbound.body,
-        media=inbound.media,
-        status=MessageStatus.RECEIVED,
-        processing=Processing.IGNORED if ignored else Processing.PENDING,
-        processing_note=ignored,
+    values = {
+        "conversation_id": conversation.id,
+        "direction": Direction.INBOUND,
+        "channel": conversation.channel,
+        "provider_sid": inbound.sid,
+        "body": inbound.body,
+        "media": inbound.media,
+        "status": MessageStatus.RECEIVED,
+        "processing": Processing.IGNORED if ignored else Processing.PENDING,
+        "processing_note": ignored,
+    }
+    # ON CONFLICT DO NOTHING: the same MessageSid delivered twice at the same moment inserts nothing
+    # (no savepoint needed to survive the unique violation).
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    message = session.scalar(
+        dialect_insert(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Message.provider_sid])
+        .returning(Message)  # the new row as an ORM object, in the session's identity map
     )
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:  # the same MessageSid delivered twice at the same moment
-        row = session.execute(
-            select(Message.id, Message.conversation_id).where(Message.provider_sid == inbound.sid)
-        ).one()
-        return Stored(row.conversation_id, row.id, duplicate=True)
-    return Stored(conversation.id, message.id, duplicate=False)
+    if message is None:  # another request saved it after our check above
+        found = _existing(session, inbound.sid)
+        assert found is not None
+        return found
+    return Stored(conversation.id, message.id, duplicate=False, conversation=conversation, message=message)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot import optout
@@ -53,19 +53,14 @@ def backoff(attempt: int, *, cap_seconds: int = 60) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** max(attempt - 1, 0), cap_seconds))
 
 
-def queue_replies(
-    session: Session,
-    settings: Settings,
-    conversation: Conversation,
-    replies: list[Reply],
-    *,
-    in_reply_to_id: int | None = None,
-) -> list[Message]:
-    """Save `replies` as pending outbound messages of `conversation` (split for the channel); return them.
+def _reply_rows(
+    settings: Settings, conversation: Conversation, replies: list[Reply], in_reply_to_id: int | None
+) -> list[dict[str, object]]:
+    """The outbound message rows for `replies` (split for the channel), as column values.
 
     SMS carries no media in Brazil, so an image becomes a link at the end of the text.
     """
-    rows: list[Message] = []
+    rows: list[dict[str, object]] = []
     for reply in replies:
         text, media = reply.text.strip(), list(reply.media_urls)
         if conversation.channel == Channel.SMS:
@@ -76,19 +71,98 @@ def queue_replies(
             parts = split_text(text, WHATSAPP_MAX_CHARS) or ([""] if media else [])
         for index, part in enumerate(parts):
             rows.append(
-                Message(
-                    conversation_id=conversation.id,
-                    direction=Direction.OUTBOUND,
-                    channel=conversation.channel,
-                    body=part,
-                    media=[{"url": url, "content_type": None} for url in media] if index == 0 else [],
-                    status=MessageStatus.PENDING,
-                    in_reply_to_id=in_reply_to_id,
-                )
+                {
+                    "conversation_id": conversation.id,
+                    "direction": Direction.OUTBOUND,
+                    "channel": conversation.channel,
+                    "body": part,
+                    "media": [{"url": url, "content_type": None} for url in media] if index == 0 else [],
+                    "in_reply_to_id": in_reply_to_id,
+                }
             )
+    return rows
+
+
+def queue_replies(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    replies: list[Reply],
+    *,
+    in_reply_to_id: int | None = None,
+) -> list[Message]:
+    """Save `replies` as pending outbound messages of `conversation` (split for the channel); return them."""
+    rows = [
+        Message(**row, status=MessageStatus.PENDING)  # type: ignore[arg-type]
+        for row in _reply_rows(settings, conversation, replies, in_reply_to_id)
+    ]
     session.add_all(rows)
     session.flush()
     return rows
+
+
+def save_claimed_replies(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    replies: list[Reply],
+    *,
+    in_reply_to_id: int | None = None,
+) -> tuple[Claimed, datetime | None]:
+    """`queue_replies` then `claim_conversation`, in the caller's transaction, in fewer statements.
+
+    When none of the conversation's older replies is still pending (the usual case), the new ones are
+    inserted already claimed (`sending`, first attempt) in one statement and their requests built from
+    what was inserted; otherwise they are queued behind the older ones, and claimed in order."""
+    older_pending = session.scalar(
+        select(Message.id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.OUTBOUND,
+            Message.status == MessageStatus.PENDING,
+        )
+        .limit(1)
+    )
+    if older_pending is not None:
+        queue_replies(session, settings, conversation, replies, in_reply_to_id=in_reply_to_id)
+        return claim_conversation(session, settings, conversation.id)
+    rows = _reply_rows(settings, conversation, replies, in_reply_to_id)
+    if not rows:
+        return [], None
+    now = utcnow()
+    ids = session.scalars(
+        insert(Message).returning(Message.id, sort_by_parameter_order=True),
+        [{**row, "status": MessageStatus.SENDING, "attempts": 1, "updated_at": now} for row in rows],
+    ).all()
+    callback = _status_callback(settings)
+    return [
+        (message_id, _request(conversation, row["body"], row["media"], callback), 1)  # type: ignore[arg-type]
+        for message_id, row in zip(ids, rows, strict=True)
+    ], None
+
+
+def _status_callback(settings: Settings) -> str | None:
+    return None if settings.sandbox else f"{settings.public_base_url}/webhooks/twilio/status"
+
+
+def _request(
+    conversation: Conversation,
+    body: str,
+    media: list[dict[str, str | None]] | None,
+    callback: str | None,
+    content_sid: str | None = None,
+    content_variables: dict[str, str] | None = None,
+) -> OutboundRequest:
+    return OutboundRequest(
+        channel=conversation.channel,
+        to=conversation.address,
+        body=body,
+        media_urls=[m["url"] for m in media or [] if m.get("url")],  # type: ignore[misc]
+        from_=conversation.our_address,
+        status_callback=callback,
+        content_sid=content_sid,
+        content_variables=content_variables,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,22 +208,22 @@ def claim_in(session: Session, settings: Settings, message_ids: list[int]) -> Cl
         .where(Message.id.in_(claimed))
         .execution_options(populate_existing=True)  # the UPDATE above changed rows this session may hold
     ).all()
-    callback = None if settings.sandbox else f"{settings.public_base_url}/webhooks/twilio/status"
-    requests = []
-    for message in sorted(messages, key=lambda m: m.id):
-        conversation = message.conversation
-        request = OutboundRequest(
-            channel=conversation.channel,
-            to=conversation.address,
-            body=message.body,
-            media_urls=[m["url"] for m in message.media or [] if m.get("url")],
-            from_=conversation.our_address,
-            status_callback=callback,
-            content_sid=message.content_sid,
-            content_variables=message.content_variables,
+    callback = _status_callback(settings)
+    return [
+        (
+            message.id,
+            _request(
+                message.conversation,
+                message.body,
+                message.media,
+                callback,
+                message.content_sid,
+                message.content_variables,
+            ),
+            message.attempts,
         )
-        requests.append((message.id, request, message.attempts))
-    return requests
+        for message in sorted(messages, key=lambda m: m.id)
+    ]
 
 
 def claim_conversation(
@@ -220,38 +294,56 @@ def record(session: Session, outcomes: list[tuple[int, int, Outcome]]) -> dict[i
     return deliveries
 
 
+@dataclass
+class Sent:
+    """What `send_claimed` did with a conversation's claimed messages, for `record_sent`."""
+
+    outcomes: list[tuple[int, int, Outcome]]  # (message id, attempts, outcome), in send order
+    left: list[int]  # claimed but not sent: after a retryable failure, or the deadline
+    stopped_at: datetime | None = None  # when the deadline stopped the sequence
+
+
+def send_claimed(sender: Sender, claimed: Claimed, *, deadline: float | None = None) -> Sent:
+    """Send claimed messages of one conversation in order, touching no database; `record_sent` records
+    the result. A retryable failure stops the sequence (the rest wait behind it, so a debtor never gets
+    them out of order), and nothing is sent after `deadline` (a `time.monotonic()` value)."""
+    sent = Sent([], [])
+    for index, (message_id, request, attempts) in enumerate(claimed):
+        if deadline is not None and time.monotonic() > deadline:
+            sent.left, sent.stopped_at = [m for m, _, _ in claimed[index:]], utcnow()
+            break
+        outcome = attempt(sender, request)
+        sent.outcomes.append((message_id, attempts, outcome))
+        if isinstance(outcome, RetryableSendError) and attempts < MAX_SEND_ATTEMPTS:
+            sent.left = [m for m, _, _ in claimed[index + 1 :]]
+            break
+    return sent
+
+
+def record_sent(session: Session, sent: Sent) -> Delivery | None:
+    """Record what `send_claimed` did, in the caller's transaction: the outcomes, and the messages left
+    put back to `pending` with the retry time of the one that stopped the sequence (due now after the
+    deadline). Returns that delivery (its `retry_at` says when to go on), or None."""
+    deliveries = record(session, sent.outcomes)
+    stop = next((d for d in deliveries.values() if d.retry_at is not None), None)
+    if sent.stopped_at is not None:
+        stop = Delivery(sent.left[0], sent=False, retry_at=sent.stopped_at)
+    if stop is not None and sent.left:
+        _put_back(session, sent.left, stop.retry_at)  # type: ignore[arg-type]
+    return stop
+
+
 def send_in_order(
     database: Database, sender: Sender, claimed: Claimed, *, deadline: float | None = None
 ) -> Delivery | None:
-    """Send claimed messages of one conversation in order, then record every outcome in one transaction.
-
-    If one must be retried, the ones after it wait with the same retry time (a debtor never gets them out
-    of order); none is sent after `deadline` (a `time.monotonic()` value): those go back to `pending`, due
-    now. Returns the delivery that stopped the sequence (its `retry_at` says when to go on), or None."""
-    outcomes: list[tuple[int, int, Outcome]] = []
-    left: list[int] = []
-    stopped_at: datetime | None = None
-    for index, (message_id, request, attempts) in enumerate(claimed):
-        if deadline is not None and time.monotonic() > deadline:
-            left, stopped_at = [m for m, _, _ in claimed[index:]], utcnow()
-            break
-        outcome = attempt(sender, request)
-        outcomes.append((message_id, attempts, outcome))
-        if isinstance(outcome, RetryableSendError) and attempts < MAX_SEND_ATTEMPTS:
-            left = [m for m, _, _ in claimed[index + 1 :]]
-            break
+    """`send_claimed`, then `record_sent` in a transaction of its own; see both."""
     if not claimed:
         return None
+    sent = send_claimed(sender, claimed, deadline=deadline)
     # A crash before this commits leaves the sent messages `sending` without a SID: never sent again
     # (the sweep marks them failed, outcome unknown, after STUCK_SENDING).
     with database.session() as session:
-        deliveries = record(session, outcomes)
-        stop = next((d for d in deliveries.values() if d.retry_at is not None), None)
-        if stopped_at is not None:
-            stop = Delivery(left[0], sent=False, retry_at=stopped_at)
-        if stop is not None and left:
-            _put_back(session, left, stop.retry_at)  # type: ignore[arg-type]
-    return stop
+        return record_sent(session, sent)
 
 
 def _put_back(session: Session, message_ids: list[int], retry_at: datetime) -> None:

@@ -13,6 +13,7 @@ import logging
 import time
 
 from flask import Blueprint, Response, abort, request
+from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -71,26 +72,41 @@ def messages() -> Response | tuple[Response | str, int]:
         return error_response(400, "bad_request", f"Mensagem inválida: {error}.")
 
     allowed = conversations.limiter().allow(message.sender.canonical_e164)
-    session = db.session()
-    stored = inbound.store(session, message, ignored=None if allowed else "rate_limited")
-    session.commit()
-    if stored.duplicate:
-        log.info("message %s already received; not answered again", stored.message_id)
-    elif not allowed:
-        log.warning("message %s stored without answer: number over the inbound rate limit", stored.message_id)
-    else:
-        _dispatch(stored.conversation_id, deadline)
-    return _empty_twiml()
-
-
-def _dispatch(conversation_id: int, deadline: float) -> None:
-    """Answer the conversation now, inside the request, within a time budget; what must wait (Rasa
-    down, a backlog beyond the budget) goes to the workers through RQ (or the sweep if Redis is down)."""
+    ignored = None if allowed else "rate_limited"
     services = conversations.services()
-    if dialogue.answer_inline(services, conversation_id, deadline) and dialogue.has_ready_message(
-        services.database, conversation_id
-    ):
-        services.later.process(conversation_id)
+    database = services.database
+    # One pooled connection for the whole request; the message is saved, the conversation claimed and
+    # the message looked at in one transaction, committed before Rasa is asked or anything is sent.
+    with database.one_connection():
+        try:
+            with database.session() as session:
+                stored = inbound.store(session, message, ignored=ignored)
+                answerable = allowed and not stored.duplicate
+                lease = dialogue.claim(services, session, stored.conversation_id) if answerable else None
+        except SQLAlchemyError:
+            raise  # the database itself failed: nothing was saved, and Twilio is told so (5xx)
+        except Exception:
+            # Looking at the message failed (a bug): save it on its own, pending, for a worker to try
+            # again; a message is never lost to an error in answering it.
+            log.exception("message could not be looked at inline; saved for the workers")
+            with database.session() as session:
+                stored = inbound.store(session, message, ignored=ignored)
+            answerable, lease = allowed and not stored.duplicate, None
+        if stored.duplicate:
+            log.info("message %s already received; not answered again", stored.message_id)
+        elif not allowed:
+            log.warning(
+                "message %s stored without answer: number over the inbound rate limit", stored.message_id
+            )
+        elif lease is None:
+            services.later.process(stored.conversation_id)
+        elif dialogue.answer_inline(services, stored.conversation_id, deadline, lease) and (
+            dialogue.has_ready_message(database, stored.conversation_id)
+        ):
+            # Left for later (Rasa down or slow, a backlog beyond the budget, a conversation another
+            # process holds): the workers take it through RQ, or the sweep if Redis is down.
+            services.later.process(stored.conversation_id)
+    return _empty_twiml()
 
 
 @bp.post("/status")

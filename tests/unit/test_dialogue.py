@@ -144,16 +144,70 @@ def test_rasa_down_sends_one_polite_notice_keeps_order_and_answers_after_recover
         assert s.scalars(select(Conversation)).one().outage_notice_at is None
 
 
+def test_a_message_answered_without_nlu_after_the_deadline_has_its_replies_delivered_later(
+    services, later: RecordingLater, sender: FakeSender, db: Database, people: People
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    conversation_id = _pending(db, "PARAR")
+    with db.session() as s:
+        lease = dialogue.claim(services, s, conversation_id)  # the look answers it and claims the reply
+    assert lease.held and lease.step is not None and lease.step.claimed
+    assert dialogue.answer_inline(services, conversation_id, time.monotonic() - 1, lease) is False
+    assert sender.sent == []  # nothing is sent after the deadline...
+    with db.session() as s:
+        reply = s.scalars(select(Message).where(Message.direction == Direction.OUTBOUND)).one()
+        assert reply.status == MessageStatus.PENDING  # ...and the claimed reply is not left `sending`
+        assert s.get_one(Conversation, conversation_id).lease_owner is None
+    assert later.deliveries == [(conversation_id, None)]  # a delivery job sends it at once
+    dialogue.send_now(services, conversation_id)
+    assert [r.body for r in sender.sent] == [reply.body]
+
+
+def test_a_failure_looking_at_the_next_message_keeps_the_record_of_the_replies_already_sent(
+    services, sender: FakeSender, db: Database, people: People, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    conversation_id = _pending(db, "primeira")
+    _pending(db, "segunda")
+    look = dialogue._look
+    looked: list[int] = []
+
+    def fails_the_second_time(*args, **kwargs):  # type: ignore[no-untyped-def]
+        looked.append(args[2])
+        if len(looked) == 2:
+            raise RuntimeError("a bug while looking at the second message")
+        return look(*args, **kwargs)
+
+    monkeypatch.setattr(dialogue, "_look", fails_the_second_time)
+    with pytest.raises(RuntimeError):
+        dialogue.process_conversation(services, conversation_id)
+    assert [r.body for r in sender.sent] == ["eco: primeira"]
+    with db.session() as s:
+        reply = s.scalars(select(Message).where(Message.direction == Direction.OUTBOUND)).one()
+        assert reply.provider_sid is not None and reply.status == MessageStatus.QUEUED  # recorded
+        assert s.get_one(Conversation, conversation_id).lease_owner is None  # let go
+        second = s.get_one(Message, looked[1])
+        assert second.body == "segunda" and second.processing == Processing.PENDING  # kept for a retry
+    monkeypatch.setattr(dialogue, "_look", look)
+    assert dialogue.process_conversation(services, conversation_id) is True
+    assert [r.body for r in sender.sent] == ["eco: primeira", "eco: segunda"]
+
+
 def test_only_one_processor_works_on_a_conversation_at_a_time(
     app: Flask, settings: Settings, services, fake_rasa: FakeRasa, db: Database, people: People
 ) -> None:  # type: ignore[no-untyped-def]
     conversation_id = _pending(db, "oi")
-    claimed, ready = dialogue._claim_and_peek(db, conversation_id, "other-worker")
-    assert claimed and ready is not None
+    with db.session() as s:
+        other = dialogue.claim(services, s, conversation_id)
+    assert other.held and other.step is not None and other.step.rasa_text == "oi"
+    with db.session() as s:
+        assert not dialogue.claim(services, s, conversation_id).held  # taken
     assert dialogue.process_conversation(services, conversation_id) is False
     assert fake_rasa.calls == []
-    assert dialogue._release_and_peek(db, conversation_id, "other-worker") is True  # still to answer
+    dialogue._let_go(db, conversation_id, other.owner)
+    assert dialogue.has_ready_message(db, conversation_id)  # still to answer
     assert dialogue.process_conversation(services, conversation_id) is True
+    assert [c[1] for c in fake_rasa.calls] == ["oi"]
 
 
 def test_an_automated_sender_repeating_itself_stops_getting_answers(

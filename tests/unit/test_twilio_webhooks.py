@@ -253,3 +253,46 @@ def test_oversized_requests_are_refused(app: Flask, settings: Settings, db: Data
     headers = {"X-Twilio-Signature": chat.signature(settings, chat.MESSAGES_PATH, form)}
     assert app.test_client().post(chat.MESSAGES_PATH, data=form, headers=headers).status_code == 413
     assert _count(db) == 0
+
+
+def test_a_message_saved_by_a_parallel_request_after_the_duplicate_check_is_not_saved_twice(
+    app: Flask, settings: Settings, db: Database, people: People, sender, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from bot import inbound
+
+    sid = chat.new_sid()
+    post_message(app, settings, "manda o pix", sid=sid)
+    # The same delivery arrives on a second connection at the same moment: its early check ran before
+    # the first request committed, so only the insert itself can find the conflict.
+    existing = inbound._existing
+    checks: list[str] = []
+
+    def check_too_early(session, message_sid):  # type: ignore[no-untyped-def]
+        checks.append(message_sid)
+        return None if len(checks) == 1 else existing(session, message_sid)
+
+    monkeypatch.setattr(inbound, "_existing", check_too_early)
+    response, _ = post_message(app, settings, "manda o pix", sid=sid)
+    assert response.status_code == 200
+    assert checks == [sid, sid]  # the insert found the row and the message was reported a duplicate
+    assert _count(db, Message.provider_sid == sid) == 1
+    assert [r.body for r in sender.sent] == ["eco: manda o pix"]  # answered once
+
+
+def test_a_message_that_cannot_be_looked_at_inline_is_saved_for_the_workers(
+    app: Flask, settings: Settings, db: Database, people: People, later, sender, monkeypatch, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug while looking at the message")
+
+    monkeypatch.setattr(dialogue, "_look", broken)
+    response, form = post_message(app, settings, "quero a segunda via")
+    assert response.status_code == 200
+    with db.session() as s:
+        message = s.scalars(select(Message).where(Message.provider_sid == form["MessageSid"])).one()
+        assert message.processing == Processing.PENDING and message.body == "quero a segunda via"
+        conversation_id = message.conversation_id
+        lease_owner = s.get_one(Conversation, conversation_id).lease_owner
+    assert lease_owner is None  # the failed claim was rolled back with the look
+    assert later.processes == [(conversation_id, None)]  # a worker tries again
+    assert sender.sent == [] and "could not be looked at inline" in caplog.text
