@@ -110,7 +110,7 @@ if str(PROJECT_ROOT) not in sys.path:  # `python bench/inbound.py` puts bench/ f
 
 from bench import import_invoices  # noqa: E402
 from bot import chat, demo, nlu, rasa_runtime  # noqa: E402
-from bot.config import Settings, default_web_workers, load_settings  # noqa: E402
+from bot.config import Settings, load_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.models import (  # noqa: E402
     Channel,
@@ -141,7 +141,7 @@ PROFILE_HZ = 50
 
 SYSTEMS = ("regua", "rasa_rest", "rasa_twilio")
 # Régua's processes (see the notes in the report): the web app answers inline, the workers take the rest.
-DEFAULT_WEB_CONCURRENCY = default_web_workers()  # Régua's own default for this machine
+DEFAULT_WEB_CONCURRENCY = 2
 DEFAULT_WORKERS = 1
 GOAL_RATE = 20.0
 GOAL_FACTOR = 1.5
@@ -1797,14 +1797,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "per reply a turn holds its thread much longer (see the stand-in note), and beyond "
         f"{threads} requests queue in gunicorn, where the "
         "1 s budget (counted from the request's start, in the app) does not see the wait. "
-        "Python code holds the GIL, so one process runs one request's Python code at a time: with "
-        "several requests in flight in one process, a thread whose database or Rasa answer has arrived "
-        "waits for the GIL. With 2 processes x 4 threads (the earlier default) Régua's p99 at 20 msg/s "
-        "was 574 ms in a run on 2026-11-23, against 183 ms with 4 x 1 and 120 ms with 5 x 4 (single "
-        "runs on a noisy machine; Rasa REST's p99 was 104, 62 and 90 ms in the same runs). The default "
-        f"is now gunicorn's advice, (2 x cores) + 1 processes ({DEFAULT_WEB_CONCURRENCY} here), so requests "
-        "in flight rarely share a process; the cost is memory (one app per process) and a database "
-        "connection per busy thread. The workers only take what the webhook left (Rasa "
+        "Python code holds the GIL, so one process runs one request's Python code at a time; more "
+        "processes were tried on 2026-11-23 (5 x 4 threads, gunicorn's (2 x cores) + 1): at 20 msg/s "
+        "one run had a lower p99 and a full run a higher one than 2 x 4, and both settings saturated "
+        "this (slower that day) machine at 30 msg/s, so the default stays 2 x 4. The workers "
+        "only take what the webhook left (Rasa "
         "down or slow, a burst beyond the budget, a conversation claimed by another request), reply "
         "retries and the minute sweep; one, as in the Procfile, is enough while that is rare (see *who "
         "answered* above)."

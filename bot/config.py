@@ -51,7 +51,7 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 5000
     # gunicorn: worker processes (each uses at most one core) and threads per process (requests in flight).
-    web_workers: int = 5
+    web_workers: int = 2
     web_threads: int = 4
     public_base_url: str = "http://127.0.0.1:5000"
     secret_key: str = field(default="", repr=False)
@@ -136,18 +136,6 @@ def _text(env: Mapping[str, str], name: str) -> str | None:
         return None
     value = value.strip()
     return value or None
-
-
-# Web processes by default: gunicorn's advice, (2 x cores) + 1, so a turn's Python code rarely waits for
-# another request's in the same process (the GIL) while its thread waits on Rasa, PostgreSQL or Twilio
-# (measured in bench/results/inbound.md); capped so that the processes' database connections (about one
-# per busy thread) stay well inside PostgreSQL's default max_connections of 100.
-MAX_DEFAULT_WEB_WORKERS = 9
-
-
-def default_web_workers() -> int:
-    """WEB_CONCURRENCY's default: (2 x CPU cores) + 1, at most `MAX_DEFAULT_WEB_WORKERS`."""
-    return min(2 * (os.cpu_count() or 1) + 1, MAX_DEFAULT_WEB_WORKERS)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -299,7 +287,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         action_server_port=action_port,
         rasa_bin=Path(_text(env, "RASA_BIN") or PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"),
         rasa_timeout_seconds=_float(env, "RASA_TIMEOUT_SECONDS", 8.0, 0.5, 14.0),
-        web_workers=_int(env, "WEB_CONCURRENCY", default_web_workers(), 1, 64),
+        web_workers=_int(env, "WEB_CONCURRENCY", 2, 1, 64),
         web_threads=_int(env, "WEB_THREADS", 4, 1, 64),
         twilio_account_sid=sid,
         twilio_auth_token=token,

@@ -25,16 +25,6 @@ def test_defaults_use_embedded_storage() -> None:
     assert s.action_server_url == "http://127.0.0.1:5055/webhook"
 
 
-@pytest.mark.parametrize(("cores", "processes"), [(1, 3), (2, 5), (4, 9), (32, 9), (None, 3)])
-def test_web_processes_default_to_twice_the_cores_plus_one_capped(
-    cores: int | None, processes: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("bot.config.os.cpu_count", lambda: cores)
-    assert settings_with().web_workers == processes
-    assert settings_with(WEB_CONCURRENCY="2").web_workers == 2  # an explicit value wins
-    assert settings_with().web_threads == 4
-
-
 def test_postgres_urls_use_psycopg3() -> None:
     assert (
         settings_with(DATABASE_URL="postgres://u:p@db/regua").database_url
