@@ -17,7 +17,7 @@ from datetime import timedelta
 from limits import parse_many
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
@@ -56,27 +56,39 @@ class InboundRateLimiter:
             return True
 
 
+# Both counts in one query (a FILTER clause each): earlier inbound messages with the same text, and the
+# distinct messages we answered, each within its window. Built once, with bound parameters (it runs for
+# every message; see bot.leases on why).
+_LOOP_COUNTS = select(
+    func.count().filter(
+        Message.direction == Direction.INBOUND,
+        Message.id < bindparam("message_id"),
+        Message.body == bindparam("body"),
+        Message.created_at >= bindparam("same_text_since"),
+    ),
+    func.count(func.distinct(Message.in_reply_to_id)).filter(
+        Message.direction == Direction.OUTBOUND,
+        Message.created_at >= bindparam("answered_since"),
+    ),
+).where(
+    Message.conversation_id == bindparam("conversation_id"),
+    Message.created_at >= bindparam("since"),
+)
+
+
 def looks_like_reply_loop(session: Session, conversation: Conversation, message: Message) -> bool:
     """True when answering `message` would likely feed a loop with an automated sender."""
     now = utcnow()
-    # Both counts in one query (a FILTER clause each): earlier inbound messages with the same text, and
-    # the distinct messages we answered, each within its window.
     same_text, answered = session.execute(
-        select(
-            func.count().filter(
-                Message.direction == Direction.INBOUND,
-                Message.id < message.id,
-                Message.body == message.body,
-                Message.created_at >= now - SAME_TEXT_WINDOW,
-            ),
-            func.count(func.distinct(Message.in_reply_to_id)).filter(
-                Message.direction == Direction.OUTBOUND,
-                Message.created_at >= now - REPLIES_WINDOW,
-            ),
-        ).where(
-            Message.conversation_id == conversation.id,
-            Message.created_at >= now - max(SAME_TEXT_WINDOW, REPLIES_WINDOW),
-        )
+        _LOOP_COUNTS,
+        {
+            "conversation_id": conversation.id,
+            "message_id": message.id,
+            "body": message.body,
+            "same_text_since": now - SAME_TEXT_WINDOW,
+            "answered_since": now - REPLIES_WINDOW,
+            "since": now - max(SAME_TEXT_WINDOW, REPLIES_WINDOW),
+        },
     ).one()
     if message.body and (same_text or 0) >= SAME_TEXT_REPEATS - 1:
         return True

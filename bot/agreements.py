@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -206,17 +206,21 @@ def updated_total(invoices: Iterable[Invoice], creditor: Creditor, today: date) 
     )
 
 
+# Built once, with a bound parameter: it runs for every message (see bot.leases on why).
+_CURRENT_OFFER = (
+    select(AgreementOffer)
+    .where(
+        AgreementOffer.conversation_id == bindparam("conversation_id"),
+        AgreementOffer.status.in_([OfferStatus.OPEN, OfferStatus.CHOSEN]),
+    )
+    .order_by(AgreementOffer.id.desc())
+    .limit(1)
+)
+
+
 def current_offer(session: Session, conversation_id: int) -> AgreementOffer | None:
     """The conversation's open or chosen offer that has not expired."""
-    offer = session.scalar(
-        select(AgreementOffer)
-        .where(
-            AgreementOffer.conversation_id == conversation_id,
-            AgreementOffer.status.in_([OfferStatus.OPEN, OfferStatus.CHOSEN]),
-        )
-        .order_by(AgreementOffer.id.desc())
-        .limit(1)
-    )
+    offer = session.scalar(_CURRENT_OFFER, {"conversation_id": conversation_id})
     if offer is None:
         return None
     if as_utc(offer.expires_at) < utcnow():  # type: ignore[operator]

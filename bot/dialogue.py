@@ -22,21 +22,31 @@ UPDATE (a lease that expires by itself if the processor dies), so any number of 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Select, or_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm import Session
 
-from bot import abuse, agreements, answers, claims, entities, health, identity, optout, outbound, texts
+from bot import (
+    abuse,
+    agreements,
+    answers,
+    claims,
+    entities,
+    health,
+    identity,
+    leases,
+    optout,
+    outbound,
+    texts,
+)
 from bot.channels import Sender
 from bot.config import Settings
 from bot.db import Database
+from bot.inbound import Stored
 from bot.models import (
     Conversation,
     ConversationState,
@@ -52,7 +62,6 @@ from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
 # A message Rasa could not answer for this long goes to the agents instead.
 GIVE_UP_AFTER = timedelta(hours=24)
 
@@ -95,6 +104,9 @@ class _Step:
     rasa_text: str | None = None
     metadata: dict[str, object] | None = None
     offer_nlu: bool = False
+    # For a Rasa turn: the conversation as the look saw it (detached once that transaction commits; its
+    # columns stay loaded), to address the replies without reading it again.
+    conversation: Conversation | None = None
 
     @property
     def needs_rasa(self) -> bool:
@@ -121,28 +133,43 @@ class _Done:
     retry_at: datetime | None = None  # the message itself must be tried again (Rasa unavailable)
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _oldest_pending(conversation_id: int) -> Select[tuple[int, datetime | None]]:
-    """The conversation's oldest pending inbound message (id, retry time): it decides what is ready, as
-    a message waiting for its retry holds the ones after it."""
-    return (
-        select(Message.id, Message.next_attempt_at)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.direction == Direction.INBOUND,
-            Message.processing == Processing.PENDING,
-        )
-        .order_by(Message.id)
-        .limit(1)
+# The conversation's oldest pending inbound message (id, retry time): it decides what is ready, as a
+# message waiting for its retry holds the ones after it. Built once (see bot.leases on why).
+_OLDEST_PENDING = (
+    select(Message.id, Message.next_attempt_at)
+    .where(
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.direction == Direction.INBOUND,
+        Message.processing == Processing.PENDING,
     )
+    .order_by(Message.id)
+    .limit(1)
+)
+_OLDEST = _OLDEST_PENDING.subquery()
+# Release the conversation if nothing is pending, or the oldest pending message waits for its retry.
+_RELEASE_IF_IDLE = (
+    update(Conversation)
+    .where(
+        Conversation.id == bindparam("conversation_id"),
+        Conversation.lease_owner == bindparam("owner"),
+        ~select(_OLDEST.c.id)
+        .where(or_(_OLDEST.c.next_attempt_at.is_(None), _OLDEST.c.next_attempt_at <= bindparam("now")))
+        .exists(),
+    )
+    .values(lease_owner=None, lease_expires_at=None)
+    .execution_options(synchronize_session=False)
+)
+_MARK_ANSWERED = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"), Message.processing == Processing.PENDING)
+    .values(processing=Processing.DONE, processed_at=bindparam("now"), next_attempt_at=None)
+    .execution_options(synchronize_session=False)
+)
 
 
 def _ready_in(session: Session, conversation_id: int, now: datetime) -> int | None:
     """The oldest pending inbound message if it may be handled now (not waiting for a retry)."""
-    row = session.execute(_oldest_pending(conversation_id)).first()
+    row = session.execute(_OLDEST_PENDING, {"conversation_id": conversation_id}).first()
     if row is None:
         return None
     retry_at = as_utc(row.next_attempt_at)
@@ -161,23 +188,34 @@ def claim(services: Services, session: Session, conversation_id: int) -> Lease:
     The claim is a conditional UPDATE (free, or its lease expired), so one processor at a time works
     on a conversation. A message that needs no NLU (PARAR, an agent's conversation, the identity
     answer, ...) is answered right here, its replies saved and claimed for sending: the caller commits
-    before anything is sent. The webhook calls this in the transaction that saved the message."""
-    owner = _owner()
+    before anything is sent."""
+    owner = leases.new_owner()
     now = utcnow()
-    claimed = session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            or_(Conversation.lease_owner.is_(None), Conversation.lease_expires_at < now),
-        )
-        .values(lease_owner=owner, lease_expires_at=now + LEASE)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not claimed:
+    if not leases.claim(session, conversation_id, owner, now):
         return Lease(owner, held=False, busy=True)
+    return _first_look(services, session, conversation_id, owner, now)
+
+
+def claim_stored(services: Services, session: Session, stored: Stored, owner: str) -> Lease | None:
+    """`claim` for a message `inbound.store` just saved claiming the lease for `owner`, in the same
+    transaction: the lease is already decided, so only the look is left. None for a duplicate."""
+    conversation = stored.conversation
+    held = conversation is not None and conversation.lease_owner == owner
+    if stored.duplicate:
+        if held:  # claimed for a message its twin saved first: nothing to answer here
+            leases.release(session, stored.conversation_id, owner)
+        return None
+    if not held:
+        return Lease(owner, held=False, busy=True)
+    return _first_look(services, session, stored.conversation_id, owner, utcnow())
+
+
+def _first_look(
+    services: Services, session: Session, conversation_id: int, owner: str, now: datetime
+) -> Lease:
     ready = _ready_in(session, conversation_id, now)
     if ready is None:  # e.g. the message waits behind an older one's retry
-        _release(session, conversation_id, owner)
+        leases.release(session, conversation_id, owner)
         return Lease(owner, held=False)
     return Lease(owner, held=True, step=_look(services, session, ready))
 
@@ -187,45 +225,16 @@ def _next(services: Services, session: Session, conversation_id: int, owner: str
     the next ready message. A message saved at the same moment is not stranded: its own webhook checks
     for a ready message after committing it (see `answer_inline`)."""
     now = utcnow()
-    oldest = _oldest_pending(conversation_id).subquery()
     released = session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            Conversation.lease_owner == owner,
-            # Nothing pending, or the oldest pending message waits for its retry (and holds the others).
-            ~select(oldest.c.id)
-            .where(or_(oldest.c.next_attempt_at.is_(None), oldest.c.next_attempt_at <= now))
-            .exists(),
-        )
-        .values(lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
+        _RELEASE_IF_IDLE, {"conversation_id": conversation_id, "owner": owner, "now": now}
     ).rowcount
     if released:
         return Lease(owner, held=False)
     ready = _ready_in(session, conversation_id, now)
     if ready is None:  # the message that kept us was taken meanwhile (by an agent)
-        _release(session, conversation_id, owner)
+        leases.release(session, conversation_id, owner)
         return Lease(owner, held=False)
     return Lease(owner, held=True, step=_look(services, session, ready))
-
-
-def _release(session: Session, conversation_id: int, owner: str) -> None:
-    session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _renew(session: Session, conversation_id: int, owner: str) -> None:
-    session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
-        .values(lease_expires_at=utcnow() + LEASE)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def process_conversation(services: Services, conversation_id: int, *, deadline: float | None = None) -> bool:
@@ -282,11 +291,11 @@ def _process(
                     stop = outbound.record_sent(session, done.sent) if done.sent is not None else None
                     if done.retry_at is not None:
                         # The message waits for its retry, and the ones after it wait behind it.
-                        _release(session, conversation_id, lease.owner)
+                        leases.release(session, conversation_id, lease.owner)
                         lease = Lease(lease.owner, held=False)
                     else:
-                        if time.monotonic() - renewed > LEASE.total_seconds() / 2:
-                            _renew(session, conversation_id, lease.owner)
+                        if time.monotonic() - renewed > leases.LEASE.total_seconds() / 2:
+                            leases.renew(session, conversation_id, lease.owner, utcnow())
                             renewed = time.monotonic()
                         lease = _next(services, session, conversation_id, lease.owner)
             except Exception:
@@ -295,7 +304,7 @@ def _process(
                 with database.session() as session:
                     if done.sent is not None:
                         outbound.record_sent(session, done.sent)
-                    _release(session, conversation_id, lease.owner)
+                    leases.release(session, conversation_id, lease.owner)
                 raise
             if done.retry_at is not None:
                 services.later.process(conversation_id, done.retry_at)
@@ -306,7 +315,7 @@ def _let_go(database: Database, conversation_id: int, owner: str) -> None:
     """Release the conversation before leaving early (deadline, error); a message still ready is left
     to whoever the caller hands the conversation to (or to the sweep)."""
     with database.session() as session:
-        _release(session, conversation_id, owner)
+        leases.release(session, conversation_id, owner)
 
 
 def _look(services: Services, session: Session, message_id: int) -> _Step:
@@ -358,7 +367,7 @@ def _rasa_step(conversation: Conversation, message: Message) -> _Step:
         "debtor_id": conversation.debtor_id,
         "media": message.media or [],
     }
-    return _Step(message.id, [], rasa_text=message.body, metadata=metadata)
+    return _Step(message.id, [], rasa_text=message.body, metadata=metadata, conversation=conversation)
 
 
 def _carry_out(services: Services, conversation_id: int, step: _Step, deadline: float | None) -> _Done:
@@ -376,15 +385,21 @@ def _carry_out(services: Services, conversation_id: int, step: _Step, deadline: 
         except RasaUnavailable as error:
             log.warning("conversation %s: %s", conversation_id, error)
             return _Done(retry_at=_postpone(services, conversation_id, step.message_id, deadline))
+        conversation = step.conversation
+        assert conversation is not None  # a Rasa step carries its conversation
+        replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
         with services.database.session() as session:
-            message = session.get_one(Message, step.message_id, options=[joinedload(Message.conversation)])
-            if message.processing != Processing.PENDING:  # an agent or a parallel run dealt with it
+            if not _mark_answered(session, step.message_id):  # an agent or a parallel run dealt with it
                 return _Done()
-            conversation = message.conversation
-            replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
-            conversation.outage_notice_at = None
-            claimed, waits_until = _finish(
-                session, services.settings, conversation, message, Processing.DONE, replies
+            if conversation.outage_notice_at is not None:  # Rasa answers again: a new outage gets a notice
+                session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conversation.id)
+                    .values(outage_notice_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+            claimed, waits_until = outbound.save_claimed_replies(
+                session, services.settings, conversation, replies, in_reply_to_id=step.message_id
             )
     if not claimed:
         return _Done(waits_until=waits_until)
@@ -456,6 +471,12 @@ def _finish(
     if not replies:
         return [], None
     return outbound.save_claimed_replies(session, settings, conversation, replies, in_reply_to_id=message.id)
+
+
+def _mark_answered(session: Session, message_id: int) -> bool:
+    """Mark a pending message done in one conditional UPDATE; False if it is no longer pending."""
+    result = session.execute(_MARK_ANSWERED, {"message_id": message_id, "now": utcnow()})
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _assistant_healthy(services: Services) -> bool:

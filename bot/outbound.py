@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot import optout
@@ -101,6 +101,20 @@ def queue_replies(
     return rows
 
 
+# Statements of every turn, built once (see bot.leases on why).
+_OLDER_PENDING = (
+    select(Message.id)
+    .where(
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.direction == Direction.OUTBOUND,
+        Message.status == MessageStatus.PENDING,
+    )
+    .limit(1)
+)
+_INSERT_RETURNING_IDS = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+_UPDATE_BY_ID = update(Message)
+
+
 def save_claimed_replies(
     session: Session,
     settings: Settings,
@@ -114,15 +128,7 @@ def save_claimed_replies(
     When none of the conversation's older replies is still pending (the usual case), the new ones are
     inserted already claimed (`sending`, first attempt) in one statement and their requests built from
     what was inserted; otherwise they are queued behind the older ones, and claimed in order."""
-    older_pending = session.scalar(
-        select(Message.id)
-        .where(
-            Message.conversation_id == conversation.id,
-            Message.direction == Direction.OUTBOUND,
-            Message.status == MessageStatus.PENDING,
-        )
-        .limit(1)
-    )
+    older_pending = session.scalar(_OLDER_PENDING, {"conversation_id": conversation.id})
     if older_pending is not None:
         queue_replies(session, settings, conversation, replies, in_reply_to_id=in_reply_to_id)
         return claim_conversation(session, settings, conversation.id)
@@ -131,7 +137,7 @@ def save_claimed_replies(
         return [], None
     now = utcnow()
     ids = session.scalars(
-        insert(Message).returning(Message.id, sort_by_parameter_order=True),
+        _INSERT_RETURNING_IDS,
         [{**row, "status": MessageStatus.SENDING, "attempts": 1, "updated_at": now} for row in rows],
     ).all()
     callback = _status_callback(settings)
@@ -286,7 +292,7 @@ def record(session: Session, outcomes: list[tuple[int, int, Outcome]]) -> dict[i
         if isinstance(outcome, SendResult)
     ]
     if sent:
-        session.execute(update(Message), sent)  # an executemany by primary key
+        session.execute(_UPDATE_BY_ID, sent)  # an executemany by primary key
     deliveries = {row["id"]: Delivery(row["id"], sent=True) for row in sent}
     for message_id, attempts, outcome in outcomes:
         if not isinstance(outcome, SendResult):

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import delivery_status, dialogue, inbound
+from bot import delivery_status, dialogue, inbound, leases
 from webhooks.errors import error_response
 from webhooks.extensions import conversations, db, settings
 
@@ -75,14 +75,15 @@ def messages() -> Response | tuple[Response | str, int]:
     ignored = None if allowed else "rate_limited"
     services = conversations.services()
     database = services.database
-    # One pooled connection for the whole request; the message is saved, the conversation claimed and
-    # the message looked at in one transaction, committed before Rasa is asked or anything is sent.
+    # One pooled connection for the whole request; the message is saved, the conversation claimed (in
+    # the same UPDATE that records the message on it) and the message looked at in one transaction,
+    # committed before Rasa is asked or anything is sent.
+    owner = leases.new_owner() if allowed else None
     with database.one_connection():
         try:
             with database.session() as session:
-                stored = inbound.store(session, message, ignored=ignored)
-                answerable = allowed and not stored.duplicate
-                lease = dialogue.claim(services, session, stored.conversation_id) if answerable else None
+                stored = inbound.store(session, message, ignored=ignored, lease_owner=owner)
+                lease = dialogue.claim_stored(services, session, stored, owner) if owner else None
         except SQLAlchemyError:
             raise  # the database itself failed: nothing was saved, and Twilio is told so (5xx)
         except Exception:
@@ -91,7 +92,7 @@ def messages() -> Response | tuple[Response | str, int]:
             log.exception("message could not be looked at inline; saved for the workers")
             with database.session() as session:
                 stored = inbound.store(session, message, ignored=ignored)
-            answerable, lease = allowed and not stored.duplicate, None
+            lease = None
         if stored.duplicate:
             log.info("message %s already received; not answered again", stored.message_id)
         elif not allowed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import redis
 from flask import Flask
@@ -15,11 +16,13 @@ from bot.db import Database
 from bot.models import (
     Channel,
     Conversation,
+    Debtor,
     Direction,
     Message,
     MessageStatus,
     OptOutEvent,
     Processing,
+    utcnow,
 )
 from bot.rasa_client import BotMessage
 from tests.conftest import OLD_WHATSAPP_ID, PHONE, People
@@ -277,6 +280,51 @@ def test_a_message_saved_by_a_parallel_request_after_the_duplicate_check_is_not_
     assert checks == [sid, sid]  # the insert found the row and the message was reported a duplicate
     assert _count(db, Message.provider_sid == sid) == 1
     assert [r.body for r in sender.sent] == ["eco: manda o pix"]  # answered once
+    with db.session() as s:  # the lease the twin claimed with the conversation's update was given back
+        assert s.scalars(select(Conversation)).one().lease_owner is None
+
+
+def test_a_conversation_another_process_holds_is_not_taken_until_its_lease_expires(
+    app: Flask, settings: Settings, db: Database, people: People, later, sender
+) -> None:  # type: ignore[no-untyped-def]
+    post_message(app, settings, "oi")
+    with db.session() as s:
+        conversation = s.scalars(select(Conversation)).one()
+        conversation.lease_owner = "worker-1"
+        conversation.lease_expires_at = utcnow() + timedelta(seconds=30)
+        conversation_id = conversation.id
+    sender.sent.clear()
+
+    post_message(app, settings, "quanto devo?")
+    # Saved, not answered here: the holder (or a worker, handed the conversation) answers it in order.
+    with db.session() as s:
+        assert s.get_one(Conversation, conversation_id).lease_owner == "worker-1"
+        pending = s.scalars(select(Message).where(Message.processing == Processing.PENDING)).one()
+        assert pending.body == "quanto devo?"
+    assert sender.sent == [] and later.processes == [(conversation_id, None)]
+
+    with db.session() as s:  # the holder died: its lease runs out
+        s.get_one(Conversation, conversation_id).lease_expires_at = utcnow() - timedelta(seconds=1)
+    post_message(app, settings, "e o boleto?")
+    assert [r.body for r in sender.sent] == ["eco: quanto devo?", "eco: e o boleto?"]  # in order
+    with db.session() as s:
+        assert s.get_one(Conversation, conversation_id).lease_owner is None
+
+
+def test_the_whatsapp_id_is_recorded_once_for_a_debtor_already_linked(
+    app: Flask, settings: Settings, db: Database, people: People
+) -> None:
+    # A reminder created the conversation, linked to the debtor, before the debtor ever wrote.
+    with db.session() as s:
+        s.add(Conversation(channel=Channel.WHATSAPP, address=PHONE, debtor_id=people.debtor_id))
+    post_message(app, settings, "oi")
+    with db.session() as s:
+        debtor = s.get_one(Debtor, people.debtor_id)
+        assert debtor.whatsapp_id == PHONE.removeprefix("+")
+        debtor.whatsapp_id = "5511900000000"  # e.g. set by an import; a message never overwrites it
+    post_message(app, settings, "tudo bem?")
+    with db.session() as s:
+        assert s.get_one(Debtor, people.debtor_id).whatsapp_id == "5511900000000"
 
 
 def test_a_message_that_cannot_be_looked_at_inline_is_saved_for_the_workers(
