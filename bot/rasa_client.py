@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
+import urllib3
 
 
 class RasaUnavailable(RuntimeError):
@@ -29,25 +30,39 @@ class BotMessage:
 
 
 class RasaClient:
-    """Sends a debtor's message to Rasa and returns what the bot answers."""
+    """Sends a debtor's message to Rasa and returns what the bot answers.
 
-    def __init__(self, base_url: str, timeout: float, session: requests.Session | None = None) -> None:
+    Rasa is an internal service, reached directly (no proxy) with urllib3: on this hot path `requests`
+    cost ~0.8 ms more CPU per call (see bot/channels/twilio_http.py)."""
+
+    def __init__(self, base_url: str, timeout: float, pool: urllib3.PoolManager | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.http = session or requests.Session()
+        # Several gunicorn threads of one process may call Rasa at once.
+        self.http = pool or urllib3.PoolManager(maxsize=8, retries=False)
+
+    def _request(self, method: str, path: str, payload: dict[str, Any] | None, timeout: float) -> Any:
+        """Send a request and return the decoded JSON answer; raises `RasaUnavailable`."""
+        try:
+            response = self.http.request(
+                method,
+                f"{self.base_url}{path}",
+                body=json.dumps(payload).encode() if payload is not None else None,
+                headers={"Content-Type": "application/json"} if payload is not None else None,
+                timeout=timeout,
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise RasaUnavailable(f"Rasa unreachable: {type(error).__name__}") from None
+        if response.status != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+        try:
+            return json.loads(response.data)
+        except ValueError:
+            raise RasaUnavailable("Rasa answered something that is not JSON") from None
 
     def _post(self, path: str, payload: dict[str, Any]) -> Any:
         """POST JSON to Rasa and return the decoded answer; raises `RasaUnavailable`."""
-        try:
-            response = self.http.post(f"{self.base_url}{path}", json=payload, timeout=self.timeout)
-        except requests.RequestException as error:
-            raise RasaUnavailable(f"Rasa unreachable: {type(error).__name__}") from None
-        if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
-        try:
-            return response.json()
-        except ValueError:
-            raise RasaUnavailable("Rasa answered something that is not JSON") from None
+        return self._request("POST", path, payload, self.timeout)
 
     def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> list[BotMessage]:
         """One conversation turn through the REST channel; raises `RasaUnavailable`."""
@@ -66,10 +81,10 @@ class RasaClient:
     def healthy(self) -> bool:
         """True when Rasa answers `/status` with a loaded model."""
         try:
-            response = self.http.get(f"{self.base_url}/status", timeout=min(self.timeout, 2.0))
-            return response.ok and bool(response.json().get("model_file"))
-        except (requests.RequestException, ValueError):
+            status = self._request("GET", "/status", None, min(self.timeout, 2.0))
+        except RasaUnavailable:
             return False
+        return isinstance(status, dict) and bool(status.get("model_file"))
 
 
 def _join_images(messages: list[BotMessage]) -> list[BotMessage]:

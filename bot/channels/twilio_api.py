@@ -13,7 +13,6 @@ from datetime import datetime
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from bot.channels.base import (
@@ -22,39 +21,21 @@ from bot.channels.base import (
     RetryableSendError,
     SendResult,
 )
+from bot.channels.twilio_http import Urllib3HttpClient
 from bot.config import Settings
 from bot.models import Channel, MessageStatus
 
 log = logging.getLogger(__name__)
 
-TWILIO_API_HOST = "https://api.twilio.com"
 # A send must fit inside a webhook's time budget when it runs inline; the worker retries anything slower.
 REQUEST_TIMEOUT_SECONDS = 5.0
 # Twilio codes that mean "try again later" even when the HTTP status does not say so.
 RETRYABLE_CODES = frozenset({20429, 20500, 20503, 30001})
 
 
-class _RedirectingHttpClient(TwilioHttpClient):
-    """Twilio's HTTP client, sending to another base URL (a local stand-in of the Twilio API)."""
-
-    def __init__(self, base_url: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._base_url = base_url.rstrip("/")
-
-    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
-        if url.startswith(TWILIO_API_HOST):
-            url = self._base_url + url[len(TWILIO_API_HOST) :]
-        return super().request(method, url, *args, **kwargs)
-
-
 def make_client(settings: Settings) -> Client:
-    """A Twilio REST client for the configured account (and base URL, when overridden)."""
-    if settings.twilio_api_base_url:
-        http_client: TwilioHttpClient = _RedirectingHttpClient(
-            settings.twilio_api_base_url, timeout=REQUEST_TIMEOUT_SECONDS
-        )
-    else:
-        http_client = TwilioHttpClient(timeout=REQUEST_TIMEOUT_SECONDS)
+    """A Twilio REST client for the configured account (sending to `TWILIO_API_BASE_URL` if set)."""
+    http_client = Urllib3HttpClient(REQUEST_TIMEOUT_SECONDS, settings.twilio_api_base_url)
     return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+from base64 import b64encode
+from urllib.parse import parse_qs
 
 import pytest
+import urllib3
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from bot.channels import OutboundRequest, PermanentSendError, RetryableSendError
-from bot.channels.twilio_api import TwilioSender, _RedirectingHttpClient
+from bot.channels import OutboundRequest, PermanentSendError, RetryableSendError, SendResult
+from bot.channels.twilio_api import TwilioSender
+from bot.channels.twilio_http import Urllib3HttpClient
 from bot.config import Settings, override
 from bot.models import Channel, MessageStatus
 
@@ -112,12 +116,80 @@ def test_no_sender_configured_is_permanent(settings: Settings) -> None:
         )
 
 
-def test_base_url_override_redirects_to_a_local_stand_in(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    seen: list[str] = []
-    monkeypatch.setattr(
-        "twilio.http.http_client.TwilioHttpClient.request",
-        lambda self, method, url, *a, **k: seen.append(url),
+class FakePool:
+    """urllib3's pool manager: records each request, answers with `status`/`body` or raises `error`."""
+
+    def __init__(self, status: int = 201, body: bytes = b"{}", error: Exception | None = None) -> None:
+        self.status, self.body, self.error = status, body, error
+        self.requests: list[dict] = []
+
+    def request(self, method, url, **kwargs):  # type: ignore[no-untyped-def]
+        self.requests.append({"method": method, "url": url, **kwargs})
+        if self.error is not None:
+            raise self.error
+        return urllib3.HTTPResponse(body=self.body, status=self.status, headers={"X-Fake": "1"})
+
+
+def _urllib3_sender(settings: Settings, pool: FakePool, base_url: str | None = None) -> TwilioSender:
+    http = Urllib3HttpClient(5.0, base_url)
+    http._managers[None] = pool  # type: ignore[assignment]  # no proxy configured in the tests
+    return TwilioSender(settings, Client(SID, "secret-token-123", http_client=http))
+
+
+def test_the_urllib3_client_sends_twilios_form_to_the_stand_in(
+    twilio_settings: Settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    pool = FakePool(body=json.dumps({"sid": "SM" + "c" * 32, "status": "queued"}).encode())
+    sender = _urllib3_sender(twilio_settings, pool, "http://127.0.0.1:4010/")
+    result = sender.send(
+        OutboundRequest(
+            channel=Channel.WHATSAPP,
+            to="+5511987654321",
+            body="Seu boleto",
+            media_urls=["https://x/pix.png", "https://x/barcode.png"],
+            status_callback="https://regua.example/webhooks/twilio/status",
+        )
     )
-    client = _RedirectingHttpClient("http://127.0.0.1:4010/")
-    client.request("POST", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json")
-    assert seen == ["http://127.0.0.1:4010/2010-04-01/Accounts/AC1/Messages.json"]
+    assert result == SendResult(sid="SM" + "c" * 32, status=MessageStatus.QUEUED)
+    (sent,) = pool.requests
+    assert sent["method"] == "POST"
+    assert sent["url"] == f"http://127.0.0.1:4010/2010-04-01/Accounts/{SID}/Messages.json"
+    assert (
+        sent["headers"]["Authorization"] == "Basic " + b64encode(f"{SID}:secret-token-123".encode()).decode()
+    )
+    assert sent["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    form = parse_qs(sent["body"])
+    assert form["To"] == ["whatsapp:+5511987654321"] and form["Body"] == ["Seu boleto"]
+    assert form["MediaUrl"] == ["https://x/pix.png", "https://x/barcode.png"]  # repeated keys, in order
+    assert sent["timeout"] == 5.0 and sent["redirect"] is False
+
+
+@pytest.mark.parametrize(
+    ("pool", "error"),
+    [
+        (FakePool(error=urllib3.exceptions.NewConnectionError(None, "refused")), RetryableSendError),  # type: ignore[arg-type]
+        (FakePool(error=urllib3.exceptions.ReadTimeoutError(None, "/", "timed out")), RetryableSendError),  # type: ignore[arg-type]
+        (FakePool(status=503, body=b'{"code": 20503, "message": "down"}'), RetryableSendError),
+        (FakePool(status=400, body=b'{"code": 21211, "message": "invalid To"}'), PermanentSendError),
+    ],
+)
+def test_the_urllib3_client_failures_are_classified(
+    twilio_settings: Settings, pool: FakePool, error: type
+) -> None:
+    with pytest.raises(error):
+        _urllib3_sender(twilio_settings, pool).send(
+            OutboundRequest(channel=Channel.SMS, to="+5511987654321", body="x")
+        )
+
+
+def test_the_urllib3_client_uses_the_environments_proxy_unless_no_proxy_says_not(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    client = Urllib3HttpClient(5.0)
+    through_proxy = client._manager("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json")
+    assert isinstance(through_proxy, urllib3.ProxyManager)
+    assert through_proxy.proxy is not None and through_proxy.proxy.host == "proxy.internal"
+    direct = client._manager("https://127.0.0.1:4010/2010-04-01/Accounts/AC1/Messages.json")
+    assert not isinstance(direct, urllib3.ProxyManager)
