@@ -6,6 +6,7 @@ run without network; tests/integration runs the same code against the real Rasa 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+import urllib3
 from click.testing import CliRunner, Result
 from flask import Flask
 
@@ -90,6 +92,22 @@ class FakeSender:
                 raise queued.pop(0)
             self.sent.append(request)
         return SendResult(sid=chat.new_sid(), status=MessageStatus.QUEUED)
+
+
+class FakePool:
+    """urllib3's pool manager (the Twilio and Rasa HTTP clients): records each request and answers with
+    `status` and `body` (bytes as they are, anything else as JSON), or raises `error`."""
+
+    def __init__(self, status: int = 200, body: object = b"{}", error: Exception | None = None) -> None:
+        self.status, self.body, self.error = status, body, error
+        self.requests: list[dict[str, Any]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> urllib3.HTTPResponse:
+        self.requests.append({"method": method, "url": url, **kwargs})
+        if self.error is not None:
+            raise self.error
+        data = self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+        return urllib3.HTTPResponse(body=data, status=self.status)
 
 
 @pytest.fixture

@@ -8,21 +8,7 @@ import pytest
 import urllib3
 
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
-
-
-class FakePool:
-    """urllib3's pool manager: records each request, answers with `status`/`body` or raises `error`."""
-
-    def __init__(self, status: int = 200, body: object = (), error: Exception | None = None) -> None:
-        self.status, self.body, self.error = status, body, error
-        self.requests: list[dict] = []
-
-    def request(self, method, url, **kwargs):  # type: ignore[no-untyped-def]
-        self.requests.append({"method": method, "url": url, **kwargs})
-        if self.error is not None:
-            raise self.error
-        data = self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
-        return urllib3.HTTPResponse(body=data, status=self.status)
+from tests.unit.conftest import FakePool
 
 
 def test_a_turn_posts_to_the_rest_channel_and_reads_the_bot_messages() -> None:

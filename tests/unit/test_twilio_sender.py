@@ -18,6 +18,7 @@ from bot.channels.twilio_api import TwilioSender
 from bot.channels.twilio_http import Urllib3HttpClient
 from bot.config import Settings, override
 from bot.models import Channel, MessageStatus
+from tests.unit.conftest import FakePool
 
 SID = "AC" + "1" * 32
 
@@ -114,20 +115,6 @@ def test_no_sender_configured_is_permanent(settings: Settings) -> None:
         _sender(bare, FakeTwilioHttp()).send(
             OutboundRequest(channel=Channel.SMS, to="+5511987654321", body="x")
         )
-
-
-class FakePool:
-    """urllib3's pool manager: records each request, answers with `status`/`body` or raises `error`."""
-
-    def __init__(self, status: int = 201, body: bytes = b"{}", error: Exception | None = None) -> None:
-        self.status, self.body, self.error = status, body, error
-        self.requests: list[dict] = []
-
-    def request(self, method, url, **kwargs):  # type: ignore[no-untyped-def]
-        self.requests.append({"method": method, "url": url, **kwargs})
-        if self.error is not None:
-            raise self.error
-        return urllib3.HTTPResponse(body=self.body, status=self.status, headers={"X-Fake": "1"})
 
 
 def _urllib3_sender(settings: Settings, pool: FakePool, base_url: str | None = None) -> TwilioSender:
