@@ -737,15 +737,21 @@ def start_rasa_twilio(
 # ---- one run per system -------------------------------------------------------------------------------
 
 
-def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, settle: float) -> Outcome:
-    """Régua: signed webhooks in (answered inline, or by a worker for what had to wait), replies accepted
-    by the stand-in out."""
-    settings = stack.settings
+def signed_forms(settings: Settings, shots: list[Shot]) -> dict[int, dict[str, str]]:
+    """Twilio's webhook form for each shot, by shot index; each shot is keyed by its MessageSid."""
     forms = {}
     for shot in shots:
         form = chat.inbound_form(settings, shot.person.address, shot.text)
         shot.key = form["MessageSid"]
         forms[shot.index] = form
+    return forms
+
+
+def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, settle: float) -> Outcome:
+    """Régua: signed webhooks in (answered inline, or by a worker for what had to wait), replies accepted
+    by the stand-in out."""
+    settings = stack.settings
+    forms = signed_forms(settings, shots)
 
     def call(session: requests.Session, shot: Shot) -> tuple[int, Any]:
         response = chat.post(
@@ -1114,11 +1120,7 @@ def run_rasa_twilio(
     """Rasa's twilio channel: the webhook answers after its replies went to the stand-in."""
     assert stack.rasa_twilio_url is not None
     url = f"{stack.rasa_twilio_url}/webhooks/twilio/webhook"
-    forms = {}
-    for shot in shots:
-        form = chat.inbound_form(settings, shot.person.address, shot.text)
-        shot.key = form["MessageSid"]
-        forms[shot.index] = form
+    forms = signed_forms(settings, shots)
 
     def call(session: requests.Session, shot: Shot) -> tuple[int, Any]:
         response = session.post(url, data=forms[shot.index], timeout=REQUEST_TIMEOUT)
