@@ -88,6 +88,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -95,7 +96,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import psutil
 import redis
@@ -103,6 +104,7 @@ import requests
 from rich.console import Console
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
+from twilio.request_validator import RequestValidator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:  # `python bench/inbound.py` puts bench/ first, not the project
@@ -762,11 +764,20 @@ def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, 
             session=session,
             timeout=REQUEST_TIMEOUT,
         )
-        return response.status_code, None
+        return response.status_code, twiml_replies(response.content) if response.ok else []
 
     cpu_before = stack.cpu()
     gen.run(shots, rate, call)
-    inbound, replies, snapshot = settle_regua(stack.database, [s.key for s in shots], time.time() + settle)
+    # Replies handed over in a webhook's TwiML response, by reply row id: when (the response) and how often.
+    twiml_at: dict[int, float] = {}
+    twiml_seen: Counter[int] = Counter()
+    for shot in shots:
+        for reply_id, _ in shot.payload or []:
+            twiml_seen[reply_id] += 1
+            twiml_at.setdefault(reply_id, shot.t_resp)
+    inbound, replies, snapshot = settle_regua(
+        stack.database, [s.key for s in shots], time.time() + settle, set(twiml_at)
+    )
     cpu = _cpu_delta(cpu_before, stack.cpu())
     # Only what the stand-in received before the snapshot: later sends have rows the snapshot lacks.
     records = [r for r in read_records(stack.records) if r["t_in"] < snapshot]
@@ -790,17 +801,19 @@ def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, 
             and row is not None
             and row["processing"] == Processing.DONE
             and bool(own)
-            and all(r["provider_sid"] in accepted for r in own)
+            and all(r["id"] in twiml_at or r["provider_sid"] in accepted for r in own)
         )
         bodies = Counter((r["body"], json.dumps(r["media"] or [])) for r in own)
-        if any(n > 1 for n in bodies.values()) or any(
-            sid_seen[r["provider_sid"]] > 1 for r in own if r["provider_sid"]
+        if (
+            any(n > 1 for n in bodies.values())
+            or any(sid_seen[r["provider_sid"]] > 1 for r in own if r["provider_sid"])
+            or any(twiml_seen[r["id"]] > 1 or (r["id"] in twiml_at and r["provider_sid"]) for r in own)
         ):
             duplicates += 1
         if not complete:
             lost += 1
             continue
-        done = max(accepted[r["provider_sid"]] for r in own)
+        done = max(twiml_at[r["id"]] if r["id"] in twiml_at else accepted[r["provider_sid"]] for r in own)
         finished_at[shot.key] = done
         latencies.append(done - shot.t_send)
     duplicates += _stand_in_excess(shots, replies, inbound, records)
@@ -812,7 +825,49 @@ def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, 
     outcome.cpu = cpu
     outcome.refused = refused
     outcome.breakdown = regua_breakdown(stack, shots, inbound, replies, finished_at, accepted)
+    outcome.breakdown["twiml"] = play_twilio_callbacks(
+        stack, [item for shot in shots for item in shot.payload or []]
+    )
     return outcome
+
+
+def twiml_replies(content: bytes) -> list[tuple[int, str]]:
+    """The replies of a webhook's TwiML response, in order: (reply row id, status callback URL), read
+    from each `<Message action=".../status?reply=<id>">`."""
+    found = []
+    for message in ET.fromstring(content).iter("Message"):
+        action = message.attrib["action"]
+        found.append((int(parse_qs(urlsplit(action).query)["reply"][0]), action))
+    return found
+
+
+def play_twilio_callbacks(stack: Stack, items: list[tuple[int, str]]) -> dict[str, int]:
+    """After a run, do what Twilio does with the TwiML replies it read (`twiml_replies` of the responses):
+    give each a SID and post its
+    `sent` status callback (signed) to the `<Message>`'s action URL; then check that Régua recorded every
+    SID. Outside the measured time: the API replies' callbacks are not played either."""
+    posted: dict[int, str] = {}
+    web = urlsplit(stack.web_url)
+    validator = RequestValidator(AUTH_TOKEN)
+
+    def post(item: tuple[int, str]) -> None:
+        reply_id, action = item
+        sid = chat.new_sid()
+        form = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": "sent", "AccountSid": ACCOUNT_SID}
+        url = urlunsplit(urlsplit(action)._replace(scheme=web.scheme, netloc=web.netloc))
+        headers = {"X-Twilio-Signature": validator.compute_signature(action, form)}
+        response = requests.post(url, data=form, headers=headers, timeout=REQUEST_TIMEOUT)
+        if response.ok:
+            posted[reply_id] = sid
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(post, items))
+    recorded = 0
+    with stack.database.session() as session:
+        for chunk in _chunks(sorted(posted), 500):
+            rows = session.execute(select(Message.id, Message.provider_sid).where(Message.id.in_(chunk)))
+            recorded += sum(1 for row in rows if posted[row.id] == row.provider_sid)
+    return {"replies": len(items), "callbacks_posted": len(posted), "sids_recorded": recorded}
 
 
 def _stand_in_excess(
@@ -834,9 +889,10 @@ def _stand_in_excess(
     return sum(1 for key, n in at_stand_in.items() if n > in_db[key])
 
 
-def _unsettled(database: Database, sids: list[str]) -> int:
+def _unsettled(database: Database, sids: list[str], twiml_ids: set[int]) -> int:
     """How many of the messages `sids` are not answered yet: missing, pending, or with a reply not yet
-    handed to the stand-in (three COUNT queries per 500 SIDs: cheap enough to poll during a run)."""
+    handed over (to the stand-in, or in a TwiML response: `twiml_ids`); three queries per 500 SIDs, cheap
+    enough to poll during a run."""
     inbound = aliased(Message)
     missing = pending = unsent = 0
     with database.session() as session:
@@ -851,10 +907,10 @@ def _unsettled(database: Database, sids: list[str]) -> int:
                 )
                 or 0
             )
-            unsent += (
-                session.scalar(
-                    select(func.count())
-                    .select_from(Message)
+            unsent += sum(
+                1
+                for reply_id in session.scalars(
+                    select(Message.id)
                     .join(inbound, Message.in_reply_to_id == inbound.id)
                     .where(
                         inbound.provider_sid.in_(chunk),
@@ -862,19 +918,19 @@ def _unsettled(database: Database, sids: list[str]) -> int:
                         Message.status != MessageStatus.FAILED,
                     )
                 )
-                or 0
+                if reply_id not in twiml_ids
             )
     return missing + pending + unsent
 
 
 def settle_regua(
-    database: Database, sids: list[str], deadline: float
+    database: Database, sids: list[str], deadline: float, twiml_ids: set[int]
 ) -> tuple[dict[str, dict[str, Any]], dict[int, list[dict[str, Any]]], float]:
-    """Wait until every message of `sids` is processed and all its replies handed to the stand-in (or the
-    deadline passes); return the inbound rows by SID, the replies by inbound message id, and the wall time
-    the snapshot was taken at (a reply the stand-in received before it is in the snapshot: replies are
-    committed before they are sent)."""
-    while _unsettled(database, sids) and time.time() < deadline:
+    """Wait until every message of `sids` is processed and all its replies handed over, to the stand-in
+    or in a TwiML response (`twiml_ids`), or the deadline passes; return the inbound rows by SID, the
+    replies by inbound message id, and the wall time the snapshot was taken at (a reply the stand-in
+    received before it is in the snapshot: replies are committed before they are sent)."""
+    while _unsettled(database, sids, twiml_ids) and time.time() < deadline:
         time.sleep(1.0)
     snapshot = time.time()
     inbound: dict[str, dict[str, Any]] = {}
@@ -1187,15 +1243,24 @@ def warm_up(stack: Stack, people: list[Person], rest_people: list[Person], syste
             for n, person in enumerate(people)
         ]
 
-        def post(form: dict[str, str]) -> None:
-            chat.post(stack.settings, stack.web_url, chat.MESSAGES_PATH, form, timeout=REQUEST_TIMEOUT)
+        def post(form: dict[str, str]) -> list[tuple[int, str]]:
+            response = chat.post(
+                stack.settings, stack.web_url, chat.MESSAGES_PATH, form, timeout=REQUEST_TIMEOUT
+            )
+            return twiml_replies(response.content) if response.ok else []
 
         for batch in _chunks(forms, 4):
             with ThreadPoolExecutor(max_workers=len(batch)) as pool:
-                list(pool.map(post, batch))
+                handed = [item for items in pool.map(post, batch) for item in items]
             # Not chat.replies_to: it waits while a reply's status is "sending", one of the random statuses
             # the dynamic mock answers with; a provider SID is what "handed to the stand-in" means here.
-            settle_regua(stack.database, [f["MessageSid"] for f in batch], time.time() + REQUEST_TIMEOUT)
+            settle_regua(
+                stack.database,
+                [f["MessageSid"] for f in batch],
+                time.time() + REQUEST_TIMEOUT,
+                {reply_id for reply_id, _ in handed},
+            )
+            play_twilio_callbacks(stack, handed)
         drain(stack, REQUEST_TIMEOUT)
     for person, message in zip(rest_people, texts, strict=False):
         if "rasa_rest" in systems:

@@ -68,6 +68,9 @@ class Settings:
     twilio_whatsapp_from: str | None = None
     twilio_sms_from: str | None = None
     twilio_api_base_url: str | None = None
+    # How the webhook hands over the replies it answers inline: "twiml" (in its own response, one
+    # <Message> each, up to Twilio's 10) or "api" (messages.create calls before it answers).
+    twilio_inline_replies: str = "twiml"
     # Conversations.
     identity_check: str = "phone"  # "phone": the registered number suffices; "cpf": also ask 3 CPF digits
     inbound_rate_limit: str = "20/minute;200/hour;1000/day"
@@ -103,6 +106,12 @@ class Settings:
     def sandbox(self) -> bool:
         """True when no Twilio credentials are configured (messages are stored, not sent)."""
         return not (self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def twiml_replies(self) -> bool:
+        """True when inline replies go back in the webhook's TwiML response (never in sandbox mode: there
+        is no Twilio to read it, so the sandbox channel stores the replies instead)."""
+        return not self.sandbox and self.twilio_inline_replies == "twiml"
 
     @property
     def webhook_auth_token(self) -> str:
@@ -258,6 +267,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
     if sid and not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
         raise ConfigError("TWILIO_ACCOUNT_SID must look like AC followed by 32 hexadecimal characters")
 
+    inline_replies = (_text(env, "TWILIO_INLINE_REPLIES") or "twiml").lower()
+    if inline_replies not in {"twiml", "api"}:
+        raise ConfigError(f"TWILIO_INLINE_REPLIES must be twiml or api, got {inline_replies!r}")
+
     identity_check = (_text(env, "IDENTITY_CHECK") or "phone").lower()
     if identity_check not in {"phone", "cpf"}:
         raise ConfigError(f"IDENTITY_CHECK must be phone or cpf, got {identity_check!r}")
@@ -294,6 +307,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         twilio_whatsapp_from=_phone_sender(env, "TWILIO_WHATSAPP_FROM"),
         twilio_sms_from=_phone_sender(env, "TWILIO_SMS_FROM"),
         twilio_api_base_url=_url(env, "TWILIO_API_BASE_URL", http),
+        twilio_inline_replies=inline_replies,
         identity_check=identity_check,
         inbound_rate_limit=inbound_rate_limit,
         agent_hours=agent_hours,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import optout
-from bot.models import Message, MessageStatus, OptOutAction, utcnow
+from bot.models import Direction, Message, MessageStatus, OptOutAction, utcnow
 from bot.outbound import OPT_OUT_ERROR_CODES
 
 log = logging.getLogger(__name__)
@@ -32,12 +32,23 @@ RANK = {
 }
 
 
-def apply(session: Session, sid: str, status: str, error_code: str | int | None = None) -> bool:
+def apply(
+    session: Session,
+    sid: str,
+    status: str,
+    error_code: str | int | None = None,
+    *,
+    reply_id: int | None = None,
+) -> bool:
     """Apply a status callback to the message with provider SID `sid`. False if no such message.
 
-    Unknown status names (Twilio's `scheduled`, `canceled`, ...) are ignored.
+    `reply_id` names the row of a reply handed over as TwiML (its callback URL carries it): Twilio gave
+    it its SID when it read the response, and the first callback records it. Unknown status names
+    (Twilio's `scheduled`, `canceled`, ...) are ignored.
     """
     message = session.scalar(select(Message).where(Message.provider_sid == sid))
+    if message is None and reply_id is not None:
+        message = _unrecorded_reply(session, reply_id, sid)
     if message is None:
         return False
     try:
@@ -69,6 +80,15 @@ def apply(session: Session, sid: str, status: str, error_code: str | int | None 
 
         on_delivery_failure(session, message)  # a reminder that failed falls back to its next channel
     return True
+
+
+def _unrecorded_reply(session: Session, reply_id: int, sid: str) -> Message | None:
+    """The outbound row `reply_id`, given the SID `sid` if it has none yet (None if it has another)."""
+    message = session.get(Message, reply_id)
+    if message is None or message.direction != Direction.OUTBOUND or message.provider_sid is not None:
+        return None
+    message.provider_sid = sid
+    return message
 
 
 def _int(value: str | int | None) -> int | None:

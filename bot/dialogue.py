@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -122,15 +122,33 @@ class Lease:
     held: bool
     step: _Step | None = None
     busy: bool = False  # not held because another processor has the conversation
+    stop: outbound.Delivery | None = None  # the delivery that stopped the previous message's sends
 
 
 @dataclass
 class _Done:
-    """What carrying out a step left: sends to record, and when to come back."""
+    """What carrying out a step left: replies saved and claimed but not sent yet, and when to come back."""
 
-    sent: outbound.Sent | None = None
+    claimed: outbound.Claimed = field(default_factory=list)
     waits_until: datetime | None = None  # an older reply waits for a retry; the new ones wait behind it
     retry_at: datetime | None = None  # the message itself must be tried again (Rasa unavailable)
+    notice: bool = False  # an outage notice was queued for the debtor (`send_now` delivers it)
+    # When the caller asked for it: the next look, done in the transaction that saved the answer.
+    next_lease: Lease | None = None
+
+
+@dataclass
+class Inline:
+    """What `answer_inline` left: whether a message may still be waiting for someone to answer it (the
+    caller hands the conversation to a worker), and, when it was asked to hold them, the claimed replies
+    to hand to Twilio in the webhook's own TwiML response."""
+
+    left: bool
+    replies: outbound.Claimed = field(default_factory=list)
+
+
+# Twilio takes at most this many <Message> replies in one webhook response (warning 14109 beyond).
+TWIML_MAX_REPLIES = 10
 
 
 # The conversation's oldest pending inbound message (id, retry time): it decides what is ready, as a
@@ -243,72 +261,140 @@ def process_conversation(services: Services, conversation_id: int, *, deadline: 
     `deadline` (a `time.monotonic()` value) stops before starting a message, or sending a reply, after
     it: the webhook's inline mode uses it to stay inside Twilio's 15 seconds (see `answer_inline`).
     """
-    return _process(services, conversation_id, deadline, None)[0]
+    return _process(services, conversation_id, deadline, None, hold=False)[0]
 
 
 def answer_inline(
-    services: Services, conversation_id: int, deadline: float, lease: Lease | None = None
-) -> bool:
-    """`process_conversation` within `deadline`, going on from `lease` (the webhook's `claim`) if given;
-    True when a message may still be waiting for someone to answer it (the deadline came first, or
-    another process holds the conversation): the caller hands the conversation to a worker."""
-    return _process(services, conversation_id, deadline, lease)[1]
+    services: Services,
+    conversation_id: int,
+    deadline: float,
+    lease: Lease | None = None,
+    *,
+    hold: bool = False,
+) -> Inline:
+    """`process_conversation` within `deadline`, going on from `lease` (the webhook's `claim`) if given.
+
+    With `hold`, the replies are not sent: they come back in `Inline.replies`, claimed (`sending`), for
+    the webhook to return as TwiML, whose `<Message action=...>` status callbacks record their SIDs.
+    They are sent through the API after all, in order, when the response cannot carry them: more than
+    Twilio's 10, an outage notice to send first, or a message left for a worker (its replies must not
+    overtake them)."""
+    _, left, replies = _process(services, conversation_id, deadline, lease, hold=hold)
+    return Inline(left, replies)
 
 
 def _process(
-    services: Services, conversation_id: int, deadline: float | None, lease: Lease | None
-) -> tuple[bool, bool]:
-    """(handled any, maybe left one): see `process_conversation` and `answer_inline`.
+    services: Services, conversation_id: int, deadline: float | None, lease: Lease | None, *, hold: bool
+) -> tuple[bool, bool, outbound.Claimed]:
+    """(handled any, maybe left one, held replies): see `process_conversation` and `answer_inline`.
 
-    Each message costs three short transactions on one connection: the look (with the claim, or with
-    the previous message's sends recorded), the answer after Rasa (saved with its replies, claimed for
-    sending), and the next look (recording this message's sends)."""
+    Sending, each message costs three short transactions on one connection: the look (with the claim,
+    or with the previous message's sends recorded), the answer after Rasa (saved with its replies,
+    claimed for sending), and the next look (recording this message's sends). Holding the replies for
+    the response, the answer and the next look share one transaction: two per message."""
     database = services.database
     worked = False
+    held: outbound.Claimed = []
     with database.one_connection():
         if lease is None:
             with database.session() as session:
                 lease = claim(services, session, conversation_id)
         renewed = time.monotonic()
-        while True:
-            if not lease.held:
-                return worked, lease.busy
+        while lease.held:
             step = lease.step
             assert step is not None  # a held lease always comes with the message it was claimed for
             if step.needs_rasa and deadline is not None and time.monotonic() > deadline:
                 _let_go(database, conversation_id, lease.owner)
-                return worked, True
+                lease = Lease(lease.owner, held=False, busy=True)
+                break
             # (A message `_look` already answered is carried out even after the deadline: its replies,
             # claimed with the answer, go back to `pending` for a delivery job instead of being sent.)
             worked = True
+            renew = time.monotonic() - renewed > leases.LEASE.total_seconds() / 2
+            if renew:
+                renewed = time.monotonic()
             try:
-                done = _carry_out(services, conversation_id, step, deadline)
+                done = _carry_out(services, conversation_id, step, lease.owner if hold else None, renew)
             except BaseException:
                 _let_go(database, conversation_id, lease.owner)
+                try:  # replies already claimed for earlier messages still go out
+                    _send_held(services, conversation_id, held, deadline)
+                except Exception:
+                    log.exception(
+                        "conversation %s: held replies not sent; the sweep settles them", conversation_id
+                    )
                 raise
-            try:
-                with database.session() as session:
-                    stop = outbound.record_sent(session, done.sent) if done.sent is not None else None
-                    if done.retry_at is not None:
-                        # The message waits for its retry, and the ones after it wait behind it.
-                        leases.release(session, conversation_id, lease.owner)
-                        lease = Lease(lease.owner, held=False)
-                    else:
-                        if time.monotonic() - renewed > leases.LEASE.total_seconds() / 2:
-                            leases.renew(session, conversation_id, lease.owner, utcnow())
-                            renewed = time.monotonic()
-                        lease = _next(services, session, conversation_id, lease.owner)
-            except Exception:
-                # Looking at the next message failed (a bug) and took the record of these sends with it:
-                # record them on their own and let go; the next message stays pending for a retry.
-                with database.session() as session:
-                    if done.sent is not None:
-                        outbound.record_sent(session, done.sent)
-                    leases.release(session, conversation_id, lease.owner)
-                raise
+            if hold and (done.notice or len(held) + len(done.claimed) > TWIML_MAX_REPLIES):
+                hold = False  # from here on the replies go through the API, the held ones first
+            sent = None
+            if hold:
+                held.extend(done.claimed)
+            elif held or done.claimed:
+                sent = outbound.send_claimed(services.sender, held + done.claimed, deadline=deadline)
+                held = []
+            stop = None
+            if done.next_lease is not None and sent is None:
+                lease = done.next_lease
+            else:
+                lease = _record_and_next(services, conversation_id, lease, done, sent, renew)
+                stop = lease.stop
             if done.retry_at is not None:
                 services.later.process(conversation_id, done.retry_at)
+            if done.notice:
+                send_now(services, conversation_id, deadline)
             _schedule_delivery(services, conversation_id, stop, done.waits_until)
+    if held and lease.busy:
+        # A message is left for a worker: its replies must not overtake these, so they go out now.
+        _send_held(services, conversation_id, held, deadline)
+        held = []
+    return worked, lease.busy, held
+
+
+def _record_and_next(
+    services: Services,
+    conversation_id: int,
+    lease: Lease,
+    done: _Done,
+    sent: outbound.Sent | None,
+    renew: bool,
+) -> Lease:
+    """Record the sends and go on: release the conversation (the message waits for a retry), take
+    `done.next_lease`, or look at the next message; in one transaction. The returned lease carries the
+    delivery that stopped the sends, if any."""
+    owner = lease.owner
+    try:
+        with services.database.session() as session:
+            stop = outbound.record_sent(session, sent) if sent is not None else None
+            if done.next_lease is not None:
+                following = done.next_lease
+            elif done.retry_at is not None:
+                # The message waits for its retry, and the ones after it wait behind it.
+                leases.release(session, conversation_id, owner)
+                following = Lease(owner, held=False)
+            else:
+                if renew:
+                    leases.renew(session, conversation_id, owner, utcnow())
+                following = _next(services, session, conversation_id, owner)
+    except Exception:
+        # Looking at the next message failed (a bug) and took the record of these sends with it:
+        # record them on their own and let go; the next message stays pending for a retry.
+        with services.database.session() as session:
+            if sent is not None:
+                outbound.record_sent(session, sent)
+            leases.release(session, conversation_id, owner)
+        raise
+    following.stop = stop
+    return following
+
+
+def _send_held(
+    services: Services, conversation_id: int, held: outbound.Claimed, deadline: float | None
+) -> None:
+    """Send replies held for a TwiML response through the API after all, in order (a delivery job
+    takes what the deadline leaves)."""
+    if held:
+        stop = outbound.send_in_order(services.database, services.sender, held, deadline=deadline)
+        _schedule_delivery(services, conversation_id, stop, None)
 
 
 def _let_go(database: Database, conversation_id: int, owner: str) -> None:
@@ -370,40 +456,47 @@ def _rasa_step(conversation: Conversation, message: Message) -> _Step:
     return _Step(message.id, [], rasa_text=message.body, metadata=metadata, conversation=conversation)
 
 
-def _carry_out(services: Services, conversation_id: int, step: _Step, deadline: float | None) -> _Done:
-    """Do what `_look` decided, outside any transaction: ask Rasa if needed (then save the answer and
-    its replies in one transaction), and send the claimed replies in order (recorded by the caller)."""
+def _carry_out(
+    services: Services, conversation_id: int, step: _Step, next_owner: str | None, renew: bool
+) -> _Done:
+    """Do what `_look` decided, outside any transaction: ask Rasa if needed, then save the answer and its
+    replies, claimed for sending, in one transaction; sending is the caller's. With `next_owner` (the
+    lease's owner), that transaction also renews the lease if `renew` and takes the next look."""
     if step.offer_nlu:
         step = _answer_offer_with_nlu(services, step)
-    claimed, waits_until = step.claimed, step.waits_until
-    if step.rasa_text is not None:
-        try:
-            bot_messages = services.rasa.turn(str(conversation_id), step.rasa_text, step.metadata)
-            if not bot_messages and not _assistant_healthy(services):
-                # Rasa answers nothing when a custom action failed (action server down).
-                raise RasaUnavailable("Rasa answered nothing and the assistant is not healthy")
-        except RasaUnavailable as error:
-            log.warning("conversation %s: %s", conversation_id, error)
-            return _Done(retry_at=_postpone(services, conversation_id, step.message_id, deadline))
-        conversation = step.conversation
-        assert conversation is not None  # a Rasa step carries its conversation
-        replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
-        with services.database.session() as session:
-            if not _mark_answered(session, step.message_id):  # an agent or a parallel run dealt with it
-                return _Done()
-            if conversation.outage_notice_at is not None:  # Rasa answers again: a new outage gets a notice
-                session.execute(
-                    update(Conversation)
-                    .where(Conversation.id == conversation.id)
-                    .values(outage_notice_at=None)
-                    .execution_options(synchronize_session=False)
-                )
-            claimed, waits_until = outbound.save_claimed_replies(
-                session, services.settings, conversation, replies, in_reply_to_id=step.message_id
+    if step.rasa_text is None:
+        return _Done(step.claimed, step.waits_until)
+    try:
+        bot_messages = services.rasa.turn(str(conversation_id), step.rasa_text, step.metadata)
+        if not bot_messages and not _assistant_healthy(services):
+            # Rasa answers nothing when a custom action failed (action server down).
+            raise RasaUnavailable("Rasa answered nothing and the assistant is not healthy")
+    except RasaUnavailable as error:
+        log.warning("conversation %s: %s", conversation_id, error)
+        retry_at, notice = _postpone(services, step.message_id)
+        return _Done(retry_at=retry_at, notice=notice)
+    conversation = step.conversation
+    assert conversation is not None  # a Rasa step carries its conversation
+    replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
+    with services.database.session() as session:
+        if not _mark_answered(session, step.message_id):  # an agent or a parallel run dealt with it
+            return _Done()
+        if conversation.outage_notice_at is not None:  # Rasa answers again: a new outage gets a notice
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation.id)
+                .values(outage_notice_at=None)
+                .execution_options(synchronize_session=False)
             )
-    if not claimed:
-        return _Done(waits_until=waits_until)
-    return _Done(outbound.send_claimed(services.sender, claimed, deadline=deadline), waits_until)
+        claimed, waits_until = outbound.save_claimed_replies(
+            session, services.settings, conversation, replies, in_reply_to_id=step.message_id
+        )
+        following = None
+        if next_owner is not None:
+            if renew:
+                leases.renew(session, conversation_id, next_owner, utcnow())
+            following = _next(services, session, conversation_id, next_owner)
+    return _Done(claimed, waits_until, next_lease=following)
 
 
 def _answer_offer_with_nlu(services: Services, step: _Step) -> _Step:
@@ -483,10 +576,10 @@ def _assistant_healthy(services: Services) -> bool:
     return services.rasa.healthy() and health.check_action_server(services.settings.action_server_url).ok
 
 
-def _postpone(
-    services: Services, conversation_id: int, message_id: int, deadline: float | None = None
-) -> datetime | None:
-    """Rasa could not answer: tell the debtor once per outage, and try the message again later."""
+def _postpone(services: Services, message_id: int) -> tuple[datetime | None, bool]:
+    """Rasa could not answer: schedule the message's retry and, once per outage, queue a short notice for
+    the debtor (the caller sends it). Returns (retry time, None after 24 hours; whether a notice was
+    queued)."""
     now = utcnow()
     with services.database.session() as session:
         message = session.get_one(Message, message_id)
@@ -495,9 +588,10 @@ def _postpone(
         if now - as_utc(message.created_at) > GIVE_UP_AFTER:  # type: ignore[operator]
             message.processing, message.processing_note = Processing.FOR_AGENT, "assistant_unavailable"
             message.processed_at = now
-            return None
+            return None, False
         message.next_attempt_at = now + outbound.backoff(message.attempts)
-        if conversation.outage_notice_at is None:
+        notice = conversation.outage_notice_at is None
+        if notice:
             conversation.outage_notice_at = now
             outbound.queue_replies(
                 session,
@@ -506,13 +600,7 @@ def _postpone(
                 [Reply(texts.OUTAGE_NOTICE)],
                 in_reply_to_id=message.id,
             )
-            notice = True
-        else:
-            notice = False
-        retry_at = message.next_attempt_at
-    if notice:
-        send_now(services, conversation_id, deadline)
-    return retry_at
+        return message.next_attempt_at, notice
 
 
 def send_now(services: Services, conversation_id: int, deadline: float | None = None) -> None:

@@ -3,9 +3,9 @@
 * `process_conversation` answers a conversation's pending messages (enqueued by the webhook).
 * `deliver_conversation` sends a conversation's pending replies (scheduled for retries).
 * `sweep` runs every minute: it re-enqueues work whose job was lost (a Redis restart, a message saved
-  while Redis was down), gives up on sends whose outcome is unknown and, once an hour, breaks agreements
-  with an instalment overdue beyond the creditor's limit. It reschedules itself; the job id is the
-  minute it runs in, so any number of workers keeps exactly one chain going.
+  while Redis was down), settles sends whose outcome is unknown (asking Twilio) and, once an hour,
+  breaks agreements with an instalment overdue beyond the creditor's limit. It reschedules itself; the
+  job id is the minute it runs in, so any number of workers keeps exactly one chain going.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import redis
 from rq import Queue
 from sqlalchemy import and_, func, or_, select, update
 
-from bot import agreements, runtime
+from bot import agreements, outbound, runtime
+from bot.channels import RetryableSendError
 from bot.dialogue import Services
 from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
 
@@ -27,9 +28,12 @@ DEFAULT_QUEUE = "default"
 JOB_TIMEOUT = 120
 RESULT_TTL = 600
 SWEEP_EVERY = timedelta(seconds=60)
-# A send claimed this long ago and never recorded: the worker died mid-send; Twilio may or may not have it.
-STUCK_SENDING = timedelta(minutes=15)
+# A reply `sending` this long without a SID: its sender died mid-send, or it went back in a webhook's
+# TwiML and no status callback came (Twilio posts the first within seconds). Twilio may or may not have it.
+STUCK_SENDING = timedelta(minutes=5)
 SWEEP_BATCH = 1000
+# At most this many Twilio lookups per sweep (the rest wait for the next one).
+LOOKUP_BATCH = 100
 
 
 def queue(conn: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:
@@ -115,21 +119,18 @@ def sweep_once(services: Services) -> dict[str, int]:
             .group_by(Message.conversation_id)
             .limit(SWEEP_BATCH)
         ).all()
-        stuck = session.execute(
-            update(Message)
+        stuck = session.scalars(
+            select(Message.id)
             .where(
                 and_(Message.status == MessageStatus.SENDING, Message.provider_sid.is_(None)),
                 Message.updated_at < now - STUCK_SENDING,
-                # Reminders are settled by their dispatcher, which asks Twilio first (bot.reminders).
+                # Reminders are settled by their dispatcher, which asks Twilio too (bot.reminders).
                 ~select(OutboxEntry.id).where(OutboxEntry.message_id == Message.id).exists(),
             )
-            .values(
-                status=MessageStatus.FAILED,
-                error_message="outcome unknown: the sender stopped while sending",
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .order_by(Message.id)
+            .limit(LOOKUP_BATCH)
+        ).all()
+    to_deliver = list(dict.fromkeys([*to_deliver, *_settle_stuck(services, stuck, now)]))
     broken: list[int] = []
     if now.minute == 0:  # hourly is plenty for a limit counted in days
         with services.database.session() as session:
@@ -141,9 +142,45 @@ def sweep_once(services: Services) -> dict[str, int]:
     return {
         "processing": len(to_process),
         "delivering": len(to_deliver),
-        "stuck_sends": stuck,
+        "stuck_sends": len(stuck),
         "broken_agreements": len(broken),
     }
+
+
+def _settle_stuck(services: Services, message_ids: list[int], now: datetime) -> list[int]:
+    """Settle replies whose outcome is unknown: what Twilio has gets its SID and status, what it never
+    got goes back to `pending` (never sent twice). Returns the conversations with replies to send again.
+    A sender that cannot be asked (the sandbox) cannot tell: those are marked failed."""
+    resend: list[int] = []
+    if not outbound.can_look_up(services.sender):
+        with services.database.session() as session:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(message_ids), Message.status == MessageStatus.SENDING)
+                .values(
+                    status=MessageStatus.FAILED,
+                    error_message="outcome unknown: the sender stopped while sending",
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        return resend
+    for message_id in message_ids:
+        try:
+            with services.database.session() as session:
+                message = session.get_one(Message, message_id)
+                if message.status != MessageStatus.SENDING or message.provider_sid:
+                    continue  # its callback came meanwhile
+                found = outbound.look_up(services.sender, message)
+                if found is not None:
+                    outbound.record_found(message, found)
+                else:
+                    log.warning("message %s never reached Twilio; sending it again", message_id)
+                    message.status, message.next_attempt_at = MessageStatus.PENDING, None
+                    resend.append(message.conversation_id)
+        except RetryableSendError as error:
+            log.warning("message %s: cannot ask Twilio now (%s); next sweep", message_id, error)
+    return resend
 
 
 def schedule_sweep(q: Queue | None) -> None:

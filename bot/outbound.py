@@ -346,10 +346,34 @@ def send_in_order(
     if not claimed:
         return None
     sent = send_claimed(sender, claimed, deadline=deadline)
-    # A crash before this commits leaves the sent messages `sending` without a SID: never sent again
-    # (the sweep marks them failed, outcome unknown, after STUCK_SENDING).
+    # A crash before this commits leaves the sent messages `sending` without a SID: the sweep asks the
+    # provider after STUCK_SENDING (`look_up`) and sends again only what it does not have.
     with database.session() as session:
         return record_sent(session, sent)
+
+
+def can_look_up(sender: Sender) -> bool:
+    """True when the sender can say whether the provider already has a message (`Sender.lookup`)."""
+    return callable(getattr(sender, "lookup", None))
+
+
+def look_up(sender: Sender, message: Message) -> SendResult | None:
+    """What the provider has for `message`, left `sending` without a SID (its sender stopped mid-send, or
+    a reply handed over as TwiML whose callbacks never came): its SID and status, or None if it has no
+    such message. Raises `RetryableSendError` when the provider cannot tell now."""
+    conversation = message.conversation
+    request = OutboundRequest(
+        channel=conversation.channel, to=conversation.address, body=message.body,
+        content_sid=message.content_sid, content_variables=message.content_variables,
+    )  # fmt: skip
+    return sender.lookup(request, since=as_utc(message.updated_at) - timedelta(minutes=5))  # type: ignore[attr-defined, operator]
+
+
+def record_found(message: Message, found: SendResult) -> None:
+    """Record on `message` what `look_up` found at the provider."""
+    message.provider_sid, message.status = found.sid, found.status
+    message.sent_at = message.sent_at or utcnow()
+    message.next_attempt_at = None
 
 
 def _put_back(session: Session, message_ids: list[int], retry_at: datetime) -> None:

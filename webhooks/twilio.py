@@ -1,8 +1,9 @@
 """Twilio webhooks: inbound messages (`/webhooks/twilio/messages`) and delivery status (`.../status`).
 
 Design (see docs/conversation.md): the message webhook checks the signature, saves the message and
-answers the debtor inline, within a time budget, through the REST API, then acknowledges Twilio with
-empty TwiML. Whatever must wait (Rasa down or slow, a backlog) is left pending and handed to the RQ
+answers the debtor inline, within a time budget: the replies go back in the response as TwiML
+`<Message>`s (or, with TWILIO_INLINE_REPLIES=api and in sandbox mode, through the sender before an empty
+response). Whatever must wait (Rasa down or slow, a backlog) is left pending and handed to the RQ
 workers, so every webhook stays far inside Twilio's 15 seconds. One debtor's messages stay in order
 whoever processes them (a conversation lease, bot.dialogue).
 """
@@ -18,6 +19,8 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import delivery_status, dialogue, inbound, leases
+from bot.channels.twiml import reply_twiml
+from bot.outbound import Claimed
 from webhooks.errors import error_response
 from webhooks.extensions import conversations, db, settings
 
@@ -33,6 +36,12 @@ INLINE_BUDGET_SECONDS = 1.0
 
 def _empty_twiml() -> Response:
     return Response(str(MessagingResponse()), mimetype="text/xml")
+
+
+def _twiml(replies: Claimed) -> Response:
+    if not replies:
+        return _empty_twiml()
+    return Response(reply_twiml(settings(), replies), mimetype="text/xml")
 
 
 def _signed_url() -> str:
@@ -79,6 +88,7 @@ def messages() -> Response | tuple[Response | str, int]:
     # the same UPDATE that records the message on it) and the message looked at in one transaction,
     # committed before Rasa is asked or anything is sent.
     owner = leases.new_owner() if allowed else None
+    replies: Claimed = []
     with database.one_connection():
         try:
             with database.session() as session:
@@ -101,24 +111,33 @@ def messages() -> Response | tuple[Response | str, int]:
             )
         elif lease is None:
             services.later.process(stored.conversation_id)
-        elif dialogue.answer_inline(services, stored.conversation_id, deadline, lease) and (
-            dialogue.has_ready_message(database, stored.conversation_id)
-        ):
-            # Left for later (Rasa down or slow, a backlog beyond the budget, a conversation another
-            # process holds): the workers take it through RQ, or the sweep if Redis is down.
-            services.later.process(stored.conversation_id)
-    return _empty_twiml()
+        else:
+            inline = dialogue.answer_inline(
+                services, stored.conversation_id, deadline, lease, hold=settings().twiml_replies
+            )
+            replies = inline.replies
+            if inline.left and dialogue.has_ready_message(database, stored.conversation_id):
+                # Left for later (Rasa down or slow, a backlog beyond the budget, a conversation another
+                # process holds): the workers take it through RQ, or the sweep if Redis is down.
+                services.later.process(stored.conversation_id)
+    return _twiml(replies)
 
 
 @bp.post("/status")
 def status() -> Response:
-    """Apply a delivery status callback (forward only). Unknown SIDs are logged and still answered 200."""
+    """Apply a delivery status callback (forward only). Unknown SIDs are logged and still answered 200.
+
+    A reply handed over as TwiML has its row's id in the URL (`?reply=<id>`, see bot.channels.twiml):
+    its first callback records the SID Twilio gave it."""
     sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
     state = request.form.get("MessageStatus") or request.form.get("SmsStatus") or ""
-    if not sid or not state:
+    reply = request.args.get("reply", "")
+    if not sid or not state or (reply and not reply.isdigit()):
         abort(400)
     session = db.session()
-    found = delivery_status.apply(session, sid, state, request.form.get("ErrorCode"))
+    found = delivery_status.apply(
+        session, sid, state, request.form.get("ErrorCode"), reply_id=int(reply) if reply else None
+    )
     session.commit()
     if not found:
         log.warning("status %r for unknown message SID %s", state, sid)

@@ -616,16 +616,9 @@ def _settle_unknown(database: Database, sender: Sender, message_id: int) -> None
         message = session.get_one(Message, message_id)
         if message.status != MessageStatus.SENDING or message.provider_sid:
             return
-        conversation = message.conversation
-        request = OutboundRequest(
-            channel=conversation.channel, to=conversation.address, body=message.body,
-            content_sid=message.content_sid, content_variables=message.content_variables,
-        )  # fmt: skip
-        lookup = getattr(sender, "lookup", None)
-        found = lookup(request, since=as_utc(message.updated_at) - timedelta(minutes=5)) if lookup else None
+        found = outbound.look_up(sender, message) if outbound.can_look_up(sender) else None
         if found is not None:
-            message.provider_sid, message.status = found.sid, found.status
-            message.sent_at = message.sent_at or utcnow()
+            outbound.record_found(message, found)
         else:
             message.status = MessageStatus.PENDING  # the provider never got it: send it now
             message.next_attempt_at = None

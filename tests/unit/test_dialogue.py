@@ -153,7 +153,7 @@ def test_a_message_answered_without_nlu_after_the_deadline_has_its_replies_deliv
     with db.session() as s:
         lease = dialogue.claim(services, s, conversation_id)  # the look answers it and claims the reply
     assert lease.held and lease.step is not None and lease.step.claimed
-    assert dialogue.answer_inline(services, conversation_id, time.monotonic() - 1, lease) is False
+    assert dialogue.answer_inline(services, conversation_id, time.monotonic() - 1, lease).left is False
     assert sender.sent == []  # nothing is sent after the deadline...
     with db.session() as s:
         reply = s.scalars(select(Message).where(Message.direction == Direction.OUTBOUND)).one()
