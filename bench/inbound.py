@@ -789,6 +789,7 @@ def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, 
             sid_seen[record["sid"]] += 1
 
     latencies: list[float] = []
+    by_path: dict[str, list[float]] = defaultdict(list)  # replies all in TwiML, or some through the API
     errors = lost = duplicates = reply_count = 0
     finished_at: dict[str, float] = {}
     for shot in shots:
@@ -816,6 +817,7 @@ def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, 
         done = max(twiml_at[r["id"]] if r["id"] in twiml_at else accepted[r["provider_sid"]] for r in own)
         finished_at[shot.key] = done
         latencies.append(done - shot.t_send)
+        by_path["twiml" if all(r["id"] in twiml_at for r in own) else "api"].append(done - shot.t_send)
     duplicates += _stand_in_excess(shots, replies, inbound, records)
     addresses = {shot.person.address.twilio for shot in shots}
     refused = sum(1 for r in records if r.get("to") in addresses and r["status"] >= 400)
@@ -825,6 +827,14 @@ def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, 
     outcome.cpu = cpu
     outcome.refused = refused
     outcome.breakdown = regua_breakdown(stack, shots, inbound, replies, finished_at, accepted)
+    outcome.breakdown["latency_by_path"] = {
+        path: {
+            "turns": len(values),
+            "p50_ms": _ms(percentile(values, 50)),
+            "p99_ms": _ms(percentile(values, 99)),
+        }
+        for path, values in sorted(by_path.items())
+    }
     outcome.breakdown["twiml"] = play_twilio_callbacks(
         stack, [item for shot in shots for item in shot.payload or []]
     )

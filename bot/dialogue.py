@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bot import (
     abuse,
@@ -38,6 +39,7 @@ from bot import (
     entities,
     health,
     identity,
+    inbound,
     leases,
     optout,
     outbound,
@@ -177,17 +179,46 @@ _RELEASE_IF_IDLE = (
     .values(lease_owner=None, lease_expires_at=None)
     .execution_options(synchronize_session=False)
 )
+# Mark a pending message answered, returning whether one of the conversation's replies still waits to
+# be handed over (`outbound.save_claimed_replies` needs to know: the new ones then wait behind it).
 _MARK_ANSWERED = (
     update(Message)
     .where(Message.id == bindparam("message_id"), Message.processing == Processing.PENDING)
     .values(processing=Processing.DONE, processed_at=bindparam("now"), next_attempt_at=None)
+    .returning(outbound.older_pending_reply())
     .execution_options(synchronize_session=False)
 )
 
 
+def _look_facts(conversation_id: Any) -> dict[str, Any]:
+    """What the first look at a new message needs, read by the statement that saves it on its
+    conversation and claims the lease (`inbound.touch_statement`): one round trip instead of four (the
+    oldest pending message, the reply-loop counts and whether an agreement offer is pending)."""
+    earlier = aliased(Message)
+    older = (
+        select(earlier.id)
+        .where(
+            earlier.conversation_id == conversation_id,
+            earlier.direction == Direction.INBOUND,
+            earlier.processing == Processing.PENDING,
+        )
+        .order_by(earlier.id)
+        .limit(1)
+    )
+    return {
+        "older_id": older.scalar_subquery(),
+        "older_retry_at": older.with_only_columns(earlier.next_attempt_at).scalar_subquery(),
+        **abuse.loop_facts(conversation_id),
+        "offer_pending": agreements.offer_pending(conversation_id),
+    }
+
+
+_STORE_AND_CLAIM = inbound.touch_statement(leases.CLAIM_VALUES, _look_facts)
+
+
 def _ready_in(session: Session, conversation_id: int, now: datetime) -> int | None:
     """The oldest pending inbound message if it may be handled now (not waiting for a retry)."""
-    row = session.execute(_OLDEST_PENDING, {"conversation_id": conversation_id}).first()
+    row = session.connection().execute(_OLDEST_PENDING, {"conversation_id": conversation_id}).first()
     if row is None:
         return None
     retry_at = as_utc(row.next_attempt_at)
@@ -214,6 +245,19 @@ def claim(services: Services, session: Session, conversation_id: int) -> Lease:
     return _first_look(services, session, conversation_id, owner, now)
 
 
+def store_and_claim(
+    services: Services, session: Session, message: inbound.Inbound, owner: str
+) -> tuple[Stored, Lease | None]:
+    """Save a message the webhook received and claim its conversation for `owner` in the same statement
+    that records the message on it, reading what the first look needs there too; then look at the
+    conversation's next ready message (usually this one), in the caller's transaction. The lease is
+    None for a duplicate."""
+    now = utcnow()
+    params = {**leases.claim_params(owner, now), **abuse.loop_params(message.body, now)}
+    stored = inbound.store(session, message, touch=inbound.Touch(_STORE_AND_CLAIM, params))
+    return stored, claim_stored(services, session, stored, owner)
+
+
 def claim_stored(services: Services, session: Session, stored: Stored, owner: str) -> Lease | None:
     """`claim` for a message `inbound.store` just saved claiming the lease for `owner`, in the same
     transaction: the lease is already decided, so only the look is left. None for a duplicate."""
@@ -225,17 +269,30 @@ def claim_stored(services: Services, session: Session, stored: Stored, owner: st
         return None
     if not held:
         return Lease(owner, held=False, busy=True)
-    return _first_look(services, session, stored.conversation_id, owner, utcnow())
+    return _first_look(services, session, stored.conversation_id, owner, utcnow(), stored)
 
 
 def _first_look(
-    services: Services, session: Session, conversation_id: int, owner: str, now: datetime
+    services: Services,
+    session: Session,
+    conversation_id: int,
+    owner: str,
+    now: datetime,
+    stored: Stored | None = None,
 ) -> Lease:
-    ready = _ready_in(session, conversation_id, now)
+    facts = stored.facts if stored is not None else {}
+    if not facts:
+        ready = _ready_in(session, conversation_id, now)
+    elif facts["older_id"] is None:  # nothing older waits: the new message is next
+        ready = stored.message_id  # type: ignore[union-attr]
+    else:
+        retry_at = as_utc(facts["older_retry_at"])
+        ready = facts["older_id"] if retry_at is None or retry_at <= now else None
     if ready is None:  # e.g. the message waits behind an older one's retry
         leases.release(session, conversation_id, owner)
         return Lease(owner, held=False)
-    return Lease(owner, held=True, step=_look(services, session, ready))
+    own_facts = facts if stored is not None and ready == stored.message_id else {}
+    return Lease(owner, held=True, step=_look(services, session, ready, own_facts))
 
 
 def _next(services: Services, session: Session, conversation_id: int, owner: str) -> Lease:
@@ -243,9 +300,11 @@ def _next(services: Services, session: Session, conversation_id: int, owner: str
     the next ready message. A message saved at the same moment is not stranded: its own webhook checks
     for a ready message after committing it (see `answer_inline`)."""
     now = utcnow()
-    released = session.execute(
-        _RELEASE_IF_IDLE, {"conversation_id": conversation_id, "owner": owner, "now": now}
-    ).rowcount
+    released = (
+        session.connection()
+        .execute(_RELEASE_IF_IDLE, {"conversation_id": conversation_id, "owner": owner, "now": now})
+        .rowcount
+    )
     if released:
         return Lease(owner, held=False)
     ready = _ready_in(session, conversation_id, now)
@@ -404,9 +463,12 @@ def _let_go(database: Database, conversation_id: int, owner: str) -> None:
         leases.release(session, conversation_id, owner)
 
 
-def _look(services: Services, session: Session, message_id: int) -> _Step:
+def _look(
+    services: Services, session: Session, message_id: int, facts: Mapping[str, Any] | None = None
+) -> _Step:
     """Decide what a ready message needs, in the lease's transaction: answer it now if no NLU is
-    needed (its replies saved and claimed), else say what to ask Rasa."""
+    needed (its replies saved and claimed), else say what to ask Rasa. `facts`: the `_look_facts`
+    already read for this message (then they are not queried again)."""
     settings = services.settings
     message = session.get_one(Message, message_id)
     conversation = message.conversation
@@ -421,7 +483,9 @@ def _look(services: Services, session: Session, message_id: int) -> _Step:
         replies = [Reply(confirm(conversation.channel))]
     elif conversation.state != ConversationState.BOT:
         outcome = Processing.FOR_AGENT
-    elif abuse.looks_like_reply_loop(session, conversation, message):
+    elif abuse.looks_like_reply_loop(
+        session, conversation, message, (facts["same_text"], facts["answered"]) if facts else None
+    ):
         outcome, message.processing_note = Processing.IGNORED, "reply_loop"
     elif (
         identity.awaiting_answer(settings, conversation)
@@ -433,7 +497,7 @@ def _look(services: Services, session: Session, message_id: int) -> _Step:
             replies = [Reply(texts.RECEIPT_RECEIVED)]
         else:
             replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
-    elif agreements.current_offer(session, conversation.id) is not None:
+    elif (not facts or facts["offer_pending"]) and agreements.current_offer(session, conversation.id):
         # Read without NLU first ("2", "sim"); only if that fails is Rasa's parser needed.
         offer_replies = answers.answer_offer(session, settings, conversation, message)
         if offer_replies is None:
@@ -479,7 +543,8 @@ def _carry_out(
     assert conversation is not None  # a Rasa step carries its conversation
     replies = [_reply(m) for m in bot_messages] or [Reply(texts.NO_ANSWER)]
     with services.database.session() as session:
-        if not _mark_answered(session, step.message_id):  # an agent or a parallel run dealt with it
+        older_pending = _mark_answered(session, step.message_id, conversation_id)
+        if older_pending is None:  # an agent or a parallel run dealt with it
             return _Done()
         if conversation.outage_notice_at is not None:  # Rasa answers again: a new outage gets a notice
             session.execute(
@@ -489,7 +554,12 @@ def _carry_out(
                 .execution_options(synchronize_session=False)
             )
         claimed, waits_until = outbound.save_claimed_replies(
-            session, services.settings, conversation, replies, in_reply_to_id=step.message_id
+            session,
+            services.settings,
+            conversation,
+            replies,
+            in_reply_to_id=step.message_id,
+            older_pending=older_pending,
         )
         following = None
         if next_owner is not None:
@@ -566,10 +636,12 @@ def _finish(
     return outbound.save_claimed_replies(session, settings, conversation, replies, in_reply_to_id=message.id)
 
 
-def _mark_answered(session: Session, message_id: int) -> bool:
-    """Mark a pending message done in one conditional UPDATE; False if it is no longer pending."""
-    result = session.execute(_MARK_ANSWERED, {"message_id": message_id, "now": utcnow()})
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+def _mark_answered(session: Session, message_id: int, conversation_id: int) -> bool | None:
+    """Mark a pending message done in one conditional UPDATE; None if it is no longer pending, else
+    whether one of the conversation's replies still waits to be handed over."""
+    params = {"message_id": message_id, "reply_conversation_id": conversation_id, "now": utcnow()}
+    row = session.connection().execute(_MARK_ANSWERED, params).first()
+    return None if row is None else row[0] is not None
 
 
 def _assistant_healthy(services: Services) -> bool:

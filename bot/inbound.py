@@ -1,24 +1,23 @@
 """Receiving a Twilio message: reading the webhook form, and saving it before anything else happens.
 
 `parse_form` turns Twilio's form into an `Inbound` (or raises `BadInbound`); `store` saves it in the
-caller's transaction, idempotently on Twilio's MessageSid: a retried or duplicated delivery finds the row
-already there (or, delivered twice at the same moment, inserts nothing) and is reported as a duplicate,
-so it never produces a second reply.
+caller's transaction, idempotently on Twilio's MessageSid: a retried or duplicated delivery (even one
+delivered twice at the same moment) inserts nothing and is reported as a duplicate, so it never produces
+a second reply.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import String, Update, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from bot import identity, leases
+from bot import identity
 from bot.models import Channel, Conversation, Debtor, Direction, Message, MessageStatus, Processing, utcnow
 from bot.phones import Address, InvalidPhone, parse_address
 
@@ -57,10 +56,12 @@ class Stored:
     message_id: int
     duplicate: bool
     # The rows, loaded in the caller's session: holding them keeps them in its identity map, so the rest
-    # of the transaction (the first look at the message) need not read them. With `store(lease_owner=...)`
-    # the conversation's `lease_owner` says who holds the conversation now.
+    # of the transaction (the first look at the message) need not read them. With a `Touch` that claims
+    # the lease, the conversation's `lease_owner` says who holds the conversation now.
     conversation: Conversation | None = None
     message: Message | None = None
+    # What the `Touch` statement's facts read, by name (empty without one).
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 def parse_form(form: Mapping[str, str]) -> Inbound:
@@ -105,50 +106,83 @@ _TOUCH_VALUES = {
 }
 
 
-def _touch(values: Mapping[str, Any]) -> Update:
-    # With the debtor's "WhatsApp id unknown" flag, read in the same statement (RETURNING), so that
-    # recording the id costs no query of its own.
+def touch_statement(
+    values: Mapping[str, Any], facts: Callable[[Any], Mapping[str, Any]] | None = None
+) -> Update:
+    """The UPDATE that records a message on its conversation (last inbound time, the number it wrote to,
+    and `values` on top, such as the lease claim of `bot.leases.CLAIM_VALUES`), returning the row, whether
+    its debtor's WhatsApp id is unknown, and `facts(conversation_id)`: named scalar subqueries about the
+    conversation whose id is the given expression, read in the same round trip (before the message is
+    inserted). Build it once (module level)."""
+    # Recording the WhatsApp id then costs no query of its own.
     wa_id_unknown = (
         select(Debtor.whatsapp_id.is_(None))
         .where(Debtor.id == Conversation.debtor_id)
         .correlate(Conversation)
         .scalar_subquery()
     )
+    # The id as a subquery on the key, not a correlation: SQLite renders RETURNING columns unqualified,
+    # and inside a subquery on messages `id` would be the message's.
+    other = aliased(Conversation)
+    this_id = (
+        select(other.id)
+        .where(other.channel == bindparam("b_channel"), other.address == bindparam("b_address"))
+        .scalar_subquery()
+    )
+    extra = [column.label(name) for name, column in (facts(this_id) if facts else {}).items()]
     return (
         update(Conversation)
         .where(Conversation.channel == bindparam("b_channel"), Conversation.address == bindparam("b_address"))
         .values({**_TOUCH_VALUES, **values})
-        .returning(Conversation, wa_id_unknown)
+        .returning(Conversation, wa_id_unknown, *extra)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
 
 
-_TOUCH = _touch({})
-_TOUCH_AND_CLAIM = _touch(leases.CLAIM_VALUES)
+_TOUCH = touch_statement({})
+
+
+@dataclass(frozen=True)
+class Touch:
+    """How `store` records the message on its conversation when it claims it: a `touch_statement` with
+    the lease claim's values, and its parameters (the claim's, `bot.leases.claim_params`, and those of
+    the statement's facts)."""
+
+    statement: Update
+    params: Mapping[str, Any]
 
 
 def _touch_conversation(
-    session: Session, inbound: Inbound, lease_owner: str | None
-) -> tuple[Conversation, bool]:
-    """The message's conversation, updated for it in one statement (last inbound time, the number it
-    wrote to, and the lease claim for `lease_owner`), created first if new; and whether its debtor's
-    WhatsApp id is unknown."""
+    session: Session, inbound: Inbound, touch: Touch | None
+) -> tuple[Conversation, bool, dict[str, Any], tuple[Debtor | None] | None]:
+    """The message's conversation, updated for it in one statement (`touch`, or just the last inbound
+    time and the number it wrote to), created first if new (linked to its debtor, if any); whether its
+    debtor's WhatsApp id is unknown; the touch statement's facts; and, if it had to be created, the
+    debtor it looked up (in a tuple)."""
     channel = Channel(inbound.sender.channel)
     address = inbound.sender.e164
-    now = utcnow()
-    params = {"b_channel": channel, "b_address": address, "now": now, "to": inbound.to or None}
-    touch = _TOUCH
-    if lease_owner is not None:
-        touch, params = _TOUCH_AND_CLAIM, {**params, **leases.claim_params(lease_owner, now)}
-    row = session.execute(touch, params).first()
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(Conversation(channel=channel, address=address))
-        except IntegrityError:  # another request created it a moment ago
-            pass
-        row = session.execute(touch, params).one()
-    return row[0], bool(row[1])
+    params = {"b_channel": channel, "b_address": address, "now": utcnow(), "to": inbound.to or None}
+    statement = _TOUCH
+    if touch is not None:
+        statement, params = touch.statement, {**params, **touch.params}
+    row = session.execute(statement, params).first()
+    looked_up = None
+    if row is None:  # a new conversation, linked to its debtor from the start
+        debtor = identity.find_debtor(session, inbound.sender.canonical_e164, inbound.wa_id)
+        looked_up = (debtor,)
+        # ON CONFLICT DO NOTHING: another request may create it at the same moment (no savepoint needed).
+        session.execute(
+            _dialect_insert(session)(Conversation)
+            .values(channel=channel, address=address, debtor_id=debtor.id if debtor else None)
+            .on_conflict_do_nothing(index_elements=[Conversation.channel, Conversation.address])
+        )
+        row = session.execute(statement, params).one()
+    return row[0], bool(row[1]), dict(row._mapping) if touch is not None else {}, looked_up
+
+
+def _dialect_insert(session: Session) -> Any:
+    """INSERT with PostgreSQL's or SQLite's ON CONFLICT clause."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _existing(session: Session, sid: str) -> Stored | None:
@@ -157,23 +191,25 @@ def _existing(session: Session, sid: str) -> Stored | None:
 
 
 def store(
-    session: Session, inbound: Inbound, *, ignored: str | None = None, lease_owner: str | None = None
+    session: Session, inbound: Inbound, *, ignored: str | None = None, touch: Touch | None = None
 ) -> Stored:
     """Save the message and its conversation (linking the debtor), idempotently on MessageSid.
 
-    `ignored` stores the message without queuing it for the bot (e.g. "rate_limited"). `lease_owner`
-    also claims the conversation's lease for it (`bot.leases`), in the statement that records the
-    message on its conversation; `Stored.conversation.lease_owner` then says who holds it. A duplicate
-    changes nothing, except in a race with its twin (then `Stored.conversation` is the updated row).
+    `ignored` stores the message without queuing it for the bot (e.g. "rate_limited"). `touch` claims
+    the conversation's lease (`bot.leases`) in the statement that records the message on it, and reads
+    what its facts ask for (`Stored.facts`); `Stored.conversation.lease_owner` then says who holds it.
+    A duplicate (a Twilio retry, or its twin delivered at the same moment) inserts nothing and is
+    reported as such: the INSERT's conflict on the unique MessageSid is the one check, so a new
+    message costs no look-up first.
     """
-    existing = _existing(session, inbound.sid)
-    if existing is not None:
-        return existing
-
-    conversation, wa_id_unknown = _touch_conversation(session, inbound, lease_owner)
+    conversation, wa_id_unknown, facts, looked_up = _touch_conversation(session, inbound, touch)
     whatsapp = conversation.channel == Channel.WHATSAPP and inbound.wa_id is not None
-    if conversation.debtor_id is None:
-        debtor = identity.find_debtor(session, inbound.sender.canonical_e164, inbound.wa_id)
+    if conversation.debtor_id is None:  # new and unknown, or the debtor was imported since
+        debtor = (
+            looked_up[0]
+            if looked_up is not None
+            else identity.find_debtor(session, inbound.sender.canonical_e164, inbound.wa_id)
+        )
         if debtor is not None:
             conversation.debtor = debtor
             if whatsapp:
@@ -198,18 +234,19 @@ def store(
         "processing": Processing.IGNORED if ignored else Processing.PENDING,
         "processing_note": ignored,
     }
-    # ON CONFLICT DO NOTHING: the same MessageSid delivered twice at the same moment inserts nothing
-    # (no savepoint needed to survive the unique violation). (Built per call: as an ORM bulk INSERT with
-    # parameters it costs more.)
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # ON CONFLICT DO NOTHING: the same MessageSid delivered again inserts nothing (no savepoint needed
+    # to survive the unique violation). (Built per call: as an ORM bulk INSERT with parameters it costs
+    # more.)
     message = session.scalar(
-        dialect_insert(Message)
+        _dialect_insert(session)(Message)
         .values(**values)
         .on_conflict_do_nothing(index_elements=[Message.provider_sid])
         .returning(Message)  # the new row as an ORM object, in the session's identity map
     )
-    if message is None:  # another request saved it after our check above
+    if message is None:  # already saved: a retried or duplicated delivery
         found = _existing(session, inbound.sid)
         assert found is not None
         return Stored(found.conversation_id, found.message_id, duplicate=True, conversation=conversation)
-    return Stored(conversation.id, message.id, duplicate=False, conversation=conversation, message=message)
+    return Stored(
+        conversation.id, message.id, duplicate=False, conversation=conversation, message=message, facts=facts
+    )

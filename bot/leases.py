@@ -3,7 +3,8 @@
 A processor claims a conversation with a conditional UPDATE of its `lease_owner`/`lease_expires_at`
 columns (free, or its lease expired), so any number of web threads and workers is safe, and the lease
 expires by itself if the processor dies. The statements are built once, with bound parameters: building
-a statement costs more CPU than running it on this hot path (one turn runs several).
+a statement costs more CPU than running it on this hot path (one turn runs several); and they run on
+the session's connection (Core), which skips the ORM's per-statement work they do not need.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ _OWNER = bindparam("claim_owner", type_=Conversation.lease_owner.type)
 _UNTIL = bindparam("claim_until", type_=Conversation.lease_expires_at.type)
 
 # Column values that claim the lease in an UPDATE of the conversation's row when it is free and leave
-# it as it is otherwise (the row then names the holder): `inbound.store` sets them in the statement
-# that records the message on its conversation. Parameters: `claim_params`.
+# it as it is otherwise (the row then names the holder): the webhook sets them in the statement that
+# records a new message on its conversation (`dialogue.store_and_claim`). Parameters: `claim_params`.
 CLAIM_VALUES: dict[str, Any] = {
     "lease_owner": case((_FREE, _OWNER), else_=Conversation.lease_owner),
     "lease_expires_at": case((_FREE, _UNTIL), else_=Conversation.lease_expires_at),
@@ -68,15 +69,19 @@ def claim_params(owner: str, now: datetime) -> dict[str, Any]:
 
 def claim(session: Session, conversation_id: int, owner: str, now: datetime) -> bool:
     """Claim the conversation for `owner` in the caller's transaction; False if another processor holds it."""
-    result = session.execute(_CLAIM, {"conversation_id": conversation_id, **claim_params(owner, now)})
+    result = session.connection().execute(
+        _CLAIM, {"conversation_id": conversation_id, **claim_params(owner, now)}
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def release(session: Session, conversation_id: int, owner: str) -> None:
     """Give the conversation up, if `owner` still holds it."""
-    session.execute(_RELEASE, {"conversation_id": conversation_id, "owner": owner})
+    session.connection().execute(_RELEASE, {"conversation_id": conversation_id, "owner": owner})
 
 
 def renew(session: Session, conversation_id: int, owner: str, now: datetime) -> None:
     """Extend `owner`'s lease from `now`."""
-    session.execute(_RENEW, {"conversation_id": conversation_id, "owner": owner, "until": now + LEASE})
+    session.connection().execute(
+        _RENEW, {"conversation_id": conversation_id, "owner": owner, "until": now + LEASE}
+    )

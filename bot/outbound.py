@@ -13,9 +13,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from bot import optout
 from bot.channels import OutboundRequest, PermanentSendError, RetryableSendError, Sender, SendResult
@@ -115,6 +116,23 @@ _INSERT_RETURNING_IDS = insert(Message).returning(Message.id, sort_by_parameter_
 _UPDATE_BY_ID = update(Message)
 
 
+def older_pending_reply() -> Any:
+    """A scalar subquery: one of the conversation's replies still `pending` (waiting to be handed over,
+    or for a retry), or NULL; for the RETURNING of a statement that runs just before
+    `save_claimed_replies` (parameter `reply_conversation_id`)."""
+    reply = aliased(Message)
+    return (
+        select(reply.id)
+        .where(
+            reply.conversation_id == bindparam("reply_conversation_id"),
+            reply.direction == Direction.OUTBOUND,
+            reply.status == MessageStatus.PENDING,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def save_claimed_replies(
     session: Session,
     settings: Settings,
@@ -122,24 +140,25 @@ def save_claimed_replies(
     replies: list[Reply],
     *,
     in_reply_to_id: int | None = None,
+    older_pending: bool | None = None,
 ) -> tuple[Claimed, datetime | None]:
     """`queue_replies` then `claim_conversation`, in the caller's transaction, in fewer statements.
 
     When none of the conversation's older replies is still pending (the usual case), the new ones are
     inserted already claimed (`sending`, first attempt) in one statement and their requests built from
-    what was inserted; otherwise they are queued behind the older ones, and claimed in order."""
-    older_pending = session.scalar(_OLDER_PENDING, {"conversation_id": conversation.id})
-    if older_pending is not None:
+    what was inserted; otherwise they are queued behind the older ones, and claimed in order.
+    `older_pending` says which, when the caller already read it (`older_pending_reply`)."""
+    if older_pending is None:
+        older_pending = session.scalar(_OLDER_PENDING, {"conversation_id": conversation.id}) is not None
+    if older_pending:
         queue_replies(session, settings, conversation, replies, in_reply_to_id=in_reply_to_id)
         return claim_conversation(session, settings, conversation.id)
     rows = _reply_rows(settings, conversation, replies, in_reply_to_id)
     if not rows:
         return [], None
     now = utcnow()
-    ids = session.scalars(
-        _INSERT_RETURNING_IDS,
-        [{**row, "status": MessageStatus.SENDING, "attempts": 1, "updated_at": now} for row in rows],
-    ).all()
+    claimed = [{**row, "status": MessageStatus.SENDING, "attempts": 1, "updated_at": now} for row in rows]
+    ids = session.connection().execute(_INSERT_RETURNING_IDS, claimed).scalars().all()
     callback = _status_callback(settings)
     return [
         (message_id, _request(conversation, row["body"], row["media"], callback), 1)  # type: ignore[arg-type]

@@ -92,8 +92,10 @@ def messages() -> Response | tuple[Response | str, int]:
     with database.one_connection():
         try:
             with database.session() as session:
-                stored = inbound.store(session, message, ignored=ignored, lease_owner=owner)
-                lease = dialogue.claim_stored(services, session, stored, owner) if owner else None
+                if owner is None:
+                    stored, lease = inbound.store(session, message, ignored=ignored), None
+                else:
+                    stored, lease = dialogue.store_and_claim(services, session, message, owner)
         except SQLAlchemyError:
             raise  # the database itself failed: nothing was saved, and Twilio is told so (5xx)
         except Exception:

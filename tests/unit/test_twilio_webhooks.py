@@ -258,26 +258,27 @@ def test_oversized_requests_are_refused(app: Flask, settings: Settings, db: Data
     assert _count(db) == 0
 
 
-def test_a_message_saved_by_a_parallel_request_after_the_duplicate_check_is_not_saved_twice(
-    app: Flask, settings: Settings, db: Database, people: People, sender, monkeypatch
+def test_a_duplicate_is_found_by_the_insert_itself_and_gives_back_the_lease_it_claimed(
+    app: Flask, settings: Settings, db: Database, people: People, sender, monkeypatch, caplog
 ) -> None:  # type: ignore[no-untyped-def]
     from bot import inbound
 
-    sid = chat.new_sid()
-    post_message(app, settings, "manda o pix", sid=sid)
-    # The same delivery arrives on a second connection at the same moment: its early check ran before
-    # the first request committed, so only the insert itself can find the conflict.
     existing = inbound._existing
     checks: list[str] = []
 
-    def check_too_early(session, message_sid):  # type: ignore[no-untyped-def]
+    def spy(session, message_sid):  # type: ignore[no-untyped-def]
         checks.append(message_sid)
-        return None if len(checks) == 1 else existing(session, message_sid)
+        return existing(session, message_sid)
 
-    monkeypatch.setattr(inbound, "_existing", check_too_early)
+    monkeypatch.setattr(inbound, "_existing", spy)
+    sid = chat.new_sid()
+    post_message(app, settings, "manda o pix", sid=sid)
+    assert checks == []  # a new message costs no look-up: the unique MessageSid is the check
+    # The same delivery again (a Twilio retry, or its twin at the same moment): the conversation's UPDATE
+    # claimed the lease before the INSERT found the conflict.
     response, _ = post_message(app, settings, "manda o pix", sid=sid)
     assert response.status_code == 200
-    assert checks == [sid, sid]  # the insert found the row and the message was reported a duplicate
+    assert checks == [sid] and "could not be looked at" not in caplog.text
     assert _count(db, Message.provider_sid == sid) == 1
     assert [r.body for r in sender.sent] == ["eco: manda o pix"]  # answered once
     with db.session() as s:  # the lease the twin claimed with the conversation's update was given back
@@ -344,3 +345,26 @@ def test_a_message_that_cannot_be_looked_at_inline_is_saved_for_the_workers(
     assert lease_owner is None  # the failed claim was rolled back with the look
     assert later.processes == [(conversation_id, None)]  # a worker tries again
     assert sender.sent == [] and "could not be looked at inline" in caplog.text
+
+
+def test_a_conversation_created_by_another_request_at_the_same_moment_is_used_not_duplicated(
+    app: Flask, settings: Settings, db: Database, people: People, sender, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import insert
+
+    from bot import identity
+
+    find_debtor = identity.find_debtor
+
+    def created_meanwhile(session, e164, wa_id=None):  # type: ignore[no-untyped-def]
+        # Between this request's UPDATE (no row yet) and its INSERT, the twin request creates the row.
+        session.execute(insert(Conversation).values(channel=Channel.WHATSAPP, address=PHONE))
+        return find_debtor(session, e164, wa_id)
+
+    monkeypatch.setattr(identity, "find_debtor", created_meanwhile)
+    response, form = post_message(app, settings, "oi")
+    assert response.status_code == 200
+    with db.session() as s:
+        conversation = s.scalars(select(Conversation)).one()  # one row: the INSERT gave way
+        assert conversation.debtor_id == people.debtor_id  # linked all the same
+    assert chat.replies_to(db, form["MessageSid"], timeout=0).texts == ["eco: oi"]
