@@ -749,7 +749,14 @@ def signed_forms(settings: Settings, shots: list[Shot]) -> dict[int, dict[str, s
     return forms
 
 
-def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, settle: float) -> Outcome:
+def run_regua(
+    stack: Stack,
+    gen: LoadGenerator,
+    shots: list[Shot],
+    rate: float,
+    settle: float,
+    before_callbacks: Callable[[], None] | None = None,
+) -> Outcome:
     """Régua: signed webhooks in (answered inline, or by a worker for what had to wait), replies accepted
     by the stand-in out."""
     settings = stack.settings
@@ -835,6 +842,8 @@ def run_regua(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: float, 
         }
         for path, values in sorted(by_path.items())
     }
+    if before_callbacks is not None:
+        before_callbacks()
     outcome.breakdown["twiml"] = play_twilio_callbacks(
         stack, [item for shot in shots for item in shot.payload or []]
     )
@@ -1405,9 +1414,8 @@ def profile_regua(
             spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             spies.append((group, raw, spy))
     time.sleep(1.0)
-    try:
-        outcome = run_regua(stack, gen, shots, rate, settle)
-    finally:
+
+    def stop_spies() -> None:
         for _group, _raw, spy in spies:
             with contextlib.suppress(ProcessLookupError):
                 spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
@@ -1416,6 +1424,12 @@ def profile_regua(
                 spy.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 spy.kill()
+
+    try:
+        # The TwiML replies' status callbacks, played after the run, are not profiled.
+        outcome = run_regua(stack, gen, shots, rate, settle, before_callbacks=stop_spies)
+    finally:
+        stop_spies()
     result: dict[str, Any] = {"rate": rate, "messages": len(shots), "sample_hz": PROFILE_HZ}
     for group in ("web", "worker", "actions"):
         result[group] = summarize_profile([raw for g, raw, _ in spies if g == group], len(shots))

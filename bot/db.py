@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
+
+T = TypeVar("T")
+
+
+def attach_row(session: Session, entity: type[T], row: Mapping[str, Any]) -> T:
+    """The `entity` instance for a row a Core statement of this transaction just wrote or read (all its
+    columns, by attribute name, e.g. from RETURNING), in `session` as if a query had loaded it.
+
+    On a hot path this replaces an ORM-enabled statement returning the entity: executed through the
+    ORM, a statement costs about three times the CPU of the same statement on the session's connection
+    (per execution the ORM copies the statement, and so computes its cache key again)."""
+    mapper = inspect(entity)
+    key = mapper.identity_key_from_primary_key([row[c.key] for c in mapper.primary_key])
+    existing = session.identity_map.get(key)
+    if existing is not None:  # already loaded in this session: refresh it, as populate_existing would
+        for attr in mapper.column_attrs:
+            set_committed_value(existing, attr.key, row[attr.key])
+        return existing  # type: ignore[return-value]
+    instance = entity(**{attr.key: row[attr.key] for attr in mapper.column_attrs})
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

@@ -46,9 +46,9 @@ def apply(
     it its SID when it read the response, and the first callback records it. Unknown status names
     (Twilio's `scheduled`, `canceled`, ...) are ignored.
     """
-    message = session.scalar(select(Message).where(Message.provider_sid == sid))
-    if message is None and reply_id is not None:
-        message = _unrecorded_reply(session, reply_id, sid)
+    message = _reply(session, reply_id, sid) if reply_id is not None else None
+    if message is None:
+        message = session.scalar(select(Message).where(Message.provider_sid == sid))
     if message is None:
         return False
     try:
@@ -82,13 +82,15 @@ def apply(
     return True
 
 
-def _unrecorded_reply(session: Session, reply_id: int, sid: str) -> Message | None:
-    """The outbound row `reply_id`, given the SID `sid` if it has none yet (None if it has another)."""
+def _reply(session: Session, reply_id: int, sid: str) -> Message | None:
+    """The outbound row `reply_id` if it is the message `sid`: recorded with that SID, or with none yet
+    (then it gets it: Twilio gave it when it read the TwiML response)."""
     message = session.get(Message, reply_id)
-    if message is None or message.direction != Direction.OUTBOUND or message.provider_sid is not None:
+    if message is None or message.direction != Direction.OUTBOUND:
         return None
-    message.provider_sid = sid
-    return message
+    if message.provider_sid is None:
+        message.provider_sid = sid
+    return message if message.provider_sid == sid else None
 
 
 def _int(value: str | int | None) -> int | None:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from bot import identity
+from bot.db import attach_row
 from bot.models import Channel, Conversation, Debtor, Direction, Message, MessageStatus, Processing, utcnow
 from bot.phones import Address, InvalidPhone, parse_address
 
@@ -120,6 +121,7 @@ def touch_statement(
         .where(Debtor.id == Conversation.debtor_id)
         .correlate(Conversation)
         .scalar_subquery()
+        .label("wa_id_unknown")
     )
     # The id as a subquery on the key, not a correlation: SQLite renders RETURNING columns unqualified,
     # and inside a subquery on messages `id` would be the message's.
@@ -135,7 +137,6 @@ def touch_statement(
         .where(Conversation.channel == bindparam("b_channel"), Conversation.address == bindparam("b_address"))
         .values({**_TOUCH_VALUES, **values})
         .returning(Conversation, wa_id_unknown, *extra)
-        .execution_options(synchronize_session=False, populate_existing=True)
     )
 
 
@@ -165,7 +166,8 @@ def _touch_conversation(
     statement = _TOUCH
     if touch is not None:
         statement, params = touch.statement, {**params, **touch.params}
-    row = session.execute(statement, params).first()
+    # On the session's connection, and the row attached as the ORM object (see `db.attach_row`).
+    row = session.connection().execute(statement, params).mappings().first()
     looked_up = None
     if row is None:  # a new conversation, linked to its debtor from the start
         debtor = identity.find_debtor(session, inbound.sender.canonical_e164, inbound.wa_id)
@@ -176,8 +178,25 @@ def _touch_conversation(
             .values(channel=channel, address=address, debtor_id=debtor.id if debtor else None)
             .on_conflict_do_nothing(index_elements=[Conversation.channel, Conversation.address])
         )
-        row = session.execute(statement, params).one()
-    return row[0], bool(row[1]), dict(row._mapping) if touch is not None else {}, looked_up
+        row = session.connection().execute(statement, params).mappings().one()
+    conversation = attach_row(session, Conversation, row)
+    return conversation, bool(row["wa_id_unknown"]), dict(row) if touch is not None else {}, looked_up
+
+
+def _insert_message(dialect_insert: Any) -> Any:
+    # Every column, so that the row attached to the session is complete. ON CONFLICT DO NOTHING: the
+    # same MessageSid delivered again inserts nothing (no savepoint needed to survive the violation).
+    return (
+        dialect_insert(Message)
+        .values({c.key: bindparam(f"v_{c.key}", type_=c.type) for c in _MESSAGE_COLUMNS})
+        .on_conflict_do_nothing(index_elements=[Message.provider_sid])
+        .returning(Message.id)
+    )
+
+
+_MESSAGE_COLUMNS = [c for c in Message.__table__.columns if c.key != "id"]
+_MESSAGE_NULLS = dict.fromkeys(c.key for c in _MESSAGE_COLUMNS)
+_INSERT_MESSAGE = {"postgresql": _insert_message(postgresql.insert), "sqlite": _insert_message(sqlite.insert)}
 
 
 def _dialect_insert(session: Session) -> Any:
@@ -223,7 +242,9 @@ def store(
         )
 
     session.flush()  # a debtor just linked
+    now = utcnow()
     values = {
+        **_MESSAGE_NULLS,
         "conversation_id": conversation.id,
         "direction": Direction.INBOUND,
         "channel": conversation.channel,
@@ -233,20 +254,18 @@ def store(
         "status": MessageStatus.RECEIVED,
         "processing": Processing.IGNORED if ignored else Processing.PENDING,
         "processing_note": ignored,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
     }
-    # ON CONFLICT DO NOTHING: the same MessageSid delivered again inserts nothing (no savepoint needed
-    # to survive the unique violation). (Built per call: as an ORM bulk INSERT with parameters it costs
-    # more.)
-    message = session.scalar(
-        _dialect_insert(session)(Message)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[Message.provider_sid])
-        .returning(Message)  # the new row as an ORM object, in the session's identity map
-    )
-    if message is None:  # already saved: a retried or duplicated delivery
+    insert = _INSERT_MESSAGE[session.get_bind().dialect.name]
+    message_id = session.connection().execute(insert, {f"v_{k}": v for k, v in values.items()}).scalar()
+    if message_id is None:  # already saved: a retried or duplicated delivery
         found = _existing(session, inbound.sid)
         assert found is not None
         return Stored(found.conversation_id, found.message_id, duplicate=True, conversation=conversation)
+    # The row as an ORM object, in the session's identity map: the look reads it without a query.
+    message = attach_row(session, Message, {**values, "id": message_id})
     return Stored(
         conversation.id, message.id, duplicate=False, conversation=conversation, message=message, facts=facts
     )
