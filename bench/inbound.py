@@ -11,16 +11,19 @@ Three systems answer the same debtors' messages, on the same trained model and t
 * ``regua``: a signed Twilio-style webhook POST to Régua's web app (gunicorn) → message saved → answered
   inline, in the same request, within its time budget (webhooks/twilio.py, docs/conversation.md):
   conversation claimed, Rasa's REST channel → action server (which reads the debtor's invoices from the
-  database) → replies saved and sent with Twilio's REST API to a local stand-in → empty TwiML back. Only
-  what the request could not finish (Rasa down or slow, a burst beyond the budget, a conversation claimed
-  by another request) is left pending and goes to the RQ ``default`` queue (``services.later.process``)
-  for a worker; the breakdown counts how many messages took that path.
-  Latency: from just before the webhook POST until the stand-in accepted the *last* reply of that message
-  (its answer time, recorded by `bench/twilio_recorder.py`, a recording proxy in front of the stand-in,
-  matched to the reply rows' provider SIDs in the database). Answered inline, the last reply is accepted
-  before the webhook returns, so this is a little less than the webhook's response time; answered by a
-  worker, it is later. Either way it is when the debtor's answer left, whoever sent it. No polling is
-  involved in the number.
+  database) → replies saved → handed back to Twilio as TwiML in the webhook's response (one ``<Message
+  action=".../status?reply=<id>">`` each), or, for more than ten replies, sent with Twilio's REST API to a
+  local stand-in before an empty response. Only what the request could not finish (Rasa down or slow, a
+  burst beyond the budget, a conversation claimed by another request) is left pending and goes to the RQ
+  ``default`` queue (``services.later.process``) for a worker; the breakdown counts how many messages took
+  that path. Latency: from just before the webhook POST until the *last* reply of that message was handed
+  to Twilio: the webhook's response for the replies it carries as TwiML (matched to the reply rows by the
+  ids in their ``action`` URLs), the stand-in's answer for replies sent through the API (recorded by
+  `bench/twilio_recorder.py`, a recording proxy in front of the stand-in, matched to the reply rows'
+  provider SIDs in the database). Answered by a worker, it is later. Either way it is when the debtor's
+  answer left, whoever sent it. No polling is involved in the number. After each run the bench plays
+  Twilio's part for the TwiML replies (a fresh SID each, its signed ``sent`` callback posted to the
+  ``action`` URL, outside the measured time) and checks that Régua recorded every SID.
 * ``rasa_rest``: the bare Rasa REST channel turn, ``POST /webhooks/rest/webhook`` on the same Rasa server
   Régua uses (same action server, same Redis tracker and lock stores), with Régua's conversation id as the
   sender, so the custom actions find the debtor and read the database exactly as in a Régua turn.
@@ -56,10 +59,12 @@ guard. After sending, the bench waits up to ``--settle-timeout`` seconds for eve
 
 * errors: a non-2xx answer or an exception (timeout, refused) on the request side.
 * lost: a message without a complete reply by the end of the settle time (regua: not processed, no reply,
-  or a reply the stand-in did not accept; rasa_rest: no bot message in the answer; rasa_twilio: no reply
-  accepted by the stand-in during the webhook call). A message with an error is also lost.
+  or a reply neither in a TwiML response nor accepted by the stand-in; rasa_rest: no bot message in the
+  answer; rasa_twilio: no reply accepted by the stand-in during the webhook call). A message with an
+  error is also lost.
 * duplicates: messages that got a reply twice (the same reply text twice for one message, a provider SID
-  twice, or the stand-in receiving a reply more often than the database holds it).
+  twice, a reply row in two TwiML responses or in one and at the stand-in too, or the stand-in receiving
+  a reply more often than the database holds it).
 
 The scratch database is a SQLite file under ``var/bench/`` unless ``DATABASE_URL`` points at PostgreSQL;
 then a scratch database ``regua_bench_inbound_<pid>`` is created on that server and dropped at the end.
@@ -88,7 +93,6 @@ import subprocess
 import sys
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -96,7 +100,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import redis
@@ -112,6 +116,7 @@ if str(PROJECT_ROOT) not in sys.path:  # `python bench/inbound.py` puts bench/ f
 
 from bench import import_invoices  # noqa: E402
 from bot import chat, demo, nlu, rasa_runtime  # noqa: E402
+from bot.channels.twiml import read_reply_twiml  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.models import (  # noqa: E402
@@ -853,11 +858,7 @@ def run_regua(
 def twiml_replies(content: bytes) -> list[tuple[int, str]]:
     """The replies of a webhook's TwiML response, in order: (reply row id, status callback URL), read
     from each `<Message action=".../status?reply=<id>">`."""
-    found = []
-    for message in ET.fromstring(content).iter("Message"):
-        action = message.attrib["action"]
-        found.append((int(parse_qs(urlsplit(action).query)["reply"][0]), action))
-    return found
+    return [(reply.reply_id, reply.action) for reply in read_reply_twiml(content)]
 
 
 def play_twilio_callbacks(stack: Stack, items: list[tuple[int, str]]) -> dict[str, int]:
@@ -1486,12 +1487,13 @@ def markdown(result: dict[str, Any], outcomes: list[Outcome]) -> str:
         "",
         "- **regua**: signed Twilio-style webhook → Régua's web app (gunicorn) → message saved → answered",
         "  inline in the same request, within a 1 s budget: Rasa REST channel → action server (reads the",
-        "  debtor's invoices) → replies saved and sent via Twilio's REST API to the local stand-in → empty",
-        "  TwiML. What the request cannot finish (Rasa down or slow, a burst beyond the budget, a",
-        "  conversation claimed by another request) is left pending for an RQ worker. Latency: webhook POST",
-        "  until the stand-in accepted the *last* reply (time recorded by a proxy in front of the stand-in,",
-        "  matched to the replies' provider SIDs in the database); answered inline, that is just before the",
-        "  webhook returns.",
+        "  debtor's invoices) → replies saved → handed back as TwiML in the webhook's response (one",
+        "  `<Message>` each, with a status callback naming its row; more than ten go through Twilio's REST",
+        "  API to the local stand-in). What the request cannot finish (Rasa down or slow, a burst beyond the",
+        "  budget, a conversation claimed by another request) is left pending for an RQ worker. Latency:",
+        "  webhook POST until the *last* reply was handed to Twilio (the response that carried it as TwiML,",
+        "  or the stand-in's answer, recorded by a proxy in front of it). After each run the bench posts",
+        "  each TwiML reply's status callback, as Twilio would, and checks its SID was recorded.",
         "- **rasa_rest**: `POST /webhooks/rest/webhook` on the same Rasa server, sender = Régua's",
         "  conversation id (so the actions read the same invoices). Latency: response time.",
         "- **rasa_twilio**: Rasa's built-in `twilio` channel (second Rasa process, same model and",
@@ -1536,11 +1538,14 @@ def markdown(result: dict[str, Any], outcomes: list[Outcome]) -> str:
             "includes the inline answer); *stored*: POST until the message row was written; *processing*:",
             "row written until the message was marked done (conversation claimed, reads, the Rasa REST turn",
             "with its actions, replies saved; for a message left to a worker, its queue wait too);",
-            "*delivery*: marked done until the stand-in accepted the last reply (the turn's replies claimed",
-            "together, then per reply in sequence: Twilio call, UPDATE with the SID). The rasa_rest p50 at",
-            "the same rate is the bare Rasa turn for comparison.",
+            "*delivery*: marked done until the last reply was handed to Twilio (replies saved and the",
+            "conversation released in the same transaction, then the TwiML response; through the API, per",
+            "reply in sequence: Twilio call, then the SIDs recorded). The rasa_rest p50 at the same rate is",
+            "the bare Rasa turn for comparison. *TwiML / API*: turns whose replies all went back in a TwiML",
+            "response, and the others; *callbacks*: TwiML replies whose SID Régua recorded from the status",
+            "callback the bench posted after the run, of all TwiML replies.",
             "",
-            "*Who answered* (completed messages): *request*, the last reply was accepted before the",
+            "*Who answered* (completed messages): *request*, the last reply was handed over by the time the",
             "message's own webhook returned (answered inline); *worker*, the message was marked done while",
             "an RQ `process_conversation` job of its conversation ran (the fallback); *other*, answered",
             "after its webhook returned by another request that held the conversation. *RQ jobs*: the",
@@ -1548,8 +1553,9 @@ def markdown(result: dict[str, Any], outcomes: list[Outcome]) -> str:
             "parentheses: how many found nothing to do) and the `deliver_conversation` jobs (reply retries).",
             "",
             "| rate | webhook | stored | processing | rasa_rest p50 | delivery | replies/turn "
-            "| stand-in call p50 | answered: request / worker / other | RQ jobs: process (idle) / deliver |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| TwiML / API turns | callbacks | stand-in call p50 | answered: request / worker / other "
+            "| RQ jobs: process (idle) / deliver |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         rest_by_rate = {o.rate: o for o in outcomes if o.system == "rasa_rest"}
         for o in breakdown:
@@ -1563,9 +1569,13 @@ def markdown(result: dict[str, Any], outcomes: list[Outcome]) -> str:
             who, jobs = b.get("answered", {}), b.get("rq_jobs", {})
             answered = " / ".join(str(who.get(k, 0)) for k in ("in_request", "by_worker", "by_other_request"))
             idle = jobs.get("process_found_nothing", 0)
+            paths = b.get("latency_by_path", {})
+            turns = " / ".join(str(paths.get(k, {}).get("turns", 0)) for k in ("twiml", "api"))
+            twiml = b.get("twiml", {})
+            callbacks = f"{twiml.get('sids_recorded', 0)} / {twiml.get('replies', 0)}"
             lines.append(
                 f"| {o.rate:g} | {pair('webhook')} | {pair('stored')} | {pair('processing')} | {rest_p50} | "
-                f"{pair('delivery')} | {b.get('replies_per_turn')} | "
+                f"{pair('delivery')} | {b.get('replies_per_turn')} | {turns} | {callbacks} | "
                 f"{b.get('stand_in_call_p50_ms') or 0:.1f} | {answered} | "
                 f"{jobs.get('process', 0)} ({idle}) / {jobs.get('deliver', 0)} |"
             )
@@ -1882,16 +1892,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Régua's processes: gunicorn WEB_CONCURRENCY={args.web_concurrency} (default "
         f"{DEFAULT_WEB_CONCURRENCY}) and {args.workers} RQ worker(s) (default {DEFAULT_WORKERS}). The web "
         "app answers every turn inline, so its threads are Régua's turn concurrency: each process runs 4 "
-        "threads (`WEB_THREADS`, default 4), and a turn is mostly waiting on Rasa and the Twilio API, so by "
-        "Little's law 30 msg/s x ~0.04-0.1 s per turn (against this stand-in) keeps 1-3 requests in "
-        f"flight, well within {args.web_concurrency} x 4 = {threads} threads; with the real API's latency "
-        "per reply a turn holds its thread much longer (see the stand-in note), and beyond "
+        "threads (`WEB_THREADS`, default 4), and a turn is mostly waiting on Rasa (its replies go back in "
+        "the response, with no API call), so by Little's law 30 msg/s x ~0.04-0.1 s per turn keeps 1-3 "
+        f"requests in flight, well within {args.web_concurrency} x 4 = {threads} threads; beyond "
         f"{threads} requests queue in gunicorn, where the "
         "1 s budget (counted from the request's start, in the app) does not see the wait. "
         "Python code holds the GIL, so one process runs one request's Python code at a time; more "
         "processes were tried on 2026-11-23 (5 x 4 threads, gunicorn's (2 x cores) + 1): at 20 msg/s "
         "one run had a lower p99 and a full run a higher one than 2 x 4, and both settings saturated "
-        "this (slower that day) machine at 30 msg/s, so the default stays 2 x 4. The workers "
+        "this (slower that day) machine at 30 msg/s; on 2026-12-04, 4 single-threaded processes gave "
+        "the same p50 and a higher p99 at 20 msg/s, so the default stays 2 x 4. The workers "
         "only take what the webhook left (Rasa "
         "down or slow, a burst beyond the budget, a conversation claimed by another request), reply "
         "retries and the minute sweep; one, as in the Procfile, is enough while that is rare (see *who "
@@ -1920,11 +1930,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         notes.append(
             "The stand-in answers at once (under a millisecond), while the real Twilio API takes a few "
-            "hundred milliseconds per message. Régua sends a turn's replies one after the other inside the "
-            "webhook request (the segunda via for 3 invoices is 15 messages), and Rasa's twilio channel "
-            "inside its own, so with the real API their latencies and the time a gunicorn thread stays busy "
-            "per turn grow by that much per reply; rasa_rest sends nothing. `--twilio-latency-ms` measures "
-            "that."
+            "hundred milliseconds per message. Rasa's twilio channel sends a turn's replies one after the "
+            "other inside the webhook request, so with the real API its latency grows by that much per "
+            "reply; Régua hands up to ten replies back in the webhook's TwiML response (no API call) and "
+            "sends only longer answers (the segunda via of 3 invoices is 15 WhatsApp messages) through the "
+            "API the same way; rasa_rest sends nothing. `--twilio-latency-ms` measures that."
         )
     refused = sum(o.refused for o in outcomes)
     notes.append(

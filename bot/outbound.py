@@ -102,35 +102,29 @@ def queue_replies(
     return rows
 
 
-# Statements of every turn, built once (see bot.leases on why).
-_OLDER_PENDING = (
-    select(Message.id)
-    .where(
-        Message.conversation_id == bindparam("conversation_id"),
-        Message.direction == Direction.OUTBOUND,
-        Message.status == MessageStatus.PENDING,
+def _pending_reply(reply: Any, conversation_id: str) -> Any:
+    """One of a conversation's replies still `pending` (waiting to be handed over, or for a retry)."""
+    return (
+        select(reply.id)
+        .where(
+            reply.conversation_id == bindparam(conversation_id),
+            reply.direction == Direction.OUTBOUND,
+            reply.status == MessageStatus.PENDING,
+        )
+        .limit(1)
     )
-    .limit(1)
-)
+
+
+# Statements of every turn, built once (see bot.leases on why).
+_OLDER_PENDING = _pending_reply(Message, "conversation_id")
 _INSERT_RETURNING_IDS = insert(Message).returning(Message.id, sort_by_parameter_order=True)
 _UPDATE_BY_ID = update(Message)
 
 
 def older_pending_reply() -> Any:
-    """A scalar subquery: one of the conversation's replies still `pending` (waiting to be handed over,
-    or for a retry), or NULL; for the RETURNING of a statement that runs just before
-    `save_claimed_replies` (parameter `reply_conversation_id`)."""
-    reply = aliased(Message)
-    return (
-        select(reply.id)
-        .where(
-            reply.conversation_id == bindparam("reply_conversation_id"),
-            reply.direction == Direction.OUTBOUND,
-            reply.status == MessageStatus.PENDING,
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
+    """`_pending_reply` as a scalar subquery (its id, or NULL), for the RETURNING of a statement that runs
+    just before `save_claimed_replies` (parameter `reply_conversation_id`)."""
+    return _pending_reply(aliased(Message), "reply_conversation_id").scalar_subquery()
 
 
 def save_claimed_replies(

@@ -9,6 +9,10 @@ Twilio gave it (`bot.delivery_status.apply`).
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.base import OutboundRequest
@@ -35,3 +39,35 @@ def reply_twiml(settings: Settings, replies: list[tuple[int, OutboundRequest, in
         for url in request.media_urls:
             message.media(url)
     return str(response)
+
+
+@dataclass(frozen=True)
+class TwimlReply:
+    """One `<Message>` of a reply response, read back: the row id its callback URL names, the URL, the
+    text and the media URLs."""
+
+    reply_id: int
+    action: str
+    body: str
+    media: list[str] = field(default_factory=list)
+
+
+def read_reply_twiml(content: bytes | str) -> list[TwimlReply]:
+    """The `<Message>`s of a `reply_twiml` response, in order (what Twilio reads; the benchmark and the
+    tests play Twilio with it). Raises ValueError for a document that is not such a response."""
+    root = ET.fromstring(content)
+    if root.tag != "Response":
+        raise ValueError(f"not a TwiML response: <{root.tag}>")
+    replies = []
+    for message in root.iter("Message"):
+        action = message.attrib.get("action", "")
+        reply = parse_qs(urlsplit(action).query).get("reply", [""])[0]
+        if not reply.isdigit():
+            raise ValueError(f"a <Message> without a reply callback: {action!r}")
+        body = message.find("Body")
+        text = body.text if body is not None else message.text
+        media = [m.text or "" for m in message.iter("Media")]
+        replies.append(
+            TwimlReply(int(reply), action, (text or "").strip() if body is None else text or "", media)
+        )
+    return replies

@@ -5,10 +5,8 @@ left for a worker), plus the sweep that settles a TwiML reply whose callbacks ne
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -16,6 +14,7 @@ from sqlalchemy import select, update
 
 from bot import chat, dialogue, jobs, texts
 from bot.channels import OutboundRequest, RetryableSendError, SendResult
+from bot.channels.twiml import TwimlReply, read_reply_twiml
 from bot.config import ConfigError, Settings, load_settings, override
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, Processing, utcnow
@@ -41,34 +40,9 @@ def twilio_app(twilio_settings: Settings, db: Database, services: dialogue.Servi
     return app
 
 
-@dataclass
-class TwimlReply:
-    """One `<Message>` of a response."""
-
-    reply_id: int
-    action: str
-    body: str
-    media: list[str]
-
-
 def _replies(response) -> list[TwimlReply]:  # type: ignore[no-untyped-def]
     assert response.status_code == 200 and response.mimetype == "text/xml"
-    root = ET.fromstring(response.data)
-    assert root.tag == "Response"
-    found = []
-    for element in root.findall("Message"):
-        action = element.attrib["action"]
-        assert element.attrib.get("method") == "POST"
-        body = element.find("Body")
-        found.append(
-            TwimlReply(
-                reply_id=int(parse_qs(urlsplit(action).query)["reply"][0]),
-                action=action,
-                body=(body.text if body is not None else element.text) or "",
-                media=[m.text or "" for m in element.findall("Media")],
-            )
-        )
-    return found
+    return read_reply_twiml(response.data)
 
 
 def _outbound(db: Database) -> list[Message]:
@@ -103,6 +77,7 @@ def test_an_inline_answer_goes_back_as_twiml_with_its_image_and_a_status_callbac
     assert replies[1].media == ["https://regua.example/m/qr.png?sig=a&exp=1"]
     assert [r.reply_id for r in replies] == [m.id for m in rows]
     assert replies[0].action == f"{twilio_settings.public_base_url}/webhooks/twilio/status?reply={rows[0].id}"
+    assert response.data.count(b'method="POST"') == 2
     # Handed over in the response: no API call, saved and claimed, its SID still to come.
     assert sender.sent == []
     assert [(m.status, m.provider_sid) for m in rows] == [(MessageStatus.SENDING, None)] * 2
@@ -328,3 +303,19 @@ def test_the_sweep_settles_twiml_replies_whose_callbacks_never_came(
     assert later.deliveries == [(lost.conversation_id, None)]
     dialogue.send_now(services, lost.conversation_id)  # the delivery job
     assert [r.body for r in lookup.sent] == ["perdida"]  # sent once, the received one never again
+
+
+def test_a_reply_response_reads_back_as_written_and_anything_else_is_refused(
+    twilio_settings: Settings,
+) -> None:
+    from bot.channels.twiml import reply_twiml
+
+    request = OutboundRequest(
+        channel=Channel.WHATSAPP, to=PHONE, body="Pix: 0002 & <cia>", media_urls=["https://x/q.png?a=1&b=2"]
+    )
+    (read,) = read_reply_twiml(reply_twiml(twilio_settings, [(42, request, 1)]))
+    assert (read.reply_id, read.body, read.media) == (42, "Pix: 0002 & <cia>", ["https://x/q.png?a=1&b=2"])
+    with pytest.raises(ValueError, match="not a TwiML response"):
+        read_reply_twiml("<Other/>")
+    with pytest.raises(ValueError, match="without a reply callback"):
+        read_reply_twiml("<Response><Message>oi</Message></Response>")
