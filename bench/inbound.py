@@ -187,9 +187,10 @@ def conversation_script(rate: float, debtor_index: int) -> list[str]:
 
     A greeting; then "quanto devo" (55%) or a payment question; then "segunda via" (60%), the payment
     question or "quanto devo" (25%), or thanks. "Segunda via" comes last: for a debtor with three open
-    invoices it is 15 WhatsApp messages (text, Pix code and its QR image, boleto line and its barcode image
-    per invoice). Régua's reply-loop guard (bot/abuse.py) now counts answered messages, not replies, so it
-    could come earlier; it stays last so that runs remain comparable with earlier results.
+    invoices it is 9 WhatsApp messages (per invoice: the text, the Pix code with its QR image, the boleto
+    line with its barcode image). Régua's reply-loop guard (bot/abuse.py) now counts answered messages,
+    not replies, so it could come earlier; it stays last so that runs remain comparable with earlier
+    results.
     """
     rng = random.Random(f"{rate}:{debtor_index}")
     first = rng.choice(GREETINGS)
@@ -1933,7 +1934,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "hundred milliseconds per message. Rasa's twilio channel sends a turn's replies one after the "
             "other inside the webhook request, so with the real API its latency grows by that much per "
             "reply; Régua hands up to ten replies back in the webhook's TwiML response (no API call) and "
-            "sends only longer answers (the segunda via of 3 invoices is 15 WhatsApp messages) through the "
+            "sends only longer answers (over SMS in short parts, say) through the "
             "API the same way; rasa_rest sends nothing. `--twilio-latency-ms` measures that."
         )
     refused = sum(o.refused for o in outcomes)
