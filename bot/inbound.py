@@ -184,18 +184,30 @@ def _touch_conversation(
 
 
 def _insert_message(dialect_insert: Any) -> Any:
-    # Every column, so that the row attached to the session is complete. ON CONFLICT DO NOTHING: the
-    # same MessageSid delivered again inserts nothing (no savepoint needed to survive the violation).
+    # ON CONFLICT DO NOTHING: the same MessageSid delivered again inserts nothing (no savepoint needed
+    # to survive the violation).
+    columns = [c for c in Message.__table__.columns if c.key in _MESSAGE_VALUES]
     return (
         dialect_insert(Message)
-        .values({c.key: bindparam(f"v_{c.key}", type_=c.type) for c in _MESSAGE_COLUMNS})
+        .values({c.key: bindparam(f"v_{c.key}", type_=c.type) for c in columns})
         .on_conflict_do_nothing(index_elements=[Message.provider_sid])
         .returning(Message.id)
     )
 
 
-_MESSAGE_COLUMNS = [c for c in Message.__table__.columns if c.key != "id"]
-_MESSAGE_NULLS = dict.fromkeys(c.key for c in _MESSAGE_COLUMNS)
+# The columns an inbound message is inserted with: those `store` sets, and NULL for the nullable ones
+# with no default (so that the row attached to the session is complete; a column added later with a
+# server default is left to the server, and loaded if read).
+_MESSAGE_SET = (
+    "conversation_id", "direction", "channel", "provider_sid", "body", "media", "status", "processing",
+    "processing_note", "attempts", "created_at", "updated_at",
+)  # fmt: skip
+_MESSAGE_NULLS = {
+    c.key: None
+    for c in Message.__table__.columns
+    if c.key not in _MESSAGE_SET and c.nullable and c.default is None and c.server_default is None
+}
+_MESSAGE_VALUES = {*_MESSAGE_SET, *_MESSAGE_NULLS}
 _INSERT_MESSAGE = {"postgresql": _insert_message(postgresql.insert), "sqlite": _insert_message(sqlite.insert)}
 
 

@@ -22,10 +22,16 @@ from bot.phones import Address, InvalidPhone, normalize_phone
 def chat(phone: str, channel: str, messages: tuple[str, ...], url: str | None, wait: float) -> None:
     """Conversa com a Régua como se fosse o devedor, pelo mesmo webhook que o Twilio usa.
 
-    Sem credenciais do Twilio (modo sandbox) as respostas são guardadas e mostradas aqui. Sem --message,
-    abre uma conversa interativa (Ctrl+D ou "sair" encerra).
+    Funciona no modo sandbox (sem credenciais do Twilio): as respostas são guardadas e mostradas aqui.
+    Sem --message, abre uma conversa interativa (Ctrl+D ou "sair" encerra).
     """
     settings = get_settings()
+    if not settings.sandbox:
+        # With a Twilio account the replies are real messages: they would go to that phone number.
+        fail(
+            "o chat simula um devedor no modo sandbox, e há credenciais do Twilio configuradas: as "
+            "respostas iriam para o telefone de verdade. Rode sem TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN."
+        )
     try:
         address = Address(channel, normalize_phone(phone))  # type: ignore[arg-type]
     except (InvalidPhone, ValueError) as error:

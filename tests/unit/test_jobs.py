@@ -126,6 +126,13 @@ def test_regua_chat_talks_through_the_signed_webhook(
     assert "régua> Pronto! Você não vai mais receber mensagens" in result.output
 
 
+def test_regua_chat_refuses_to_run_with_a_twilio_account(monkeypatch, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    twilio = override(settings, twilio_account_sid="AC" + "2" * 32, twilio_auth_token="token-0123456789")
+    monkeypatch.setattr("bot.cli.chat.get_settings", lambda: twilio)
+    result = CliRunner().invoke(chat_command, ["--phone", "(11) 98765-4321", "-m", "oi"])
+    assert result.exit_code != 0 and "telefone de verdade" in result.output
+
+
 def test_regua_chat_rejects_a_bad_number(monkeypatch, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr("bot.cli.chat.get_settings", lambda: settings)
     result = CliRunner().invoke(chat_command, ["--phone", "123", "-m", "oi"])
