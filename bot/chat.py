@@ -16,13 +16,14 @@ import requests
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from bot.channels import twiml
 from bot.config import Settings
 from bot.db import Database
 from bot.models import Direction, Message, MessageStatus, Processing
 from bot.phones import Address
 
 MESSAGES_PATH = "/webhooks/twilio/messages"
-STATUS_PATH = "/webhooks/twilio/status"
+STATUS_PATH = twiml.STATUS_PATH
 # Our side of a sandbox conversation when no Twilio sender is configured.
 SANDBOX_OUR_NUMBER = "+5511999990000"
 

@@ -152,6 +152,8 @@ def _settle_stuck(services: Services, message_ids: list[int], now: datetime) -> 
     got goes back to `pending` (never sent twice). Returns the conversations with replies to send again.
     A sender that cannot be asked (the sandbox) cannot tell: those are marked failed."""
     resend: list[int] = []
+    if not message_ids:
+        return resend
     if not outbound.can_look_up(services.sender):
         with services.database.session() as session:
             session.execute(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from bot import optout
 from bot.channels import OutboundRequest, PermanentSendError, RetryableSendError, Sender, SendResult
 from bot.channels.splitting import WHATSAPP_MAX_CHARS, split_text
+from bot.channels.twiml import status_callback_url
 from bot.config import Settings
 from bot.db import Database
 from bot.models import (
@@ -161,7 +162,7 @@ def save_claimed_replies(
 
 
 def _status_callback(settings: Settings) -> str | None:
-    return None if settings.sandbox else f"{settings.public_base_url}/webhooks/twilio/status"
+    return None if settings.sandbox else status_callback_url(settings)
 
 
 def _request(
@@ -374,11 +375,9 @@ def look_up(sender: Sender, message: Message) -> SendResult | None:
     """What the provider has for `message`, left `sending` without a SID (its sender stopped mid-send, or
     a reply handed over as TwiML whose callbacks never came): its SID and status, or None if it has no
     such message. Raises `RetryableSendError` when the provider cannot tell now."""
-    conversation = message.conversation
-    request = OutboundRequest(
-        channel=conversation.channel, to=conversation.address, body=message.body,
-        content_sid=message.content_sid, content_variables=message.content_variables,
-    )  # fmt: skip
+    request = _request(
+        message.conversation, message.body, None, None, message.content_sid, message.content_variables
+    )
     return sender.lookup(request, since=as_utc(message.updated_at) - timedelta(minutes=5))  # type: ignore[attr-defined, operator]
 
 

@@ -16,7 +16,6 @@ import time
 from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
-from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import delivery_status, dialogue, inbound, leases
 from bot.channels.twiml import reply_twiml
@@ -34,13 +33,8 @@ bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 INLINE_BUDGET_SECONDS = 1.0
 
 
-def _empty_twiml() -> Response:
-    return Response(str(MessagingResponse()), mimetype="text/xml")
-
-
 def _twiml(replies: Claimed) -> Response:
-    if not replies:
-        return _empty_twiml()
+    """The webhook's TwiML answer: the replies it carries, or an empty `<Response/>`."""
     return Response(reply_twiml(settings(), replies), mimetype="text/xml")
 
 
@@ -76,7 +70,7 @@ def messages() -> Response | tuple[Response | str, int]:
         message = inbound.parse_form(request.form)
     except inbound.AutomatedSender:
         log.info("ignored a message from a non-phone sender (short code or alphanumeric)")
-        return _empty_twiml()
+        return _twiml([])
     except inbound.BadInbound as error:
         return error_response(400, "bad_request", f"Mensagem inválida: {error}.")
 

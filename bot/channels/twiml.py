@@ -21,9 +21,14 @@ from bot.config import Settings
 STATUS_PATH = "/webhooks/twilio/status"
 
 
+def status_callback_url(settings: Settings) -> str:
+    """Where Twilio posts the status callbacks of the messages Régua sends through the API."""
+    return f"{settings.public_base_url}{STATUS_PATH}"
+
+
 def reply_callback_url(settings: Settings, message_id: int) -> str:
-    """The status callback URL of the reply saved as `message_id`."""
-    return f"{settings.public_base_url}{STATUS_PATH}?reply={message_id}"
+    """The status callback URL of the reply saved as `message_id` (handed over as TwiML)."""
+    return f"{status_callback_url(settings)}?reply={message_id}"
 
 
 def reply_twiml(settings: Settings, replies: list[tuple[int, OutboundRequest, int]]) -> str:
@@ -65,9 +70,6 @@ def read_reply_twiml(content: bytes | str) -> list[TwimlReply]:
         if not reply.isdigit():
             raise ValueError(f"a <Message> without a reply callback: {action!r}")
         body = message.find("Body")
-        text = body.text if body is not None else message.text
-        media = [m.text or "" for m in message.iter("Media")]
-        replies.append(
-            TwimlReply(int(reply), action, (text or "").strip() if body is None else text or "", media)
-        )
+        text = (body.text if body is not None else message.text) or ""
+        replies.append(TwimlReply(int(reply), action, text, [m.text or "" for m in message.iter("Media")]))
     return replies
