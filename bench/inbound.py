@@ -268,9 +268,13 @@ def wait_until(proc: RunningProcess, ready: Callable[[], bool], what: str, timeo
     raise RuntimeError(f"{proc.name}: {what} not reached after {timeout:.0f} s:\n{proc.log_tail()}")
 
 
-def http_ok(url: str, check: Callable[[requests.Response], bool] = lambda r: r.ok) -> Callable[[], bool]:
-    """A readiness check: GET `url` passes `check`."""
-    return lambda: check(requests.get(url, timeout=5))
+def http_ok(
+    url: str,
+    check: Callable[[requests.Response], bool] = lambda r: r.ok,
+    params: dict[str, str] | None = None,
+) -> Callable[[], bool]:
+    """A readiness check: GET `url` (with `params`, e.g. Rasa's auth token) passes `check`."""
+    return lambda: check(requests.get(url, timeout=5, params=params))
 
 
 def busy_processes() -> list[str]:
@@ -694,7 +698,10 @@ def running_stack(
         )
         model_loaded = lambda r: r.ok and bool(r.json().get("model_file"))  # noqa: E731
         wait_until(
-            rasa, http_ok(f"{settings.rasa_url}/status", model_loaded), "model loaded", RASA_START_TIMEOUT
+            rasa,
+            http_ok(f"{settings.rasa_url}/status", model_loaded, {"token": settings.rasa_auth_token}),
+            "model loaded",
+            RASA_START_TIMEOUT,
         )
         if rasa_twilio_url:
             wait_until(
@@ -1165,7 +1172,9 @@ def run_rasa_rest(stack: Stack, gen: LoadGenerator, shots: list[Shot], rate: flo
 
     def call(session: requests.Session, shot: Shot) -> tuple[int, Any]:
         payload = {"sender": str(shot.person.conversation_id), "message": shot.text}
-        response = session.post(url, json=payload, timeout=REQUEST_TIMEOUT)
+        response = session.post(
+            url, json=payload, params={"token": stack.settings.rasa_auth_token}, timeout=REQUEST_TIMEOUT
+        )
         return response.status_code, response.json() if response.status_code == 200 else None
 
     cpu_before = stack.cpu()
@@ -1288,6 +1297,7 @@ def warm_up(stack: Stack, people: list[Person], rest_people: list[Person], syste
             requests.post(
                 f"{stack.settings.rasa_url}/webhooks/rest/webhook",
                 json={"sender": str(person.conversation_id), "message": message},
+                params={"token": stack.settings.rasa_auth_token},
                 timeout=REQUEST_TIMEOUT,
             )
         if "rasa_twilio" in systems and stack.rasa_twilio_url:

@@ -62,6 +62,12 @@ class Settings:
     action_server_port: int = 5055
     rasa_bin: Path = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
     rasa_timeout_seconds: float = 8.0
+    # Internal services (issue 14 §1): where Rasa and the action server listen, and the shared secrets
+    # every call between Régua, Rasa and the action server carries. Empty tokens refuse every call.
+    rasa_host: str = "127.0.0.1"
+    action_server_host: str = "127.0.0.1"
+    rasa_auth_token: str = field(default="", repr=False)
+    action_server_token: str = field(default="", repr=False)
     # Twilio. With no credentials Régua runs in sandbox mode: outbound messages are stored, not sent.
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = field(default=None, repr=False)
@@ -323,7 +329,51 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
     )
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
-    return settings
+    # Internal services (issue 14 §1) last, so the errors above keep coming first.
+    return replace(settings, **_internal_services(env, app_env, secret_key))
+
+
+# ---- internal services (issue 14 §1): bind addresses and shared tokens of Rasa and the action server ----
+
+_LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` is a loopback bind address (reachable only from this machine)."""
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def derived_token(secret_key: str, purpose: str) -> str:
+    """A token derived from SECRET_KEY for one purpose, so a fresh clone's processes agree on it."""
+    return hmac.new(secret_key.encode(), f"regua-{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def _internal_services(env: Mapping[str, str], app_env: str, secret_key: str) -> dict[str, str]:
+    """RASA_HOST, ACTION_SERVER_HOST, RASA_AUTH_TOKEN and ACTION_SERVER_TOKEN, validated.
+
+    Tokens are required in production; elsewhere they default to values derived from SECRET_KEY. Binding
+    to a non-loopback address is the explicit opt-in for a private network, so it needs an explicitly set
+    token: a derived development token must never guard a service other machines can reach."""
+    out: dict[str, str] = {}
+    for host_var, token_var, token_field in (
+        ("RASA_HOST", "RASA_AUTH_TOKEN", "rasa_auth_token"),
+        ("ACTION_SERVER_HOST", "ACTION_SERVER_TOKEN", "action_server_token"),
+    ):
+        host = _text(env, host_var) or "127.0.0.1"
+        if not re.fullmatch(r"[A-Za-z0-9.:_-]+", host):
+            raise ConfigError(f"{host_var} must be an IP address or host name to bind to, got {host!r}")
+        token = _text(env, token_var)
+        if token is None:
+            if app_env == "production":
+                raise ConfigError(f"{token_var} is required when REGUA_ENV=production")
+            if not is_loopback(host):
+                raise ConfigError(f"{token_var} must be set when {host_var} is not a loopback address")
+            token = derived_token(secret_key, token_field.replace("_", "-"))
+        elif len(token) < 16 or not re.fullmatch(r"[\x21-\x7e]+", token):
+            raise ConfigError(f"{token_var} must be at least 16 printable characters without spaces")
+        out[host_var.lower()] = host
+        out[token_field] = token
+    return out
 
 
 def _price(env: Mapping[str, str], name: str, default: str) -> str:

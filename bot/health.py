@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 import requests
@@ -14,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import migrations
-from bot.config import Settings
+from bot.config import Settings, is_loopback
 from bot.db import Database
 
 # A worker that has not sent a heartbeat for this long is considered gone (RQ beats every few seconds).
@@ -92,11 +97,16 @@ def check_scheduler(conn: redis.Redis) -> CheckResult:
 
 
 def check_http(
-    url: str, *, timeout: float = 2.0, json_check: Callable[[Any], bool] | None = None
+    url: str,
+    *,
+    timeout: float = 2.0,
+    json_check: Callable[[Any], bool] | None = None,
+    params: dict[str, str] | None = None,
 ) -> CheckResult:
-    """GET `url` answers 200 (and, when given, its JSON passes `json_check`)."""
+    """GET `url` answers 200 (and, when given, its JSON passes `json_check`). `params` (such as a token)
+    go in the query string and never into the detail."""
     try:
-        response = requests.get(url, timeout=timeout)
+        response = requests.get(url, timeout=timeout, params=params)
     except requests.RequestException as exc:
         return CheckResult(False, f"no answer from {url}: {type(exc).__name__}")
     if response.status_code != 200:
@@ -110,9 +120,14 @@ def check_http(
     return CheckResult(True, f"{url} answers")
 
 
-def check_rasa(rasa_url: str, *, timeout: float = 1.0) -> CheckResult:
-    """The Rasa server answers and has a model loaded."""
-    return check_http(f"{rasa_url}/status", timeout=timeout, json_check=lambda j: bool(j.get("model_file")))
+def check_rasa(rasa_url: str, *, token: str = "", timeout: float = 1.0) -> CheckResult:
+    """The Rasa server answers `/status` (with its auth token) and has a model loaded."""
+    return check_http(
+        f"{rasa_url}/status",
+        timeout=timeout,
+        json_check=lambda j: bool(j.get("model_file")),
+        params={"token": token} if token else None,
+    )
 
 
 def check_action_server(action_server_url: str, *, timeout: float = 2.0) -> CheckResult:
@@ -131,7 +146,7 @@ def process_checks(settings: Settings, redis_conn: redis.Redis) -> dict[str, Che
     """The health of each process of the Procfile: web, rasa, actions, worker, scheduler, dispatcher."""
     return {
         "web": check_web(settings),
-        "rasa": check_rasa(settings.rasa_url, timeout=2.0),
+        "rasa": check_rasa(settings.rasa_url, token=settings.rasa_auth_token, timeout=2.0),
         "actions": check_action_server(settings.action_server_url),
         "worker": check_workers(redis_conn, "default"),
         "scheduler": check_scheduler(redis_conn),
@@ -157,3 +172,75 @@ def check_worker_roundtrip(conn: redis.Redis, *, timeout: float = 20.0) -> Check
         time.sleep(0.2)
     job.cancel()
     return CheckResult(False, f"no worker ran the ping job within {timeout:.0f} s")
+
+
+# ---- internal services (issue 14 §1): nobody but Régua may call Rasa or the action server -------------
+
+
+def check_refuses_without_token(method: str, url: str, *, timeout: float = 2.0) -> CheckResult:
+    """`method url` without a token is refused (401 or 403). Anything else — an answer, a 404, an error
+    page — means the guard is missing or broken, and is a failure."""
+    try:
+        response = requests.request(method, url, timeout=timeout, json={} if method == "POST" else None)
+    except requests.RequestException as exc:
+        return CheckResult(False, f"no answer from {url}: {type(exc).__name__}")
+    if response.status_code in (401, 403):
+        return CheckResult(True, f"{method} {url} refuses calls without the token")
+    return CheckResult(False, f"{method} {url} answered {response.status_code} without the token")
+
+
+_SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
+
+
+def local_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (each interface's, best effort)."""
+    found: set[str] = set()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _index, name in socket.if_nameindex():
+            with contextlib.suppress(OSError):  # an interface without an IPv4 address
+                request = struct.pack("256s", name[:15].encode())
+                packed = fcntl.ioctl(sock.fileno(), _SIOCGIFADDR, request)
+                found.add(socket.inet_ntoa(packed[20:24]))
+    return sorted(a for a in found if not a.startswith("127."))
+
+
+def _accepts(address: str, port: int, timeout: float) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((address, port)) == 0
+
+
+def check_bind(name: str, host: str, url: str, *, timeout: float = 0.5) -> CheckResult:
+    """A service meant for loopback (`host`) that runs here (`url` names a loopback host) must not accept
+    connections on this machine's other addresses — e.g. one started by hand with rasa_sdk's default
+    0.0.0.0. A non-loopback `host` is the private-network opt-in (config then requires an explicit token)."""
+    parts = urlsplit(url)
+    if not is_loopback(host):
+        return CheckResult(True, f"{name} bound to {host} by configuration (private network, token required)")
+    if not parts.hostname or not is_loopback(parts.hostname):
+        return CheckResult(True, f"{name} runs on {parts.hostname}: only its token check applies")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    exposed = [a for a in local_addresses() if _accepts(a, port, timeout)]
+    if exposed:
+        return CheckResult(False, f"{name} port {port} is reachable off loopback on {', '.join(exposed)}")
+    return CheckResult(True, f"{name} port {port} is reachable on loopback only")
+
+
+def internal_service_checks(settings: Settings) -> dict[str, CheckResult]:
+    """`regua health --deep`: Rasa's API, Rasa's REST channel and the action server refuse calls without
+    their tokens, and neither service is reachable off loopback unless configured for a private network."""
+    action_base = settings.action_server_url.rsplit("/webhook", 1)[0]
+    return {
+        "rasa auth": _all_ok(
+            check_refuses_without_token("GET", f"{settings.rasa_url}/status"),
+            check_refuses_without_token("GET", f"{settings.rasa_url}/webhooks/rest/"),
+        ),
+        "actions auth": check_refuses_without_token("POST", settings.action_server_url),
+        "rasa bind": check_bind("rasa", settings.rasa_host, settings.rasa_url),
+        "actions bind": check_bind("actions", settings.action_server_host, action_base),
+    }
+
+
+def _all_ok(*results: CheckResult) -> CheckResult:
+    failed = [r for r in results if not r.ok]
+    return failed[0] if failed else CheckResult(True, "; ".join(r.detail for r in results))

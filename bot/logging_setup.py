@@ -32,7 +32,13 @@ def configure_logging(settings: Settings) -> None:
     """Configure the root logger once per process (idempotent: the app factory may run several times)."""
     root = logging.getLogger()
     root.setLevel(settings.log_level)
-    secrets = [settings.secret_key, settings.twilio_auth_token or "", settings.payment_webhook_secret or ""]
+    secrets = [
+        settings.secret_key,
+        settings.twilio_auth_token or "",
+        settings.payment_webhook_secret or "",
+        settings.rasa_auth_token,
+        settings.action_server_token,
+    ]
     handler = next((h for h in root.handlers if getattr(h, "_regua", False)), None)
     if handler is None:
         handler = logging.StreamHandler()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 
 # Rasa's keys live next to Régua's (RQ) in the same Redis; the prefix keeps them apart. Rasa accepts
 # only letters and digits in it (anything else is dropped for its default, with a warning).
@@ -38,7 +38,9 @@ def redis_store_config(redis_url: str) -> dict[str, Any]:
 def endpoints_config(settings: Settings) -> dict[str, Any]:
     """The Rasa endpoints: the action server, and Redis tracker and lock stores when `REDIS_URL` is set
     (so several Rasa replicas share conversations and a restart loses none)."""
-    config: dict[str, Any] = {"action_endpoint": {"url": settings.action_server_url}}
+    # Rasa sends `token` as the `?token=` query parameter of every action call; the action server checks it.
+    action_endpoint = {"url": settings.action_server_url, "token": settings.action_server_token}
+    config: dict[str, Any] = {"action_endpoint": action_endpoint}
     if settings.redis_url and urlsplit(settings.redis_url).scheme in ("redis", "rediss"):
         store = redis_store_config(settings.redis_url)
         config["tracker_store"] = {"type": "redis", **store}
@@ -46,14 +48,34 @@ def endpoints_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def write_endpoints(settings: Settings) -> Path:
-    """Write var/endpoints.yml (readable only by this user: it may hold the Redis password)."""
+def credentials_config(settings: Settings) -> dict[str, Any]:
+    """Rasa's input channels: only the REST channel, behind the Rasa auth token (Rasa's `--auth-token`
+    does not guard input channels, so `rasa_extensions.guarded_rest` does)."""
+    return {GUARDED_REST_CHANNEL: {"token": settings.rasa_auth_token}}
+
+
+GUARDED_REST_CHANNEL = "rasa_extensions.guarded_rest.GuardedRestInput"
+
+
+def _write_private(settings: Settings, name: str, config: dict[str, Any]) -> Path:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.var_dir / "endpoints.yml"
+    path = settings.var_dir / name
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # before the secrets are written: the file may have existed with wider rights
     # JSON is valid YAML; it avoids a YAML dependency in the app environment.
-    path.write_text(json.dumps(endpoints_config(settings), indent=2) + "\n")
-    path.chmod(0o600)
+    path.write_text(json.dumps(config, indent=2) + "\n")
     return path
+
+
+def write_endpoints(settings: Settings) -> Path:
+    """Write var/endpoints.yml (readable only by this user: it holds the action server token and may hold
+    the Redis password)."""
+    return _write_private(settings, "endpoints.yml", endpoints_config(settings))
+
+
+def write_credentials(settings: Settings) -> Path:
+    """Write var/credentials.yml (readable only by this user: it holds the Rasa auth token)."""
+    return _write_private(settings, "credentials.yml", credentials_config(settings))
 
 
 def rasa_environment() -> dict[str, str]:
@@ -65,15 +87,24 @@ def rasa_environment() -> dict[str, str]:
     return env
 
 
-def server_command(settings: Settings, model: Path, endpoints: Path, *, host: str = "127.0.0.1") -> list[str]:
-    """The `rasa run` command line serving `model` with the HTTP API on `settings.rasa_port`."""
+def server_environment(settings: Settings) -> dict[str, str]:
+    """Environment of the Rasa server: `rasa_environment()` plus the auth token `rasa_extensions.launch`
+    turns into `--auth-token` (kept out of the command line, which every local user can read)."""
+    return {**rasa_environment(), "RASA_AUTH_TOKEN": settings.rasa_auth_token}
+
+
+def server_command(settings: Settings, model: Path, endpoints: Path, credentials: Path) -> list[str]:
+    """The `rasa run` command line serving `model` with the HTTP API on `settings.rasa_host`:`rasa_port`,
+    started through `rasa_extensions.launch` (run it with `server_environment()`)."""
     return [
-        str(settings.rasa_bin),
+        str(settings.rasa_bin.with_name("python")),  # the interpreter of Rasa's environment
+        "-m", "rasa_extensions.launch",
         "run",
         "--enable-api",
         "--model", str(model),
         "--endpoints", str(endpoints),
-        "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-        "--interface", host,  # the API can retrain and replace the model: never expose it publicly
+        "--credentials", str(credentials),
+        # The API can retrain and replace the model: loopback unless RASA_HOST opts in to a private network.
+        "--interface", settings.rasa_host,
         "--port", str(settings.rasa_port),
     ]  # fmt: skip

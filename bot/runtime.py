@@ -19,7 +19,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         database=get_database(settings.effective_database_url),
-        rasa=RasaClient(settings.rasa_url, settings.rasa_timeout_seconds),
+        rasa=RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, token=settings.rasa_auth_token),
         sender=make_sender(settings),
         later=RqLater(redis_client.connect(settings)),
     )

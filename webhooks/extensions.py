@@ -99,7 +99,9 @@ class ConversationsExtension:
                 # Shorter than the workers' timeout: an inline turn must leave the webhook inside Twilio's
                 # 15 seconds; a message Rasa is too slow for is retried by a worker with the full timeout.
                 rasa=RasaClient(
-                    settings.rasa_url, min(settings.rasa_timeout_seconds, INLINE_RASA_TIMEOUT_SECONDS)
+                    settings.rasa_url,
+                    min(settings.rasa_timeout_seconds, INLINE_RASA_TIMEOUT_SECONDS),
+                    token=settings.rasa_auth_token,
                 ),
                 sender=make_sender(settings),
                 later=RqLater(RedisExtension.client()),

@@ -21,6 +21,6 @@ def check():  # type: ignore[no-untyped-def]
     ok = all(c.ok for c in checks.values())
     if checks["redis"].ok:
         checks["workers"] = health.check_workers(redis_ext.client(), "default")
-    checks["rasa"] = health.check_rasa(settings().rasa_url)
+    checks["rasa"] = health.check_rasa(settings().rasa_url, token=settings().rasa_auth_token)
     body = {"status": "ok" if ok else "unavailable", "checks": {k: c.as_dict() for k, c in checks.items()}}
     return jsonify(body), 200 if ok else 503

@@ -47,16 +47,18 @@ def rasa_server() -> None:
     if not model.exists():
         raise click.ClickException("Nenhum modelo treinado para os dados atuais. Rode `regua nlu train`.")
     endpoints = rasa_runtime.write_endpoints(settings)
-    _exec(rasa_runtime.server_command(settings, model, endpoints), rasa_runtime.rasa_environment())
+    credentials = rasa_runtime.write_credentials(settings)
+    _exec(
+        rasa_runtime.server_command(settings, model, endpoints, credentials),
+        rasa_runtime.server_environment(settings),
+    )
 
 
 @click.command()
 def actions() -> None:
     """Inicia o servidor de ações do Rasa (rasa_sdk)."""
-    settings = get_settings()
-    _exec(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_server_port)]
-    )
+    # Régua's entry point, not `python -m rasa_sdk`: it binds ACTION_SERVER_HOST and checks the token.
+    _exec([sys.executable, "-m", "actions.server"])
 
 
 @click.command("worker")
@@ -75,7 +77,12 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
 
 
 @click.command("health")
-@click.option("--deep", is_flag=True, help="Também envia uma tarefa de teste ao worker e espera a resposta.")
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Também envia uma tarefa de teste ao worker e confere que Rasa e o servidor de ações recusam "
+    "chamadas sem token e não estão expostos fora do loopback.",
+)
 def health_command(deep: bool) -> None:
     """Verifica a saúde de cada processo (web, rasa, actions, worker)."""
     settings = get_settings()
@@ -83,6 +90,8 @@ def health_command(deep: bool) -> None:
     results = health.process_checks(settings, conn)
     if deep and results["worker"].ok:
         results["worker job"] = health.check_worker_roundtrip(conn)
+    if deep:
+        results.update(health.internal_service_checks(settings))
     for name, result in results.items():
         mark = click.style("ok", fg="green") if result.ok else click.style("FALHA", fg="red")
         click.echo(f"{name:12} {mark:>5}  {result.detail}")

@@ -88,7 +88,7 @@ def _banner(settings: Settings) -> str:
             "Régua está no ar.",
             f"  web (painel e webhooks)  {web}/   saúde: {web}/health",
             f"  webhook Twilio           {settings.public_base_url}/webhooks/twilio/messages",
-            f"  servidor Rasa (API)      {settings.rasa_url}/status",
+            f"  servidor Rasa (API)      {settings.rasa_url}/version   (a API pede ?token=RASA_AUTH_TOKEN)",
             f"  servidor de ações        {settings.action_server_url.rsplit('/webhook', 1)[0]}/health",
             "  worker RQ                `regua health` mostra os workers ativos",
             "  régua (agendador)        `regua campaign status` mostra os lembretes",

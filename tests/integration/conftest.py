@@ -29,6 +29,7 @@ from bot.db import Database
 from bot.documents import normalize_cnpj, normalize_cpf
 from bot.models import Creditor, Debtor, Invoice
 from bot.phones import Address, is_mobile, normalize_phone
+from bot.rasa_client import RasaClient
 from tests.processes import RunningProcess, free_port, start_process
 
 RASA_START_TIMEOUT = 180.0
@@ -41,8 +42,10 @@ def wait_for_http(
     timeout: float,
     ready: Callable[[requests.Response], bool] = lambda response: response.ok,
     interval: float = 1.0,
+    params: dict[str, str] | None = None,
 ) -> None:
-    """Poll `url` until `ready(response)` is true; fail the test with the log tail on exit or timeout."""
+    """Poll `url` until `ready(response)` is true; fail the test with the log tail on exit or timeout.
+    `params` (such as Rasa's auth token) go in the query string, never in the failure message."""
     deadline = time.monotonic() + timeout
     last_error = "no answer yet"
     while time.monotonic() < deadline:
@@ -51,7 +54,7 @@ def wait_for_http(
             tail = running.log_tail()
             pytest.fail(f"{running.name} exited with code {code} before {url} was ready. Log tail:\n{tail}")
         try:
-            response = requests.get(url, timeout=5)
+            response = requests.get(url, timeout=5, params=params)
             if ready(response):
                 return
             last_error = f"HTTP {response.status_code}: {response.text[:200]}"
@@ -77,9 +80,10 @@ def rasa_model() -> Path:
 
 
 @pytest.fixture(scope="package")
-def rasa_server(stack: Stack) -> str:
-    """Base URL of the real `rasa run --enable-api` serving the trained model (the stack's)."""
-    return stack.settings.rasa_url
+def rasa_server(stack: Stack) -> RasaClient:
+    """A client (with the auth token) of the real `rasa run --enable-api` serving the trained model (the
+    stack's)."""
+    return RasaClient(stack.settings.rasa_url, 30.0, token=stack.settings.rasa_auth_token)
 
 
 # ---- the whole stack: web app, worker, Rasa server and action server -----------------------------------
@@ -121,7 +125,13 @@ def _wait_healthy(stack: Stack, name: str) -> None:
         wait_for_http(running, f"{stack.web_url}/health", timeout=60)
     elif name == "rasa":
         ready = lambda r: r.ok and bool(r.json().get("model_file"))  # noqa: E731
-        wait_for_http(running, f"{s.rasa_url}/status", timeout=RASA_START_TIMEOUT, ready=ready)
+        wait_for_http(
+            running,
+            f"{s.rasa_url}/status",
+            timeout=RASA_START_TIMEOUT,
+            ready=ready,
+            params={"token": s.rasa_auth_token},
+        )
     elif name == "actions":
         wait_for_http(running, s.action_server_url.removesuffix("/webhook") + "/health", timeout=60)
     elif name == "worker":

@@ -6,9 +6,9 @@ None of the messages below is in nlu_data/ (test_messages_are_not_training_examp
 from __future__ import annotations
 
 import pytest
-import requests
 
 from bot import entities, nlu
+from bot.rasa_client import RasaClient
 
 pytestmark = pytest.mark.integration
 
@@ -26,10 +26,8 @@ UNSEEN_MESSAGES = [
 ]
 
 
-def _parse(base_url: str, text: str) -> dict:
-    response = requests.post(f"{base_url}/model/parse", json={"text": text}, timeout=30)
-    response.raise_for_status()
-    return response.json()
+def _parse(rasa: RasaClient, text: str) -> dict:
+    return rasa.parse(text)
 
 
 def test_training_data_validates() -> None:
@@ -47,13 +45,13 @@ def test_model_file_is_named_after_the_training_data(rasa_model) -> None:
 
 
 @pytest.mark.parametrize(("text", "intent"), UNSEEN_MESSAGES)
-def test_unseen_message_gets_the_right_intent(rasa_server: str, text: str, intent: str) -> None:
+def test_unseen_message_gets_the_right_intent(rasa_server: RasaClient, text: str, intent: str) -> None:
     result = _parse(rasa_server, text)
     ranking = [(r["name"], round(r["confidence"], 2)) for r in result.get("intent_ranking", [])[:3]]
     assert result["intent"]["name"] == intent, f"{text!r}: {ranking}"
 
 
-def test_instalments_are_extracted(rasa_server: str) -> None:
+def test_instalments_are_extracted(rasa_server: RasaClient) -> None:
     result = _parse(rasa_server, "da pra fazer em 6 vezes?")
     assert result["intent"]["name"] == "renegociar"
     parcelas = [e for e in result["entities"] if e["entity"] == "parcelas"]
@@ -62,7 +60,7 @@ def test_instalments_are_extracted(rasa_server: str) -> None:
     assert parcelas[0]["value"] in {"6x", "6 vezes"}
 
 
-def test_money_and_date_are_extracted(rasa_server: str) -> None:
+def test_money_and_date_are_extracted(rasa_server: RasaClient) -> None:
     text = "consigo pagar R$ 300 na sexta, pode ser?"
     result = _parse(rasa_server, text)
     valor = entities.first_value(text, result["entities"], "valor")
@@ -70,7 +68,7 @@ def test_money_and_date_are_extracted(rasa_server: str) -> None:
     assert entities.first_value(text, result["entities"], "data") == "sexta", result["entities"]
 
 
-def test_gibberish_does_not_get_a_confident_business_intent(rasa_server: str) -> None:
+def test_gibberish_does_not_get_a_confident_business_intent(rasa_server: RasaClient) -> None:
     result = _parse(rasa_server, "xq zzkw plof")
     business = {"segunda_via", "renegociar", "ja_paguei", "contestar_divida", "parar"}
     assert result["intent"]["name"] not in business or result["intent"]["confidence"] < 0.6

@@ -25,7 +25,9 @@ def test_embedded_redis_starts_once_and_stops(tmp_path: Path) -> None:
 def test_rasa_endpoints_without_redis_use_in_memory_stores(tmp_path: Path) -> None:
     s = load_settings({"REGUA_VAR_DIR": str(tmp_path), "ACTION_SERVER_URL": "http://actions:5055/webhook"})
     config = rasa_runtime.endpoints_config(s)
-    assert config == {"action_endpoint": {"url": "http://actions:5055/webhook"}}
+    assert config == {
+        "action_endpoint": {"url": "http://actions:5055/webhook", "token": s.action_server_token}
+    }
 
 
 def test_rasa_endpoints_use_redis_tracker_and_lock_store(tmp_path: Path) -> None:
@@ -50,8 +52,8 @@ def test_rasa_endpoints_use_redis_tracker_and_lock_store(tmp_path: Path) -> None
 
 
 def test_rasa_server_command_binds_loopback(settings: Settings, tmp_path: Path) -> None:
-    cmd = rasa_runtime.server_command(settings, tmp_path / "m.tar.gz", tmp_path / "e.yml")
-    assert cmd[1:3] == ["run", "--enable-api"]
+    cmd = rasa_runtime.server_command(settings, tmp_path / "m.tar.gz", tmp_path / "e.yml", tmp_path / "c.yml")
+    assert cmd[1:5] == ["-m", "rasa_extensions.launch", "run", "--enable-api"]
     assert cmd[cmd.index("--interface") + 1] == "127.0.0.1"
     assert rasa_runtime.rasa_environment()["RASA_TELEMETRY_ENABLED"] == "false"
 
