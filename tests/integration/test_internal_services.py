@@ -63,13 +63,14 @@ def test_the_action_server_refuses_a_segunda_via_call_without_the_token(stack: S
 
 
 def test_rasa_refuses_its_api_and_rest_channel_without_the_token(stack: Stack) -> None:
-    rasa, token = stack.settings.rasa_url, stack.settings.rasa_auth_token
+    rasa = stack.settings.rasa_url
     conversation_id = _conversation(stack.database)
     turn = {"sender": str(conversation_id), "message": "/segunda_via"}
-    assert _curl("GET", f"{rasa}/status")[0] == 401
-    assert _curl("POST", f"{rasa}/model/parse", {"text": "kd o boleto"})[0] == 401
     status, body = _curl("POST", f"{rasa}/webhooks/rest/webhook", turn)
     assert status == 401 and LINE not in body
+    assert _curl("GET", f"{rasa}/status")[0] == 401
+    assert _curl("POST", f"{rasa}/model/parse", {"text": "kd o boleto"})[0] == 401
+    token = stack.settings.rasa_auth_token
     # With the token: the API answers, and the same turn reaches the action with the action server token.
     status, body = _curl("POST", f"{rasa}/model/parse?token={token}", {"text": "kd o boleto"})
     assert status == 200 and json.loads(body)["intent"]["name"]
