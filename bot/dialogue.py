@@ -645,7 +645,10 @@ def _mark_answered(session: Session, message_id: int, conversation_id: int) -> b
 
 
 def _assistant_healthy(services: Services) -> bool:
-    return services.rasa.healthy() and health.check_action_server(services.settings.action_server_url).ok
+    settings = services.settings
+    # With the token: an action server refusing it (a mismatched ACTION_SERVER_TOKEN) counts as down.
+    actions = health.check_action_server(settings.action_server_url, token=settings.action_server_token)
+    return services.rasa.healthy() and actions.ok
 
 
 def _postpone(services: Services, message_id: int) -> tuple[datetime | None, bool]:

@@ -130,9 +130,13 @@ def check_rasa(rasa_url: str, *, token: str = "", timeout: float = 1.0) -> Check
     )
 
 
-def check_action_server(action_server_url: str, *, timeout: float = 2.0) -> CheckResult:
-    """The rasa_sdk action server answers its /health endpoint."""
+def check_action_server(action_server_url: str, *, token: str = "", timeout: float = 2.0) -> CheckResult:
+    """The action server answers: with `token`, its `/actions` list accepts that token (so Rasa, which
+    sends the same one, can call it); without, its open `/health` endpoint."""
     base = action_server_url.rsplit("/webhook", 1)[0]
+    if token:
+        listed = lambda j: isinstance(j, list) and bool(j)  # noqa: E731
+        return check_http(f"{base}/actions", timeout=timeout, json_check=listed, params={"token": token})
     return check_http(f"{base}/health", timeout=timeout, json_check=lambda j: j.get("status") == "ok")
 
 
@@ -147,7 +151,7 @@ def process_checks(settings: Settings, redis_conn: redis.Redis) -> dict[str, Che
     return {
         "web": check_web(settings),
         "rasa": check_rasa(settings.rasa_url, token=settings.rasa_auth_token, timeout=2.0),
-        "actions": check_action_server(settings.action_server_url),
+        "actions": check_action_server(settings.action_server_url, token=settings.action_server_token),
         "worker": check_workers(redis_conn, "default"),
         "scheduler": check_scheduler(redis_conn),
         "dispatcher": check_workers(redis_conn, "reminders"),

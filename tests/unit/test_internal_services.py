@@ -297,6 +297,15 @@ def test_deep_health_accepts_the_guarded_action_server(action_server: tuple[str,
     assert health.check_refuses_without_token("POST", f"{action_server[0]}/webhook").ok
 
 
+def test_an_action_server_refusing_regua_s_token_is_reported_down(
+    action_server: tuple[str, RunningProcess], settings: Settings
+) -> None:
+    url = f"{action_server[0]}/webhook"
+    assert health.check_action_server(url, token=settings.action_server_token).ok
+    mismatched = health.check_action_server(url, token="another-token-0123456789")
+    assert not mismatched.ok and "401" in mismatched.detail
+
+
 def test_deep_health_fails_when_the_action_server_answers_without_a_token(
     settings: Settings, tmp_path: Path
 ) -> None:
