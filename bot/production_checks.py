@@ -46,7 +46,6 @@ _PLACEHOLDER_WORDS = (
     "insecure",
     "default",
     "xxxxxx",
-    "123456",
 )
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
