@@ -145,7 +145,9 @@ def problems(settings: object) -> list[str]:
     if not getattr(settings, "media_signing_keys", ()):
         found.append(f"MEDIA_SIGNING_KEYS is required when REGUA_ENV=production; {GENERATE_HINT}")
     base = urlsplit(getattr(settings, "public_base_url", ""))
-    if base.scheme != "https" or (base.hostname or "") in _LOCAL_HOSTS:
+    host = base.hostname or ""
+    # Loopback addresses and the documentation domains (example.com, .example) reach nobody.
+    if base.scheme != "https" or host in _LOCAL_HOSTS or "example" in host.split("."):
         found.append(
             "PUBLIC_BASE_URL must be the public https:// address Twilio and debtors reach when "
             "REGUA_ENV=production"

@@ -73,7 +73,6 @@ class Signer:
     """Who signed a webhook request: one creditor (`cnpj`), or the global secret (`cnpj` None)."""
 
     cnpj: str | None
-    own_secret: bool
 
 
 def authenticate(
@@ -85,7 +84,7 @@ def authenticate(
     current and previous secrets only; without the header, or for a creditor without a secret of its
     own, the provider's global secret applies."""
     if not creditor:
-        return Signer(None, own_secret=False) if provider.verify(body, signature) else None
+        return Signer(None) if provider.verify(body, signature) else None
     try:
         cnpj = normalize_cnpj(creditor)
     except InvalidDocument:
@@ -99,10 +98,10 @@ def authenticate(
         return None
     keys = [key for key in row if key]
     if not keys:  # the fallback: a creditor without its own secret is confirmed with the global one
-        return Signer(cnpj, own_secret=False) if provider.verify(body, signature) else None
+        return Signer(cnpj) if provider.verify(body, signature) else None
     # Every key is tried (no early exit), so the time taken does not tell which one matched.
     matches = [signed_with(key, body, signature) for key in keys]
-    return Signer(cnpj, own_secret=True) if any(matches) else None
+    return Signer(cnpj) if any(matches) else None
 
 
 def bind(session: Session, signer: Signer, items: Sequence[Confirmation]) -> list[Confirmation] | None:

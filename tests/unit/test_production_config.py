@@ -66,6 +66,7 @@ def test_a_complete_production_configuration_starts() -> None:
         ({"PUBLIC_BASE_URL": None}, "PUBLIC_BASE_URL"),
         ({"PUBLIC_BASE_URL": "http://regua.lojaexemplo.com.br"}, "PUBLIC_BASE_URL"),
         ({"PUBLIC_BASE_URL": "https://127.0.0.1:5000"}, "PUBLIC_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "https://regua.example.com.br"}, "PUBLIC_BASE_URL"),  # .env.example's
         # Embedded storage and an open Redis.
         ({"DATABASE_URL": None}, "DATABASE_URL"),
         ({"DATABASE_URL": "sqlite:////srv/regua/regua.db"}, "DATABASE_URL"),
