@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from bot import production_checks
 from bot.hours import InvalidHours, parse_hours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,12 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated application settings. Secrets are excluded from `repr` so they never reach a log."""
+    """Validated application settings. Secrets are excluded from `repr` so they never reach a log.
+
+    A secret is a `repr=False` field named after its variable in lower case (`secret_key` is
+    SECRET_KEY): in production every such field is held to `bot.production_checks`' secret rule and
+    masked by the log filter, without being listed anywhere else.
+    """
 
     env: str = "development"
     log_level: str = "INFO"
@@ -92,6 +98,11 @@ class Settings:
     payment_webhook_secret: str | None = field(default=None, repr=False)
     payment_link_days: int = 30
     media_url_hours: int = 72
+    # --- Secrets, one per purpose (issue 14 §3) ---
+    # Keys of the signed image URLs (/m/<token>.png): the first signs, every one verifies, so a key is
+    # rotated by prepending a new one and dropping the old after MEDIA_URL_HOURS. Empty (development and
+    # test only): one key derived from SECRET_KEY, see `media_keys`.
+    media_signing_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def effective_database_url(self) -> str:
@@ -126,6 +137,19 @@ class Settings:
         if self.twilio_auth_token:
             return self.twilio_auth_token
         return hmac.new(self.secret_key.encode(), b"regua-sandbox-webhooks", hashlib.sha256).hexdigest()
+
+    @property
+    def media_keys(self) -> tuple[str, ...]:
+        """The media-URL signing keys in use, newest first: MEDIA_SIGNING_KEYS, or outside production a
+        key derived from SECRET_KEY (distinct from it, so a fresh clone works without configuration)."""
+        if self.media_signing_keys:
+            return self.media_signing_keys
+        return (hmac.new(self.secret_key.encode(), b"regua-media-signing", hashlib.sha256).hexdigest(),)
+
+    def secret_values(self) -> list[str]:
+        """Every secret value in use (configured or derived), for the log filter to mask."""
+        values = [v for _name, found in production_checks.secret_fields(self) for v in found]
+        return [*values, self.webhook_auth_token, *self.media_keys]
 
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to log: secrets and URL passwords are masked."""
@@ -326,11 +350,15 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         payment_webhook_secret=_payment_secret(env),
         payment_link_days=_int(env, "PAYMENT_LINK_DAYS", 30, 1, 365),
         media_url_hours=_int(env, "MEDIA_URL_HOURS", 72, 1, 24 * 30),
+        media_signing_keys=_media_signing_keys(env),
     )
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
     # Internal services (issue 14 §1) last, so the errors above keep coming first.
-    return replace(settings, **_internal_services(env, app_env, secret_key))
+    settings = replace(settings, **_internal_services(env, app_env, secret_key))
+    if app_env == "production":
+        check_production(settings)
+    return settings
 
 
 # ---- internal services (issue 14 §1): bind addresses and shared tokens of Rasa and the action server ----
@@ -374,6 +402,29 @@ def _internal_services(env: Mapping[str, str], app_env: str, secret_key: str) ->
         out[host_var.lower()] = host
         out[token_field] = token
     return out
+
+
+# --- Secrets and production checks (issue 14 §3) ----------------------------------------------------------
+
+
+def _media_signing_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """MEDIA_SIGNING_KEYS: comma-separated keys, newest (the signing one) first."""
+    raw = _text(env, "MEDIA_SIGNING_KEYS")
+    if raw is None:
+        return ()
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if any(len(k) < 16 for k in keys):
+        raise ConfigError("MEDIA_SIGNING_KEYS: every key must be at least 16 characters long")
+    return keys
+
+
+def check_production(settings: Settings) -> None:
+    """Raise `ConfigError` naming the variable of the first thing production may not run with: a weak
+    or placeholder secret, a missing or non-https PUBLIC_BASE_URL, embedded storage, a Redis URL
+    without a password (rules in `bot.production_checks`)."""
+    found = production_checks.problems(settings)
+    if found:
+        raise ConfigError(found[0])
 
 
 def _price(env: Mapping[str, str], name: str, default: str) -> str:

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
+
+from bot.redaction import scrub
 
 T = TypeVar("T")
 
@@ -40,16 +42,35 @@ def attach_row(session: Session, entity: type[T], row: Mapping[str, Any]) -> T:
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine for `url`, tuned for the backend (SQLite file or PostgreSQL)."""
+    """Create an engine for `url`, tuned for the backend (SQLite file or PostgreSQL).
+
+    Bound parameters (phone numbers, message bodies, CPFs) never appear in error messages
+    (`hide_parameters`), and the values PostgreSQL echoes in its own messages are masked (`_scrub_error`),
+    so database errors can be logged and kept in RQ's failed-job registry."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Several processes (web, worker, CLI) share the file; wait for locks instead of failing at once.
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    else:
+        engine = create_engine(
+            url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=10
+        )
+    event.listen(engine, "handle_error", _scrub_error)
+    return engine
+
+
+def _scrub_error(context: ExceptionContext) -> None:
+    """Mask personal data in a failed statement's error texts, the driver's and SQLAlchemy's.
+
+    PostgreSQL writes the offending values into the message (`Key (cpf)=(...) already exists`, `Failing
+    row contains (...)`). Only the texts change: the exception classes, and the driver's structured
+    `diag` (constraint name, detail) that code may inspect, are left as they are."""
+    for error in (context.original_exception, context.sqlalchemy_exception):
+        if error is not None and error.args and isinstance(error.args[0], str):
+            error.args = (scrub(error.args[0]), *error.args[1:])
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

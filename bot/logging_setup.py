@@ -1,4 +1,5 @@
-"""Logging set-up shared by every process, with a filter that keeps secrets out of the logs."""
+"""Logging set-up shared by every process, with a filter that keeps secrets and personal data out of the
+logs (configured secrets, URL passwords, and the values database and Twilio errors echo)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import logging
 import re
 
 from bot.config import Settings
+from bot.redaction import scrub
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces configured secret values and URL passwords in every record with `***`."""
+    """Replaces configured secret values, URL passwords and personal data (`bot.redaction`) in every
+    record with `***`."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -20,7 +23,7 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _URL_PASSWORD.sub(r"\1***@", message)
+        redacted = scrub(_URL_PASSWORD.sub(r"\1***@", message))
         for secret in self.secrets:
             redacted = redacted.replace(secret, "***")
         if redacted != message:
@@ -28,22 +31,23 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class ScrubbingFormatter(logging.Formatter):
+    """A formatter that also scrubs tracebacks (filters only see the message, not `exc_info`)."""
+
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]
+        return scrub(super().formatException(ei))
+
+
 def configure_logging(settings: Settings) -> None:
     """Configure the root logger once per process (idempotent: the app factory may run several times)."""
     root = logging.getLogger()
     root.setLevel(settings.log_level)
-    secrets = [
-        settings.secret_key,
-        settings.twilio_auth_token or "",
-        settings.payment_webhook_secret or "",
-        settings.rasa_auth_token,
-        settings.action_server_token,
-    ]
+    secrets = settings.secret_values()
     handler = next((h for h in root.handlers if getattr(h, "_regua", False)), None)
     if handler is None:
         handler = logging.StreamHandler()
         handler._regua = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     handler.filters = [RedactSecrets(secrets)]
     # Chatty libraries at INFO: Alembic on every schema check (each /health call), Twilio's HTTP client

@@ -4,6 +4,8 @@ It runs `SimpleWorker` (jobs in the worker process itself, no fork per job): a c
 milliseconds of our own work around an HTTP call to Rasa, and forking for each would cost more than the
 turn and lose the pooled database connections. SIGTERM is a warm shutdown: the current job finishes,
 then the worker exits. The worker also runs RQ's scheduler (retries at a given time, the sweep).
+A failed job's traceback is scrubbed of personal data (`bot.redaction`) before RQ stores it: the
+failed-job registry keeps it for days, readable by anyone with access to Redis.
 """
 
 from __future__ import annotations
@@ -14,14 +16,32 @@ from rq import SimpleWorker
 
 from bot import jobs, redis_client
 from bot.config import Settings
+from bot.redaction import scrub
 
 log = logging.getLogger(__name__)
+
+
+class ScrubbingWorker(SimpleWorker):
+    """RQ's in-process worker, storing failures with personal data masked."""
+
+    def handle_job_failure(  # type: ignore[no-untyped-def]
+        self, job, queue, started_job_registry=None, exc_string="", execution=None
+    ):
+        """Record the failure as RQ does, with `exc_string` scrubbed (it goes to the registry and the
+        job's result)."""
+        return super().handle_job_failure(
+            job,
+            queue,
+            started_job_registry=started_job_registry,
+            exc_string=scrub(exc_string),
+            execution=execution,
+        )
 
 
 def run(settings: Settings, *, queues: list[str] | None = None, burst: bool = False) -> bool:
     """Work on `queues` until stopped (or, with `burst`, until they are empty). True if any job ran."""
     conn = redis_client.connect(settings)
-    worker = SimpleWorker(queues or [jobs.DEFAULT_QUEUE], connection=conn)
+    worker = ScrubbingWorker(queues or [jobs.DEFAULT_QUEUE], connection=conn)
     if not burst:
         # Pick up whatever was left pending while no worker ran, then keep the minute sweep going.
         jobs.queue(conn).enqueue(jobs.sweep, result_ttl=jobs.RESULT_TTL)

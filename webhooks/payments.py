@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot import agreements, jobs
 from bot.documents import format_cnpj
 from bot.models import Instalment, InstalmentStatus, Invoice, InvoiceStatus, PaymentLink, utcnow
-from bot.payments import boleto, charges, confirmations, links, pix
+from bot.payments import boleto, charges, confirmations, links, pix, webhook_secrets
 from bot.payments.charges import Charge
 from bot.payments.providers import SIGNATURE_HEADER, InvalidConfirmation, get_provider
 from webhooks.errors import error_response
@@ -118,19 +118,32 @@ def media(token: str) -> Response:
 
 @bp.post("/webhooks/payments/<provider_name>")
 def confirm(provider_name: str):  # type: ignore[no-untyped-def]
-    """A provider confirms payments (HMAC-signed body). Idempotent: repeating one changes nothing."""
+    """A provider confirms payments (HMAC-signed body, by the creditor's own secret or the global one,
+    see `bot.payments.webhook_secrets`). Idempotent: repeating one changes nothing."""
     provider = get_provider(settings(), provider_name)
     if provider is None:
         abort(404)
     body = request.get_data(cache=True)
-    if not provider.verify(body, request.headers.get(SIGNATURE_HEADER)):
+    session = db.session()
+    signer = webhook_secrets.authenticate(
+        session,
+        provider,
+        body,
+        request.headers.get(SIGNATURE_HEADER),
+        request.headers.get(webhook_secrets.CREDITOR_HEADER),
+    )
+    if signer is None:
         log.warning("payment webhook %s: bad or missing signature", provider_name)
         abort(403)
     try:
         items = provider.confirmations(body)
     except InvalidConfirmation as error:
         return error_response(400, "bad_request", f"Confirmação de pagamento inválida: {error}.")
-    session = db.session()
+    bound = webhook_secrets.bind(session, signer, items)
+    if bound is None:  # e.g. one creditor's secret confirming another's charge
+        log.warning("payment webhook %s: a confirmation beyond what its signer may confirm", provider_name)
+        abort(403)
+    items = bound
     results = []
     thanked: set[int] = set()
     for item in items:

@@ -1,4 +1,5 @@
-"""`regua creditor add|list|payments|policy|cadence`: the companies whose receivables Régua collects."""
+"""`regua creditor add|list|payments|policy|cadence|webhook-secret`: the companies whose receivables
+Régua collects."""
 
 from __future__ import annotations
 
@@ -210,3 +211,45 @@ def cadence(cnpj: str, file: str | None, use_default: bool) -> None:
     click.echo(f"Régua '{parsed.name}' gravada: {len(parsed.steps)} etapa(s).")
     for warning in parsed.warnings:
         click.echo(f"Aviso: {warning}")
+
+
+@creditor.command("webhook-secret")
+@click.option("--cnpj", required=True, help="CNPJ do credor.")
+@click.option(
+    "--rotate", is_flag=True, help="Troca o segredo; o anterior continua aceito até --drop-previous."
+)
+@click.option("--drop-previous", is_flag=True, help="Deixa de aceitar o segredo anterior (fim da troca).")
+def webhook_secret(cnpj: str, rotate: bool, drop_previous: bool) -> None:
+    """Cria ou troca o segredo do credor para o webhook de pagamentos (exibido uma única vez)."""
+    from bot.payments import webhook_secrets
+    from bot.payments.setup import InvalidSetting, find_creditor
+
+    if rotate and drop_previous:
+        fail("use --rotate ou --drop-previous, não os dois")
+    database = open_database()
+    secret = None
+    try:
+        with database.session() as session:
+            found = find_creditor(session, cnpj)
+            if drop_previous:
+                dropped = webhook_secrets.drop_previous(session, found, actor="cli")
+            else:
+                secret = webhook_secrets.issue(session, found, rotate=rotate, actor="cli")
+    except InvalidSetting as error:
+        fail(str(error))
+    finally:
+        database.dispose()
+    if secret is None:
+        click.echo("Segredo anterior descartado." if dropped else "Não havia segredo anterior a descartar.")
+        return
+    # Printed once and never stored anywhere else: the operator hands it to the creditor now.
+    click.echo(f"Novo segredo do webhook de pagamentos: {secret}")
+    click.echo(
+        f"Guarde-o agora: ele não será exibido de novo. Assine o corpo com HMAC-SHA256 no cabeçalho "
+        f"X-Regua-Signature e informe o CNPJ em {webhook_secrets.CREDITOR_HEADER}."
+    )
+    if rotate:
+        click.echo(
+            "O segredo anterior continua aceito até 'regua creditor webhook-secret "
+            f"--cnpj {cnpj} --drop-previous'."
+        )

@@ -39,6 +39,13 @@ class Creditor(TimestampMixin, Base):
     cadence_yaml: Mapped[str | None] = mapped_column(Text)
     # How long reminders of an invoice pause after the debtor says it is paid.
     claim_pause_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # --- Payment webhook secrets (issue 14 §3) ---
+    # The creditor's own HMAC key for its payment confirmations (bot.payments.webhook_secrets), and the
+    # one it replaced, still accepted until dropped. Kept as issued (an HMAC is checked with the key
+    # itself, so it cannot be hashed), shown once, and deferred: ordinary queries never load them.
+    payment_webhook_secret: Mapped[str | None] = mapped_column(String(100), deferred=True)
+    payment_webhook_secret_previous: Mapped[str | None] = mapped_column(String(100), deferred=True)
+    payment_webhook_secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     invoices: Mapped[list[Invoice]] = relationship(back_populates="creditor")
 

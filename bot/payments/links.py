@@ -3,8 +3,10 @@
 A payment link is a row with a random, unguessable token (`secrets.token_urlsafe`, 192 bits) and an
 expiry (`PAYMENT_LINK_DAYS`); every opening of the page is recorded as a `PaymentLinkView`, the
 engagement signal for later analytics. Chat images (the Pix QR code, the boleto barcode) are served at
-URLs signed with SECRET_KEY (itsdangerous) that expire after `MEDIA_URL_HOURS`, so WhatsApp can fetch
-them without a login and nobody can enumerate other debtors' codes.
+URLs signed (itsdangerous) with the media keys, `MEDIA_SIGNING_KEYS` (never SECRET_KEY: one secret per
+purpose), that expire after `MEDIA_URL_HOURS`, so WhatsApp can fetch them without a login and nobody can
+enumerate other debtors' codes. The first key signs and every key verifies: a rotation prepends a new
+key and drops the old one once its last URLs have expired.
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ def open_link(session: Session, token: str, user_agent: str | None) -> Opened | 
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt=MEDIA_SALT)
+    # itsdangerous signs with the last key of the list and verifies with any: oldest first.
+    return URLSafeTimedSerializer(list(reversed(settings.media_keys)), salt=MEDIA_SALT)
 
 
 def media_url(

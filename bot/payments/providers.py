@@ -7,7 +7,8 @@ A provider implements `PaymentProvider`. The default provider (`default`) needs 
   instalments, a boleto under the creditor's bank and convênio (`boleto_bank_code`, `boleto_agreement`,
   Banco do Brasil's 7-digit convênio layout) when configured; the bank must have it registered (CNAB).
 * Confirmations: `POST /webhooks/payments/default` with a JSON body signed with HMAC-SHA256 of the raw
-  body under `PAYMENT_WEBHOOK_SECRET`, in the `X-Regua-Signature: sha256=<hex>` header:
+  body, in the `X-Regua-Signature: sha256=<hex>` header, under the creditor's own secret (named by
+  `X-Regua-Creditor: <cnpj>`, see `bot.payments.webhook_secrets`) or the global `PAYMENT_WEBHOOK_SECRET`:
   `{"id": "evt-1", "reference": "F-123" | "A12P1", "creditor_cnpj": "...", "amount_cents": 15990,
     "paid_at": "2026-11-23T10:00:00-03:00"}` or `{"payments": [<that>, ...]}`.
 """
@@ -102,10 +103,7 @@ class DefaultProvider:
 
     def verify(self, body: bytes, signature: str | None) -> bool:
         """HMAC-SHA256 of the raw body with PAYMENT_WEBHOOK_SECRET; no secret configured: nothing passes."""
-        if not self.secret or not signature or not signature.startswith("sha256="):
-            return False
-        expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, signature.removeprefix("sha256="))
+        return signed_with(self.secret, body, signature)
 
     def confirmations(self, body: bytes) -> list[Confirmation]:
         """Read `{"id", "reference", "creditor_cnpj", "amount_cents", "paid_at"}` (or a list of them)."""
@@ -143,6 +141,15 @@ def _confirmation(item: object) -> Confirmation:
         amount_cents=amount,
         paid_at=paid_at.astimezone(UTC),  # stored in UTC, like every timestamp
     )
+
+
+def signed_with(secret: str | None, body: bytes, signature: str | None) -> bool:
+    """True when `signature` ("sha256=<hex>") is the HMAC-SHA256 of `body` under `secret` (never for
+    a missing secret), compared in constant time."""
+    if not secret or not signature or not signature.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.removeprefix("sha256="))
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -28,17 +28,10 @@ from bot.rasa_client import RasaClient, RasaUnavailable
 from tests.conftest import PHONE, People
 from tests.processes import RunningProcess, free_port, start_process
 from tests.unit.conftest import FakePool
+from tests.unit.test_production_config import PRODUCTION as COMPLETE_PRODUCTION
 
 BOLETO_LINE = "23790001169211000121809044756170216290000015990"  # the `people` fixture's overdue invoice
-PRODUCTION = {
-    "REGUA_ENV": "production",
-    "REGUA_VAR_DIR": "/tmp/regua-internal-services-test",
-    "SECRET_KEY": "s" * 32,
-    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-    "TWILIO_AUTH_TOKEN": "t" * 32,
-    "RASA_AUTH_TOKEN": "rasa-token-0123456789abcdef",
-    "ACTION_SERVER_TOKEN": "actions-token-0123456789abcdef",
-}
+PRODUCTION = {**COMPLETE_PRODUCTION, "REGUA_VAR_DIR": "/tmp/regua-internal-services-test"}
 
 
 # ---- settings -----------------------------------------------------------------------------------------
