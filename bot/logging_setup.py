@@ -8,10 +8,18 @@ import re
 from bot.config import Settings
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+# The capability tokens of our URLs: a payment page (/p/<token>) and a signed chat image
+# (/m/<token>.png). Whoever reads one in a log could open the debtor's page or image.
+_URL_TOKEN = re.compile(r"(/[pm]/)[^\s/?#\"']+")
+
+
+def mask_tokens(text: str) -> str:
+    """`text` with payment-page tokens and signed image tokens replaced by `***` (`/p/***`, `/m/***`)."""
+    return _URL_TOKEN.sub(r"\1***", text)
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces configured secret values and URL passwords in every record with `***`."""
+    """Replaces configured secret values, URL passwords and URL tokens in every record with `***`."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -20,7 +28,7 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _URL_PASSWORD.sub(r"\1***@", message)
+        redacted = mask_tokens(_URL_PASSWORD.sub(r"\1***@", message))
         for secret in self.secrets:
             redacted = redacted.replace(secret, "***")
         if redacted != message:
@@ -32,7 +40,12 @@ def configure_logging(settings: Settings) -> None:
     """Configure the root logger once per process (idempotent: the app factory may run several times)."""
     root = logging.getLogger()
     root.setLevel(settings.log_level)
-    secrets = [settings.secret_key, settings.twilio_auth_token or "", settings.payment_webhook_secret or ""]
+    secrets = [
+        settings.secret_key,
+        settings.twilio_auth_token or "",
+        settings.payment_webhook_secret or "",
+        settings.health_token or "",
+    ]
     handler = next((h for h in root.handlers if getattr(h, "_regua", False)), None)
     if handler is None:
         handler = logging.StreamHandler()
