@@ -689,7 +689,7 @@ def running_stack(
         wait_until(
             actions, http_ok(settings.action_server_url.removesuffix("/webhook") + "/health"), "health", 60
         )
-        wait_until(web, http_ok(f"http://127.0.0.1:{ports['web']}/health"), "/health", 60)
+        wait_until(web, http_ok(f"http://127.0.0.1:{ports['web']}/health/ready"), "/health/ready", 60)
         conn = redis.Redis.from_url(redis_url)
         from rq import Worker
 

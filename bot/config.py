@@ -103,6 +103,9 @@ class Settings:
     # rotated by prepending a new one and dropping the old after MEDIA_URL_HOURS. Empty (development and
     # test only): one key derived from SECRET_KEY, see `media_keys`.
     media_signing_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Web edge (issue 14 §5): who may read the deep readiness check `/health/ready` besides loopback
+    # callers (a monitor sending `Authorization: Bearer <HEALTH_TOKEN>`). None: loopback only.
+    health_token: str | None = field(default=None, repr=False)
 
     @property
     def effective_database_url(self) -> str:
@@ -351,6 +354,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         payment_link_days=_int(env, "PAYMENT_LINK_DAYS", 30, 1, 365),
         media_url_hours=_int(env, "MEDIA_URL_HOURS", 72, 1, 24 * 30),
         media_signing_keys=_media_signing_keys(env),
+        # Web edge (issue 14 §5).
+        health_token=_health_token(env),
     )
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
@@ -444,6 +449,14 @@ def _payment_secret(env: Mapping[str, str]) -> str | None:
     if secret is not None and len(secret) < 16:
         raise ConfigError("PAYMENT_WEBHOOK_SECRET must be at least 16 characters long")
     return secret
+
+
+# Web edge (issue 14 §5).
+def _health_token(env: Mapping[str, str]) -> str | None:
+    token = _text(env, "HEALTH_TOKEN")
+    if token is not None and len(token) < 16:
+        raise ConfigError("HEALTH_TOKEN must be at least 16 characters long")
+    return token
 
 
 def _check_rate_limit(name: str, value: str) -> None:

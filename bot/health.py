@@ -102,11 +102,12 @@ def check_http(
     timeout: float = 2.0,
     json_check: Callable[[Any], bool] | None = None,
     params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> CheckResult:
-    """GET `url` answers 200 (and, when given, its JSON passes `json_check`). `params` (such as a token)
-    go in the query string and never into the detail."""
+    """GET `url` (with `headers`) answers 200 (and, when given, its JSON passes `json_check`). `params`
+    (such as a token) go in the query string and never into the detail."""
     try:
-        response = requests.get(url, timeout=timeout, params=params)
+        response = requests.get(url, timeout=timeout, params=params, headers=headers)
     except requests.RequestException as exc:
         return CheckResult(False, f"no answer from {url}: {type(exc).__name__}")
     if response.status_code != 200:
@@ -141,9 +142,11 @@ def check_action_server(action_server_url: str, *, token: str = "", timeout: flo
 
 
 def check_web(settings: Settings, *, timeout: float = 3.0) -> CheckResult:
-    """The web app answers `/health` with status ok."""
-    url = f"http://{_local(settings.web_host)}:{settings.web_port}/health"
-    return check_http(url, timeout=timeout, json_check=lambda j: j.get("status") == "ok")
+    """The web app answers its readiness check `/health/ready` with status ok (as a loopback caller, and
+    with `HEALTH_TOKEN` when set, for a web app bound to another address)."""
+    url = f"http://{_local(settings.web_host)}:{settings.web_port}/health/ready"
+    headers = {"Authorization": f"Bearer {settings.health_token}"} if settings.health_token else None
+    return check_http(url, timeout=timeout, json_check=lambda j: j.get("status") == "ok", headers=headers)
 
 
 def process_checks(settings: Settings, redis_conn: redis.Redis) -> dict[str, CheckResult]:

@@ -10,11 +10,19 @@ from bot.config import Settings
 from bot.redaction import scrub
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+# The capability tokens of our URLs: a payment page (/p/<token>) and a signed chat image
+# (/m/<token>.png). Whoever reads one in a log could open the debtor's page or image.
+_URL_TOKEN = re.compile(r"(/[pm]/)[^\s/?#\"']+")
+
+
+def mask_tokens(text: str) -> str:
+    """`text` with payment-page tokens and signed image tokens replaced by `***` (`/p/***`, `/m/***`)."""
+    return _URL_TOKEN.sub(r"\1***", text)
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces configured secret values, URL passwords and personal data (`bot.redaction`) in every
-    record with `***`."""
+    """Replaces configured secret values, URL passwords, URL tokens and personal data (`bot.redaction`)
+    in every record with `***`."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -23,7 +31,7 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = scrub(_URL_PASSWORD.sub(r"\1***@", message))
+        redacted = mask_tokens(scrub(_URL_PASSWORD.sub(r"\1***@", message)))
         for secret in self.secrets:
             redacted = redacted.replace(secret, "***")
         if redacted != message:

@@ -58,4 +58,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webhooks.errors import register_error_handlers
 
     register_error_handlers(app)
+
+    from webhooks import headers
+
+    headers.init_app(app, settings)
     return app

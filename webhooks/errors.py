@@ -22,8 +22,9 @@ MESSAGES = {
 }
 
 _PAGE = """<!doctype html><html lang="pt-BR"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ code }} · Régua</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ code }} · Régua</title>
+<link rel="stylesheet" href="{{ url_for('static', filename='site.css') }}"></head>
+<body>
 <h1>{{ code }}</h1><p>{{ message }}</p></body></html>"""
 
 

@@ -1,19 +1,80 @@
-"""`/health`: whether the web process can reach what it needs (database, Redis) and what else is up."""
+"""Health endpoints: `/health` (liveness, public, no I/O) and `/health/ready` (readiness, deep, cached,
+loopback or token only).
+
+`/health` says only that this web process answers: load balancers and uptime monitors may hit it as often
+as they like. `/health/ready` asks the database, Redis, the workers and Rasa; its result is cached for
+`READY_CACHE_SECONDS` with single flight (bot.cached_probe), so a burst of callers or a hung Rasa never
+takes the web threads the Twilio webhooks need. It shows internal details (revisions, URLs), so only
+loopback callers (`regua health`, `make run`, the tests) and holders of `HEALTH_TOKEN` may read it.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import hmac
+import ipaddress
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, request
 
 from bot import health
+from bot.cached_probe import CachedProbe
 from webhooks.extensions import db, redis_ext, settings
 
 bp = Blueprint("health", __name__)
 
+# How long one readiness result is served; a monitor polling every few seconds sees changes that soon.
+READY_CACHE_SECONDS = 5.0
+# The Rasa probe's timeout: short, because a hung Rasa must not hold the (single) probing thread long.
+READY_RASA_TIMEOUT_SECONDS = 1.0
+# Headers a reverse proxy adds: a request carrying one came from elsewhere, even when the proxy that
+# forwarded it runs on this machine (then its peer address is loopback).
+_FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
 
 @bp.get("/health")
-def check():  # type: ignore[no-untyped-def]
-    """200 when the database and Redis answer; 503 otherwise. Rasa and workers are reported, not required:
-    the web app keeps accepting and storing messages while they are down."""
+def live():  # type: ignore[no-untyped-def]
+    """Liveness: 200 `{"status": "ok"}` whenever this process can answer. Touches nothing else."""
+    return jsonify(status="ok")
+
+
+@bp.get("/health/ready")
+def ready():  # type: ignore[no-untyped-def]
+    """Readiness: 200 when the database (at the newest migration) and Redis answer, 503 otherwise; Rasa and
+    the workers are reported, not required (messages are still stored while they are down)."""
+    if not _may_read_readiness():
+        abort(403)
+    body = _readiness().get()
+    return jsonify(body), 200 if body["status"] == "ok" else 503
+
+
+def _may_read_readiness() -> bool:
+    """A loopback caller not forwarded by a proxy, or one that presents the configured HEALTH_TOKEN."""
+    token = settings().health_token
+    if token:
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if presented and hmac.compare_digest(presented.encode(), token.encode()):
+            return True
+    if any(name in request.headers for name in _FORWARDING_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:  # no peer address (a unix socket): not provably local
+        return False
+
+
+@bp.record_once
+def _create_probe(state) -> None:  # type: ignore[no-untyped-def]
+    # Created with the app, not on first use: two first callers must not build (and run) two probes.
+    state.app.extensions["regua_readiness"] = CachedProbe(_probe, READY_CACHE_SECONDS)
+
+
+def _readiness() -> CachedProbe[dict[str, Any]]:
+    """The app's cached readiness probe (one per process). It runs inside whichever request gets to
+    refresh it, so it has the app's extensions."""
+    return current_app.extensions["regua_readiness"]
+
+
+def _probe() -> dict[str, Any]:
     checks = {
         "database": health.check_database(db.database()),
         "redis": health.check_redis(redis_ext.client),
@@ -21,6 +82,7 @@ def check():  # type: ignore[no-untyped-def]
     ok = all(c.ok for c in checks.values())
     if checks["redis"].ok:
         checks["workers"] = health.check_workers(redis_ext.client(), "default")
-    checks["rasa"] = health.check_rasa(settings().rasa_url, token=settings().rasa_auth_token)
-    body = {"status": "ok" if ok else "unavailable", "checks": {k: c.as_dict() for k, c in checks.items()}}
-    return jsonify(body), 200 if ok else 503
+    checks["rasa"] = health.check_rasa(
+        settings().rasa_url, token=settings().rasa_auth_token, timeout=READY_RASA_TIMEOUT_SECONDS
+    )
+    return {"status": "ok" if ok else "unavailable", "checks": {k: c.as_dict() for k, c in checks.items()}}

@@ -34,6 +34,9 @@ def web() -> None:
             "30",
             "--access-logfile",
             "-",
+            # Masks payment-page and signed-image tokens in the access and error logs.
+            "--logger-class",
+            "webhooks.access_log.MaskedLogger",
             "webhooks:create_app()",
     ]  # fmt: skip
     _exec(argv)

@@ -86,7 +86,7 @@ def _banner(settings: Settings) -> str:
         [
             "",
             "Régua está no ar.",
-            f"  web (painel e webhooks)  {web}/   saúde: {web}/health",
+            f"  web (painel e webhooks)  {web}/   saúde: {web}/health/ready",
             f"  webhook Twilio           {settings.public_base_url}/webhooks/twilio/messages",
             f"  servidor Rasa (API)      {settings.rasa_url}/version   (a API pede ?token=RASA_AUTH_TOKEN)",
             f"  servidor de ações        {settings.action_server_url.rsplit('/webhook', 1)[0]}/health",

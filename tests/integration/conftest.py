@@ -122,7 +122,7 @@ class Stack:
 def _wait_healthy(stack: Stack, name: str) -> None:
     running, s = stack.running[name], stack.settings
     if name == "web":
-        wait_for_http(running, f"{stack.web_url}/health", timeout=60)
+        wait_for_http(running, f"{stack.web_url}/health/ready", timeout=60)
     elif name == "rasa":
         ready = lambda r: r.ok and bool(r.json().get("model_file"))  # noqa: E731
         wait_for_http(

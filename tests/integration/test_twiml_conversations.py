@@ -63,7 +63,7 @@ def twilio_web(stack: Stack, tmp_path_factory) -> Iterator[TwilioWeb]:  # type: 
         log_dir = tmp_path_factory.mktemp("twilio-web-logs")
         with start_process("twilio-web", [sys.executable, "-m", "bot.cli", "web"], log_dir, env=env) as proc:
             url = f"http://127.0.0.1:{port}"
-            wait_for_http(proc, f"{url}/health", timeout=60)
+            wait_for_http(proc, f"{url}/health/ready", timeout=60)
             yield TwilioWeb(load_settings(env), url, standin)
 
 

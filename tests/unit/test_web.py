@@ -1,4 +1,4 @@
-"""The app factory, `/health`, the landing page and the single place that maps errors to responses."""
+"""The app factory, `/health/ready`, the landing page and the single place that maps errors to responses."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ def app(settings: Settings, db: Database) -> Flask:
     return create_app(override(settings, rasa_url="http://127.0.0.1:9"))  # nothing listens on port 9
 
 
-def test_health_ok_when_database_and_redis_answer(app: Flask) -> None:
-    response = app.test_client().get("/health")
+def test_readiness_ok_when_database_and_redis_answer(app: Flask) -> None:
+    response = app.test_client().get("/health/ready")
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "ok"
@@ -27,28 +27,31 @@ def test_health_ok_when_database_and_redis_answer(app: Flask) -> None:
     assert body["checks"]["rasa"]["ok"] is False
 
 
-def test_health_503_when_redis_is_down(settings: Settings, db: Database) -> None:
+def test_readiness_503_when_redis_is_down(settings: Settings, db: Database) -> None:
     app = create_app(override(settings, redis_url="redis://127.0.0.1:1/0"))
-    response = app.test_client().get("/health")
+    response = app.test_client().get("/health/ready")
     assert response.status_code == 503
     assert response.get_json()["checks"]["redis"]["ok"] is False
 
 
-def test_health_503_when_schema_is_behind(settings: Settings, tmp_path) -> None:
+def test_readiness_503_when_schema_is_behind(settings: Settings, tmp_path) -> None:
     app = create_app(override(settings, database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
-    response = app.test_client().get("/health")
+    response = app.test_client().get("/health/ready")
     assert response.status_code == 503
     assert "regua db upgrade" in response.get_json()["checks"]["database"]["detail"]
 
 
-def test_home_page_counts(app: Flask, db: Database) -> None:
+def test_the_home_page_tells_an_anonymous_visitor_nothing_about_the_portfolio(
+    app: Flask, db: Database
+) -> None:
     with db.session() as s:
         s.add(Creditor(legal_name="Loja Exemplo Ltda", cnpj="11222333000181", contact_channel="SAC"))
     response = app.test_client().get("/")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert "Credores</dt><dd>1</dd>" in html
-    assert 'lang="pt-BR"' in html
+    assert 'lang="pt-BR"' in html and "Régua" in html
+    for revealing in ("Credores", "Devedores", "Faturas", "<dd>", "127.0.0.1", "/health", "sandbox", "5005"):
+        assert revealing not in html
 
 
 def test_errors_in_portuguese_json_for_api_and_html_for_people(app: Flask) -> None:
