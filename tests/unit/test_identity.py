@@ -3,18 +3,18 @@ answers are counted across channels and the lock ends, the secondary number alwa
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from bot import answers, chat, contacts, dialogue, texts
+from bot import agreements, answers, chat, contacts, dialogue, texts
 from bot.config import ConfigError, Settings, load_settings, override
 from bot.db import Database
 from bot.imports import import_debtors
-from bot.models import Conversation, Debtor, Message, utcnow
+from bot.models import AgreementOffer, Conversation, Debtor, Message, OfferStatus, utcnow
 from bot.rasa_client import BotMessage
 from tests.conftest import CPF, PHONE, People
 from tests.unit.conftest import FakeRasa, post_message
@@ -244,3 +244,23 @@ def test_reresolving_a_debtor_whose_numbers_did_not_change_keeps_everything(
     with db.session() as s:
         assert contacts.reresolve(s, [people.debtor_id]) == 0
     assert _shows_debt(_say(app, settings, services, "quanto devo"))
+
+
+@pytest.mark.parametrize("how", ["reimport", "direct"])
+def test_an_open_agreement_offer_is_not_answered_on_a_number_that_changed_hands(
+    how: str, use, app: Flask, services, db: Database, people: People, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    settings = use(identity_check="phone")
+    _say(app, settings, services, "oi")
+    with db.session() as s:
+        offer, _ = agreements.make_offer(s, s.scalars(select(Conversation)).one(), date.today())
+        offer_id = offer.id
+    if how == "reimport":
+        _import(tmp_path, db, f"Maria da Silva;{CPF};(11) 91234-5678\n")
+    else:
+        with db.session() as s:
+            s.get_one(Debtor, people.debtor_id).phone = NEW_PHONE
+    # The stranger picks option 1: no terms, no amounts.
+    assert _say(app, settings, services, "1") == [texts.UNKNOWN_NUMBER]
+    with db.session() as s:
+        assert s.get_one(AgreementOffer, offer_id).status == OfferStatus.EXPIRED
