@@ -605,9 +605,11 @@ def running_stack(
     records = run_dir / "twilio_records.jsonl"
     recorder_url = f"http://127.0.0.1:{ports['recorder']}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
-    for name in ("RASA_URL", "ACTION_SERVER_URL", "IDENTITY_CHECK", "REGUA_MODELS_DIR"):
+    for name in ("RASA_URL", "ACTION_SERVER_URL", "REGUA_MODELS_DIR"):
         env.pop(name, None)
     env.update(
+        # The measured turn reads the debtor's invoices; with the default (cpf) it would only ask the CPF.
+        IDENTITY_CHECK="phone",
         REGUA_ENV="test",
         LOG_LEVEL="INFO",
         REGUA_VAR_DIR=str(run_dir / "var"),

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements, claims, handoff, identity, optout, texts
+from bot import agreements, claims, contacts, handoff, identity, optout, texts
 from bot.config import Settings, get_settings
 from bot.db import get_database
 from bot.documents import format_cnpj
@@ -83,6 +83,10 @@ def _own_message(session: Session, conversation: Conversation, turn: Turn) -> in
 def _gate(session: Session, settings: Settings, conversation: Conversation | None, turn: Turn) -> list[Reply]:
     """Replies to send instead of personal data, or [] when the number is confirmed as the debtor's."""
     trust = identity.trust(settings, conversation) if conversation is not None else Trust.UNKNOWN
+    if trust == Trust.UNKNOWN and conversation is not None and conversation.debtor_id is not None:
+        # A stale link (the number is no longer its debtor's): follow the number, and decide again.
+        contacts.relink(session, conversation)
+        trust = identity.trust(settings, conversation)
     if trust == Trust.CONFIRMED:
         return []
     if trust == Trust.UNCONFIRMED and conversation is not None:
@@ -265,6 +269,9 @@ def answer_offer(
     no); None when it does not (the message then goes to the NLU as usual)."""
     offer = agreements.current_offer(session, conversation.id)
     if offer is None:
+        return None
+    if identity.trust(settings, conversation) != Trust.CONFIRMED:
+        # The offer's terms are the debtor's: not for a number that is no longer confirmed as theirs.
         return None
     creditor = session.get_one(Creditor, offer.creditor_id)
     if offer.status == OfferStatus.OPEN:

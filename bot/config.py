@@ -83,8 +83,13 @@ class Settings:
     # How the webhook hands over the replies it answers inline: "twiml" (in its own response, one
     # <Message> each, up to Twilio's 10) or "api" (messages.create calls before it answers).
     twilio_inline_replies: str = "twiml"
+    # Identity (issue 14 §2, see bot.identity): "cpf" asks the first 3 CPF digits before personal data
+    # (the safe default for a real creditor: numbers get recycled); "phone" trusts the registered number.
+    identity_check: str = "cpf"
+    identity_verification_days: int = 90  # a correct answer is trusted this long, per debtor and number
+    identity_max_failures: int = 3  # wrong answers in a row (any channel) that lock the debtor's check
+    identity_lock_hours: int = 24  # the count restarts, and a lock ends, this long after the last wrong one
     # Conversations.
-    identity_check: str = "phone"  # "phone": the registered number suffices; "cpf": also ask 3 CPF digits
     inbound_rate_limit: str = "20/minute;200/hour;1000/day"
     agent_hours: str = "seg-sex 08:00-18:00"
     sms_part_max_chars: int = 612
@@ -304,9 +309,14 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
     if inline_replies not in {"twiml", "api"}:
         raise ConfigError(f"TWILIO_INLINE_REPLIES must be twiml or api, got {inline_replies!r}")
 
-    identity_check = (_text(env, "IDENTITY_CHECK") or "phone").lower()
+    # Identity (issue 14 §2).
+    identity_check = (_text(env, "IDENTITY_CHECK") or Settings.identity_check).lower()
     if identity_check not in {"phone", "cpf"}:
         raise ConfigError(f"IDENTITY_CHECK must be phone or cpf, got {identity_check!r}")
+    identity_verification_days = _int(env, "IDENTITY_VERIFICATION_DAYS", 90, 1, 3650)
+    identity_max_failures = _int(env, "IDENTITY_MAX_FAILURES", 3, 1, 20)
+    identity_lock_hours = _int(env, "IDENTITY_LOCK_HOURS", 24, 1, 24 * 90)
+
     inbound_rate_limit = _text(env, "INBOUND_RATE_LIMIT") or Settings.inbound_rate_limit
     _check_rate_limit("INBOUND_RATE_LIMIT", inbound_rate_limit)
     agent_hours = _text(env, "AGENT_HOURS")
@@ -342,6 +352,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         twilio_api_base_url=_url(env, "TWILIO_API_BASE_URL", http),
         twilio_inline_replies=inline_replies,
         identity_check=identity_check,
+        identity_verification_days=identity_verification_days,
+        identity_max_failures=identity_max_failures,
+        identity_lock_hours=identity_lock_hours,
         inbound_rate_limit=inbound_rate_limit,
         agent_hours=agent_hours,
         sms_part_max_chars=_int(env, "SMS_PART_MAX_CHARS", 612, 160, 1600),

@@ -489,7 +489,8 @@ def _look(
         outcome, message.processing_note = Processing.IGNORED, "reply_loop"
     elif (
         identity.awaiting_answer(settings, conversation)
-        and (answer := identity.check_answer(conversation, message.body)) != identity.Answer.NOT_AN_ANSWER
+        and (answer := identity.check_answer(settings, conversation, message.body))
+        != identity.Answer.NOT_AN_ANSWER
     ):
         replies = _verification_replies(session, conversation, answer)
     elif not message.body.strip():

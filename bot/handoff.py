@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import identity
 from bot.config import Settings
 from bot.hours import describe_moment, parse_hours
 from bot.models import AuditLog, Conversation, ConversationState, utcnow
@@ -49,7 +50,8 @@ def release(session: Session, conversation: Conversation, *, actor: str) -> None
     """Give the conversation back to the bot (and unlock a locked identity check)."""
     conversation.state = ConversationState.BOT
     conversation.handoff_requested_at = None
-    conversation.verification_failures = 0
+    if conversation.debtor is not None:
+        identity.unlock(conversation.debtor)
     _audit(session, conversation, actor, "conversation.released")
 
 

@@ -170,7 +170,7 @@ def _touch_conversation(
     row = session.connection().execute(statement, params).mappings().first()
     looked_up = None
     if row is None:  # a new conversation, linked to its debtor from the start
-        debtor = identity.find_debtor(session, inbound.sender.canonical_e164, inbound.wa_id)
+        debtor = identity.find_debtor(session, inbound.sender.canonical_e164)
         looked_up = (debtor,)
         # ON CONFLICT DO NOTHING: another request may create it at the same moment (no savepoint needed).
         session.execute(
@@ -239,16 +239,21 @@ def store(
         debtor = (
             looked_up[0]
             if looked_up is not None
-            else identity.find_debtor(session, inbound.sender.canonical_e164, inbound.wa_id)
+            else identity.find_debtor(session, inbound.sender.canonical_e164)
         )
         if debtor is not None:
             conversation.debtor = debtor
-            if whatsapp:
+            # Only the main number's: reminders go to the WhatsApp id, never to a relative's number.
+            if whatsapp and identity.role_of(debtor, conversation.address) == identity.Role.PRIMARY:
                 debtor.whatsapp_id = debtor.whatsapp_id or inbound.wa_id
     elif whatsapp and wa_id_unknown:
         session.execute(
             update(Debtor)
-            .where(Debtor.id == conversation.debtor_id, Debtor.whatsapp_id.is_(None))
+            .where(
+                Debtor.id == conversation.debtor_id,
+                Debtor.whatsapp_id.is_(None),
+                Debtor.phone == inbound.sender.canonical_e164,  # the main number only (see above)
+            )
             .values(whatsapp_id=inbound.wa_id)
             .execution_options(synchronize_session=False)
         )

@@ -48,9 +48,9 @@ VERIFY_WRONG = (
 )
 
 VERIFY_LOCKED = (
-    "Não foi possível confirmar o seu cadastro por aqui. Por segurança, não podemos continuar por este "
-    "número. Se precisar, fale com a empresa pelo canal de atendimento indicado nas mensagens que você "
-    "recebeu."
+    "Não foi possível confirmar o seu cadastro por aqui. Por segurança, a confirmação fica pausada por "
+    "algumas horas; depois você pode tentar de novo. Se preferir, fale com a empresa pelo canal de "
+    "atendimento indicado nas mensagens que você recebeu."
 )
 
 

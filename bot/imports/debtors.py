@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import contacts
 from bot.db import Database
 from bot.imports.fields import (
     CellError,
@@ -223,6 +224,7 @@ def import_debtors(
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             opt_ins: list[tuple[str, Channel]] = []  # (cpf, channel) whose consent is recorded now
+            renumbered: list[int] = []  # debtors whose phones changed: conversations must follow
             for item in parsed:
                 current = existing.get(item.cpf)
                 values = dict(item.values)
@@ -248,6 +250,8 @@ def import_debtors(
                 }
                 if changes:
                     updates.append({"id": current["id"], **changes, "updated_at": now})
+                    if changes.keys() & {"phone", "phone_secondary"}:
+                        renumbered.append(current["id"])
                     report.updated += 1
                 else:
                     report.unchanged += 1
@@ -256,6 +260,8 @@ def import_debtors(
             with bar.phase("gravando", len(inserts) + len(updates)) as advance:
                 bulk_insert(session, Debtor, inserts, advance)
                 bulk_update(session, Debtor, updates, advance)
+            new_numbers = [n for row in inserts for n in (row["phone"], row["phone_secondary"]) if n]
+            contacts.reresolve(session, renumbered, new_numbers)
             if opt_ins:
                 ids = _load_existing(db, session, [cpf for cpf, _ in opt_ins])
                 events = [

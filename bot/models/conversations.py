@@ -37,11 +37,9 @@ class Conversation(TimestampMixin, Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    # Identity: when the number was confirmed as the debtor's (see bot.identity), the message held
-    # while we asked, and how many wrong answers were given.
-    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Identity: when the CPF question was asked here and the message held while we asked (the answer
+    # itself, and the wrong-answer count, are the debtor's: see bot.identity).
     verification_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    verification_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     held_message_id: Mapped[int | None] = mapped_column(BigId)
 
     # When the debtor was told that the assistant is unavailable (cleared once it answers again), so

@@ -82,6 +82,14 @@ class Debtor(TimestampMixin, Base):
     sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sms_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    # Identity (see bot.identity): when and from which number the debtor last answered the CPF question
+    # (trusted for IDENTITY_VERIFICATION_DAYS), and the wrong answers given from any of their numbers
+    # on any channel (they lock the check until IDENTITY_LOCK_HOURS after the last one).
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_phone: Mapped[str | None] = mapped_column(String(16))
+    verification_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    verification_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
     invoices: Mapped[list[Invoice]] = relationship(back_populates="debtor")
 
     def opted_out(self, channel: Channel) -> bool:

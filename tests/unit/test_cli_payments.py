@@ -14,7 +14,9 @@ from bot.models import (
     Conversation,
     ConversationState,
     Creditor,
+    Debtor,
     Invoice,
+    utcnow,
 )
 from tests.conftest import PHONE, People
 from tests.unit.conftest import run
@@ -81,8 +83,9 @@ def test_handoff_list_take_release(cli_env, db: Database, people: People) -> Non
             address=PHONE,
             debtor_id=people.debtor_id,
             state=ConversationState.WAITING_AGENT,
-            verification_failures=3,
         )
+        locked = s.get_one(Debtor, people.debtor_id)
+        locked.verification_failures, locked.verification_failed_at = 3, utcnow()
         s.add(conversation)
         s.flush()
         conversation_id = conversation.id
@@ -93,7 +96,8 @@ def test_handoff_list_take_release(cli_env, db: Database, people: People) -> Non
     assert run("handoff", "release", str(conversation_id)).exit_code == 0
     with db.session() as s:
         released = s.get_one(Conversation, conversation_id)
-        assert released.state == ConversationState.BOT and released.verification_failures == 0
+        assert released.state == ConversationState.BOT
+        assert released.debtor.verification_failures == 0  # the agent unlocked the identity check
     assert run("handoff", "take", "999999").exit_code != 0
 
 

@@ -359,7 +359,7 @@ def test_a_conversation_created_by_another_request_at_the_same_moment_is_used_no
     def created_meanwhile(session, e164, wa_id=None):  # type: ignore[no-untyped-def]
         # Between this request's UPDATE (no row yet) and its INSERT, the twin request creates the row.
         session.execute(insert(Conversation).values(channel=Channel.WHATSAPP, address=PHONE))
-        return find_debtor(session, e164, wa_id)
+        return find_debtor(session, e164)
 
     monkeypatch.setattr(identity, "find_debtor", created_meanwhile)
     response, form = post_message(app, settings, "oi")
