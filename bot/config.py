@@ -86,6 +86,12 @@ class Settings:
     payment_webhook_secret: str | None = field(default=None, repr=False)
     payment_link_days: int = 30
     media_url_hours: int = 72
+    # Spool and Redis circuit breaker (issue 14 §4, bot/spool.py and bot/breaker.py): the web process's
+    # Redis calls on the inline path time out after this long, and after this many failures in a row
+    # Redis is skipped for the cool-down (the rate limit fails open, work is left to the sweep).
+    redis_inline_timeout_seconds: float = 0.25
+    redis_breaker_failures: int = 3
+    redis_breaker_cooldown_seconds: float = 10.0
 
     @property
     def effective_database_url(self) -> str:
@@ -320,6 +326,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         payment_webhook_secret=_payment_secret(env),
         payment_link_days=_int(env, "PAYMENT_LINK_DAYS", 30, 1, 365),
         media_url_hours=_int(env, "MEDIA_URL_HOURS", 72, 1, 24 * 30),
+        # Spool and Redis circuit breaker (issue 14 §4).
+        redis_inline_timeout_seconds=_float(env, "REDIS_INLINE_TIMEOUT_SECONDS", 0.25, 0.05, 5.0),
+        redis_breaker_failures=_int(env, "REDIS_BREAKER_FAILURES", 3, 1, 100),
+        redis_breaker_cooldown_seconds=_float(env, "REDIS_BREAKER_COOLDOWN_SECONDS", 10.0, 1.0, 600.0),
     )
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
