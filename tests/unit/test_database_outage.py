@@ -15,7 +15,7 @@ import redis
 from flask import Flask
 from sqlalchemy import select
 
-from bot import dialogue, embedded_redis, jobs, migrations
+from bot import chat, dialogue, embedded_redis, jobs, migrations
 from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.models import Creditor, Debtor, Direction, Message, Processing
@@ -35,7 +35,9 @@ def postgres() -> Iterator[PrivatePostgres]:
         database = Database(server.url)
         with database.session() as s:
             s.add(Creditor(legal_name="Loja Exemplo Ltda", cnpj=CNPJ, contact_channel="SAC 0800 000 0000"))
-            s.add(Debtor(name="Maria da Silva", cpf=CPF, phone=PHONE, timezone="America/Sao_Paulo", state="SP"))
+            s.add(
+                Debtor(name="Maria da Silva", cpf=CPF, phone=PHONE, timezone="America/Sao_Paulo", state="SP")
+            )
         database.dispose()
         yield server
 
@@ -109,8 +111,6 @@ def _answered_once_in_order(app: Flask, settings: Settings, services, sender, fo
     expected = [f"eco: {body}" for body in ("oi", "primeira", "segunda", "terceira", "quarta")]
     assert [r.body for r in sender.sent] == expected
     client = app.test_client()
-    from bot import chat
-
     retried = client.post(
         chat.MESSAGES_PATH,
         data=forms[1],
@@ -121,7 +121,7 @@ def _answered_once_in_order(app: Flask, settings: Settings, services, sender, fo
     assert len(_inbound(services.database)) == 5
 
 
-def test_messages_received_while_postgresql_is_down_are_spooled_in_redis_and_answered_in_order_once_it_is_back(
+def test_messages_received_while_postgresql_is_down_are_spooled_in_redis_and_answered_in_order_after(
     tmp_path: Path,
     postgres: PrivatePostgres,
     redis_url: str,
