@@ -2,8 +2,9 @@
 
 * Rate limit (`INBOUND_RATE_LIMIT`, default 20/minute, 200/hour, 1000/day per number), shared by every web
   process through Redis with the `limits` library. A flood from one number is stored (nothing is lost)
-  but not answered, so it can neither starve other debtors nor run up the bill. If Redis is down the
-  limit is not enforced (fail open): answering debtors matters more than counting.
+  but not answered, so it can neither starve other debtors nor run up the bill. If Redis is down, or
+  hangs (a short timeout, then the web process's circuit breaker skips it for a cool-down), the limit is
+  not enforced (fail open): answering debtors matters more than counting.
 * Reply loops (Twilio error 14107 is what a loop between two bots ends in): an automated sender that
   repeats itself, or a conversation where we already answered many of its messages in the last
   minutes, gets no more automatic replies.
@@ -21,6 +22,8 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
+from bot import redis_client
+from bot.breaker import CircuitBreaker
 from bot.config import Settings
 from bot.models import Conversation, Direction, Message, utcnow
 
@@ -38,23 +41,30 @@ REPLIES_WINDOW = timedelta(minutes=2)
 class InboundRateLimiter:
     """Counts inbound messages per number in Redis; `allow(number)` says whether to answer this one."""
 
-    def __init__(self, settings: Settings, redis_url: str) -> None:
+    def __init__(self, settings: Settings, redis_url: str, breaker: CircuitBreaker | None = None) -> None:
         self.limits = parse_many(settings.inbound_rate_limit)
         uri = (
             redis_url.replace("unix://", "redis+unix://", 1) if redis_url.startswith("unix://") else redis_url
         )
-        self.storage = RedisStorage(
-            uri, key_prefix="regua:limits", socket_timeout=1, socket_connect_timeout=1
-        )
+        # The inline path's short timeouts and no retries (see bot.redis_client.inline_options).
+        self.storage = RedisStorage(uri, key_prefix="regua:limits", **redis_client.inline_options(settings))
         self.limiter = MovingWindowRateLimiter(self.storage)
+        self.breaker = breaker
 
     def allow(self, number: str) -> bool:
         """Count one message from `number`; False when it is over any of the limits."""
+        if self.breaker is not None and not self.breaker.allow():
+            return True  # Redis is being skipped (circuit open): fail open without waiting for it
         try:
-            return all([self.limiter.hit(limit, "inbound", number) for limit in self.limits])
+            allowed = all([self.limiter.hit(limit, "inbound", number) for limit in self.limits])
         except Exception as error:  # limits wraps redis errors in its own types; any failure fails open
             log.warning("inbound rate limit not enforced (Redis unavailable: %s)", type(error).__name__)
+            if self.breaker is not None:
+                self.breaker.failed()
             return True
+        if self.breaker is not None:
+            self.breaker.succeeded()
+        return allowed
 
 
 # Both counts in one query (a FILTER clause each): earlier inbound messages with the same text, and the

@@ -111,6 +111,12 @@ class Settings:
     # Web edge (issue 14 §5): who may read the deep readiness check `/health/ready` besides loopback
     # callers (a monitor sending `Authorization: Bearer <HEALTH_TOKEN>`). None: loopback only.
     health_token: str | None = field(default=None, repr=False)
+    # Spool and Redis circuit breaker (issue 14 §4, bot/spool.py and bot/breaker.py): the web process's
+    # Redis calls on the inline path time out after this long, and after this many failures in a row
+    # Redis is skipped for the cool-down (the rate limit fails open, work is left to the sweep).
+    redis_inline_timeout_seconds: float = 0.25
+    redis_breaker_failures: int = 3
+    redis_breaker_cooldown_seconds: float = 10.0
 
     @property
     def effective_database_url(self) -> str:
@@ -369,6 +375,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         media_signing_keys=_media_signing_keys(env),
         # Web edge (issue 14 §5).
         health_token=_health_token(env),
+        # Spool and Redis circuit breaker (issue 14 §4).
+        redis_inline_timeout_seconds=_float(env, "REDIS_INLINE_TIMEOUT_SECONDS", 0.25, 0.05, 5.0),
+        redis_breaker_failures=_int(env, "REDIS_BREAKER_FAILURES", 3, 1, 100),
+        redis_breaker_cooldown_seconds=_float(env, "REDIS_BREAKER_COOLDOWN_SECONDS", 10.0, 1.0, 600.0),
     )
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")

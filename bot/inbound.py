@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, Update, bindparam, func, select, update
@@ -154,7 +155,7 @@ class Touch:
 
 
 def _touch_conversation(
-    session: Session, inbound: Inbound, touch: Touch | None
+    session: Session, inbound: Inbound, touch: Touch | None, received_at: datetime | None = None
 ) -> tuple[Conversation, bool, dict[str, Any], tuple[Debtor | None] | None]:
     """The message's conversation, updated for it in one statement (`touch`, or just the last inbound
     time and the number it wrote to), created first if new (linked to its debtor, if any); whether its
@@ -162,7 +163,8 @@ def _touch_conversation(
     debtor it looked up (in a tuple)."""
     channel = Channel(inbound.sender.channel)
     address = inbound.sender.e164
-    params = {"b_channel": channel, "b_address": address, "now": utcnow(), "to": inbound.to or None}
+    now = received_at or utcnow()
+    params = {"b_channel": channel, "b_address": address, "now": now, "to": inbound.to or None}
     statement = _TOUCH
     if touch is not None:
         statement, params = touch.statement, {**params, **touch.params}
@@ -222,7 +224,12 @@ def _existing(session: Session, sid: str) -> Stored | None:
 
 
 def store(
-    session: Session, inbound: Inbound, *, ignored: str | None = None, touch: Touch | None = None
+    session: Session,
+    inbound: Inbound,
+    *,
+    ignored: str | None = None,
+    touch: Touch | None = None,
+    received_at: datetime | None = None,
 ) -> Stored:
     """Save the message and its conversation (linking the debtor), idempotently on MessageSid.
 
@@ -231,9 +238,10 @@ def store(
     what its facts ask for (`Stored.facts`); `Stored.conversation.lease_owner` then says who holds it.
     A duplicate (a Twilio retry, or its twin delivered at the same moment) inserts nothing and is
     reported as such: the INSERT's conflict on the unique MessageSid is the one check, so a new
-    message costs no look-up first.
+    message costs no look-up first. `received_at` is when the webhook received a message saved later
+    (replayed from the spool, bot.spool): its `created_at` and the conversation's last inbound time.
     """
-    conversation, wa_id_unknown, facts, looked_up = _touch_conversation(session, inbound, touch)
+    conversation, wa_id_unknown, facts, looked_up = _touch_conversation(session, inbound, touch, received_at)
     whatsapp = conversation.channel == Channel.WHATSAPP and inbound.wa_id is not None
     if conversation.debtor_id is None:  # new and unknown, or the debtor was imported since
         debtor = (
@@ -260,6 +268,7 @@ def store(
 
     session.flush()  # a debtor just linked
     now = utcnow()
+    created = received_at or now
     values = {
         **_MESSAGE_NULLS,
         "conversation_id": conversation.id,
@@ -272,7 +281,7 @@ def store(
         "processing": Processing.IGNORED if ignored else Processing.PENDING,
         "processing_note": ignored,
         "attempts": 0,
-        "created_at": now,
+        "created_at": created,
         "updated_at": now,
     }
     insert = _INSERT_MESSAGE[session.get_bind().dialect.name]

@@ -2,15 +2,17 @@
 
 * `process_conversation` answers a conversation's pending messages (enqueued by the webhook).
 * `deliver_conversation` sends a conversation's pending replies (scheduled for retries).
-* `sweep` runs every minute: it re-enqueues work whose job was lost (a Redis restart, a message saved
-  while Redis was down), settles sends whose outcome is unknown (asking Twilio) and, once an hour,
-  breaks agreements with an instalment overdue beyond the creditor's limit. It reschedules itself; the
-  job id is the minute it runs in, so any number of workers keeps exactly one chain going.
+* `sweep` runs every minute: it replays messages spooled while the database was down (bot.spool),
+  re-enqueues work whose job was lost (a Redis restart, a message saved while Redis was down), settles
+  sends whose outcome is unknown (asking Twilio) and, once an hour, breaks agreements with an
+  instalment overdue beyond the creditor's limit. It reschedules itself; the job id is the minute it
+  runs in, so any number of workers keeps exactly one chain going.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -18,9 +20,11 @@ from rq import Queue
 from sqlalchemy import and_, func, or_, select, update
 
 from bot import agreements, outbound, runtime
+from bot.breaker import CircuitBreaker
 from bot.channels import RetryableSendError
 from bot.dialogue import Services
 from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
+from bot.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,8 @@ STUCK_SENDING = timedelta(minutes=5)
 SWEEP_BATCH = 1000
 # At most this many Twilio lookups per sweep (the rest wait for the next one).
 LOOKUP_BATCH = 100
+# The sweep replays spooled messages for at most this long (the rest wait for the next sweep).
+SPOOL_REPLAY_SECONDS = 30.0
 
 
 def queue(conn: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:
@@ -42,13 +48,20 @@ def queue(conn: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:
 
 
 class RqLater:
-    """`dialogue.Later` on RQ: follow-up work as jobs, now or at a given time (the worker's scheduler)."""
+    """`dialogue.Later` on RQ: follow-up work as jobs, now or at a given time (the worker's scheduler).
 
-    def __init__(self, conn: redis.Redis) -> None:
+    With a `breaker` (the web process's, bot.breaker) no enqueue is tried while Redis is being skipped."""
+
+    def __init__(self, conn: redis.Redis, breaker: CircuitBreaker | None = None) -> None:
         self.queue = queue(conn)
+        self.breaker = breaker
 
     def _enqueue(self, func, conversation_id: int, when: datetime | None) -> None:  # type: ignore[no-untyped-def]
         options = {"job_timeout": JOB_TIMEOUT, "result_ttl": RESULT_TTL, "failure_ttl": 86400}
+        if self.breaker is not None and not self.breaker.allow():
+            # The work is in the database; the sweep enqueues it once Redis answers again.
+            log.warning("Redis skipped (circuit open): %s left for the sweep", func.__name__)
+            return
         try:
             if when is None:
                 self.queue.enqueue(func, conversation_id, **options)
@@ -57,6 +70,11 @@ class RqLater:
         except (redis.RedisError, OSError) as error:
             # The work is in the database; the sweep enqueues it once Redis is back.
             log.warning("could not enqueue %s (%s); the sweep will pick it up", func.__name__, error)
+            if self.breaker is not None:
+                self.breaker.failed()
+            return
+        if self.breaker is not None:
+            self.breaker.succeeded()
 
     def process(self, conversation_id: int, when: datetime | None = None) -> None:
         """Enqueue `process_conversation`."""
@@ -82,13 +100,28 @@ def deliver_conversation(conversation_id: int) -> None:
 
 
 def sweep() -> dict[str, int]:
-    """Job: re-enqueue lost work, close sends with unknown outcome, and schedule the next sweep."""
+    """Job: replay spooled messages, re-enqueue lost work, close sends with unknown outcome, and
+    schedule the next sweep."""
     services = runtime.services()
-    found = sweep_once(services)
+    replayed = replay_spool(services)
+    found = {"replayed": replayed, **sweep_once(services)}
     schedule_sweep(services.later.queue if isinstance(services.later, RqLater) else None)
     if any(found.values()):
         log.info("sweep: %s", found)
     return found
+
+
+def replay_spool(services: Services) -> int:
+    """Save the messages the webhook spooled while the database was down (bot.spool): the Redis list,
+    and the file under this machine's var/spool/ (web processes on other machines replay their own
+    at their next request). Never fails the sweep: what is left waits for the next one."""
+    conn = services.later.queue.connection if isinstance(services.later, RqLater) else None
+    spool = Spool(conn, services.settings.var_dir / "spool")
+    try:
+        return spool.replay(services.database, services.later, time.monotonic() + SPOOL_REPLAY_SECONDS)
+    except Exception:
+        log.exception("spool replay failed; the next sweep tries again")
+        return 0
 
 
 def sweep_once(services: Services) -> dict[str, int]:
@@ -205,8 +238,6 @@ DISPATCH_BUDGET_SECONDS = 55.0
 def dispatch_reminders(budget_seconds: float = DISPATCH_BUDGET_SECONDS) -> dict[str, int]:
     """Job: send due reminders batch after batch until none is due or the budget is spent (the scheduler
     queues another while work remains, so a long campaign is many short jobs)."""
-    import time
-
     from bot.reminders import dispatch, throttle
 
     services = runtime.services()

@@ -8,12 +8,14 @@ from sqlalchemy.orm import Session
 
 from bot import redis_client
 from bot.abuse import InboundRateLimiter
+from bot.breaker import CircuitBreaker
 from bot.channels import make_sender
 from bot.config import Settings
 from bot.db import Database
 from bot.dialogue import Services
 from bot.jobs import RqLater
 from bot.rasa_client import RasaClient
+from bot.spool import Spool
 
 # The web process's Rasa timeout (the workers use RASA_TIMEOUT_SECONDS): see webhooks.twilio.
 INLINE_RASA_TIMEOUT_SECONDS = 5.0
@@ -69,26 +71,66 @@ class RedisExtension:
 
 
 class ConversationsExtension:
-    """What the Twilio webhooks need besides the database: the inbound rate limiter and the services
-    used to answer inline when Redis (and so the worker queue) is unavailable. Built on first use."""
+    """What the Twilio webhooks need besides the database: the inbound rate limiter, the spool, and the
+    services used to answer inline. Built on first use.
+
+    Every Redis call on the inline path (rate limit, spool, enqueue) uses short timeouts and no retries
+    (`redis_client.inline_options`) behind one circuit breaker per app, so a hung Redis costs the first
+    few requests one short timeout each and later ones nothing (bot.breaker)."""
 
     def init_app(self, app: Flask, settings: Settings) -> None:
         """Remember the settings."""
         app.extensions["regua_conversations_settings"] = settings
 
     @staticmethod
-    def limiter() -> InboundRateLimiter:
+    def breaker() -> CircuitBreaker:
+        """The app's circuit breaker for Redis on the inline path."""
+        ext = current_app.extensions
+        if "regua_redis_breaker" not in ext:
+            settings = ext["regua_conversations_settings"]
+            ext["regua_redis_breaker"] = CircuitBreaker(
+                "Redis", settings.redis_breaker_failures, settings.redis_breaker_cooldown_seconds
+            )
+        return ext["regua_redis_breaker"]
+
+    @staticmethod
+    def inline_redis() -> redis.Redis:
+        """The app's Redis client for the inline path (short timeouts, no retries)."""
+        ext = current_app.extensions
+        if "regua_inline_redis" not in ext:
+            ext["regua_inline_redis"] = redis_client.connect_inline(ext["regua_conversations_settings"])
+        return ext["regua_inline_redis"]
+
+    @classmethod
+    def limiter(cls) -> InboundRateLimiter:
         """The app's per-number inbound rate limiter."""
         ext = current_app.extensions
         if "regua_limiter" not in ext:
             settings = ext["regua_conversations_settings"]
             ext["regua_limiter"] = InboundRateLimiter(
-                settings, redis_client.redis_url(settings, start_embedded=False)
+                settings, redis_client.redis_url(settings, start_embedded=False), cls.breaker()
             )
         return ext["regua_limiter"]
 
-    @staticmethod
-    def services() -> Services:
+    @classmethod
+    def spool(cls) -> Spool:
+        """The app's inbound spool (bot.spool): the Redis list, else the file under var/spool/."""
+        ext = current_app.extensions
+        if "regua_spool" not in ext:
+            settings = ext["regua_conversations_settings"]
+            ext["regua_spool"] = Spool(cls.inline_redis(), settings.var_dir / "spool", cls.breaker())
+        return ext["regua_spool"]
+
+    @classmethod
+    def later(cls) -> RqLater:
+        """RQ follow-ups from the web process, through the inline client and the breaker."""
+        ext = current_app.extensions
+        if "regua_later" not in ext:
+            ext["regua_later"] = RqLater(cls.inline_redis(), cls.breaker())
+        return ext["regua_later"]
+
+    @classmethod
+    def services(cls) -> Services:
         """Services for processing a conversation inside a request (the fallback when Redis is down)."""
         ext = current_app.extensions
         if "regua_services" not in ext:
@@ -104,7 +146,7 @@ class ConversationsExtension:
                     token=settings.rasa_auth_token,
                 ),
                 sender=make_sender(settings),
-                later=RqLater(RedisExtension.client()),
+                later=cls.later(),
             )
         return ext["regua_services"]
 

@@ -5,7 +5,8 @@ answers the debtor inline, within a time budget: the replies go back in the resp
 `<Message>`s (or, with TWILIO_INLINE_REPLIES=api and in sandbox mode, through the sender before an empty
 response). Whatever must wait (Rasa down or slow, a backlog) is left pending and handed to the RQ
 workers, so every webhook stays far inside Twilio's 15 seconds. One debtor's messages stay in order
-whoever processes them (a conversation lease, bot.dialogue).
+whoever processes them (a conversation lease, bot.dialogue). When the database fails, the message is
+spooled (bot.spool) and Twilio still gets a 200: Twilio does not retry message webhooks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 
 from bot import delivery_status, dialogue, inbound, leases
 from bot.channels.twiml import reply_twiml
+from bot.dialogue import Services
 from bot.outbound import Claimed
+from bot.spool import Spool
 from webhooks.errors import error_response
 from webhooks.extensions import conversations, db, settings
 
@@ -64,7 +67,8 @@ def verify_signature() -> None:
 
 @bp.post("/messages")
 def messages() -> Response | tuple[Response | str, int]:
-    """Save an inbound WhatsApp/SMS message and hand it to the bot."""
+    """Save an inbound WhatsApp/SMS message and hand it to the bot; spool it if the database fails."""
+    received_at = time.time()
     deadline = time.monotonic() + INLINE_BUDGET_SECONDS
     try:
         message = inbound.parse_form(request.form)
@@ -77,6 +81,35 @@ def messages() -> Response | tuple[Response | str, int]:
     allowed = conversations.limiter().allow(message.sender.canonical_e164)
     ignored = None if allowed else "rate_limited"
     services = conversations.services()
+    spool = conversations.spool()
+    # Messages spooled while the database was down go first (oldest first, within the budget); while
+    # any still wait, this one queues behind them, so it never overtakes an older one (bot.spool).
+    if spool.pending():
+        spool.replay(services.database, services.later, deadline)
+        if spool.pending():
+            return _spool(spool, received_at, ignored, "older messages are still spooled")
+    try:
+        replies = _store_and_answer(services, message, allowed, ignored, deadline)
+    except SQLAlchemyError as error:
+        # Twilio does not retry a failed message webhook: keep the message for the replay instead.
+        return _spool(spool, received_at, ignored, f"the database is unavailable ({type(error).__name__})")
+    return _twiml(replies)
+
+
+def _spool(spool: Spool, received_at: float, ignored: str | None, why: str) -> Response:
+    """Spool the request's form and answer Twilio 200 with an empty TwiML. No notice goes to the debtor:
+    without the database Régua cannot check an opt-out, a human handoff or the reply-loop guard, nor
+    record the reply; the answer comes when the message is replayed."""
+    where = spool.append(request.form, received_at, ignored)
+    log.warning("message spooled (%s): %s", where, why)  # never the form: it holds the message
+    return _twiml([])
+
+
+def _store_and_answer(
+    services: Services, message: inbound.Inbound, allowed: bool, ignored: str | None, deadline: float
+) -> Claimed:
+    """Save the message, answer it within `deadline`, hand what waits to the workers; the replies to
+    return as TwiML. A database failure raises `SQLAlchemyError` (nothing is answered then)."""
     database = services.database
     # One pooled connection for the whole request; the message is saved, the conversation claimed (in
     # the same UPDATE that records the message on it) and the message looked at in one transaction,
@@ -91,7 +124,7 @@ def messages() -> Response | tuple[Response | str, int]:
                 else:
                     stored, lease = dialogue.store_and_claim(services, session, message, owner)
         except SQLAlchemyError:
-            raise  # the database itself failed: nothing was saved, and Twilio is told so (5xx)
+            raise  # the database itself failed: the caller spools the message
         except Exception:
             # Looking at the message failed (a bug): save it on its own, pending, for a worker to try
             # again; a message is never lost to an error in answering it.
@@ -116,7 +149,7 @@ def messages() -> Response | tuple[Response | str, int]:
                 # Left for later (Rasa down or slow, a backlog beyond the budget, a conversation another
                 # process holds): the workers take it through RQ, or the sweep if Redis is down.
                 services.later.process(stored.conversation_id)
-    return _twiml(replies)
+    return replies
 
 
 @bp.post("/status")

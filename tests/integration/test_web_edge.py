@@ -46,7 +46,8 @@ def web(
     migrated_database: Database, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Web]:
     """`regua web` (gunicorn: 2 processes of 4 threads, the defaults) with Rasa hung."""
-    with hung_server() as rasa_url:
+    with hung_server() as rasa_port:
+        rasa_url = f"http://127.0.0.1:{rasa_port}"
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "HEALTH_"))}
         env.update(

@@ -87,7 +87,8 @@ def test_readiness_without_a_health_token_answers_loopback_callers_only(
 def test_a_hundred_concurrent_readiness_callers_with_rasa_hung_trigger_one_probe(
     settings: Settings, db: Database, redis_conn
 ) -> None:  # type: ignore[no-untyped-def]
-    with hung_server() as rasa_url:
+    with hung_server() as rasa_port:
+        rasa_url = f"http://127.0.0.1:{rasa_port}"
         app = create_app(override(settings, rasa_url=rasa_url))
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=100) as pool:
