@@ -179,7 +179,8 @@ def compute_options(
 
 
 def open_debt(session: Session, debtor_id: int, today: date) -> dict[int, list[Invoice]]:
-    """The debtor's open invoices that may be renegotiated (not paused by a dispute), per creditor."""
+    """The debtor's open invoices that may be renegotiated (not held by a dispute or a payment under
+    review), per creditor."""
     invoices = session.scalars(
         select(Invoice)
         .where(Invoice.debtor_id == debtor_id, Invoice.status == InvoiceStatus.OPEN)
@@ -187,7 +188,7 @@ def open_debt(session: Session, debtor_id: int, today: date) -> dict[int, list[I
     ).all()
     grouped: dict[int, list[Invoice]] = {}
     for invoice in invoices:
-        if invoice.pause_reason == "dispute":
+        if invoice.on_hold:
             continue
         grouped.setdefault(invoice.creditor_id, []).append(invoice)
     return grouped
@@ -427,13 +428,15 @@ def complete_if_paid(session: Session, agreement: Agreement) -> bool:
 
 def break_overdue(session: Session, today: date) -> list[int]:
     """Break active agreements with an instalment overdue beyond the creditor's limit; the remaining
-    instalments are cancelled and the invoices return to collection. Returns the broken agreements."""
+    instalments are cancelled and the invoices return to collection. Returns the broken agreements.
+    An agreement held by a payment case is not broken: its lateness may be the money under review."""
     broken: list[int] = []
     candidates = session.scalars(
         select(Agreement)
         .join(Instalment, Instalment.agreement_id == Agreement.id)
         .where(
             Agreement.status == AgreementStatus.ACTIVE,
+            Agreement.pause_reason.is_(None),
             Instalment.status == InstalmentStatus.OPEN,
             Instalment.due_date < today,
         )

@@ -26,6 +26,7 @@ from bot.models import (
     Message,
     utcnow,
 )
+from bot.payments import mismatches
 
 # A receipt sent this long after the claim still belongs to it.
 RECEIPT_WINDOW = timedelta(days=7)
@@ -102,8 +103,9 @@ def claim_paid(session: Session, conversation: Conversation, message_id: int | N
         return ClaimResult([], [], list(paid))
     cases = []
     for invoice in invoices:
-        invoice.collection_paused_until = now + timedelta(days=invoice.creditor.claim_pause_days)
-        invoice.pause_reason = "payment_claim"
+        if not invoice.on_hold:  # a dispute or a payment under review already holds it, with no end date
+            invoice.collection_paused_until = now + timedelta(days=invoice.creditor.claim_pause_days)
+            invoice.pause_reason = "payment_claim"
         cases.append(_case(session, CaseKind.PAYMENT_CLAIM, invoice, conversation, message_id))
     message = session.get(Message, message_id) if message_id is not None else None
     attached = False
@@ -156,13 +158,16 @@ def open_cases(session: Session, kind: CaseKind | None = None) -> list[Case]:
 
 
 def resolve(session: Session, case: Case, *, actor: str, resolution: str, resume_collection: bool) -> None:
-    """Close a case; `resume_collection` lifts the invoice's pause (a dispute found unfounded, say)."""
+    """Close a case; `resume_collection` lifts the invoice's pause (a dispute found unfounded, say) and
+    the hold a payment case put on an agreement (unless another open payment case still holds it)."""
     case.status = CaseStatus.RESOLVED
     case.resolved_at = utcnow()
     case.resolution = resolution
     if resume_collection and case.invoice is not None:
         case.invoice.pause_reason = None
         case.invoice.collection_paused_until = None
+    if resume_collection:
+        mismatches.release_agreement(session, case)
     session.add(
         AuditLog(
             actor=actor,

@@ -1,4 +1,5 @@
-"""`regua cases ...`: the agents' queue of payment claims ("já paguei") and disputes."""
+"""`regua cases ...`: the agents' queue of payment claims ("já paguei"), disputes and payments that did
+not match what was charged (bot.payments.mismatches)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,31 @@ import click
 from bot import claims
 from bot.cli.imports import fail, open_database
 from bot.models import Case, CaseKind, CaseStatus
+from bot.money import format_brl
 
-_KINDS = {"pagamento": CaseKind.PAYMENT_CLAIM, "contestacao": CaseKind.DISPUTE}
-_KIND_NAMES = {CaseKind.PAYMENT_CLAIM: "já paguei", CaseKind.DISPUTE: "contestação"}
+_KINDS = {
+    "pagamento": CaseKind.PAYMENT_CLAIM,
+    "contestacao": CaseKind.DISPUTE,
+    "parcial": CaseKind.PARTIAL_PAYMENT,
+    "acordo": CaseKind.PAYMENT_ON_AGREEMENT,
+    "cancelada": CaseKind.PAYMENT_ON_CANCELLED,
+    "duplicidade": CaseKind.DUPLICATE_PAYMENT,
+}
+_KIND_NAMES = {
+    CaseKind.PAYMENT_CLAIM: "já paguei",
+    CaseKind.DISPUTE: "contestação",
+    CaseKind.PARTIAL_PAYMENT: "pagamento parcial",
+    CaseKind.PAYMENT_ON_AGREEMENT: "pagamento de fatura em acordo",
+    CaseKind.PAYMENT_ON_CANCELLED: "pagamento de cobrança cancelada",
+    CaseKind.DUPLICATE_PAYMENT: "pagamento em duplicidade",
+}
+_WIDTH = max(map(len, _KIND_NAMES.values()))
 
 
 @click.group()
 def cases() -> None:
-    """Casos para a equipe: pagamentos informados pelo devedor e contestações."""
+    """Casos para a equipe: pagamentos informados pelo devedor, contestações e pagamentos que não
+    conferem com a cobrança (parcial, fatura em acordo ou cancelada, em duplicidade)."""
 
 
 @cases.command("list")
@@ -28,20 +46,44 @@ def list_command(kind: str | None) -> None:
             if not rows:
                 click.echo("Nenhum caso aberto.")
             for case in rows:
-                invoice = case.invoice.external_ref if case.invoice else "-"
-                evidence = f"{len(case.evidence)} anexo(s)" if case.evidence else "sem anexo"
                 click.echo(
-                    f"{case.id:>6}  {_KIND_NAMES[case.kind]:12}  {case.created_at:%d/%m %H:%M}  "
-                    f"fatura {invoice:16}  {evidence}"
+                    f"{case.id:>6}  {_KIND_NAMES[case.kind]:{_WIDTH}}  {case.created_at:%d/%m %H:%M}  "
+                    f"{_charge(case):22}  {_evidence(case)}"
                 )
     finally:
         database.dispose()
 
 
+def _charge(case: Case) -> str:
+    """The invoice (or agreement) a case is about."""
+    if case.invoice is not None:
+        return f"fatura {case.invoice.external_ref}"
+    if case.agreement_id is not None:
+        return f"acordo {case.agreement_id}"
+    return "fatura -"
+
+
+def _evidence(case: Case) -> str:
+    """The receipts a debtor sent, or the payments (and what was due) of a payment case."""
+    payments = [item for item in case.evidence if "payment_id" in item]
+    if payments:
+        parts = []
+        for item in payments:
+            due = item.get("due_cents")
+            owed = f" de {format_brl(due)}" if due is not None else ""
+            parts.append(f"pagamento {item['payment_id']}: {format_brl(item['amount_cents'])}{owed}")
+        return "; ".join(parts)
+    return f"{len(case.evidence)} anexo(s)" if case.evidence else "sem anexo"
+
+
 @cases.command()
 @click.argument("case_id", type=int)
 @click.option("--note", required=True, help="O que foi decidido (fica no histórico).")
-@click.option("--resume", is_flag=True, help="Retoma a cobrança da fatura (ex.: contestação improcedente).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Retoma a cobrança da fatura ou do acordo (ex.: contestação improcedente, pagamento acertado).",
+)
 @click.option("--agent", default="cli", show_default=True, help="Quem resolveu.")
 def resolve(case_id: int, note: str, resume: bool, agent: str) -> None:
     """Encerra um caso."""

@@ -33,7 +33,7 @@ from bot.imports.store import audit
 from bot.models import Creditor, Instalment, Invoice, Payment
 from bot.money import format_brl
 from bot.payments import confirmations
-from bot.payments.providers import Confirmation
+from bot.payments.providers import MAX_AMOUNT_CENTS, Confirmation
 
 __all__ = ["PAYMENT_FIELDS", "PROVIDER", "PaymentImportReport", "import_payments", "parse_paid_at"]
 
@@ -244,6 +244,8 @@ def _parse_row(
         amount = parse_value(row.get("valor"))
     except CellError as error:
         errors.append(str(error))
+    if amount > MAX_AMOUNT_CENTS:  # what no column or payment instrument holds: refused, never stored
+        errors.append(f"valor acima do máximo aceito ({format_brl(MAX_AMOUNT_CENTS)})")
 
     paid_at = None
     try:
@@ -280,9 +282,10 @@ def import_payments(
 
     The creditor of a row is its `cnpj_credor` cell, else `creditor_cnpj`, else the only registered
     creditor; with several creditors and neither, the reference alone must identify the invoice. Each row
-    goes through `bot.payments.confirmations.apply` (provider "file"): paid → created; a partial payment is
-    recorded and the charge left open → created with a warning; already paid → unchanged with a warning; a
-    payment already imported → unchanged; an unknown reference or creditor → error. All rows are written in
+    goes through `bot.payments.confirmations.apply` (provider "file"): paid → created; a partial payment, a
+    payment of an invoice in an agreement or of a cancelled charge is recorded and a case opened for the
+    team → created with a warning; already paid → unchanged with a warning (and a case); a payment already
+    imported → unchanged; an unknown reference or creditor → error. All rows are written in
     one transaction with one `AuditLog` row. `settings` (default: the process settings) shapes the
     thank-you messages. Raises `ImportFileError` when the file as a whole cannot be imported.
     """
@@ -372,6 +375,18 @@ def _count(
     elif applied.outcome == "partial":
         report.created += 1
         report.warnings.append(RowError(line, _partial_warning(session, applied, confirmation.amount_cents)))
+    elif applied.outcome in ("on_agreement", "on_cancelled"):
+        report.created += 1
+        name = _charge_name(session, applied)
+        state = "está em um acordo" if applied.outcome == "on_agreement" else "está cancelada"
+        amount = format_brl(confirmation.amount_cents)
+        report.warnings.append(
+            RowError(
+                line,
+                f"{name[0].upper()}{name[1:]} {state}; o pagamento de {amount} foi registrado sem baixa "
+                f"e enviado à equipe (caso {applied.case_id})",
+            )
+        )
     elif applied.outcome == "already_paid":
         report.unchanged += 1
         name = _charge_name(session, applied)

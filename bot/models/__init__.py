@@ -19,12 +19,13 @@ from bot.models.enums import (
     OutboxStatus,
     Processing,
 )
-from bot.models.invoices import Invoice
+from bot.models.invoices import PAYMENT_REVIEW, Invoice
 from bot.models.parties import Creditor, Debtor
 from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
 from bot.models.reminders import OutboxEntry
 
 __all__ = [
+    "PAYMENT_REVIEW",
     "Agreement",
     "AgreementOffer",
     "AgreementPolicy",

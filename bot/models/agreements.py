@@ -110,6 +110,9 @@ class Agreement(TimestampMixin, Base):
     broken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     terms: Mapped[str | None] = mapped_column(Text)  # the text the debtor confirmed
+    # Set while a payment case holds the agreement ("payment_review"): its instalments are not charged
+    # and it is not broken for lateness until an agent resolves the case.
+    pause_reason: Mapped[str | None] = mapped_column(String(40))
 
     creditor: Mapped[Creditor] = relationship()
     debtor: Mapped[Debtor] = relationship()

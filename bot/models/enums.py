@@ -103,10 +103,16 @@ class InstalmentStatus(enum.StrEnum):
 
 
 class CaseKind(enum.StrEnum):
-    """What an agent is asked to look at: a claimed payment or a disputed debt."""
+    """What an agent is asked to look at: a claimed payment, a disputed debt, or a payment confirmation
+    that does not match what was charged (see `bot.payments.mismatches`)."""
 
     PAYMENT_CLAIM = "payment_claim"
     DISPUTE = "dispute"
+    # Payment mismatches (issue 14 §6).
+    PARTIAL_PAYMENT = "partial_payment"
+    PAYMENT_ON_AGREEMENT = "payment_on_agreement"
+    PAYMENT_ON_CANCELLED = "payment_on_cancelled"
+    DUPLICATE_PAYMENT = "duplicate_payment"
 
 
 class CaseStatus(enum.StrEnum):

@@ -11,6 +11,11 @@ from bot.models.base import Base, BigId, TimestampMixin, UTCDateTime, str_enum
 from bot.models.enums import InvoiceStatus
 from bot.models.parties import Creditor, Debtor
 
+# Pause reasons that hold collection with no end date, until an agent resolves the case.
+DISPUTE = "dispute"
+PAYMENT_REVIEW = "payment_review"  # a payment did not match the charge (bot.payments.mismatches)
+HOLD_REASONS = frozenset({DISPUTE, PAYMENT_REVIEW})
+
 
 class Invoice(TimestampMixin, Base):
     """One receivable. Money is integer centavos, never a float."""
@@ -39,13 +44,19 @@ class Invoice(TimestampMixin, Base):
     pix_code: Mapped[str | None] = mapped_column(Text)  # Pix "copia e cola" (BR Code payload)
     payment_url: Mapped[str | None] = mapped_column(String(500))
 
-    # Collection (reminders) paused until this time: a "já paguei" claim waits for its receipt, a
-    # dispute for an agent. `pause_reason` says which.
+    # Collection (reminders) paused until this time: a "já paguei" claim waits for its receipt. A dispute
+    # or a payment under review (HOLD_REASONS) holds it with no end date, until an agent decides.
+    # `pause_reason` says which.
     collection_paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pause_reason: Mapped[str | None] = mapped_column(String(40))
 
     creditor: Mapped[Creditor] = relationship(back_populates="invoices")
     debtor: Mapped[Debtor] = relationship(back_populates="invoices")
+
+    @property
+    def on_hold(self) -> bool:
+        """True while a dispute or a payment under review holds collection (until an agent decides)."""
+        return self.pause_reason in HOLD_REASONS
 
     def is_overdue(self, today: date) -> bool:
         """True when the invoice is still open after its due date."""

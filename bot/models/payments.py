@@ -62,7 +62,8 @@ class Payment(TimestampMixin, Base):
 
 
 class Case(TimestampMixin, Base):
-    """Something an agent must look at: a debtor says an invoice is paid, or disputes it."""
+    """Something an agent must look at: a debtor says an invoice is paid, or disputes it, or a payment
+    does not match what was charged."""
 
     __tablename__ = "cases"
 
@@ -75,7 +76,16 @@ class Case(TimestampMixin, Base):
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"), index=True)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
-    # What the debtor sent as evidence: [{"url": ..., "content_type": ..., "message_id": ...}, ...]
+    # Payment mismatches: the payment that opened the case (unique: one payment never opens two cases)
+    # and the agreement whose instalments are held while the case is open.
+    payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="SET NULL"), unique=True
+    )
+    agreement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agreements.id", ondelete="SET NULL"), index=True
+    )
+    # What the debtor sent as evidence: [{"url": ..., "content_type": ..., "message_id": ...}, ...]; for a
+    # payment mismatch, the payments: [{"payment_id": ..., "amount_cents": ..., "due_cents": ...}, ...]
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
     note: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

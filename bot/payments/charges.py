@@ -124,16 +124,20 @@ def for_instalment(instalment: Instalment, provider: PaymentProvider) -> Charge:
 
 
 def open_charges(session: Session, debtor_id: int, today: date, provider: PaymentProvider) -> list[Charge]:
-    """Everything the debtor can pay now: open invoices not paused by a dispute, and the next open
-    instalment of each active agreement; oldest due first."""
+    """Everything the debtor can pay now: open invoices not held by a dispute or a payment under review,
+    and the next open instalment of each active agreement not held; oldest due first."""
     invoices = session.scalars(
         select(Invoice)
         .where(Invoice.debtor_id == debtor_id, Invoice.status == InvoiceStatus.OPEN)
         .order_by(Invoice.due_date, Invoice.id)
     ).all()
-    charges = [for_invoice(i, today, provider) for i in invoices if i.pause_reason != "dispute"]
+    charges = [for_invoice(i, today, provider) for i in invoices if not i.on_hold]
     for agreement in session.scalars(
-        select(Agreement).where(Agreement.debtor_id == debtor_id, Agreement.status == AgreementStatus.ACTIVE)
+        select(Agreement).where(
+            Agreement.debtor_id == debtor_id,
+            Agreement.status == AgreementStatus.ACTIVE,
+            Agreement.pause_reason.is_(None),
+        )
     ):
         upcoming = [i for i in agreement.instalments if i.status == InstalmentStatus.OPEN]
         if upcoming:

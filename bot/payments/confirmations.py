@@ -3,8 +3,10 @@
 A confirmation names a charge by reference: an invoice's external reference (with the creditor's CNPJ
 when references could clash) or an instalment's "A<agreement>P<number>". Applying one:
 * records a `Payment` (unique per provider and provider id: a repeated confirmation changes nothing);
-* marks the invoice or instalment paid when the amount covers it (a smaller amount is recorded and
-  left for an agent: partial payments are not guessed);
+* marks the invoice or instalment paid when it is open and the amount covers it;
+* otherwise opens a case for the team and adjusts collection (`bot.payments.mismatches`): a smaller
+  amount (`partial`), an invoice in an active agreement (`on_agreement`), a cancelled invoice or
+  instalment (`on_cancelled`), a charge already paid (`already_paid`). Nothing is guessed;
 * completes the agreement when its last instalment is paid;
 * lifts a "já paguei" pause and resolves the open payment claim for that invoice;
 * stops every pending reminder at once (reminders are only ever sent for open charges);
@@ -25,6 +27,7 @@ from bot.config import Settings
 from bot.documents import InvalidDocument, normalize_cnpj
 from bot.models import (
     Agreement,
+    AgreementStatus,
     AuditLog,
     Case,
     CaseKind,
@@ -42,6 +45,7 @@ from bot.models import (
 )
 from bot.money import format_brl
 from bot.outbound import Reply, queue_replies
+from bot.payments import mismatches
 from bot.payments.providers import Confirmation
 
 log = logging.getLogger(__name__)
@@ -53,10 +57,13 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 class Applied:
     """What applying one confirmation did."""
 
-    outcome: str  # paid | partial | duplicate | already_paid | unknown_reference | unknown_creditor
+    # paid | partial | on_agreement | on_cancelled | already_paid | duplicate (the same confirmation
+    # again) | unknown_reference | unknown_creditor
+    outcome: str
     payment_id: int | None = None
     invoice_id: int | None = None
     instalment_id: int | None = None
+    case_id: int | None = None  # the case opened (or added to) for a payment that did not match
     thanked_conversations: list[int] = field(default_factory=list)
 
     @property
@@ -137,7 +144,7 @@ def apply(session: Session, settings: Settings, provider: str, confirmation: Con
         instalment_id=payment.instalment_id,
     )
     if invoice is not None:
-        _pay_invoice(session, invoice, confirmation, applied)
+        _pay_invoice(session, invoice, payment, applied)
         label, debtor_id, creditor = (
             invoice.description or f"fatura {invoice.external_ref}",
             invoice.debtor_id,
@@ -145,7 +152,7 @@ def apply(session: Session, settings: Settings, provider: str, confirmation: Con
         )
     else:
         assert instalment is not None
-        _pay_instalment(session, instalment, confirmation, applied)
+        _pay_instalment(session, instalment, payment, applied)
         agreement = instalment.agreement
         label = f"parcela {instalment.number} do acordo {agreement.id}"
         debtor_id, creditor = agreement.debtor_id, agreement.creditor
@@ -167,15 +174,44 @@ def apply(session: Session, settings: Settings, provider: str, confirmation: Con
     return applied
 
 
-def _pay_invoice(session: Session, invoice: Invoice, confirmation: Confirmation, applied: Applied) -> None:
+def _pay_invoice(session: Session, invoice: Invoice, payment: Payment, applied: Applied) -> None:
+    """Pay an open invoice, or route the mismatch to a case (see `bot.payments.mismatches`)."""
+    due = invoice.amount_cents
     if invoice.status == InvoiceStatus.PAID:
         applied.outcome = "already_paid"
+        _case(session, applied, CaseKind.DUPLICATE_PAYMENT, payment, invoice.debtor_id, due, invoice=invoice)
         return
-    if confirmation.amount_cents < invoice.amount_cents:
+    if invoice.status == InvoiceStatus.CANCELLED:
+        applied.outcome = "on_cancelled"
+        _case(
+            session, applied, CaseKind.PAYMENT_ON_CANCELLED, payment, invoice.debtor_id, None, invoice=invoice
+        )
+        return
+    if invoice.status == InvoiceStatus.IN_AGREEMENT:
+        # The invoice's debt now lives in the agreement: flipping it to paid would leave the instalments
+        # charged. The team decides how the money counts; meanwhile the instalments are not charged.
+        applied.outcome = "on_agreement"
+        agreement = mismatches.active_agreement_of(session, invoice)
+        if agreement is not None:
+            mismatches.hold_agreement(agreement)
+        _case(
+            session,
+            applied,
+            CaseKind.PAYMENT_ON_AGREEMENT,
+            payment,
+            invoice.debtor_id,
+            due,
+            invoice=invoice,
+            agreement=agreement,
+        )
+        return
+    if payment.amount_cents < due:
         applied.outcome = "partial"
+        mismatches.hold_invoice(invoice)  # reminders must not keep asking for the full amount
+        _case(session, applied, CaseKind.PARTIAL_PAYMENT, payment, invoice.debtor_id, due, invoice=invoice)
         return
     invoice.status = InvoiceStatus.PAID
-    invoice.paid_at = confirmation.paid_at
+    invoice.paid_at = payment.paid_at
     invoice.collection_paused_until = None
     invoice.pause_reason = None
     for case in session.scalars(
@@ -188,18 +224,61 @@ def _pay_invoice(session: Session, invoice: Invoice, confirmation: Confirmation,
         case.resolution = "pagamento confirmado"
 
 
-def _pay_instalment(
-    session: Session, instalment: Instalment, confirmation: Confirmation, applied: Applied
-) -> None:
+def _pay_instalment(session: Session, instalment: Instalment, payment: Payment, applied: Applied) -> None:
+    """Pay an open instalment, or route the mismatch to a case (see `bot.payments.mismatches`)."""
+    agreement = instalment.agreement
+    due = instalment.amount_cents
     if instalment.status == InstalmentStatus.PAID:
         applied.outcome = "already_paid"
+        _case(
+            session,
+            applied,
+            CaseKind.DUPLICATE_PAYMENT,
+            payment,
+            agreement.debtor_id,
+            due,
+            agreement=agreement,
+        )
         return
-    if confirmation.amount_cents < instalment.amount_cents:
+    if instalment.status == InstalmentStatus.CANCELLED or agreement.status != AgreementStatus.ACTIVE:
+        applied.outcome = "on_cancelled"
+        _case(
+            session,
+            applied,
+            CaseKind.PAYMENT_ON_CANCELLED,
+            payment,
+            agreement.debtor_id,
+            None,
+            agreement=agreement,
+        )
+        return
+    if payment.amount_cents < due:
         applied.outcome = "partial"
+        mismatches.hold_agreement(agreement)  # no reminder asks for the full instalment meanwhile
+        _case(
+            session, applied, CaseKind.PARTIAL_PAYMENT, payment, agreement.debtor_id, due, agreement=agreement
+        )
         return
     instalment.status = InstalmentStatus.PAID
-    instalment.paid_at = confirmation.paid_at
-    agreements.complete_if_paid(session, instalment.agreement)
+    instalment.paid_at = payment.paid_at
+    agreements.complete_if_paid(session, agreement)
+
+
+def _case(
+    session: Session,
+    applied: Applied,
+    kind: CaseKind,
+    payment: Payment,
+    debtor_id: int,
+    due_cents: int | None,
+    *,
+    invoice: Invoice | None = None,
+    agreement: Agreement | None = None,
+) -> None:
+    case = mismatches.open_case(
+        session, kind, payment, debtor_id=debtor_id, due_cents=due_cents, invoice=invoice, agreement=agreement
+    )
+    applied.case_id = case.id
 
 
 def thank(session: Session, settings: Settings, debtor_id: int, text: str) -> list[int]:

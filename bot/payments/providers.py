@@ -28,9 +28,16 @@ from bot.payments import boleto, pix
 
 SIGNATURE_HEADER = "X-Regua-Signature"
 
+# What a confirmation may carry (issue 14 §6): anything else is refused with a 400, nothing stored.
+# The payment id is matched exactly and never cut (two ids cut to one would hide a payment); it must fit
+# `payments.external_id`. The largest amount is what a Pix code can carry (R$ 9.999.999.999,99), far
+# below the BIGINT column.
+MAX_EXTERNAL_ID = 100
+MAX_AMOUNT_CENTS = 999_999_999_999
+
 
 class InvalidConfirmation(ValueError):
-    """A confirmation body that cannot be read; the message says what is wrong."""
+    """A confirmation body that cannot be read or stored; the message (pt-BR) says what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -110,32 +117,40 @@ class DefaultProvider:
         try:
             document = json.loads(body)
         except ValueError:
-            raise InvalidConfirmation("body is not JSON") from None
+            raise InvalidConfirmation("o corpo não é JSON") from None
         items = (
             document.get("payments") if isinstance(document, dict) and "payments" in document else [document]
         )
         if not isinstance(items, list) or not items:
-            raise InvalidConfirmation("no payments in the body")
+            raise InvalidConfirmation("nenhum pagamento no corpo")
         return [_confirmation(item) for item in items]
 
 
 def _confirmation(item: object) -> Confirmation:
     if not isinstance(item, dict):
-        raise InvalidConfirmation("each payment must be an object")
+        raise InvalidConfirmation("cada pagamento deve ser um objeto")
     missing = [k for k in ("id", "reference", "amount_cents", "paid_at") if item.get(k) in (None, "")]
     if missing:
-        raise InvalidConfirmation(f"missing {', '.join(missing)}")
+        raise InvalidConfirmation(f"faltam os campos {', '.join(missing)}")
+    external_id = item["id"]
+    if isinstance(external_id, bool) or not isinstance(external_id, str | int):
+        raise InvalidConfirmation("id deve ser um texto")
+    external_id = str(external_id)
+    if len(external_id) > MAX_EXTERNAL_ID:
+        raise InvalidConfirmation(f"id tem {len(external_id)} caracteres; o máximo é {MAX_EXTERNAL_ID}")
     amount = item["amount_cents"]
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise InvalidConfirmation("amount_cents must be a positive integer (centavos)")
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT_CENTS:
+        raise InvalidConfirmation(
+            f"amount_cents deve ser um número inteiro de centavos, de 1 a {MAX_AMOUNT_CENTS}"
+        )
     try:
         paid_at = datetime.fromisoformat(str(item["paid_at"]))
     except ValueError:
-        raise InvalidConfirmation("paid_at must be an ISO 8601 date-time") from None
+        raise InvalidConfirmation("paid_at deve ser uma data e hora ISO 8601") from None
     if paid_at.tzinfo is None:
-        raise InvalidConfirmation("paid_at must carry a time zone")
+        raise InvalidConfirmation("paid_at deve trazer o fuso horário")
     return Confirmation(
-        external_id=str(item["id"])[:100],
+        external_id=external_id,
         reference=str(item["reference"]).strip(),
         creditor_cnpj=str(item["creditor_cnpj"]) if item.get("creditor_cnpj") else None,
         amount_cents=amount,

@@ -7,7 +7,8 @@ Exactly once, crash-safe (the healthchecks `sendalerts` pattern):
    number of dispatchers on any number of machines take disjoint rows; on SQLite the single UPDATE is
    atomic. Rows whose lease expired (a dispatcher killed mid-batch) are claimable again.
 2. **Re-check** each row right before sending: still open (not paid, not cancelled, not in an
-   agreement), not paused by "já paguei" or a dispute, no human handoff in progress, the channel not
+   agreement), not paused by "já paguei", a dispute or a payment under review (an invoice, or the
+   agreement of an instalment: bot.payments.mismatches), no human handoff in progress, the channel not
    opted out (and WhatsApp consented), inside the legal contact window in the debtor's local time, and
    under the frequency caps (one proactive message a day, a weekly cap). A row that fails waits (window,
    caps, handoff: `next_attempt_at`), moves to its next channel, or is skipped for good (paid, opted out).
@@ -46,6 +47,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.documents import format_cnpj
 from bot.models import (
+    PAYMENT_REVIEW,
     Channel,
     Conversation,
     ConversationState,
@@ -186,6 +188,8 @@ def _charge_state(session: Session, entry: OutboxEntry, now: datetime) -> str | 
             return "not_open"
         if invoice.pause_reason == "dispute":
             return "disputed"
+        if invoice.pause_reason == PAYMENT_REVIEW:  # a payment did not match: held until an agent decides
+            return "payment_review"
         paused_until = as_utc(invoice.collection_paused_until)
         if invoice.pause_reason and paused_until is not None and paused_until > now:
             return "paused"
@@ -193,6 +197,8 @@ def _charge_state(session: Session, entry: OutboxEntry, now: datetime) -> str | 
     instalment = session.get(Instalment, entry.instalment_id) if entry.instalment_id else None
     if instalment is None or instalment.status != InstalmentStatus.OPEN:
         return "not_open"
+    if instalment.agreement.pause_reason == PAYMENT_REVIEW:  # held by a payment case
+        return "payment_review"
     return None
 
 
