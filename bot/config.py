@@ -86,6 +86,12 @@ class Settings:
     payment_webhook_secret: str | None = field(default=None, repr=False)
     payment_link_days: int = 30
     media_url_hours: int = 72
+    # LGPD (privacy, bot.privacy): how long message bodies and unknown numbers are kept, when Rasa's
+    # trackers expire, and the key of the keyed hashes an erasure leaves (see docs/privacy.md).
+    retention_body_days: int = 365
+    retention_unknown_days: int = 30
+    retention_tracker_days: int = 30
+    privacy_hash_key: str | None = field(default=None, repr=False)
 
     @property
     def effective_database_url(self) -> str:
@@ -112,6 +118,15 @@ class Settings:
         """True when inline replies go back in the webhook's TwiML response (never in sandbox mode: there
         is no Twilio to read it, so the sandbox channel stores the replies instead)."""
         return not self.sandbox and self.twilio_inline_replies == "twiml"
+
+    @property
+    def erasure_key(self) -> bytes:
+        """The key of the keyed hashes (HMAC-SHA256) that replace an erased person's CPF and phone numbers:
+        `PRIVACY_HASH_KEY`, or one derived from SECRET_KEY. It must outlive key rotations: with another
+        key an erased opt-out no longer matches its number (see docs/privacy.md)."""
+        if self.privacy_hash_key:
+            return self.privacy_hash_key.encode()
+        return hmac.new(self.secret_key.encode(), b"regua-privacy-hash", hashlib.sha256).digest()
 
     @property
     def webhook_auth_token(self) -> str:
@@ -320,6 +335,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         payment_webhook_secret=_payment_secret(env),
         payment_link_days=_int(env, "PAYMENT_LINK_DAYS", 30, 1, 365),
         media_url_hours=_int(env, "MEDIA_URL_HOURS", 72, 1, 24 * 30),
+        # LGPD (privacy).
+        retention_body_days=_int(env, "RETENTION_BODY_DAYS", 365, 1, 3650),
+        retention_unknown_days=_int(env, "RETENTION_UNKNOWN_DAYS", 30, 1, 3650),
+        retention_tracker_days=_int(env, "RETENTION_TRACKER_DAYS", 30, 1, 3650),
+        privacy_hash_key=_privacy_hash_key(env),
     )
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
@@ -343,6 +363,13 @@ def _payment_secret(env: Mapping[str, str]) -> str | None:
     if secret is not None and len(secret) < 16:
         raise ConfigError("PAYMENT_WEBHOOK_SECRET must be at least 16 characters long")
     return secret
+
+
+def _privacy_hash_key(env: Mapping[str, str]) -> str | None:
+    key = _text(env, "PRIVACY_HASH_KEY")
+    if key is not None and len(key) < 32:
+        raise ConfigError("PRIVACY_HASH_KEY must be at least 32 characters long")
+    return key
 
 
 def _check_rate_limit(name: str, value: str) -> None:
