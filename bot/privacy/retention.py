@@ -17,11 +17,11 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from bot.config import Settings
 from bot.db import Database
-from bot.models import AuditLog, Conversation, Message, OptOutEvent, as_utc, utcnow
+from bot.models import AuditLog, Conversation, Debtor, Message, OptOutEvent, as_utc, utcnow
 from bot.privacy.erasure import hash_opt_out_addresses, redact_messages
 from bot.privacy.subjects import random_address_token
 
@@ -43,6 +43,15 @@ class RetentionResult:
     finished: bool = True
 
 
+def _unknown_number() -> ColumnElement[bool]:
+    """The conversation's number is no debtor's: linked to none, and no debtor has it (a debtor's number may
+    have an unlinked conversation, e.g. a reminder reused one opened before the number was imported)."""
+    known = select(Debtor.id).where(
+        or_(Debtor.phone == Conversation.address, Debtor.phone_secondary == Conversation.address)
+    )
+    return and_(Conversation.debtor_id.is_(None), ~known.exists())
+
+
 def _redact_batch(database: Database, where: list[object], now: datetime) -> int:
     with database.session() as session:
         ids = session.scalars(
@@ -60,7 +69,7 @@ def _anonymise_numbers_batch(database: Database, cutoff: datetime, key: bytes, n
         conversations = session.scalars(
             select(Conversation)
             .where(
-                Conversation.debtor_id.is_(None),
+                _unknown_number(),
                 Conversation.redacted_at.is_(None),
                 func.coalesce(Conversation.last_inbound_at, Conversation.created_at) < cutoff,
             )
@@ -93,9 +102,7 @@ def run(database: Database, settings: Settings, *, now: datetime | None = None,
         ("bodies", lambda: _redact_batch(database, [Message.created_at < body_cutoff], now)),
         (
             "unknown_messages",
-            lambda: _redact_batch(
-                database, [Conversation.debtor_id.is_(None), Message.created_at < unknown_cutoff], now
-            ),
+            lambda: _redact_batch(database, [_unknown_number(), Message.created_at < unknown_cutoff], now),
         ),
         (
             "unknown_numbers",

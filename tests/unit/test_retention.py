@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.models import AuditLog, Channel, Conversation, Direction, Message, MessageStatus, OptOutAction
 from bot.privacy import retention
-from tests.unit.lgpd_people import ANA_PHONE, JOAO_PHONE, all_text, create
+from tests.unit.lgpd_people import ANA_PHONE, ANA_SECOND_PHONE, JOAO_PHONE, all_text, create
 
 NOW = datetime(2026, 12, 10, 3, 0, tzinfo=UTC)
 UNKNOWN = "+5521998877665"
@@ -76,6 +76,12 @@ def test_messages_and_numbers_of_unknown_senders_are_anonymised_after_their_peri
     with db.session() as s:
         _age(db, Message, list(s.scalars(select(Message.id).where(Message.conversation_id == old))), 31)
         _age(db, Conversation, [old], 40)
+        # Ana's secondary number wrote before it was linked to her: a debtor's number, not an unknown one.
+        unlinked = list(
+            s.scalars(select(Message.id).where(Message.conversation_id == ids.unlinked_conversation))
+        )
+        _age(db, Message, unlinked, 40)
+        _age(db, Conversation, [ids.unlinked_conversation], 40, last_inbound_at=NOW - timedelta(days=40))
     result = retention.run(db, settings, now=NOW)
     assert (result.unknown_messages, result.unknown_numbers) == (1, 1)
     with db.session() as s:
@@ -88,6 +94,10 @@ def test_messages_and_numbers_of_unknown_senders_are_anonymised_after_their_peri
         # A debtor's recent conversation, and its number, are not touched.
         assert s.get_one(Conversation, ids.ana_conversation).address == ANA_PHONE
         assert s.get_one(Conversation, ids.joao_conversation).address == JOAO_PHONE
+        assert s.get_one(Conversation, ids.unlinked_conversation).address == ANA_SECOND_PHONE
+        assert (
+            s.scalar(select(Message.body).where(Message.id == unlinked[0])) == "aqui é a Ana Beatriz de novo"
+        )
     with db.engine.connect() as conn:
         text = all_text(conn)
     assert UNKNOWN not in text and "111.444.777-35" not in text
