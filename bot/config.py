@@ -117,6 +117,12 @@ class Settings:
     redis_inline_timeout_seconds: float = 0.25
     redis_breaker_failures: int = 3
     redis_breaker_cooldown_seconds: float = 10.0
+    # LGPD (privacy, bot.privacy): how long message bodies and unknown numbers are kept, when Rasa's
+    # trackers expire, and the key of the keyed hashes an erasure leaves (see docs/privacy.md).
+    retention_body_days: int = 365
+    retention_unknown_days: int = 30
+    retention_tracker_days: int = 30
+    privacy_hash_key: str | None = field(default=None, repr=False)
 
     @property
     def effective_database_url(self) -> str:
@@ -143,6 +149,15 @@ class Settings:
         """True when inline replies go back in the webhook's TwiML response (never in sandbox mode: there
         is no Twilio to read it, so the sandbox channel stores the replies instead)."""
         return not self.sandbox and self.twilio_inline_replies == "twiml"
+
+    @property
+    def erasure_key(self) -> bytes:
+        """The key of the keyed hashes (HMAC-SHA256) that replace an erased person's CPF and phone numbers:
+        `PRIVACY_HASH_KEY`, or one derived from SECRET_KEY. It must outlive key rotations: with another
+        key an erased opt-out no longer matches its number (see docs/privacy.md)."""
+        if self.privacy_hash_key:
+            return self.privacy_hash_key.encode()
+        return hmac.new(self.secret_key.encode(), b"regua-privacy-hash", hashlib.sha256).digest()
 
     @property
     def webhook_auth_token(self) -> str:
@@ -379,6 +394,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         redis_inline_timeout_seconds=_float(env, "REDIS_INLINE_TIMEOUT_SECONDS", 0.25, 0.05, 5.0),
         redis_breaker_failures=_int(env, "REDIS_BREAKER_FAILURES", 3, 1, 100),
         redis_breaker_cooldown_seconds=_float(env, "REDIS_BREAKER_COOLDOWN_SECONDS", 10.0, 1.0, 600.0),
+        # LGPD (privacy).
+        retention_body_days=_int(env, "RETENTION_BODY_DAYS", 365, 1, 3650),
+        retention_unknown_days=_int(env, "RETENTION_UNKNOWN_DAYS", 30, 1, 3650),
+        retention_tracker_days=_int(env, "RETENTION_TRACKER_DAYS", 30, 1, 3650),
+        privacy_hash_key=_privacy_hash_key(env),
     )
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
@@ -480,6 +500,13 @@ def _health_token(env: Mapping[str, str]) -> str | None:
     if token is not None and len(token) < 16:
         raise ConfigError("HEALTH_TOKEN must be at least 16 characters long")
     return token
+
+
+def _privacy_hash_key(env: Mapping[str, str]) -> str | None:
+    key = _text(env, "PRIVACY_HASH_KEY")
+    if key is not None and len(key) < 32:
+        raise ConfigError("PRIVACY_HASH_KEY must be at least 32 characters long")
+    return key
 
 
 def _check_rate_limit(name: str, value: str) -> None:

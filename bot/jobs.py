@@ -5,8 +5,9 @@
 * `sweep` runs every minute: it replays messages spooled while the database was down (bot.spool),
   re-enqueues work whose job was lost (a Redis restart, a message saved while Redis was down), settles
   sends whose outcome is unknown (asking Twilio) and, once an hour, breaks agreements with an
-  instalment overdue beyond the creditor's limit. It reschedules itself; the job id is the minute it
-  runs in, so any number of workers keeps exactly one chain going.
+  instalment overdue beyond the creditor's limit and runs the LGPD retention job when it has not run for
+  a day (bot.privacy.retention). It reschedules itself; the job id is the minute it runs in, so any
+  number of workers keeps exactly one chain going.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.breaker import CircuitBreaker
 from bot.channels import RetryableSendError
 from bot.dialogue import Services
 from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
+from bot.privacy import retention
 from bot.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -172,12 +174,23 @@ def sweep_once(services: Services) -> dict[str, int]:
         services.later.process(conversation_id)
     for conversation_id in to_deliver:
         services.later.deliver(conversation_id)
+    if now.minute == 0:
+        _retention(services, now)
     return {
         "processing": len(to_process),
         "delivering": len(to_deliver),
         "stuck_sends": len(stuck),
         "broken_agreements": len(broken),
     }
+
+
+def _retention(services: Services, now: datetime) -> None:
+    """The LGPD retention job, at most once a day (it checks its own last run), after the sweep's
+    urgent work. A failure is logged and retried at the next hourly sweep: it must not stop the sweeps."""
+    try:
+        retention.run_if_due(services.database, services.settings, now)
+    except Exception:
+        log.exception("retention job failed; retrying at the next hourly sweep")
 
 
 def _settle_stuck(services: Services, message_ids: list[int], now: datetime) -> list[int]:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import AuditLog, Channel, Conversation, Debtor, OptOutAction, OptOutEvent, utcnow
+from bot.privacy.subjects import keyed_hash
 
 OPT_OUT_WORDS = frozenset(
     {
@@ -114,17 +115,26 @@ def record_for_conversation(
     )
 
 
-def is_opted_out(session: Session, channel: Channel, address: str, debtor: Debtor | None = None) -> bool:
+def is_opted_out(
+    session: Session,
+    channel: Channel,
+    address: str,
+    debtor: Debtor | None = None,
+    *,
+    key: bytes | None = None,
+) -> bool:
     """True when proactive messages to `address` on `channel` are forbidden.
 
     The debtor's flag decides when there is one; for a number without a debtor (or a number that opted
-    out before it was linked to one) the latest event on that address decides.
+    out before it was linked to one) the latest event on that address decides. With the privacy `key`
+    (`Settings.erasure_key`), events of erased people, which hold a keyed hash of the number, count too.
     """
     if debtor is not None and debtor.opted_out(channel):
         return True
+    addresses = [address] if key is None else [address, keyed_hash(key, address)]
     latest = session.scalar(
         select(OptOutEvent.action)
-        .where(OptOutEvent.channel == channel, OptOutEvent.address == address)
+        .where(OptOutEvent.channel == channel, OptOutEvent.address.in_(addresses))
         .order_by(OptOutEvent.id.desc())
         .limit(1)
     )

@@ -43,7 +43,9 @@ def endpoints_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {"action_endpoint": action_endpoint}
     if settings.redis_url and urlsplit(settings.redis_url).scheme in ("redis", "rediss"):
         store = redis_store_config(settings.redis_url)
-        config["tracker_store"] = {"type": "redis", **store}
+        # LGPD: a tracker (the conversation's text) expires RETENTION_TRACKER_DAYS after its last turn.
+        expiry = settings.retention_tracker_days * 86400
+        config["tracker_store"] = {"type": "redis", **store, "record_exp": expiry}
         config["lock_store"] = {"type": "redis", **store}
     return config
 

@@ -162,3 +162,33 @@ def dispute_recorded(labels: str, case_ids: list[int]) -> str:
         "até a análise. Uma pessoa da nossa equipe vai analisar e responder por aqui. Se puder, conte o que "
         "aconteceu."
     )
+
+
+# --- LGPD: the summary handed to a person who asks what Régua holds on them (bot.privacy.summary) -------
+
+PRIVACY_SUMMARY_TITLE = "Seus dados pessoais tratados pela Régua"
+PRIVACY_SUMMARY_INTRO = (
+    "Este documento atende ao seu pedido de acesso aos dados pessoais (Lei Geral de Proteção de Dados, "
+    "art. 18). Ele resume o que guardamos sobre você; o arquivo JSON que o acompanha traz todos os "
+    "registros completos, em formato legível por máquina (portabilidade)."
+)
+PRIVACY_SUMMARY_ERASED = (
+    "Seus dados de identificação foram anonimizados em {date}, a seu pedido. Guardamos apenas o que a "
+    "lei exige que o credor mantenha (valores, pagamentos, acordos e o registro do seu pedido para não "
+    "receber mensagens), sem dados que identifiquem você."
+)
+PRIVACY_SUMMARY_PURPOSE = (
+    "Por que tratamos esses dados: para a cobrança de dívidas em nome do credor (execução de contrato e "
+    "proteção do crédito, LGPD art. 7º, V e X), para cumprir obrigações legais, como guardar registros de "
+    "pagamentos (art. 7º, II), e para registrar seus pedidos, como o de não receber mensagens."
+)
+PRIVACY_SUMMARY_SHARING = (
+    "Com quem compartilhamos: a Twilio entrega as mensagens de WhatsApp e SMS (operadora, que guarda "
+    "cópias conforme a política dela) e o assistente de conversa (Rasa) funciona nos nossos próprios "
+    "servidores. Os dados não são vendidos nem usados para outros fins."
+)
+PRIVACY_SUMMARY_RIGHTS = (
+    "Seus direitos: você pode pedir a correção de dados incorretos, a anonimização ou eliminação dos dados "
+    "desnecessários e informações sobre o tratamento, pelo canal de atendimento do credor. Para não "
+    "receber mais mensagens, basta responder PARAR."
+)

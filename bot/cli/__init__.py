@@ -12,7 +12,20 @@ def main() -> None:
 
 def _register() -> None:
     # Imported here, not at module top, so `regua --help` stays fast and a broken optional area is obvious.
-    from bot.cli import campaign, cases, chat, creditors, db, demo, handoff, imports, nlu, processes, service
+    from bot.cli import (
+        campaign,
+        cases,
+        chat,
+        creditors,
+        db,
+        demo,
+        handoff,
+        imports,
+        lgpd,
+        nlu,
+        processes,
+        service,
+    )
 
     for command in (
         db.db,
@@ -22,6 +35,7 @@ def _register() -> None:
         chat.chat,
         handoff.handoff,
         cases.cases,
+        lgpd.lgpd,
         campaign.campaign,
         campaign.scheduler_command,
         nlu.nlu,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import contacts
+from bot.config import get_settings
 from bot.db import Database
 from bot.imports.fields import (
     CellError,
@@ -37,6 +38,7 @@ from bot.imports.store import (
 from bot.models import Channel, Debtor, OptOutAction, OptOutEvent, utcnow
 from bot.models.base import as_utc
 from bot.phones import UF_TIMEZONE
+from bot.privacy.subjects import keyed_hash
 
 __all__ = ["DEBTOR_FIELDS", "import_debtors"]
 
@@ -81,6 +83,10 @@ _COLUMNS = (
     "notes",
     "whatsapp_consent_at",
     "sms_consent_at",
+)
+ERASED_CPF = (
+    "CPF {cpf} pertence a uma pessoa cujos dados foram eliminados a pedido dela (LGPD); linha não "
+    "importada (veja 'regua lgpd allow-reimport' em docs/privacy.md)"
 )
 _CHANNEL_LABEL = {Channel.WHATSAPP: "WhatsApp", Channel.SMS: "SMS"}
 
@@ -186,9 +192,17 @@ def _consent_value(
 
 
 def import_debtors(
-    db: Database, source: Source, *, progress: bool = False, actor: str = "system"
+    db: Database,
+    source: Source,
+    *,
+    progress: bool = False,
+    actor: str = "system",
+    erasure_key: bytes | None = None,
 ) -> ImportReport:
     """Import (create or update) the debtors of a CSV file. Idempotent on CPF.
+
+    A row whose CPF belongs to a person erased on request (bot.privacy) is refused as an error; the
+    keyed hash that recognises it uses `erasure_key` (default: the configured `Settings.erasure_key`).
 
     `source` is a path or an open file (bytes or text). Bad rows are reported in the returned
     `ImportReport` and skipped; good rows are written in one transaction, with one `AuditLog` row.
@@ -220,6 +234,13 @@ def import_debtors(
                 advance(1)
 
         with db.session() as session:
+            # LGPD: a person erased on request does not come back from an old file unnoticed.
+            refused = _erased_cpfs(db, session, [p.cpf for p in parsed], erasure_key)
+            if refused:
+                report.errors.extend(
+                    RowError(p.line, ERASED_CPF.format(cpf=masked(p.cpf))) for p in parsed if p.cpf in refused
+                )
+                parsed = [p for p in parsed if p.cpf not in refused]
             existing = _load_existing(db, session, [p.cpf for p in parsed])
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
@@ -285,6 +306,21 @@ def import_debtors(
         analyze(db, "debtors", "opt_out_events")
     report.seconds = time.monotonic() - started
     return report
+
+
+def _erased_cpfs(db: Database, session: Session, cpfs: list[str], key: bytes | None) -> set[str]:
+    """The CPFs among `cpfs` of people erased on request (matched by the keyed hash erasure left)."""
+    if session.scalar(select(Debtor.id).where(Debtor.erased_key.is_not(None)).limit(1)) is None:
+        return set()  # nobody was ever erased: no key needed
+    key = key if key is not None else get_settings().erasure_key
+    by_hash = {keyed_hash(key, cpf): cpf for cpf in cpfs}
+    found: set[str] = set()
+    for batch in chunks(sorted(by_hash), lookup_chunk(db)):
+        found.update(
+            by_hash[h]
+            for h in session.scalars(select(Debtor.erased_key).where(one_of(db, Debtor.erased_key, batch)))
+        )
+    return found
 
 
 def _normalized(value: Any) -> Any:

@@ -19,7 +19,8 @@ class OptOutEvent(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtors.id", ondelete="SET NULL"), index=True)
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "opt_out_channel"))
-    address: Mapped[str] = mapped_column(String(16), index=True)
+    # E.164, or (after the person's erasure) a keyed hash of it that still matches the number (bot.privacy).
+    address: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[OptOutAction] = mapped_column(str_enum(OptOutAction, "opt_out_action"))
     # keyword, nlu, provider_error, import, agent, ...
     source: Mapped[str] = mapped_column(String(40))

@@ -46,6 +46,8 @@ class Conversation(TimestampMixin, Base):
     # an outage produces one polite notice per conversation, not one per message or retry.
     outage_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     handoff_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # LGPD: when the number was replaced by a random token (erasure, or an unknown number past retention).
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     debtor: Mapped[Debtor | None] = relationship()
     messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
@@ -59,7 +61,11 @@ class Message(TimestampMixin, Base):
 
     __tablename__ = "messages"
     # Finding the next message to process (or to retry) for a conversation.
-    __table_args__ = (Index("ix_messages_conversation_id_processing", "conversation_id", "processing"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_processing", "conversation_id", "processing"),
+        # The retention job's question: which messages, not yet redacted, are older than the period?
+        Index("ix_messages_redacted_at_created_at", "redacted_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(
@@ -91,6 +97,8 @@ class Message(TimestampMixin, Base):
     # Retries (processing an inbound message, or handing an outbound one to the provider).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # LGPD: when body, media and template variables were erased (retention or the person's erasure).
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

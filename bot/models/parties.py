@@ -89,6 +89,11 @@ class Debtor(TimestampMixin, Base):
     verified_phone: Mapped[str | None] = mapped_column(String(16))
     verification_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     verification_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # LGPD erasure (bot.privacy.erasure): when the person was anonymised, and a keyed hash (HMAC) of
+    # their CPF, so an erasure is idempotent and a re-import of the CPF is refused instead of silently
+    # recreating the person. The CPF column then holds a random token that is never a valid CPF.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    erased_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     invoices: Mapped[list[Invoice]] = relationship(back_populates="debtor")
 

@@ -69,6 +69,7 @@ from bot.models import (
 )
 from bot.money import format_brl
 from bot.payments import charges
+from bot.privacy.subjects import keyed_hash
 from bot.reminders import sms
 from bot.reminders.cadence import (
     Cadence,
@@ -230,7 +231,7 @@ class _Facts:
             sent[entry.message_id] = max(when, sent.get(entry.message_id, when))
 
 
-def _load_facts(session: Session, debtors: list[Debtor], now: datetime) -> _Facts:
+def _load_facts(session: Session, debtors: list[Debtor], now: datetime, key: bytes | None = None) -> _Facts:
     ids = [debtor.id for debtor in debtors]
     handoff = set(
         session.scalars(
@@ -242,13 +243,15 @@ def _load_facts(session: Session, debtors: list[Debtor], now: datetime) -> _Fact
     addresses = {
         _address(debtor, channel) for debtor in debtors for channel in (Channel.WHATSAPP, Channel.SMS)
     }
+    # An erased person's opt-outs hold a keyed hash of the number (bot.privacy): they still count.
+    hashed = {keyed_hash(key, a): a for a in addresses} if key is not None else {}
     latest_opt_out: dict[tuple[Channel, str], OptOutAction] = {}
     for channel, address, action in session.execute(
         select(OptOutEvent.channel, OptOutEvent.address, OptOutEvent.action)
-        .where(OptOutEvent.address.in_(addresses))
+        .where(OptOutEvent.address.in_([*addresses, *hashed]))
         .order_by(OptOutEvent.id)
     ):
-        latest_opt_out[(Channel(channel), address)] = OptOutAction(action)  # the last one wins
+        latest_opt_out[(Channel(channel), hashed.get(address, address))] = OptOutAction(action)  # last wins
     sent: dict[int, dict[int, datetime]] = {}
     for debtor_id, message_id, sent_at in session.execute(
         select(OutboxEntry.debtor_id, OutboxEntry.message_id, OutboxEntry.sent_at).where(
@@ -523,7 +526,7 @@ def _prepare(
             select(OutboxEntry).where(OutboxEntry.id.in_(ids)).order_by(OutboxEntry.id)
         ).all()
         debtors, _keep = _load_rows(session, list(entries))
-        facts = _load_facts(session, list(debtors.values()), now)
+        facts = _load_facts(session, list(debtors.values()), now, settings.erasure_key)
         by_debtor: dict[int, list[_Plan]] = defaultdict(list)
         for entry in entries:
             if entry.message_id is not None:

@@ -127,3 +127,23 @@ def test_env_example_loads() -> None:
 
     s = load_settings(dotenv=PROJECT_ROOT / ".env.example")
     assert s.web_port == 5000 and s.rasa_timeout_seconds == 8.0
+
+
+def test_retention_periods_default_and_bad_values_name_their_variable() -> None:
+    s = settings_with(SECRET_KEY="x" * 20)
+    assert (s.retention_body_days, s.retention_unknown_days, s.retention_tracker_days) == (365, 30, 30)
+    for name in ("RETENTION_BODY_DAYS", "RETENTION_UNKNOWN_DAYS", "RETENTION_TRACKER_DAYS"):
+        with pytest.raises(ConfigError, match=name):
+            settings_with(SECRET_KEY="x" * 20, **{name: "0"})
+    with pytest.raises(ConfigError, match="PRIVACY_HASH_KEY"):
+        settings_with(SECRET_KEY="x" * 20, PRIVACY_HASH_KEY="short")
+
+
+def test_the_privacy_hash_key_is_secret_and_outlives_a_secret_key_rotation_when_set() -> None:
+    key = "k" * 40
+    before = settings_with(SECRET_KEY="a" * 20, PRIVACY_HASH_KEY=key)
+    after = settings_with(SECRET_KEY="b" * 20, PRIVACY_HASH_KEY=key)
+    assert before.erasure_key == after.erasure_key == key.encode()
+    assert key not in repr(before) and before.redacted()["privacy_hash_key"] == "***"
+    derived = settings_with(SECRET_KEY="a" * 20).erasure_key
+    assert derived != settings_with(SECRET_KEY="b" * 20).erasure_key and b"a" * 20 not in derived

@@ -35,6 +35,7 @@ def test_rasa_endpoints_use_redis_tracker_and_lock_store(tmp_path: Path) -> None
         {"REGUA_VAR_DIR": str(tmp_path), "REDIS_URL": "rediss://user:p%40ss@cache.example:6380/3"}
     )
     config = rasa_runtime.endpoints_config(s)
+    assert config["tracker_store"].pop("record_exp") == 30 * 86400  # RETENTION_TRACKER_DAYS (LGPD)
     for key in ("tracker_store", "lock_store"):
         assert config[key] == {
             "type": "redis",
