@@ -191,6 +191,7 @@ def _service_env(settings: Settings, port: int) -> dict[str, str]:
         DATABASE_URL=settings.effective_database_url,
         REDIS_URL=settings.effective_redis_url,
         SECRET_KEY=settings.secret_key,
+        IDENTITY_CHECK=settings.identity_check,  # the `people` debtor writes from their registered number
         ACTION_SERVER_PORT=str(port),
         SANIC_HOST="127.0.0.1",  # rasa_sdk's own runner (the unguarded one) would otherwise bind 0.0.0.0
     )
