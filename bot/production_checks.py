@@ -144,6 +144,9 @@ def problems(settings: object) -> list[str]:
             seen.setdefault(value, name)
     if not getattr(settings, "media_signing_keys", ()):
         found.append(f"MEDIA_SIGNING_KEYS is required when REGUA_ENV=production; {GENERATE_HINT}")
+    # Derived from SECRET_KEY otherwise, so rotating the session key would silently void erased opt-outs.
+    if not getattr(settings, "privacy_hash_key", None):
+        found.append(f"PRIVACY_HASH_KEY is required when REGUA_ENV=production; {GENERATE_HINT}")
     base = urlsplit(getattr(settings, "public_base_url", ""))
     host = base.hostname or ""
     # Loopback addresses and the documentation domains (example.com, .example) reach nobody.

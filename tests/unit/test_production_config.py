@@ -31,6 +31,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://:ARNLnMtWSTxTxdVGxq5PSG8A@cache.internal:6379/0",
     "RASA_AUTH_TOKEN": "Vq3rKx8TzN2mWc5YpL7hJd4FgB9sXe6A",
     "ACTION_SERVER_TOKEN": "Hn7cQw2ZkR5tYb8MvX3pLs6DfJ9gUe4T",
+    "PRIVACY_HASH_KEY": "Zp4Wk9Tn2Rq7Lx5Vb8Mc3Hd6Jf1Gs0Ye",
 }
 
 
@@ -61,6 +62,7 @@ def test_a_complete_production_configuration_starts() -> None:
         ({"PAYMENT_WEBHOOK_SECRET": PLACEHOLDER}, "PAYMENT_WEBHOOK_SECRET"),
         ({"MEDIA_SIGNING_KEYS": f"{MEDIA_KEY},change-me-old-media-key"}, "MEDIA_SIGNING_KEYS"),
         ({"MEDIA_SIGNING_KEYS": None}, "MEDIA_SIGNING_KEYS"),
+        ({"PRIVACY_HASH_KEY": None}, "PRIVACY_HASH_KEY"),
         # One secret per purpose.
         ({"MEDIA_SIGNING_KEYS": SECRET_KEY}, "MEDIA_SIGNING_KEYS must differ from SECRET_KEY"),
         ({"PAYMENT_WEBHOOK_SECRET": MEDIA_KEY}, "MEDIA_SIGNING_KEYS must differ from PAYMENT_WEBHOOK_SECRET"),
