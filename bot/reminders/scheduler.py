@@ -68,11 +68,23 @@ def ensure_dispatchers(settings: Settings, conn: redis.Redis) -> int:
     return missing
 
 
+def _reseed_sweep(conn: redis.Redis) -> None:
+    """Supervise the worker's minute sweep: re-seed its chain if no sweep is scheduled (a Redis flush or
+    restart loses it). Never fails the tick."""
+    from bot.jobs import ensure_sweep
+
+    try:
+        ensure_sweep(conn)
+    except Exception:
+        log.exception("could not re-seed the sweep; next tick")
+
+
 def tick(
     settings: Settings, database: Database, conn: redis.Redis, now: datetime | None = None
 ) -> TickResult:
     """Plan today's steps and start dispatchers if rows are due."""
     now = now or utcnow()
+    _reseed_sweep(conn)
     with database.session() as session:
         planned = planner.plan(session, moment_to_date(now, PLANNING_ZONE)).total
     due = dispatch.pending_count(database, now)
