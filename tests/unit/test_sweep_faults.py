@@ -11,7 +11,7 @@ import redis
 import time_machine
 from sqlalchemy import select, update
 
-from bot import jobs
+from bot import dialogue, jobs
 from bot.channels import OutboundRequest, SendResult
 from bot.channels.twilio_api import TwilioSender
 from bot.config import Settings, override
@@ -40,8 +40,11 @@ def standin() -> Iterator[twilio_standin.StandIn]:
         yield running
 
 
-def _reply(db: Database, conversation_id: int, body: str, *, sid: str | None = None) -> int:
-    """An outbound reply: sent with `sid`, or left `sending` without one long enough to count as stuck."""
+def _reply(
+    db: Database, conversation_id: int, body: str, *, sid: str | None = None, pending: bool = False
+) -> int:
+    """An outbound reply: sent with `sid`, `pending`, or left `sending` without a SID long enough to count
+    as stuck."""
     with db.session() as s:
         channel = s.scalar(select(Message.channel).where(Message.conversation_id == conversation_id))
         message = Message(
@@ -49,7 +52,7 @@ def _reply(db: Database, conversation_id: int, body: str, *, sid: str | None = N
             direction=Direction.OUTBOUND,
             channel=channel,
             body=body,
-            status=MessageStatus.SENT if sid else MessageStatus.SENDING,
+            status=MessageStatus.SENT if sid else MessageStatus.PENDING if pending else MessageStatus.SENDING,
             provider_sid=sid,
         )
         s.add(message)
@@ -70,17 +73,20 @@ def _status(db: Database, message_id: int) -> tuple[MessageStatus, str | None]:
         return message.status, message.provider_sid
 
 
-def test_a_stuck_reply_matching_an_already_recorded_message_is_sent_again_and_the_sweep_goes_on(
-    settings: Settings, services, db: Database, standin: twilio_standin.StandIn
-) -> None:  # type: ignore[no-untyped-def]
-    twilio = override(
+def _twilio(settings: Settings, standin: twilio_standin.StandIn) -> Settings:
+    return override(
         settings,
         twilio_account_sid="AC" + "1" * 32,
         twilio_auth_token="secret-token-123",
         twilio_whatsapp_from="whatsapp:+5511999990000",
         twilio_api_base_url=standin.url,
     )
-    services.sender = sender = TwilioSender(twilio)
+
+
+def test_a_stuck_reply_matching_an_already_recorded_message_is_sent_again_and_the_sweep_goes_on(
+    settings: Settings, services, db: Database, standin: twilio_standin.StandIn
+) -> None:  # type: ignore[no-untyped-def]
+    services.sender = sender = TwilioSender(_twilio(settings, standin))
     conversation_id = _pending(db, "oi")
     # The debtor was asked the same question twice; Twilio has only the first, whose SID is recorded.
     first = sender.send(OutboundRequest(channel=Channel.WHATSAPP, to=PHONE, body=QUESTION))
@@ -145,3 +151,29 @@ def test_the_scheduler_re_seeds_a_sweep_chain_lost_with_redis(
         scheduler.tick(settings, db, redis_conn)
         scheduler.tick(settings, db, redis_conn)
     assert len(_scheduled_sweeps(redis_conn)) == 1  # one chain, however many ticks
+
+
+def test_a_reply_twilio_created_but_answered_with_a_5xx_is_settled_by_lookup_not_sent_again(
+    settings: Settings, services, db: Database, standin: twilio_standin.StandIn
+) -> None:  # type: ignore[no-untyped-def]
+    services.sender = TwilioSender(_twilio(settings, standin))
+    conversation_id = _pending(db, "oi")
+    boleto = _reply(db, conversation_id, "Seu boleto", pending=True)
+    after = _reply(db, conversation_id, "Mais alguma coisa?", pending=True)
+    standin.after_create = [500]  # Twilio creates the message, then answers 500
+
+    dialogue.send_now(services, conversation_id)
+    assert _status(db, boleto) == (MessageStatus.SENDING, None)  # ambiguous: not retried blindly
+    assert _status(db, after)[0] == MessageStatus.PENDING  # waits behind it, in order
+    dialogue.send_now(services, conversation_id)  # a delivery job meanwhile sends nothing
+    assert len(standin.to(PHONE)) == 1
+
+    with db.session() as s:
+        s.execute(
+            update(Message)
+            .where(Message.id == boleto)
+            .values(updated_at=utcnow() - jobs.STUCK_SENDING - timedelta(seconds=1))
+        )
+    jobs.sweep_once(services)
+    assert _status(db, boleto) == (MessageStatus.QUEUED, standin.to(PHONE)[0]["sid"])
+    assert [m["body"] for m in standin.to(PHONE)] == ["Seu boleto"]  # exactly once
