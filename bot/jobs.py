@@ -6,8 +6,10 @@
   re-enqueues work whose job was lost (a Redis restart, a message saved while Redis was down), settles
   sends whose outcome is unknown (asking Twilio) and, once an hour, breaks agreements with an
   instalment overdue beyond the creditor's limit and runs the LGPD retention job when it has not run for
-  a day (bot.privacy.retention). It reschedules itself; the job id is the minute it runs in, so any
-  number of workers keeps exactly one chain going.
+  a day (bot.privacy.retention). It reschedules itself first, whatever then happens, and each step and
+  each row is isolated (a failure is logged and the rest goes on); the job id is the minute it runs in,
+  so any number of workers (and the scheduler process, which re-seeds a lost chain) keeps exactly one
+  chain going.
 """
 
 from __future__ import annotations

@@ -301,7 +301,8 @@ def attempt(sender: Sender, request: OutboundRequest) -> Outcome:
 
 def record(session: Session, outcomes: list[tuple[int, int, Outcome]]) -> dict[int, Delivery]:
     """Record the outcomes of claimed messages — (message id, attempts, outcome) — in `session`'s
-    transaction: the SIDs of the sent ones in one statement, each failure retried later or given up.
+    transaction: the SIDs of the sent ones in one statement, each failure retried later, left `sending`
+    for a lookup (ambiguous), or given up.
 
     Until this commits, a sent message stays `sending` without a SID; whoever resumes it asks the provider
     first (`Sender.lookup`), so a crash in between never sends it twice."""

@@ -4,7 +4,8 @@ Each `tick` (every 30 s) plans today's steps (idempotent: the outbox's unique co
 plan a no-op) and, when rows are due, makes sure `REMINDER_DISPATCHERS` dispatch jobs are queued or
 running on the `reminders` RQ queue (the `dispatcher` processes run them). All state is in the database
 and Redis, so a restarted scheduler loses and repeats nothing. SIGTERM ends the loop after the current
-tick. A heartbeat key in Redis lets `regua health` see it.
+tick. A heartbeat key in Redis lets `regua health` see it. Each tick also supervises the workers' minute
+sweep (bot.jobs): if no sweep is scheduled for the next minute (Redis lost it), it schedules one.
 """
 
 from __future__ import annotations
