@@ -626,10 +626,9 @@ def _after_failure(
             stats.failed += 1
 
 
-def _fence(database: Database, owner: str, message_id: int) -> bool:
-    """Just before sending `message_id`: True if `owner` still holds every row of it (lease not run out),
-    renewing their lease; False if any was lost (possibly reclaimed by another dispatcher: skip it)."""
-    now = utcnow()
+def _fence(database: Database, owner: str, message_id: int, now: datetime) -> bool:
+    """Just before sending `message_id`: True if `owner` still holds every row of it (lease not run out at
+    `now`), renewing their lease; False if any was lost (possibly reclaimed by another dispatcher: skip)."""
     with database.session() as session:
         held = session.execute(
             update(OutboxEntry)
@@ -648,9 +647,8 @@ def _fence(database: Database, owner: str, message_id: int) -> bool:
     return bool(held) and held == rows
 
 
-def _renew(database: Database, owner: str) -> None:
-    """Heartbeat: extend the lease of the rows `owner` still holds (never of one already run out)."""
-    now = utcnow()
+def _renew(database: Database, owner: str, now: datetime) -> None:
+    """Heartbeat: extend the lease of the rows `owner` still holds at `now` (never of one run out)."""
     with database.session() as session:
         session.execute(
             update(OutboxEntry)
@@ -754,6 +752,12 @@ def dispatch_batch(
     stats = DispatchStats()
     now = now or utcnow()
     owner = owner or _owner()
+    claimed_at, started = now, time.monotonic()
+
+    def clock() -> datetime:
+        # The claim's clock moved on by the time spent since: leases are compared on one clock.
+        return claimed_at + timedelta(seconds=time.monotonic() - started)
+
     ids = claim(database, owner, limit=limit, now=now)
     stats.claimed = len(ids)
     if not ids:
@@ -771,7 +775,7 @@ def dispatch_batch(
         rate = (rates or {}).get(Channel(request.channel).value)
         if rate is not None:
             rate.acquire()
-        if not _fence(database, owner, message_id):
+        if not _fence(database, owner, message_id, clock()):
             # Its lease ran out: another dispatcher may hold the rows now and settles the message (it is
             # `sending` without a SID, so it asks the provider first). Sending here could send it twice.
             log.warning("message %s: lease lost before sending; left to its new holder", message_id)
@@ -801,7 +805,7 @@ def dispatch_batch(
             _record(database, results, stats)
             results = []
             if pending and time.monotonic() - renewed > LEASE.total_seconds() / 3:
-                _renew(database, owner)  # a batch slower than the lease keeps what it still holds
+                _renew(database, owner, clock())  # a batch slower than the lease keeps what it still holds
                 renewed = time.monotonic()
             if not pending:
                 break
