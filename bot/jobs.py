@@ -6,8 +6,10 @@
   re-enqueues work whose job was lost (a Redis restart, a message saved while Redis was down), settles
   sends whose outcome is unknown (asking Twilio) and, once an hour, breaks agreements with an
   instalment overdue beyond the creditor's limit and runs the LGPD retention job when it has not run for
-  a day (bot.privacy.retention). It reschedules itself; the job id is the minute it runs in, so any
-  number of workers keeps exactly one chain going.
+  a day (bot.privacy.retention). It reschedules itself first, whatever then happens, and each step and
+  each row is isolated (a failure is logged and the rest goes on); the job id is the minute it runs in,
+  so any number of workers (and the scheduler process, which re-seeds a lost chain) keeps exactly one
+  chain going.
 """
 
 from __future__ import annotations
@@ -34,9 +36,8 @@ DEFAULT_QUEUE = "default"
 JOB_TIMEOUT = 120
 RESULT_TTL = 600
 SWEEP_EVERY = timedelta(seconds=60)
-# A reply `sending` this long without a SID: its sender died mid-send, or it went back in a webhook's
-# TwiML and no status callback came (Twilio posts the first within seconds). Twilio may or may not have it.
-STUCK_SENDING = timedelta(minutes=5)
+# A reply `sending` this long without a SID: Twilio may or may not have it (see outbound.STUCK_SENDING).
+STUCK_SENDING = outbound.STUCK_SENDING
 SWEEP_BATCH = 1000
 # At most this many Twilio lookups per sweep (the rest wait for the next one).
 LOOKUP_BATCH = 100
@@ -102,12 +103,16 @@ def deliver_conversation(conversation_id: int) -> None:
 
 
 def sweep() -> dict[str, int]:
-    """Job: replay spooled messages, re-enqueue lost work, close sends with unknown outcome, and
-    schedule the next sweep."""
+    """Job: schedule the next sweep, then replay spooled messages, re-enqueue lost work and close sends
+    with unknown outcome.
+
+    The next sweep is scheduled first, whatever this one then does: a chain that rescheduled only after
+    success died at the first exception (a timeout, a Redis flush, one bad row) until a worker restarted.
+    The scheduler process re-seeds the chain too (`ensure_sweep`), in case Redis lost the scheduled job."""
     services = runtime.services()
+    schedule_sweep(services.later.queue if isinstance(services.later, RqLater) else None)
     replayed = replay_spool(services)
     found = {"replayed": replayed, **sweep_once(services)}
-    schedule_sweep(services.later.queue if isinstance(services.later, RqLater) else None)
     if any(found.values()):
         log.info("sweep: %s", found)
     return found
@@ -165,23 +170,38 @@ def sweep_once(services: Services) -> dict[str, int]:
             .order_by(Message.id)
             .limit(LOOKUP_BATCH)
         ).all()
-    to_deliver = list(dict.fromkeys([*to_deliver, *_settle_stuck(services, stuck, now)]))
+    resend = _step("stuck sends", _settle_stuck, services, stuck, now)
+    to_deliver = list(dict.fromkeys([*to_deliver, *resend]))
     broken: list[int] = []
     if now.minute == 0:  # hourly is plenty for a limit counted in days
-        with services.database.session() as session:
-            broken = agreements.break_overdue(session, agreements.moment_to_date(now, "America/Sao_Paulo"))
+        broken = _step("overdue agreements", _break_overdue, services, now)
     for conversation_id in to_process:
-        services.later.process(conversation_id)
+        _step("enqueue", services.later.process, conversation_id)
     for conversation_id in to_deliver:
-        services.later.deliver(conversation_id)
+        _step("enqueue", services.later.deliver, conversation_id)
     if now.minute == 0:
         _retention(services, now)
     return {
         "processing": len(to_process),
         "delivering": len(to_deliver),
         "stuck_sends": len(stuck),
-        "broken_agreements": len(broken),
+        "broken_agreements": len(broken or []),
     }
+
+
+def _step(name: str, func, *args):  # type: ignore[no-untyped-def]
+    """Run one step of the sweep; a failure is logged and the rest of the sweep goes on (each step's
+    work stays in the database for the next sweep). Returns the step's result, or [] on failure."""
+    try:
+        return func(*args)
+    except Exception:
+        log.exception("sweep step %s failed; the next sweep tries again", name)
+        return []
+
+
+def _break_overdue(services: Services, now: datetime) -> list[int]:
+    with services.database.session() as session:
+        return agreements.break_overdue(session, agreements.moment_to_date(now, "America/Sao_Paulo"))
 
 
 def _retention(services: Services, now: datetime) -> None:
@@ -228,6 +248,9 @@ def _settle_stuck(services: Services, message_ids: list[int], now: datetime) -> 
                     resend.append(message.conversation_id)
         except RetryableSendError as error:
             log.warning("message %s: cannot ask Twilio now (%s); next sweep", message_id, error)
+        except Exception:
+            # One bad row (e.g. its match already recorded elsewhere) must not stop the others.
+            log.exception("message %s: settling failed; skipped until the next sweep", message_id)
     return resend
 
 
@@ -238,6 +261,16 @@ def schedule_sweep(q: Queue | None) -> None:
     now = datetime.now(UTC)
     slot = (now + SWEEP_EVERY).replace(second=0, microsecond=0)
     q.enqueue_at(slot, sweep, job_id=f"regua-sweep-{slot:%Y%m%d%H%M}", result_ttl=RESULT_TTL, job_timeout=300)
+
+
+def ensure_sweep(conn: redis.Redis) -> None:
+    """Make sure the sweep chain runs: schedule the next minute's sweep unless it already is. Called by
+    the supervising scheduler process at every tick, so a chain lost with Redis is re-seeded."""
+    now = datetime.now(UTC)
+    slot = (now + SWEEP_EVERY).replace(second=0, microsecond=0)
+    if conn.exists(f"rq:job:regua-sweep-{slot:%Y%m%d%H%M}"):
+        return
+    schedule_sweep(queue(conn))
 
 
 def ping() -> str:

@@ -16,10 +16,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, object_session, selectinload
 
 from bot import optout
-from bot.channels import OutboundRequest, PermanentSendError, RetryableSendError, Sender, SendResult
+from bot.channels import (
+    AmbiguousSendError,
+    OutboundRequest,
+    PermanentSendError,
+    RetryableSendError,
+    Sender,
+    SendResult,
+)
 from bot.channels.splitting import WHATSAPP_MAX_CHARS, split_text
 from bot.channels.twiml import status_callback_url
 from bot.config import Settings
@@ -38,6 +45,11 @@ from bot.models import (
 log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 10
+# A reply `sending` this long without a SID: its sender died mid-send, its send was ambiguous, or it went
+# back in a webhook's TwiML and no status callback came. The sweep then asks the provider (`look_up`).
+STUCK_SENDING = timedelta(minutes=5)
+# After an ambiguous send, the replies behind it wait until the sweep (every minute) has settled it.
+AMBIGUOUS_WAIT = STUCK_SENDING + timedelta(minutes=2)
 # Provider errors that mean the person does not want our messages on that channel any more.
 OPT_OUT_ERROR_CODES = frozenset({21610, 63014})
 
@@ -274,7 +286,8 @@ def claim_conversation(
 
 
 # What one hand-over to the provider gave: its SID and status, or the classified failure.
-Outcome = SendResult | RetryableSendError | PermanentSendError
+SendFailure = RetryableSendError | AmbiguousSendError | PermanentSendError
+Outcome = SendResult | SendFailure
 
 
 def attempt(sender: Sender, request: OutboundRequest) -> Outcome:
@@ -282,13 +295,14 @@ def attempt(sender: Sender, request: OutboundRequest) -> Outcome:
     Touches no database, so many can run in threads while one transaction records them (`record`)."""
     try:
         return sender.send(request)
-    except (RetryableSendError, PermanentSendError) as error:
+    except (RetryableSendError, AmbiguousSendError, PermanentSendError) as error:
         return error
 
 
 def record(session: Session, outcomes: list[tuple[int, int, Outcome]]) -> dict[int, Delivery]:
     """Record the outcomes of claimed messages — (message id, attempts, outcome) — in `session`'s
-    transaction: the SIDs of the sent ones in one statement, each failure retried later or given up.
+    transaction: the SIDs of the sent ones in one statement, each failure retried later, left `sending`
+    for a lookup (ambiguous), or given up.
 
     Until this commits, a sent message stays `sending` without a SID; whoever resumes it asks the provider
     first (`Sender.lookup`), so a crash in between never sends it twice."""
@@ -334,7 +348,9 @@ def send_claimed(sender: Sender, claimed: Claimed, *, deadline: float | None = N
             break
         outcome = attempt(sender, request)
         sent.outcomes.append((message_id, attempts, outcome))
-        if isinstance(outcome, RetryableSendError) and attempts < MAX_SEND_ATTEMPTS:
+        if isinstance(outcome, AmbiguousSendError) or (
+            isinstance(outcome, RetryableSendError) and attempts < MAX_SEND_ATTEMPTS
+        ):
             sent.left = [m for m, _, _ in claimed[index + 1 :]]
             break
     return sent
@@ -378,7 +394,20 @@ def look_up(sender: Sender, message: Message) -> SendResult | None:
     request = _request(
         message.conversation, message.body, None, None, message.content_sid, message.content_variables
     )
-    return sender.lookup(request, since=as_utc(message.updated_at) - timedelta(minutes=5))  # type: ignore[attr-defined, operator]
+    since = as_utc(message.updated_at) - timedelta(minutes=5)
+    # Two replies with the same body: the provider's copy of the first must never be matched to the
+    # second (recording one SID twice violates the unique index, and the second would never be sent).
+    session = object_session(message)
+    recorded: frozenset[str] = frozenset()
+    if session is not None:
+        recorded = frozenset(
+            session.scalars(
+                select(Message.provider_sid).where(
+                    Message.conversation_id == message.conversation_id, Message.provider_sid.is_not(None)
+                )
+            )
+        )
+    return sender.lookup(request, since=since, exclude=recorded)  # type: ignore[attr-defined, operator]
 
 
 def record_found(message: Message, found: SendResult) -> None:
@@ -397,12 +426,17 @@ def _put_back(session: Session, message_ids: list[int], retry_at: datetime) -> N
     )
 
 
-def _record_failure(
-    session: Session, message_id: int, attempts: int, error: RetryableSendError | PermanentSendError
-) -> Delivery:
+def _record_failure(session: Session, message_id: int, attempts: int, error: SendFailure) -> Delivery:
     message = session.get_one(Message, message_id)
     message.error_code = error.code
     message.error_message = str(error)[:500]
+    if isinstance(error, AmbiguousSendError):
+        # The provider may have it: never resend blindly. It stays `sending` without a SID; the sweep (or,
+        # for a reminder, the dispatcher that reclaims its rows) asks the provider and sends again only if
+        # it has no such message. What comes after it waits until then.
+        message.updated_at = utcnow()
+        log.warning("message %s: %s; outcome unknown, settled by lookup", message_id, error)
+        return Delivery(message_id, sent=False, retry_at=utcnow() + AMBIGUOUS_WAIT)
     if isinstance(error, RetryableSendError) and attempts < MAX_SEND_ATTEMPTS:
         message.status = MessageStatus.PENDING
         message.next_attempt_at = utcnow() + backoff(attempts)

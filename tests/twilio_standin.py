@@ -2,7 +2,10 @@
 
 It keeps every message it accepted (to count duplicates), can answer the first N creates with an error
 (429 storms, 5xx), and can hold each create for a while (so a test can kill a dispatcher while Twilio is
-"answering"). It runs in a thread of the test process; point `TWILIO_API_BASE_URL` at `url`.
+"answering"). Two faults create the message and then fail the answer (`after_create`): "late" answers
+only after `late_seconds` (past the client's timeout), a status (500, 503...) answers that error — the
+client cannot tell whether Twilio has the message. It runs in a thread of the test process; point
+`TWILIO_API_BASE_URL` at `url`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ class StandIn:
     messages: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # HTTP statuses for the next creates
     delay_seconds: float = 0.0
+    # Faults for the next creates, applied after the message is created: "late" or an HTTP status.
+    after_create: list[str | int] = field(default_factory=list)
+    late_seconds: float = 6.0
     # Added to the real clock: tests that freeze their dispatchers' time move the stand-in's along.
     clock_offset: timedelta = timedelta(0)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -68,6 +74,12 @@ class StandIn:
         }
         with self.lock:
             self.messages.append(message)
+            fault = self.after_create.pop(0) if self.after_create else None
+        if fault == "late":
+            time.sleep(self.late_seconds)  # the client has given up by now
+        elif fault is not None:
+            body = {"code": 20500, "message": "stand-in error after create", "status": fault}
+            return Response(json.dumps(body), int(fault), mimetype="application/json")
         return Response(json.dumps(message), 201, mimetype="application/json")
 
     def _list(self, request: Request) -> Response:

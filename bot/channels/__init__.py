@@ -1,13 +1,15 @@
 """Outbound channels: how a saved outbound message reaches the debtor.
 
 `make_sender(settings)` gives the Twilio REST sender when credentials are configured, and the sandbox
-sender (store, don't send) otherwise. Both raise `RetryableSendError` or `PermanentSendError` so the
-delivery code (bot.outbound) can decide between retrying later and giving up.
+sender (store, don't send) otherwise. They raise `RetryableSendError`, `AmbiguousSendError` or
+`PermanentSendError` so the delivery code (bot.outbound) can decide between retrying later, asking the
+provider whether it has the message, and giving up.
 """
 
 from __future__ import annotations
 
 from bot.channels.base import (
+    AmbiguousSendError,
     OutboundRequest,
     PermanentSendError,
     RetryableSendError,
@@ -17,6 +19,7 @@ from bot.channels.base import (
 from bot.config import Settings
 
 __all__ = [
+    "AmbiguousSendError",
     "OutboundRequest",
     "PermanentSendError",
     "RetryableSendError",

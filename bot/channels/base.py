@@ -1,4 +1,4 @@
-"""What every outbound channel takes and gives back, and the two kinds of failure."""
+"""What every outbound channel takes and gives back, and the three kinds of failure."""
 
 from __future__ import annotations
 
@@ -41,7 +41,13 @@ class SendError(Exception):
 
 
 class RetryableSendError(SendError):
-    """A temporary failure (rate limit, provider 5xx, network): try again later."""
+    """The provider surely did not take the message (rate limit 429, no connection made): try again later."""
+
+
+class AmbiguousSendError(SendError):
+    """The provider may have created the message (a timeout after the request went out, a 5xx, a connection
+    reset mid-answer). Sending again could send it twice: the message stays `sending` without a SID and is
+    settled by asking the provider (`lookup`)."""
 
 
 class PermanentSendError(SendError):
@@ -52,5 +58,5 @@ class Sender(Protocol):
     """Hands messages to a provider."""
 
     def send(self, request: OutboundRequest) -> SendResult:
-        """Send one message; raise `RetryableSendError` or `PermanentSendError` on failure."""
+        """Send one message; raise `RetryableSendError`, `AmbiguousSendError` or `PermanentSendError`."""
         ...

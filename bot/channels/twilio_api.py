@@ -1,7 +1,9 @@
 """Sending through Twilio's Programmable Messaging REST API (`messages.create`), errors classified.
 
-Retryable: HTTP 429, any 5xx, network errors and timeouts. Everything else Twilio refuses (21211 invalid
-number, 21610 unsubscribed, 63014 blocked, ...) is permanent for that message.
+Retryable (surely not created): HTTP 429 and connect errors. Ambiguous (Twilio may have created it): a 5xx,
+a read timeout or a connection reset after the request went out — never resent blindly, settled by
+`lookup`. Everything else Twilio refuses (21211 invalid number, 21610 unsubscribed, 63014 blocked, ...) is
+permanent for that message.
 `TWILIO_API_BASE_URL` points the client at a local stand-in (tests, benchmarks) instead of api.twilio.com.
 """
 
@@ -16,12 +18,13 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from bot.channels.base import (
+    AmbiguousSendError,
     OutboundRequest,
     PermanentSendError,
     RetryableSendError,
     SendResult,
 )
-from bot.channels.twilio_http import Urllib3HttpClient
+from bot.channels.twilio_http import TwilioConnectError, Urllib3HttpClient
 from bot.config import Settings
 from bot.models import Channel, MessageStatus
 
@@ -29,8 +32,8 @@ log = logging.getLogger(__name__)
 
 # A send must fit inside a webhook's time budget when it runs inline; the worker retries anything slower.
 REQUEST_TIMEOUT_SECONDS = 5.0
-# Twilio codes that mean "try again later" even when the HTTP status does not say so.
-RETRYABLE_CODES = frozenset({20429, 20500, 20503, 30001})
+# Twilio codes that mean "try again later" (nothing was created) when the HTTP status is not a 5xx.
+RETRYABLE_CODES = frozenset({20429, 30001})
 
 
 def make_client(settings: Settings) -> Client:
@@ -69,7 +72,7 @@ class TwilioSender:
         return {"from_": sender}
 
     def send(self, request: OutboundRequest) -> SendResult:
-        """Create the message at Twilio; classify any failure as retryable or permanent."""
+        """Create the message at Twilio; classify any failure as retryable, ambiguous or permanent."""
         to = f"whatsapp:{request.to}" if request.channel == Channel.WHATSAPP else request.to
         kwargs: dict[str, object] = {"to": to, **self._from(request)}
         if request.content_sid:
@@ -85,15 +88,23 @@ class TwilioSender:
             created = self.client.messages.create(**kwargs)  # type: ignore[arg-type]
         except TwilioRestException as error:
             detail = f"Twilio {error.status}, code {error.code}"
-            if error.status == 429 or error.status >= 500 or error.code in RETRYABLE_CODES:
+            if error.status >= 500:  # Twilio may have created it before failing
+                raise AmbiguousSendError(detail, code=error.code, status=error.status) from None
+            if error.status == 429 or error.code in RETRYABLE_CODES:
                 raise RetryableSendError(detail, code=error.code, status=error.status) from None
             raise PermanentSendError(detail, code=error.code, status=error.status) from None
-        except (requests.RequestException, TwilioException) as error:
+        except (TwilioConnectError, requests.ConnectTimeout) as error:
             raise RetryableSendError(f"Twilio unreachable: {type(error).__name__}") from None
+        except (requests.RequestException, TwilioException) as error:
+            # The request may have gone out: only a lookup can tell whether Twilio has the message.
+            raise AmbiguousSendError(f"Twilio did not answer: {type(error).__name__}") from None
         return SendResult(sid=str(created.sid), status=_status(created.status))
 
-    def lookup(self, request: OutboundRequest, since: datetime) -> SendResult | None:
-        """The message Twilio already has for `request` (created since `since`), if any.
+    def lookup(
+        self, request: OutboundRequest, since: datetime, exclude: frozenset[str] = frozenset()
+    ) -> SendResult | None:
+        """The message Twilio already has for `request` (created since `since`), if any; a message whose
+        SID is in `exclude` (already recorded on another row) never matches.
 
         Used after a dispatcher died while Twilio was answering: before sending again, ask. A free-text
         message matches on its body; a template message on carrying every variable value."""
@@ -104,7 +115,7 @@ class TwilioSender:
             raise RetryableSendError(f"Twilio lookup failed: {type(error).__name__}") from None
         for message in recent:
             created = message.date_created
-            if created is not None and created < since:
+            if (created is not None and created < since) or str(message.sid) in exclude:
                 continue
             body = message.body or ""
             if request.content_sid:

@@ -5,7 +5,9 @@ environment and .netrc lookups) cost ~0.8 ms more CPU per message than urllib3 a
 (bench/inbound.py sends each turn's replies from the web process). This client keeps what matters:
 connection reuse, the timeout, proxies from the environment (`HTTPS_PROXY`/`NO_PROXY`, as `requests`
 reads them), the system's and certifi's CA certificates, and network failures raised as
-`TwilioException` (retryable for `TwilioSender`). `base_url` points it at a local stand-in of the API.
+`TwilioException`: `TwilioConnectError` when no connection was made (nothing sent: safe to retry), plain
+`TwilioException` otherwise (a read timeout or reset after the request went out: Twilio may have it).
+`base_url` points it at a local stand-in of the API.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from twilio.http.response import Response
 TWILIO_API_HOST = "https://api.twilio.com"
 # Several gunicorn threads of one process may send at once.
 POOL_SIZE = 8
+# Failures before any byte of the request left: the request surely did not reach Twilio.
+_CONNECT_ERRORS = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+
+
+class TwilioConnectError(TwilioException):
+    """No connection to Twilio could be made: the request was not sent."""
 
 
 class Urllib3HttpClient(HttpClient):
@@ -84,6 +92,8 @@ class Urllib3HttpClient(HttpClient):
                 timeout=timeout if timeout is not None else self.timeout,
                 redirect=allow_redirects,
             )
+        except _CONNECT_ERRORS as error:
+            raise TwilioConnectError(f"Twilio unreachable: {type(error).__name__}") from None
         except urllib3.exceptions.HTTPError as error:
-            raise TwilioException(f"Twilio unreachable: {type(error).__name__}") from None
+            raise TwilioException(f"Twilio did not answer: {type(error).__name__}") from None
         return Response(answer.status, answer.data.decode("utf-8", errors="replace"), answer.headers)

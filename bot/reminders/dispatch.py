@@ -15,9 +15,15 @@ Exactly once, crash-safe (the healthchecks `sendalerts` pattern):
 3. **Save** one outbound message per debtor, creditor and channel, combining all the debtor's due rows
    (several open invoices become one message), and link the rows to it; commit.
 4. **Send** each message at the shared global rate (bot.reminders.throttle) and record the provider's
-   SID. 429/5xx: the rows wait for the retry time with the same saved message (never a second one);
-   permanent errors (21211 invalid number, 21610 unsubscribed, 63014 blocked) stop that channel — a
-   WhatsApp failure falls back to the next channel (SMS).
+   SID. Right before each HTTP call the dispatcher re-checks that it still holds the message's rows and
+   renews their lease (one conditional UPDATE, `_fence`): a row whose lease ran out (a batch slower than
+   the lease) may have been reclaimed by another dispatcher, so it is skipped, never sent twice; the whole
+   batch's lease is also renewed while it runs (`_renew`). 429 or no connection: the rows wait for the
+   retry time with the same saved message (never a second one); ambiguous (a 5xx or a timeout after the
+   request went out: the provider may have it): the message stays `sending` without a SID and the rows
+   keep their lease, so whoever reclaims them asks the provider first; permanent errors (21211 invalid
+   number, 21610 unsubscribed, 63014 blocked) stop that channel — a WhatsApp failure falls back to the
+   next channel (SMS).
 
 A row reclaimed after a crash already points at its message: if the message was sent, the row is just
 marked sent; if it is still pending, it is sent now; if the crash hit while the provider had it (status
@@ -30,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -619,6 +626,42 @@ def _after_failure(
             stats.failed += 1
 
 
+def _fence(database: Database, owner: str, message_id: int, now: datetime) -> bool:
+    """Just before sending `message_id`: True if `owner` still holds every row of it (lease not run out at
+    `now`), renewing their lease; False if any was lost (possibly reclaimed by another dispatcher: skip)."""
+    with database.session() as session:
+        held = session.execute(
+            update(OutboxEntry)
+            .where(
+                OutboxEntry.message_id == message_id,
+                OutboxEntry.status == OutboxStatus.SENDING,
+                OutboxEntry.claimed_by == owner,
+                OutboxEntry.claimed_until >= now,
+            )
+            .values(claimed_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        rows = session.scalar(
+            select(func.count()).select_from(OutboxEntry).where(OutboxEntry.message_id == message_id)
+        )
+    return bool(held) and held == rows
+
+
+def _renew(database: Database, owner: str, now: datetime) -> None:
+    """Heartbeat: extend the lease of the rows `owner` still holds at `now` (never of one run out)."""
+    with database.session() as session:
+        session.execute(
+            update(OutboxEntry)
+            .where(
+                OutboxEntry.status == OutboxStatus.SENDING,
+                OutboxEntry.claimed_by == owner,
+                OutboxEntry.claimed_until >= now,
+            )
+            .values(claimed_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def _settle_unknown(database: Database, sender: Sender, message_id: int) -> None:
     """A message left `sending` without a SID by a dead dispatcher: ask the provider before resending."""
     with database.session() as session:
@@ -681,6 +724,10 @@ def _record_one(
     if message.status in _SENT_STATUSES and message.provider_sid:
         _mark_sent(session, entries, as_utc(message.sent_at) or utcnow())
         stats.sent += len(entries)
+    elif message.status == MessageStatus.SENDING:
+        # Ambiguous: the provider may have it. The rows keep their lease; whoever reclaims them after it
+        # asks the provider (`_settle_unknown`) and sends again only if it has no such message.
+        stats.retried += len(entries)
     elif delivery.retry_at is not None:
         for entry in entries:  # 429 / 5xx: the same message goes again later, never a second one
             entry.status = OutboxStatus.PENDING
@@ -704,7 +751,14 @@ def dispatch_batch(
     """Claim, re-check, save and send one batch. `stats.claimed == 0` means there was nothing due."""
     stats = DispatchStats()
     now = now or utcnow()
-    ids = claim(database, owner or _owner(), limit=limit, now=now)
+    owner = owner or _owner()
+    claimed_at, started = now, time.monotonic()
+
+    def clock() -> datetime:
+        # The claim's clock moved on by the time spent since: leases are compared on one clock.
+        return claimed_at + timedelta(seconds=time.monotonic() - started)
+
+    ids = claim(database, owner, limit=limit, now=now)
     stats.claimed = len(ids)
     if not ids:
         return stats
@@ -717,10 +771,15 @@ def dispatch_batch(
 
     def send_one(
         message_id: int, request: OutboundRequest, attempts: int
-    ) -> tuple[int, int, outbound.Outcome]:
+    ) -> tuple[int, int, outbound.Outcome] | None:
         rate = (rates or {}).get(Channel(request.channel).value)
         if rate is not None:
             rate.acquire()
+        if not _fence(database, owner, message_id, clock()):
+            # Its lease ran out: another dispatcher may hold the rows now and settles the message (it is
+            # `sending` without a SID, so it asks the provider first). Sending here could send it twice.
+            log.warning("message %s: lease lost before sending; left to its new holder", message_id)
+            return None
         return message_id, attempts, outbound.attempt(sender, request)
 
     failure: BaseException | None = None
@@ -729,6 +788,7 @@ def dispatch_batch(
         pending = set(order)
         # Messages not claimed here (already sent, or failed, before a crash) only have their rows settled.
         results: list[tuple[int, int, outbound.Outcome | None]] = [(m, 0, None) for m in sorted(left_over)]
+        renewed = time.monotonic()
         while True:
             # Record what has been sent every `_RECORD_EVERY` seconds: one transaction for the sends that
             # finished meanwhile instead of one per message, and rows marked sent soon after their send
@@ -736,11 +796,17 @@ def dispatch_batch(
             done, pending = wait(pending, timeout=_RECORD_EVERY) if pending else (set(), set())
             for future in sorted(done, key=order.__getitem__):
                 try:
-                    results.append(future.result())
+                    result = future.result()
                 except Exception as error:  # record every other send, then fail as before
                     failure = failure or error
+                    continue
+                if result is not None:  # None: lost to another dispatcher, not ours to record
+                    results.append(result)
             _record(database, results, stats)
             results = []
+            if pending and time.monotonic() - renewed > LEASE.total_seconds() / 3:
+                _renew(database, owner, clock())  # a batch slower than the lease keeps what it still holds
+                renewed = time.monotonic()
             if not pending:
                 break
     if failure is not None:

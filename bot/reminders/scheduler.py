@@ -4,7 +4,8 @@ Each `tick` (every 30 s) plans today's steps (idempotent: the outbox's unique co
 plan a no-op) and, when rows are due, makes sure `REMINDER_DISPATCHERS` dispatch jobs are queued or
 running on the `reminders` RQ queue (the `dispatcher` processes run them). All state is in the database
 and Redis, so a restarted scheduler loses and repeats nothing. SIGTERM ends the loop after the current
-tick. A heartbeat key in Redis lets `regua health` see it.
+tick. A heartbeat key in Redis lets `regua health` see it. Each tick also supervises the workers' minute
+sweep (bot.jobs): if no sweep is scheduled for the next minute (Redis lost it), it schedules one.
 """
 
 from __future__ import annotations
@@ -68,11 +69,23 @@ def ensure_dispatchers(settings: Settings, conn: redis.Redis) -> int:
     return missing
 
 
+def _reseed_sweep(conn: redis.Redis) -> None:
+    """Supervise the worker's minute sweep: re-seed its chain if no sweep is scheduled (a Redis flush or
+    restart loses it). Never fails the tick."""
+    from bot.jobs import ensure_sweep
+
+    try:
+        ensure_sweep(conn)
+    except Exception:
+        log.exception("could not re-seed the sweep; next tick")
+
+
 def tick(
     settings: Settings, database: Database, conn: redis.Redis, now: datetime | None = None
 ) -> TickResult:
     """Plan today's steps and start dispatchers if rows are due."""
     now = now or utcnow()
+    _reseed_sweep(conn)
     with database.session() as session:
         planned = planner.plan(session, moment_to_date(now, PLANNING_ZONE)).total
     due = dispatch.pending_count(database, now)

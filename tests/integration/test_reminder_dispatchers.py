@@ -1,6 +1,8 @@
 """Real dispatcher processes against a local Twilio stand-in: one killed with SIGKILL mid-batch and
-restarted loses no step and sends none twice; a 429 storm is ridden out; the scheduler plans and
-dispatches. The processes run with time frozen (time-machine) inside the legal contact window."""
+restarted loses no step and sends none twice; a 429 storm is ridden out; a send Twilio created but
+answered late or with a 5xx is settled by lookup, not sent again; a batch slower than the lease is not
+sent twice; the scheduler plans and dispatches. The processes run with time frozen (time-machine)
+inside the legal contact window."""
 
 from __future__ import annotations
 
@@ -32,17 +34,25 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 12, 7, 13, 0, tzinfo=UTC)
 DUE = date(2026, 12, 10)
 CHILD = """
-import sys, datetime, time_machine
+import os, sys, datetime, time_machine
 from bot.config import get_settings
-from bot.channels import make_sender
+from bot.channels import make_sender, twilio_api
 from bot.db import Database
 from bot.reminders import dispatch
 
+# Test knobs (fault tests): a short lease, fewer send threads, a short Twilio timeout, bigger batches.
+knobs = os.environ.get("TEST_DISPATCH_KNOBS")
+limit = 5
+if knobs:
+    lease, threads, timeout, limit = (float(v) for v in knobs.split(","))
+    dispatch.LEASE = datetime.timedelta(seconds=lease)
+    dispatch.SEND_THREADS = int(threads)
+    twilio_api.REQUEST_TIMEOUT_SECONDS = timeout
 with time_machine.travel(datetime.datetime.fromisoformat(sys.argv[1]), tick=True):
     settings = get_settings()
     database = Database(settings.effective_database_url)
     sender = make_sender(settings)
-    while dispatch.dispatch_batch(database, settings, sender, limit=5).claimed:
+    while dispatch.dispatch_batch(database, settings, sender, limit=int(limit)).claimed:
         pass
 print("done", flush=True)
 """
@@ -165,3 +175,52 @@ def test_two_dispatcher_processes_and_a_429_storm(
     counts = {phone: len(standin.to(phone)) for phone in phones}
     assert counts == dict.fromkeys(phones, 1), f"lost or duplicated: {counts}"
     assert _states(database, phones) == {"sent": 30}
+
+
+def _sent_once(standin: twilio_standin.StandIn, database: Database, phones: list[str]) -> None:
+    counts = {phone: len(standin.to(phone)) for phone in phones}
+    assert counts == dict.fromkeys(phones, 1), f"lost or duplicated: {counts}"
+    assert _states(database, phones) == {"sent": 30}
+
+
+@pytest.mark.parametrize("fault", ["late", 500], ids=["answered-late", "5xx"])
+def test_a_send_twilio_created_but_answered_late_or_with_a_5xx_goes_out_exactly_once(
+    standin: twilio_standin.StandIn,
+    outbox: tuple[Database, list[str]],
+    database_url: str,
+    tmp_path: Path,
+    fault: str | int,
+) -> None:
+    database, phones = outbox
+    env = _env(standin, database_url, tmp_path)
+    env["TEST_DISPATCH_KNOBS"] = "5,8,1,5"  # lease 5 s, 8 threads, Twilio timeout 1 s, batches of 5
+    standin.clock_offset = NOW - datetime.now(UTC)  # the lookup's "since" agrees with Twilio's clock
+    standin.after_create, standin.late_seconds = [fault] * 4, 2.0
+    runs = [_dispatcher(env, NOW, tmp_path / f"d{n}.log") for n in range(2)]
+    for run in runs:
+        assert run.wait(timeout=60) == 0
+    assert not standin.after_create, "the faults were not hit"
+    time.sleep(standin.late_seconds)  # the late answers are written (Twilio has the messages)
+    # After the lease (and any retry time) two dispatchers reclaim the ambiguous rows and ask Twilio.
+    later = [_dispatcher(env, NOW + timedelta(minutes=10), tmp_path / f"l{n}.log") for n in range(2)]
+    for run in later:
+        assert run.wait(timeout=60) == 0
+    _sent_once(standin, database, phones)
+
+
+def test_a_batch_slower_than_the_lease_is_not_sent_twice_by_the_other_dispatcher(
+    standin: twilio_standin.StandIn, outbox: tuple[Database, list[str]], database_url: str, tmp_path: Path
+) -> None:
+    database, phones = outbox
+    env = _env(standin, database_url, tmp_path)
+    # A lease of 2 s, one send at a time, 12 rows a batch, and Twilio taking 0.4 s a message: each batch
+    # takes ~5 s, more than twice its lease (a low SMS rate, a slow Twilio).
+    env["TEST_DISPATCH_KNOBS"] = "2,1,5,12"
+    standin.clock_offset = NOW - datetime.now(UTC)
+    standin.delay_seconds = 0.4
+    first = _dispatcher(env, NOW, tmp_path / "d0.log")
+    time.sleep(3)  # the second starts once the first's lease would have run out mid-batch
+    second = _dispatcher(env, NOW + timedelta(seconds=3), tmp_path / "d1.log")
+    for n, run in enumerate((first, second)):
+        assert run.wait(timeout=60) == 0, (tmp_path / f"d{n}.log").read_text()[-2000:]
+    _sent_once(standin, database, phones)

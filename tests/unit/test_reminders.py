@@ -363,7 +363,7 @@ class LookupSender(FakeSender):
         self.accepted[request.to] = result
         return result
 
-    def lookup(self, request, since):  # type: ignore[no-untyped-def]
+    def lookup(self, request, since, exclude=frozenset()):  # type: ignore[no-untyped-def]
         if self.lookup_failures:
             raise self.lookup_failures.pop(0)
         return self.accepted.get(request.to)

@@ -267,10 +267,13 @@ class LookupSender(FakeSender):
         self.has: dict[str, SendResult] = {}
         self.lookup_failures: list[Exception] = []
 
-    def lookup(self, request: OutboundRequest, since: datetime) -> SendResult | None:
+    def lookup(
+        self, request: OutboundRequest, since: datetime, exclude: frozenset[str] = frozenset()
+    ) -> SendResult | None:
         if self.lookup_failures:
             raise self.lookup_failures.pop(0)
-        return self.has.get(request.body)
+        found = self.has.get(request.body)
+        return None if found is None or found.sid in exclude else found
 
 
 def test_the_sweep_settles_twiml_replies_whose_callbacks_never_came(
