@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import answers
+from bot import answers, entities
 from bot.outbound import Reply
 
 DomainDict = dict[str, Any]
@@ -22,8 +22,15 @@ def _say(dispatcher: CollectingDispatcher, replies: list[Reply]) -> list[dict[st
 def _respond(
     handler: answers.Handler, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> list[dict[str, Any]]:
-    metadata = tracker.latest_message.get("metadata") if tracker.latest_message else None
-    return _say(dispatcher, answers.respond(handler, tracker.sender_id, metadata))
+    latest = tracker.latest_message or {}
+    # Rasa's entities reach the services: "da pra parcelar em 4x?" must be read as a request for 4x.
+    found = entities.merge_adjacent(str(latest.get("text") or ""), latest.get("entities") or [])
+    values: dict[str, str] = {}
+    for entity in found:
+        values.setdefault(entity.entity, entity.value)
+    return _say(
+        dispatcher, answers.respond(handler, tracker.sender_id, latest.get("metadata"), entities=values)
+    )
 
 
 class ActionSegundaVia(Action):

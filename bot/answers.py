@@ -226,15 +226,24 @@ def consultar_divida(
 
 @for_confirmed_debtor
 def renegociar(session: Session, settings: Settings, turn: Turn, conversation: Conversation) -> list[Reply]:
-    """Offer two or three concrete agreement options within the creditor's policy."""
+    """Offer two or three concrete agreement options within the creditor's policy: the instalment count
+    the debtor asked for when allowed, else the nearest allowed with the reason; the same request again
+    gets a short answer pointing at the options already sent."""
     assert conversation.debtor_id is not None
     today = _debtor_today(turn, conversation)
     requested = _instalments(turn.entities.get("parcelas"))
+    previous = agreements.current_offer(session, conversation.id)
+    previous_options = list(previous.options) if previous is not None else None
     made = agreements.make_offer(session, conversation, today, requested)
     if made is None:
         return [Reply(texts.NOTHING_TO_NEGOTIATE)]
     offer, creditor = made
     options = agreements.options_of(offer)
+    policy = agreements.policy_for(session, creditor.id)
+    refused = bool(requested and requested > 1 and not any(o.instalments == requested for o in options))
+    if previous_options == offer.options:
+        # Same options as the message just sent: a short pointer instead of the same long text again.
+        return [Reply(texts.same_options(requested if refused else None, policy.max_instalments))]
     debt = options[0].total_cents + options[0].discount_cents
     lines = [
         f"Podemos fazer um acordo com {creditor_line(creditor)}. O total atualizado é {format_brl(debt)}.",
@@ -242,11 +251,13 @@ def renegociar(session: Session, settings: Settings, turn: Turn, conversation: C
         *(f"{o.number}) {o.describe()}" for o in options),
         f"A primeira parcela vence em {options[0].first_due_date:%d/%m/%Y}.",
     ]
-    policy = agreements.policy_for(session, creditor.id)
-    if requested and requested > 1 and not any(o.instalments == requested for o in options):
+    if refused:
+        assert requested is not None
+        nearest = agreements.nearest_count(debt, requested, policy, today)
         lines.append(
-            f"Não conseguimos em {requested}x: o máximo é {policy.max_instalments}x, com parcelas de pelo "
-            f"menos {format_brl(policy.min_instalment_cents)}."
+            texts.instalments_not_allowed(
+                requested, policy.max_instalments, format_brl(policy.min_instalment_cents), nearest
+            )
         )
     lines.append("Responda com o número da opção que preferir.")
     return [Reply("\n".join(lines))]

@@ -192,3 +192,31 @@ PRIVACY_SUMMARY_RIGHTS = (
     "desnecessários e informações sobre o tratamento, pelo canal de atendimento do credor. Para não "
     "receber mais mensagens, basta responder PARAR."
 )
+
+
+# --- Issue 15 §3 (debtors): instalments asked for, complaints and legal threats ----------------------
+
+
+def instalments_not_allowed(requested: int, maximum: int, minimum: str, nearest: int | None) -> str:
+    """Why the instalment count the debtor asked for cannot be offered, and the nearest one that can."""
+    why = f"Não conseguimos em {requested}x: o máximo é {maximum}x, com parcelas de pelo menos {minimum}."
+    if nearest is None:
+        return why
+    return f"{why} A opção mais próxima do que você pediu é em {nearest}x."
+
+
+def same_options(requested: int | None, maximum: int) -> str:
+    """A short answer to the same request again: the options already sent still stand."""
+    if requested is not None:
+        return (
+            f"Entendo. Infelizmente {requested}x não é possível (o máximo é {maximum}x), mas as opções que "
+            "enviamos acima continuam valendo. Responda com o número da opção que preferir."
+        )
+    return "As opções que enviamos acima continuam valendo. Responda com o número da opção que preferir."
+
+
+COMPLAINT_RECEIVED = (
+    "Sentimos muito pelo transtorno e levamos a sua reclamação a sério. Uma pessoa da nossa equipe vai "
+    "analisar o seu caso com prioridade e responder por aqui{when}. Enquanto isso, não enviaremos "
+    "lembretes de cobrança."
+)
