@@ -368,7 +368,7 @@ def falar_atendente(session: Session, settings: Settings, turn: Turn) -> list[Re
     conversation = _conversation(session, turn)
     if conversation is None:
         return [Reply(texts.NO_ANSWER)]
-    if not handoff.request(session, conversation, actor="bot"):
+    if not handoff.request(session, conversation, actor="bot", reason="asked"):
         return [Reply(texts.HANDOFF_ALREADY)]
     return [Reply(texts.handoff(handoff.when_agents_answer(settings)))]
 

@@ -215,8 +215,11 @@ def same_options(requested: int | None, maximum: int) -> str:
     return "As opções que enviamos acima continuam valendo. Responda com o número da opção que preferir."
 
 
-COMPLAINT_RECEIVED = (
-    "Sentimos muito pelo transtorno e levamos a sua reclamação a sério. Uma pessoa da nossa equipe vai "
-    "analisar o seu caso com prioridade e responder por aqui{when}. Enquanto isso, não enviaremos "
-    "lembretes de cobrança."
-)
+def complaint_received(when: str | None) -> str:
+    """A complaint or a mention of Procon/lawyers/courts: a person takes over, with priority, politely."""
+    moment = f" {when}" if when else " assim que possível"
+    return (
+        "Sentimos muito pelo transtorno e levamos a sua manifestação a sério. Uma pessoa da nossa equipe "
+        f"vai analisar o seu caso com prioridade e responder por aqui{moment}. Enquanto isso, não "
+        "enviaremos lembretes de cobrança."
+    )
