@@ -28,8 +28,10 @@ def _respond(
     values: dict[str, str] = {}
     for entity in found:
         values.setdefault(entity.entity, entity.value)
+    text = str(latest.get("text") or "")
     return _say(
-        dispatcher, answers.respond(handler, tracker.sender_id, latest.get("metadata"), entities=values)
+        dispatcher,
+        answers.respond(handler, tracker.sender_id, latest.get("metadata"), entities=values, text=text),
     )
 
 
@@ -139,3 +141,15 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         return _say(dispatcher, answers.fallback(answers.consecutive_misses(tracker.events)))
+
+
+class ActionPrometerPagamento(Action):
+    """Records a promise to pay on a date within the policy and sends the charge for that date."""
+
+    def name(self) -> str:
+        return "action_prometer_pagamento"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(answers.prometer_pagamento, dispatcher, tracker)

@@ -63,6 +63,7 @@ DEFAULT_POLICY = {
     "min_down_payment_bps": 0,
     "first_due_days": 3,
     "break_after_days": 15,
+    "max_promise_days": 10,
 }
 
 

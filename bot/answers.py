@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements, claims, contacts, handoff, identity, optout, texts
+from bot import agreements, claims, contacts, handoff, identity, optout, promise_dates, promises, texts
 from bot.config import Settings, get_settings
 from bot.db import get_database
 from bot.documents import format_cnpj
@@ -55,15 +55,20 @@ class Turn:
     message_id: int | None = None
     today: date | None = None
     entities: dict[str, str] = field(default_factory=dict)
+    text: str = ""  # the message as typed (a date the NLU did not tag is still read from it)
 
     @classmethod
     def from_ids(
-        cls, sender_id: str | None, message_id: object = None, entities: Mapping[str, str] | None = None
+        cls,
+        sender_id: str | None,
+        message_id: object = None,
+        entities: Mapping[str, str] | None = None,
+        text: str = "",
     ) -> Turn:
         """A turn from Rasa's sender id and the message id in the message metadata (both may be junk)."""
         conversation_id = int(sender_id) if sender_id and str(sender_id).isdigit() else None
         message = int(message_id) if isinstance(message_id, int | str) and str(message_id).isdigit() else None
-        return cls(conversation_id, message, entities=dict(entities or {}))
+        return cls(conversation_id, message, entities=dict(entities or {}), text=text)
 
 
 def _conversation(session: Session, turn: Turn) -> Conversation | None:
@@ -343,6 +348,37 @@ def contestar_divida(
     return [Reply(texts.dispute_recorded(labels, [c.id for c in result.cases]))]
 
 
+@for_confirmed_debtor
+def prometer_pagamento(
+    session: Session, settings: Settings, turn: Turn, conversation: Conversation
+) -> list[Reply]:
+    """A promise to pay on a date: recorded within the creditor's policy, with the charge for that date
+    and the reminders paused; a date beyond the policy gets the latest allowed date or an agreement."""
+    today = _debtor_today(turn, conversation)
+    said = turn.entities.get("data") or ""
+    promised_on = promise_dates.parse(said, today) or promise_dates.parse(turn.text, today)
+    if promised_on is None:
+        return [Reply(texts.PROMISE_ASK_DATE)]
+    result = promises.promise(session, conversation, today, promised_on)
+    if result is None:
+        return [Reply(texts.NO_OPEN_INVOICES)]
+    if result.in_the_past:
+        return [Reply(texts.PROMISE_ASK_DATE)]
+    if result.latest is not None:
+        return [Reply(texts.promise_too_far(promised_on, result.latest))]
+    assert result.promise is not None
+    replies = [Reply(texts.promise_recorded(promised_on, format_brl(result.promise.amount_cents)))]
+    provider = charges.provider_for(settings)
+    for invoice in result.invoices[:MAX_DETAILED_INVOICES]:
+        charge = charges.for_invoice(invoice, promised_on, provider)
+        replies += charge_replies(
+            session, settings, charge, conversation.channel, today, title=f"Para {promised_on:%d/%m}"
+        )
+    if len(result.invoices) > MAX_DETAILED_INVOICES:
+        replies.append(Reply(texts.more_charges(len(result.invoices) - MAX_DETAILED_INVOICES)))
+    return replies
+
+
 def forma_pagamento(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
     """How to pay (general information: nothing personal, so no identity check)."""
     return [Reply(texts.PAYMENT_METHODS)]
@@ -384,12 +420,13 @@ def respond(
     metadata: Mapping[str, Any] | None,
     *,
     entities: Mapping[str, str] | None = None,
+    text: str = "",
     settings: Settings | None = None,
 ) -> list[Reply]:
     """Run `handler` for Rasa's sender id and message metadata in its own transaction (what an action
     calls). The database is the process-wide one for the settings."""
     settings = settings or get_settings()
-    turn = Turn.from_ids(sender_id, (metadata or {}).get("message_id"), entities)
+    turn = Turn.from_ids(sender_id, (metadata or {}).get("message_id"), entities, text)
     with get_database(settings.effective_database_url).session() as session:
         return handler(session, settings, turn)
 

@@ -20,7 +20,7 @@ import redis
 from rq import Queue
 from sqlalchemy import and_, func, or_, select, update
 
-from bot import agreements, outbound, runtime
+from bot import agreements, outbound, promises, runtime
 from bot.breaker import CircuitBreaker
 from bot.channels import RetryableSendError
 from bot.dialogue import Services
@@ -167,9 +167,11 @@ def sweep_once(services: Services) -> dict[str, int]:
         ).all()
     to_deliver = list(dict.fromkeys([*to_deliver, *_settle_stuck(services, stuck, now)]))
     broken: list[int] = []
+    promised = {"kept": 0, "broken": 0}
     if now.minute == 0:  # hourly is plenty for a limit counted in days
         with services.database.session() as session:
             broken = agreements.break_overdue(session, agreements.moment_to_date(now, "America/Sao_Paulo"))
+        promised = _settle_promises(services, now)
     for conversation_id in to_process:
         services.later.process(conversation_id)
     for conversation_id in to_deliver:
@@ -181,7 +183,19 @@ def sweep_once(services: Services) -> dict[str, int]:
         "delivering": len(to_deliver),
         "stuck_sends": len(stuck),
         "broken_agreements": len(broken),
+        "kept_promises": promised["kept"],
+        "broken_promises": promised["broken"],
     }
+
+
+def _settle_promises(services: Services, now: datetime) -> dict[str, int]:
+    """Promises to pay kept or broken (bot.promises), hourly; a failure waits for the next hour."""
+    try:
+        with services.database.session() as session:
+            return promises.settle(session, now)
+    except Exception:
+        log.exception("settling promises failed; retrying at the next hourly sweep")
+        return {"kept": 0, "broken": 0}
 
 
 def _retention(services: Services, now: datetime) -> None:

@@ -6,6 +6,8 @@ person (an unknown or unconfirmed number) reveal nothing about any debt or credi
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.models import Channel
 
 CHANNEL_NAMES = {Channel.WHATSAPP: "WhatsApp", Channel.SMS: "SMS"}
@@ -213,6 +215,28 @@ def same_options(requested: int | None, maximum: int) -> str:
             "enviamos acima continuam valendo. Responda com o número da opção que preferir."
         )
     return "As opções que enviamos acima continuam valendo. Responda com o número da opção que preferir."
+
+
+PROMISE_ASK_DATE = (
+    'Claro! Em qual data você consegue pagar? Pode responder, por exemplo, "dia 15", "15/12" ou "sexta".'
+)
+
+
+def promise_recorded(promised_on: date, amount: str) -> str:
+    """A promise to pay accepted: the date, the amount for that date, the reminders paused."""
+    return (
+        f"Combinado! Registramos o seu compromisso de pagamento para {promised_on:%d/%m/%Y}, no valor de "
+        f"{amount}. Até lá não enviaremos lembretes. Seguem os dados para o pagamento:"
+    )
+
+
+def promise_too_far(promised_on: date, latest: date) -> str:
+    """A promised date beyond the creditor's policy: the latest date allowed, or an agreement."""
+    return (
+        f"Entendemos. Infelizmente não conseguimos aguardar até {promised_on:%d/%m/%Y}: a data mais "
+        f"distante que podemos aceitar é {latest:%d/%m/%Y}. Se essa data for possível, é só responder "
+        'com ela. Se preferir, podemos fazer um acordo parcelado: é só escrever "quero negociar".'
+    )
 
 
 def complaint_received(when: str | None) -> str:

@@ -16,13 +16,24 @@ from actions.actions import (
     ActionFallback,
     ActionFormaPagamento,
     ActionParar,
+    ActionPrometerPagamento,
     ActionRenegociar,
     ActionSegundaVia,
 )
 from bot import agreements, answers, texts
 from bot.config import Settings
 from bot.db import Database
-from bot.models import Channel, Conversation, ConversationState, Debtor, Invoice, OptOutEvent, utcnow
+from bot.models import (
+    Channel,
+    Conversation,
+    ConversationState,
+    Debtor,
+    Invoice,
+    OptOutEvent,
+    PaymentPromise,
+    PromiseStatus,
+    utcnow,
+)
 from bot.money import format_brl
 from bot.payments.amounts import updated_amount
 from tests.conftest import PHONE, People
@@ -226,3 +237,42 @@ def test_the_same_request_again_gets_a_short_answer_not_the_same_long_message(co
     assert again != first
     assert again == [texts.same_options(10, 6)]
     assert len(again[0]) < len(first[0]) / 2
+
+
+def _data(text: str, span: str) -> list[dict[str, Any]]:
+    start = text.index(span)
+    return [{"entity": "data", "start": start, "end": start + len(span), "value": span}]
+
+
+def test_a_promise_to_pay_within_the_policy_is_recorded_with_the_charge_for_that_date(
+    db: Database, conversation_id: int
+) -> None:
+    text = "consigo pagar so amanha, pode ser?"
+    said, _ = run(
+        ActionPrometerPagamento(),
+        str(conversation_id),
+        "prometer_pagamento",
+        text=text,
+        entities=_data(text, "amanha"),
+    )
+    assert said[0].startswith("Combinado! Registramos o seu compromisso de pagamento para")
+    assert any("Pague pelo link:" in line for line in said)
+    with db.session() as s:
+        assert s.scalars(select(PaymentPromise.status)).one() == PromiseStatus.OPEN
+
+
+def test_a_promise_beyond_the_policy_offers_the_latest_date_or_an_agreement(
+    db: Database, conversation_id: int
+) -> None:
+    text = "so consigo pagar 25/12/2099"
+    said, _ = run(ActionPrometerPagamento(), str(conversation_id), "prometer_pagamento", text=text)
+    assert "a data mais distante que podemos aceitar" in said[0] and "quero negociar" in said[0]
+    with db.session() as s:
+        assert s.scalars(select(PaymentPromise)).all() == []
+
+
+def test_a_promise_without_a_date_asks_for_one(conversation_id: int) -> None:
+    said, _ = run(
+        ActionPrometerPagamento(), str(conversation_id), "prometer_pagamento", text="pago sim, prometo"
+    )
+    assert said == [texts.PROMISE_ASK_DATE]
