@@ -8,7 +8,6 @@ from bot import handoff as handoff_lib
 from bot.cli.imports import fail, open_database
 from bot.models import Conversation
 
-
 # Why a conversation waits (conversations.handoff_reason), as the operator reads it.
 _REASONS = {
     "legal_threat": "PRIORIDADE: menção jurídica",
