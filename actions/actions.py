@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import answers, entities
+from bot import answers, entities, promise_answers
 from bot.outbound import Reply
 
 DomainDict = dict[str, Any]
@@ -152,4 +152,4 @@ class ActionPrometerPagamento(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(answers.prometer_pagamento, dispatcher, tracker)
+        return _respond(promise_answers.prometer_pagamento, dispatcher, tracker)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements, claims, contacts, handoff, identity, optout, promise_dates, promises, texts
+from bot import agreements, claims, contacts, handoff, identity, optout, texts
 from bot.config import Settings, get_settings
 from bot.db import get_database
 from bot.documents import format_cnpj
@@ -346,37 +346,6 @@ def contestar_divida(
         return [Reply(texts.NOTHING_TO_DISPUTE)]
     labels = ", ".join(i.description or f"fatura {i.external_ref}" for i in result.invoices)
     return [Reply(texts.dispute_recorded(labels, [c.id for c in result.cases]))]
-
-
-@for_confirmed_debtor
-def prometer_pagamento(
-    session: Session, settings: Settings, turn: Turn, conversation: Conversation
-) -> list[Reply]:
-    """A promise to pay on a date: recorded within the creditor's policy, with the charge for that date
-    and the reminders paused; a date beyond the policy gets the latest allowed date or an agreement."""
-    today = _debtor_today(turn, conversation)
-    said = turn.entities.get("data") or ""
-    promised_on = promise_dates.parse(said, today) or promise_dates.parse(turn.text, today)
-    if promised_on is None:
-        return [Reply(texts.PROMISE_ASK_DATE)]
-    result = promises.promise(session, conversation, today, promised_on)
-    if result is None:
-        return [Reply(texts.NO_OPEN_INVOICES)]
-    if result.in_the_past:
-        return [Reply(texts.PROMISE_ASK_DATE)]
-    if result.latest is not None:
-        return [Reply(texts.promise_too_far(promised_on, result.latest))]
-    assert result.promise is not None
-    replies = [Reply(texts.promise_recorded(promised_on, format_brl(result.promise.amount_cents)))]
-    provider = charges.provider_for(settings)
-    for invoice in result.invoices[:MAX_DETAILED_INVOICES]:
-        charge = charges.for_invoice(invoice, promised_on, provider)
-        replies += charge_replies(
-            session, settings, charge, conversation.channel, today, title=f"Para {promised_on:%d/%m}"
-        )
-    if len(result.invoices) > MAX_DETAILED_INVOICES:
-        replies.append(Reply(texts.more_charges(len(result.invoices) - MAX_DETAILED_INVOICES)))
-    return replies
 
 
 def forma_pagamento(session: Session, settings: Settings, turn: Turn) -> list[Reply]:
