@@ -20,9 +20,12 @@ from bot.models import Conversation
 LEGAL_THREAT, COMPLAINT = handoff.PRIORITY_REASONS
 
 # Accent-folded, lower-case, on word boundaries ("processo" but not "processamento").
+# "processo" alone is also "o processo pra fazer acordo": only a lawsuit counts ("entrar com processo",
+# "vai dar processo", "processo judicial", "processar vocês").
 _LEGAL = re.compile(
-    r"\b(procon|advogad[oa]s?|processo|processar|processarei|justica|juizado|juiz|tribunal|"
-    r"defensoria|acao judicial|danos morais)\b"
+    r"\b(procon|advogad[oa]s?|processar|processarei|processo (judicial|contra)|"
+    r"(entr\w*|abr\w*|mov\w*|dar|da|abertura de) (com |um |uma )?processo|justica|juizado|juiz|"
+    r"tribunal|defensoria|acao judicial|danos morais)\b"
 )
 _COMPLAINT = re.compile(r"\b(reclame ?aqui|reclamacao|reclamar|ouvidoria|consumidor\.gov)\b")
 

@@ -21,6 +21,7 @@ from tests.unit.test_dialogue import _say
         ("se continuar me cobrando vou no procon", "legal_threat"),
         ("vou passar pro meu ADVOGADO", "legal_threat"),
         ("isso vai dar processo", "legal_threat"),
+        ("vou entrar com um processo contra vcs", "legal_threat"),
         ("vou te processar", "legal_threat"),
         ("vou na Justiça", "legal_threat"),
         ("vou no juizado de pequenas causas", "legal_threat"),
@@ -33,7 +34,14 @@ def test_a_legal_threat_or_complaint_is_read_before_the_nlu(body: str, reason: s
 
 
 @pytest.mark.parametrize(
-    "body", ["não reconheço essa dívida", "qual o processamento do pix?", "quero pagar", "justo"]
+    "body",
+    [
+        "não reconheço essa dívida",
+        "qual o processamento do pix?",
+        "qual o processo pra fazer um acordo?",
+        "quero pagar",
+        "justo",
+    ],
 )
 def test_ordinary_messages_and_disputes_are_not_complaints(body: str) -> None:
     assert complaints.reason_in(body) is None
