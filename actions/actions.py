@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import answers
+from bot import answers, entities, promise_answers
 from bot.outbound import Reply
 
 DomainDict = dict[str, Any]
@@ -22,8 +22,17 @@ def _say(dispatcher: CollectingDispatcher, replies: list[Reply]) -> list[dict[st
 def _respond(
     handler: answers.Handler, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> list[dict[str, Any]]:
-    metadata = tracker.latest_message.get("metadata") if tracker.latest_message else None
-    return _say(dispatcher, answers.respond(handler, tracker.sender_id, metadata))
+    latest = tracker.latest_message or {}
+    # Rasa's entities reach the services: "da pra parcelar em 4x?" must be read as a request for 4x.
+    found = entities.merge_adjacent(str(latest.get("text") or ""), latest.get("entities") or [])
+    values: dict[str, str] = {}
+    for entity in found:
+        values.setdefault(entity.entity, entity.value)
+    text = str(latest.get("text") or "")
+    return _say(
+        dispatcher,
+        answers.respond(handler, tracker.sender_id, latest.get("metadata"), entities=values, text=text),
+    )
 
 
 class ActionSegundaVia(Action):
@@ -132,3 +141,15 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         return _say(dispatcher, answers.fallback(answers.consecutive_misses(tracker.events)))
+
+
+class ActionPrometerPagamento(Action):
+    """Records a promise to pay on a date within the policy and sends the charge for that date."""
+
+    def name(self) -> str:
+        return "action_prometer_pagamento"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return _respond(promise_answers.prometer_pagamento, dispatcher, tracker)

@@ -63,6 +63,7 @@ DEFAULT_POLICY = {
     "min_down_payment_bps": 0,
     "first_due_days": 3,
     "break_after_days": 15,
+    "max_promise_days": 10,
 }
 
 
@@ -164,8 +165,11 @@ def compute_options(
     counts: list[int] = []
     feasible = [n for n in {*_CANDIDATE_COUNTS, policy.max_instalments} if plan(debt_cents, n, policy, today)]
     feasible.sort()
-    if requested and requested > 1 and plan(debt_cents, requested, policy, today):
-        counts.append(requested)
+    if requested and requested > 1:
+        # The count asked for, or the nearest the policy allows ("em 10x" under a 6x maximum -> 6x).
+        nearest = nearest_count(debt_cents, requested, policy, today)
+        if nearest is not None:
+            counts.append(nearest)
     if feasible:
         longest = feasible[-1]
         middle = min(feasible, key=lambda n: (abs(n - longest / 2), n))
@@ -176,6 +180,15 @@ def compute_options(
     for number, count in enumerate(sorted(counts), start=2):
         options.append(plan(debt_cents, count, policy, today, number))
     return [o for o in options if o is not None]
+
+
+def nearest_count(debt_cents: int, requested: int, policy: AgreementPolicy, today: date) -> int | None:
+    """The instalment count the policy allows that is closest to `requested` (the fewer instalments on a
+    tie, since each is then larger but still within the minimum); None when no plan is allowed."""
+    allowed = [n for n in range(2, policy.max_instalments + 1) if plan(debt_cents, n, policy, today)]
+    if not allowed:
+        return None
+    return min(allowed, key=lambda n: (abs(n - requested), n))
 
 
 def open_debt(session: Session, debtor_id: int, today: date) -> dict[int, list[Invoice]]:

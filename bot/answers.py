@@ -55,15 +55,20 @@ class Turn:
     message_id: int | None = None
     today: date | None = None
     entities: dict[str, str] = field(default_factory=dict)
+    text: str = ""  # the message as typed (a date the NLU did not tag is still read from it)
 
     @classmethod
     def from_ids(
-        cls, sender_id: str | None, message_id: object = None, entities: Mapping[str, str] | None = None
+        cls,
+        sender_id: str | None,
+        message_id: object = None,
+        entities: Mapping[str, str] | None = None,
+        text: str = "",
     ) -> Turn:
         """A turn from Rasa's sender id and the message id in the message metadata (both may be junk)."""
         conversation_id = int(sender_id) if sender_id and str(sender_id).isdigit() else None
         message = int(message_id) if isinstance(message_id, int | str) and str(message_id).isdigit() else None
-        return cls(conversation_id, message, entities=dict(entities or {}))
+        return cls(conversation_id, message, entities=dict(entities or {}), text=text)
 
 
 def _conversation(session: Session, turn: Turn) -> Conversation | None:
@@ -226,15 +231,24 @@ def consultar_divida(
 
 @for_confirmed_debtor
 def renegociar(session: Session, settings: Settings, turn: Turn, conversation: Conversation) -> list[Reply]:
-    """Offer two or three concrete agreement options within the creditor's policy."""
+    """Offer two or three concrete agreement options within the creditor's policy: the instalment count
+    the debtor asked for when allowed, else the nearest allowed with the reason; the same request again
+    gets a short answer pointing at the options already sent."""
     assert conversation.debtor_id is not None
     today = _debtor_today(turn, conversation)
     requested = _instalments(turn.entities.get("parcelas"))
+    previous = agreements.current_offer(session, conversation.id)
+    previous_options = list(previous.options) if previous is not None else None
     made = agreements.make_offer(session, conversation, today, requested)
     if made is None:
         return [Reply(texts.NOTHING_TO_NEGOTIATE)]
     offer, creditor = made
     options = agreements.options_of(offer)
+    policy = agreements.policy_for(session, creditor.id)
+    refused = bool(requested and requested > 1 and not any(o.instalments == requested for o in options))
+    if previous_options == offer.options:
+        # Same options as the message just sent: a short pointer instead of the same long text again.
+        return [Reply(texts.same_options(requested if refused else None, policy.max_instalments))]
     debt = options[0].total_cents + options[0].discount_cents
     lines = [
         f"Podemos fazer um acordo com {creditor_line(creditor)}. O total atualizado é {format_brl(debt)}.",
@@ -242,11 +256,13 @@ def renegociar(session: Session, settings: Settings, turn: Turn, conversation: C
         *(f"{o.number}) {o.describe()}" for o in options),
         f"A primeira parcela vence em {options[0].first_due_date:%d/%m/%Y}.",
     ]
-    policy = agreements.policy_for(session, creditor.id)
-    if requested and requested > 1 and not any(o.instalments == requested for o in options):
+    if refused:
+        assert requested is not None
+        nearest = agreements.nearest_count(debt, requested, policy, today)
         lines.append(
-            f"Não conseguimos em {requested}x: o máximo é {policy.max_instalments}x, com parcelas de pelo "
-            f"menos {format_brl(policy.min_instalment_cents)}."
+            texts.instalments_not_allowed(
+                requested, policy.max_instalments, format_brl(policy.min_instalment_cents), nearest
+            )
         )
     lines.append("Responda com o número da opção que preferir.")
     return [Reply("\n".join(lines))]
@@ -357,7 +373,7 @@ def falar_atendente(session: Session, settings: Settings, turn: Turn) -> list[Re
     conversation = _conversation(session, turn)
     if conversation is None:
         return [Reply(texts.NO_ANSWER)]
-    if not handoff.request(session, conversation, actor="bot"):
+    if not handoff.request(session, conversation, actor="bot", reason="asked"):
         return [Reply(texts.HANDOFF_ALREADY)]
     return [Reply(texts.handoff(handoff.when_agents_answer(settings)))]
 
@@ -373,12 +389,13 @@ def respond(
     metadata: Mapping[str, Any] | None,
     *,
     entities: Mapping[str, str] | None = None,
+    text: str = "",
     settings: Settings | None = None,
 ) -> list[Reply]:
     """Run `handler` for Rasa's sender id and message metadata in its own transaction (what an action
     calls). The database is the process-wide one for the settings."""
     settings = settings or get_settings()
-    turn = Turn.from_ids(sender_id, (metadata or {}).get("message_id"), entities)
+    turn = Turn.from_ids(sender_id, (metadata or {}).get("message_id"), entities, text)
     with get_database(settings.effective_database_url).session() as session:
         return handler(session, settings, turn)
 

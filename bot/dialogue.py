@@ -36,7 +36,9 @@ from bot import (
     agreements,
     answers,
     claims,
+    complaints,
     entities,
+    handoff,
     health,
     identity,
     inbound,
@@ -487,6 +489,10 @@ def _look(
         session, conversation, message, (facts["same_text"], facts["answered"]) if facts else None
     ):
         outcome, message.processing_note = Processing.IGNORED, "reply_loop"
+    elif message.body and (reason := complaints.reason_in(message.body)) is not None:
+        # Legal threats and complaints go to a person before any NLU: never a dispute, never ignored.
+        complaints.escalate(session, conversation, reason)
+        replies = [Reply(texts.complaint_received(handoff.when_agents_answer(settings)))]
     elif (
         identity.awaiting_answer(settings, conversation)
         and (answer := identity.check_answer(settings, conversation, message.body))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from bot import identity
@@ -30,12 +30,18 @@ def when_agents_answer(settings: Settings, now: datetime | None = None) -> str |
     return describe_moment(opening, now, hours.timezone)
 
 
-def request(session: Session, conversation: Conversation, *, actor: str) -> bool:
-    """Move the conversation to `waiting_agent`. False when it was already waiting for or with an agent."""
+# Why a conversation waits for a person; these go first in the agents' queue.
+PRIORITY_REASONS = ("legal_threat", "complaint")
+
+
+def request(session: Session, conversation: Conversation, *, actor: str, reason: str | None = None) -> bool:
+    """Move the conversation to `waiting_agent`, recording `reason` (e.g. `legal_threat`, `complaint`,
+    `asked`). False when it was already waiting for or with an agent."""
     if conversation.state != ConversationState.BOT:
         return False
     conversation.state = ConversationState.WAITING_AGENT
     conversation.handoff_requested_at = utcnow()
+    conversation.handoff_reason = reason
     _audit(session, conversation, actor, "conversation.handoff_requested")
     return True
 
@@ -50,18 +56,21 @@ def release(session: Session, conversation: Conversation, *, actor: str) -> None
     """Give the conversation back to the bot (and unlock a locked identity check)."""
     conversation.state = ConversationState.BOT
     conversation.handoff_requested_at = None
+    conversation.handoff_reason = None
     if conversation.debtor is not None:
         identity.unlock(conversation.debtor)
     _audit(session, conversation, actor, "conversation.released")
 
 
 def waiting(session: Session) -> list[Conversation]:
-    """Conversations waiting for or with an agent, oldest request first."""
+    """Conversations waiting for or with an agent: legal threats and complaints first, then the oldest
+    request first."""
+    urgent = case((Conversation.handoff_reason.in_(PRIORITY_REASONS), 0), else_=1)
     return list(
         session.scalars(
             select(Conversation)
             .where(Conversation.state != ConversationState.BOT)
-            .order_by(Conversation.handoff_requested_at.asc().nulls_last(), Conversation.id)
+            .order_by(urgent, Conversation.handoff_requested_at.asc().nulls_last(), Conversation.id)
         )
     )
 
@@ -73,6 +82,6 @@ def _audit(session: Session, conversation: Conversation, actor: str, action: str
             action=action,
             entity_type="conversation",
             entity_id=str(conversation.id),
-            details={"state": conversation.state.value},
+            details={"state": conversation.state.value, "reason": conversation.handoff_reason},
         )
     )

@@ -22,7 +22,7 @@ import redis
 from rq import Queue
 from sqlalchemy import and_, func, or_, select, update
 
-from bot import agreements, outbound, runtime
+from bot import agreements, outbound, promises, runtime
 from bot.breaker import CircuitBreaker
 from bot.channels import RetryableSendError
 from bot.dialogue import Services
@@ -173,8 +173,10 @@ def sweep_once(services: Services) -> dict[str, int]:
     resend = _step("stuck sends", _settle_stuck, services, stuck, now)
     to_deliver = list(dict.fromkeys([*to_deliver, *resend]))
     broken: list[int] = []
+    promised = {"kept": 0, "broken": 0}
     if now.minute == 0:  # hourly is plenty for a limit counted in days
         broken = _step("overdue agreements", _break_overdue, services, now)
+        promised = _step("promises", _settle_promises, services, now) or promised
     for conversation_id in to_process:
         _step("enqueue", services.later.process, conversation_id)
     for conversation_id in to_deliver:
@@ -186,6 +188,8 @@ def sweep_once(services: Services) -> dict[str, int]:
         "delivering": len(to_deliver),
         "stuck_sends": len(stuck),
         "broken_agreements": len(broken or []),
+        "kept_promises": promised["kept"],
+        "broken_promises": promised["broken"],
     }
 
 
@@ -202,6 +206,12 @@ def _step(name: str, func, *args):  # type: ignore[no-untyped-def]
 def _break_overdue(services: Services, now: datetime) -> list[int]:
     with services.database.session() as session:
         return agreements.break_overdue(session, agreements.moment_to_date(now, "America/Sao_Paulo"))
+
+
+def _settle_promises(services: Services, now: datetime) -> dict[str, int]:
+    """Promises to pay kept or broken (bot.promises), hourly; a failure waits for the next hour."""
+    with services.database.session() as session:
+        return promises.settle(session, now)
 
 
 def _retention(services: Services, now: datetime) -> None:

@@ -6,6 +6,8 @@ person (an unknown or unconfirmed number) reveal nothing about any debt or credi
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.models import Channel
 
 CHANNEL_NAMES = {Channel.WHATSAPP: "WhatsApp", Channel.SMS: "SMS"}
@@ -192,3 +194,56 @@ PRIVACY_SUMMARY_RIGHTS = (
     "desnecessários e informações sobre o tratamento, pelo canal de atendimento do credor. Para não "
     "receber mais mensagens, basta responder PARAR."
 )
+
+
+# --- Issue 15 §3 (debtors): instalments asked for, complaints and legal threats ----------------------
+
+
+def instalments_not_allowed(requested: int, maximum: int, minimum: str, nearest: int | None) -> str:
+    """Why the instalment count the debtor asked for cannot be offered, and the nearest one that can."""
+    why = f"Não conseguimos em {requested}x: o máximo é {maximum}x, com parcelas de pelo menos {minimum}."
+    if nearest is None:
+        return why
+    return f"{why} A opção mais próxima do que você pediu é em {nearest}x."
+
+
+def same_options(requested: int | None, maximum: int) -> str:
+    """A short answer to the same request again: the options already sent still stand."""
+    if requested is not None:
+        return (
+            f"Entendo. Infelizmente {requested}x não é possível (o máximo é {maximum}x), mas as opções que "
+            "enviamos acima continuam valendo. Responda com o número da opção que preferir."
+        )
+    return "As opções que enviamos acima continuam valendo. Responda com o número da opção que preferir."
+
+
+PROMISE_ASK_DATE = (
+    'Claro! Em qual data você consegue pagar? Pode responder, por exemplo, "dia 15", "15/12" ou "sexta".'
+)
+
+
+def promise_recorded(promised_on: date, amount: str) -> str:
+    """A promise to pay accepted: the date, the amount for that date, the reminders paused."""
+    return (
+        f"Combinado! Registramos o seu compromisso de pagamento para {promised_on:%d/%m/%Y}, no valor de "
+        f"{amount}. Até lá não enviaremos lembretes. Seguem os dados para o pagamento:"
+    )
+
+
+def promise_too_far(promised_on: date, latest: date) -> str:
+    """A promised date beyond the creditor's policy: the latest date allowed, or an agreement."""
+    return (
+        f"Entendemos. Infelizmente não conseguimos aguardar até {promised_on:%d/%m/%Y}: a data mais "
+        f"distante que podemos aceitar é {latest:%d/%m/%Y}. Se essa data for possível, é só responder "
+        'com ela. Se preferir, podemos fazer um acordo parcelado: é só escrever "quero negociar".'
+    )
+
+
+def complaint_received(when: str | None) -> str:
+    """A complaint or a mention of Procon/lawyers/courts: a person takes over, with priority, politely."""
+    moment = f" {when}" if when else " assim que possível"
+    return (
+        "Sentimos muito pelo transtorno e levamos a sua manifestação a sério. Uma pessoa da nossa equipe "
+        f"vai analisar o seu caso com prioridade e responder por aqui{moment}. Enquanto isso, não "
+        "enviaremos lembretes de cobrança."
+    )

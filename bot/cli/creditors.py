@@ -130,6 +130,9 @@ def payments(cnpj: str, fine: float | None, interest: float | None, **values: ob
 @click.option("--down-payment", type=float, help="Entrada mínima, em % do total.")
 @click.option("--first-due-days", type=int, help="Dias até o vencimento da primeira parcela.")
 @click.option("--break-after-days", type=int, help="Dias de atraso de uma parcela que quebram o acordo.")
+@click.option(
+    "--max-promise-days", type=int, help="Até quantos dias à frente aceitar uma promessa de pagamento."
+)
 def policy(
     cnpj: str,
     max_instalments: int | None,
@@ -139,6 +142,7 @@ def policy(
     down_payment: float | None,
     first_due_days: int | None,
     break_after_days: int | None,
+    max_promise_days: int | None,
 ) -> None:
     """Define a política de acordos do credor: o robô nunca oferece nada fora dela."""
     from bot.money import InvalidAmount, format_brl, parse_amount
@@ -162,6 +166,7 @@ def policy(
                 min_down_payment_bps=_percent_to_bps(down_payment),
                 first_due_days=first_due_days,
                 break_after_days=break_after_days,
+                max_promise_days=max_promise_days,
             )
             summary = (
                 f"até {saved.max_instalments}x, parcela mínima {format_brl(saved.min_instalment_cents)}, "

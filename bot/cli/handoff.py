@@ -8,6 +8,13 @@ from bot import handoff as handoff_lib
 from bot.cli.imports import fail, open_database
 from bot.models import Conversation
 
+# Why a conversation waits (conversations.handoff_reason), as the operator reads it.
+_REASONS = {
+    "legal_threat": "PRIORIDADE: menção jurídica",
+    "complaint": "PRIORIDADE: reclamação",
+    "asked": "pediu",
+}
+
 
 @click.group("handoff")
 def handoff() -> None:
@@ -26,8 +33,10 @@ def list_command() -> None:
             for c in rows:
                 since = f"{c.handoff_requested_at:%d/%m %H:%M}" if c.handoff_requested_at else "-"
                 who = c.debtor.first_name if c.debtor else "número desconhecido"
+                why = _REASONS.get(c.handoff_reason or "", "-")
                 click.echo(
                     f"{c.id:>6}  {c.state.value:13}  {c.channel.value:8}  {c.address:16}  {since}  {who}"
+                    f"  {why}"
                 )
     finally:
         database.dispose()

@@ -18,10 +18,12 @@ from bot.models.enums import (
     OptOutAction,
     OutboxStatus,
     Processing,
+    PromiseStatus,
 )
 from bot.models.invoices import PAYMENT_REVIEW, Invoice
 from bot.models.parties import Creditor, Debtor
 from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
+from bot.models.promises import PaymentPromise
 from bot.models.reminders import OutboxEntry
 
 __all__ = [
@@ -53,9 +55,11 @@ __all__ = [
     "OutboxEntry",
     "OutboxStatus",
     "Payment",
+    "PaymentPromise",
     "PaymentLink",
     "PaymentLinkView",
     "Processing",
+    "PromiseStatus",
     "agreement_invoices",
     "as_utc",
     "utcnow",

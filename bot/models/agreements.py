@@ -56,6 +56,8 @@ class AgreementPolicy(TimestampMixin, Base):
     first_due_days: Mapped[int] = mapped_column(Integer, default=3)
     # An agreement with an instalment overdue for more than this many days is broken.
     break_after_days: Mapped[int] = mapped_column(Integer, default=15)
+    # A promise to pay ("só dia 15") is accepted up to this many days ahead.
+    max_promise_days: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
 
     creditor: Mapped[Creditor] = relationship()
 

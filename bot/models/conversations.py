@@ -46,6 +46,8 @@ class Conversation(TimestampMixin, Base):
     # an outage produces one polite notice per conversation, not one per message or retry.
     outage_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     handoff_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the conversation waits for a person (agents see it; legal threats and complaints go first).
+    handoff_reason: Mapped[str | None] = mapped_column(String(20))
     # LGPD: when the number was replaced by a random token (erasure, or an unknown number past retention).
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

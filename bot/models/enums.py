@@ -131,3 +131,11 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"
     FAILED = "failed"
+
+
+class PromiseStatus(enum.StrEnum):
+    """A promise to pay on a date: open until a payment keeps it or the date (plus grace) passes."""
+
+    OPEN = "open"
+    KEPT = "kept"
+    BROKEN = "broken"

@@ -90,6 +90,7 @@ _POLICY_LIMITS = {
     "min_down_payment_bps": (0, 10000, "a entrada mínima vai de 0 a 100%"),
     "first_due_days": (0, 30, "o primeiro vencimento vai de 0 a 30 dias"),
     "break_after_days": (1, 120, "a quebra do acordo vai de 1 a 120 dias de atraso"),
+    "max_promise_days": (0, 60, "a promessa de pagamento vai de 0 a 60 dias"),
 }
 
 

@@ -23,6 +23,8 @@ UNSEEN_MESSAGES = [
     ("nunca tive cartao dessa loja, nao reconheco essa divida", "contestar_divida"),
     ("vcs aceitam pagamento no cartao de credito?", "forma_pagamento"),
     ("bom dia, tudo bem?", "saudacao"),
+    ("so vou ter o dinheiro dia 18, pago nesse dia", "prometer_pagamento"),
+    ("quinta feira eu consigo pagar tudo", "prometer_pagamento"),
 ]
 
 

@@ -16,12 +16,24 @@ from actions.actions import (
     ActionFallback,
     ActionFormaPagamento,
     ActionParar,
+    ActionPrometerPagamento,
+    ActionRenegociar,
     ActionSegundaVia,
 )
 from bot import agreements, answers, texts
 from bot.config import Settings
 from bot.db import Database
-from bot.models import Channel, Conversation, ConversationState, Debtor, Invoice, OptOutEvent, utcnow
+from bot.models import (
+    Channel,
+    Conversation,
+    ConversationState,
+    Debtor,
+    Invoice,
+    OptOutEvent,
+    PaymentPromise,
+    PromiseStatus,
+    utcnow,
+)
 from bot.money import format_brl
 from bot.payments.amounts import updated_amount
 from tests.conftest import PHONE, People
@@ -43,8 +55,20 @@ def _action_server_settings(monkeypatch, settings: Settings, db: Database) -> No
     monkeypatch.setattr("bot.answers.get_database", lambda _url: db)
 
 
-def tracker(sender_id: str, intent: str, *, events: list[dict[str, Any]] | None = None) -> Tracker:
-    latest = {"intent": {"name": intent, "confidence": 0.9}, "entities": [], "metadata": {"message_id": 7}}
+def tracker(
+    sender_id: str,
+    intent: str,
+    *,
+    events: list[dict[str, Any]] | None = None,
+    text: str = "",
+    entities: list[dict[str, Any]] | None = None,
+) -> Tracker:
+    latest = {
+        "intent": {"name": intent, "confidence": 0.9},
+        "text": text,
+        "entities": entities or [],
+        "metadata": {"message_id": 7},
+    }
     return Tracker(sender_id, {}, latest, events or [], False, None, {}, "action_listen")
 
 
@@ -162,3 +186,93 @@ def test_due_dates_are_described_from_the_debtors_today(db: Database, conversati
     with db.session() as s:
         replies = answers.consultar_divida(s, settings, answers.Turn(conversation_id, today=date(2000, 1, 1)))
     assert "vence em" in replies[0].text and "venceu em" not in replies[0].text
+
+
+def _parcelas(text: str, span: str, value: str) -> list[dict[str, Any]]:
+    start = text.index(span)
+    return [{"entity": "parcelas", "start": start, "end": start + len(span), "value": value}]
+
+
+def test_a_request_for_4x_reaches_the_offer_and_is_honoured(conversation_id: int) -> None:
+    text = "da pra parcelar em 4x?"
+    said, _ = run(
+        ActionRenegociar(),
+        str(conversation_id),
+        "renegociar",
+        text=text,
+        entities=_parcelas(text, "4x", "4x"),
+    )
+    assert any(line.startswith("2) 4x de ") for line in said[0].splitlines())
+
+
+def test_a_request_beyond_the_policy_says_why_and_offers_the_nearest(conversation_id: int) -> None:
+    text = "da pra fazer em 10 vezes?"
+    said, _ = run(
+        ActionRenegociar(),
+        str(conversation_id),
+        "renegociar",
+        text=text,
+        entities=_parcelas(text, "10 vezes", "10x"),
+    )
+    assert "Não conseguimos em 10x: o máximo é 6x" in said[0]
+    assert "A opção mais próxima do que você pediu é em 6x." in said[0]
+
+
+def test_the_same_request_again_gets_a_short_answer_not_the_same_long_message(conversation_id: int) -> None:
+    text = "da pra parcelar em 10x?"
+    first, _ = run(
+        ActionRenegociar(),
+        str(conversation_id),
+        "renegociar",
+        text=text,
+        entities=_parcelas(text, "10x", "10x"),
+    )
+    again, _ = run(
+        ActionRenegociar(),
+        str(conversation_id),
+        "renegociar",
+        text=text,
+        entities=_parcelas(text, "10x", "10x"),
+    )
+    assert again != first
+    assert again == [texts.same_options(10, 6)]
+    assert len(again[0]) < len(first[0]) / 2
+
+
+def _data(text: str, span: str) -> list[dict[str, Any]]:
+    start = text.index(span)
+    return [{"entity": "data", "start": start, "end": start + len(span), "value": span}]
+
+
+def test_a_promise_to_pay_within_the_policy_is_recorded_with_the_charge_for_that_date(
+    db: Database, conversation_id: int
+) -> None:
+    text = "consigo pagar so amanha, pode ser?"
+    said, _ = run(
+        ActionPrometerPagamento(),
+        str(conversation_id),
+        "prometer_pagamento",
+        text=text,
+        entities=_data(text, "amanha"),
+    )
+    assert said[0].startswith("Combinado! Registramos o seu compromisso de pagamento para")
+    assert any("Pague pelo link:" in line for line in said)
+    with db.session() as s:
+        assert s.scalars(select(PaymentPromise.status)).one() == PromiseStatus.OPEN
+
+
+def test_a_promise_beyond_the_policy_offers_the_latest_date_or_an_agreement(
+    db: Database, conversation_id: int
+) -> None:
+    text = "so consigo pagar 25/12/2099"
+    said, _ = run(ActionPrometerPagamento(), str(conversation_id), "prometer_pagamento", text=text)
+    assert "a data mais distante que podemos aceitar" in said[0] and "quero negociar" in said[0]
+    with db.session() as s:
+        assert s.scalars(select(PaymentPromise)).all() == []
+
+
+def test_a_promise_without_a_date_asks_for_one(conversation_id: int) -> None:
+    said, _ = run(
+        ActionPrometerPagamento(), str(conversation_id), "prometer_pagamento", text="pago sim, prometo"
+    )
+    assert said == [texts.PROMISE_ASK_DATE]

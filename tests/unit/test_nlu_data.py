@@ -26,6 +26,7 @@ EXPECTED_INTENTS = {
     "renegociar",
     "ja_paguei",
     "contestar_divida",
+    "prometer_pagamento",
     "falar_atendente",
     "parar",
     "forma_pagamento",
@@ -174,7 +175,7 @@ def test_every_intent_is_answered_by_a_declared_response_or_action(domain: dict)
     assert answers["nlu_fallback"] == "action_fallback"
     # The intents that need the debtor's data or change state are custom actions, not static text.
     business = ("segunda_via", "consultar_divida", "forma_pagamento", "parar", "falar_atendente")
-    for intent in (*business, "renegociar", "ja_paguei", "contestar_divida"):
+    for intent in (*business, "renegociar", "ja_paguei", "contestar_divida", "prometer_pagamento"):
         assert answers[intent] == f"action_{intent}"
 
 
