@@ -59,12 +59,11 @@ def active_dispatchers(queue: Queue) -> int:
 
 def ensure_dispatchers(settings: Settings, conn: redis.Redis) -> int:
     """Queue dispatch jobs up to `REMINDER_DISPATCHERS`; returns how many were queued."""
-    from bot.jobs import dispatch_reminders
-
     queue = reminders_queue(conn)
     missing = max(settings.reminder_dispatchers - active_dispatchers(queue), 0)
     for _ in range(missing):
-        queue.enqueue(dispatch_reminders, job_timeout=600, result_ttl=600, failure_ttl=86400)
+        # By dotted path: importing bot.jobs here would close an import cycle (jobs imports the dialogue).
+        queue.enqueue("bot.jobs.dispatch_reminders", job_timeout=600, result_ttl=600, failure_ttl=86400)
     return missing
 
 
