@@ -24,6 +24,7 @@ from bot.config import Settings, get_settings
 from bot.db import get_database
 from bot.documents import format_cnpj
 from bot.identity import Trust
+from bot.localtime import DEFAULT_TZ
 from bot.models import (
     Channel,
     Conversation,
@@ -128,7 +129,7 @@ def _debtor_today(turn: Turn, conversation: Conversation) -> date:
     """Today in the debtor's time zone (a debtor in Acre is two hours behind Brasília at midnight)."""
     if turn.today is not None:
         return turn.today
-    zone = conversation.debtor.timezone if conversation.debtor is not None else "America/Sao_Paulo"
+    zone = conversation.debtor.timezone if conversation.debtor is not None else DEFAULT_TZ
     return agreements.moment_to_date(utcnow(), zone)
 
 
@@ -295,7 +296,7 @@ def answer_offer(
     agreement = agreements.accept(session, offer, actor=f"debtor:{offer.debtor_id}")
     first = agreement.instalments[0]
     today = agreements.moment_to_date(
-        utcnow(), conversation.debtor.timezone if conversation.debtor else "America/Sao_Paulo"
+        utcnow(), conversation.debtor.timezone if conversation.debtor else DEFAULT_TZ
     )
     charge = charges.for_instalment(first, charges.provider_for(settings))
     replies = [Reply(texts.agreement_closed(agreement.id, agreement.terms or ""))]

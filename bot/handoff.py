@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import identity
+from bot import audit, identity
 from bot.config import Settings
 from bot.hours import describe_moment, parse_hours
-from bot.models import AuditLog, Conversation, ConversationState, utcnow
+from bot.models import Conversation, ConversationState, utcnow
 
 
 def when_agents_answer(settings: Settings, now: datetime | None = None) -> str | None:
@@ -67,12 +67,4 @@ def waiting(session: Session) -> list[Conversation]:
 
 
 def _audit(session: Session, conversation: Conversation, actor: str, action: str) -> None:
-    session.add(
-        AuditLog(
-            actor=actor,
-            action=action,
-            entity_type="conversation",
-            entity_id=str(conversation.id),
-            details={"state": conversation.state.value},
-        )
-    )
+    audit.record(session, actor, action, "conversation", conversation.id, state=conversation.state.value)

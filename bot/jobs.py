@@ -24,6 +24,7 @@ from bot import agreements, outbound, runtime
 from bot.breaker import CircuitBreaker
 from bot.channels import RetryableSendError
 from bot.dialogue import Services
+from bot.localtime import DEFAULT_TZ
 from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
 from bot.privacy import retention
 from bot.spool import Spool
@@ -169,7 +170,7 @@ def sweep_once(services: Services) -> dict[str, int]:
     broken: list[int] = []
     if now.minute == 0:  # hourly is plenty for a limit counted in days
         with services.database.session() as session:
-            broken = agreements.break_overdue(session, agreements.moment_to_date(now, "America/Sao_Paulo"))
+            broken = agreements.break_overdue(session, agreements.moment_to_date(now, DEFAULT_TZ))
     for conversation_id in to_process:
         services.later.process(conversation_id)
     for conversation_id in to_deliver:

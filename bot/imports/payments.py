@@ -30,6 +30,7 @@ from bot.imports.fields import BRAZIL_TZ, CellError, display_cnpj, parse_cnpj, p
 from bot.imports.reading import FieldSpec, ImportFileError, Row, Source, read_csv
 from bot.imports.report import ImportReport, Progress, RowError
 from bot.imports.store import audit
+from bot.localtime import local_date
 from bot.models import Creditor, Instalment, Invoice, Payment
 from bot.money import format_brl
 from bot.payments import confirmations
@@ -166,7 +167,7 @@ def parse_paid_at(raw: str, today: date) -> datetime:
         moment_of_day = time(hour, minute, second)
         zone = _zone(match.group(4)) or BRAZIL_TZ
     moment = datetime.combine(day, moment_of_day, tzinfo=zone)
-    local_day = moment.astimezone(BRAZIL_TZ).date()
+    local_day = local_date(moment)
     if local_day > today:
         raise CellError(f"{_DATE_WHAT} no futuro ({local_day:%d/%m/%Y})")
     return moment.astimezone(UTC)
@@ -293,7 +294,7 @@ def import_payments(
     settings = settings or get_settings()
     csv_file = read_csv(source, PAYMENT_FIELDS)
     report = PaymentImportReport.of_file(csv_file)
-    today = datetime.now(UTC).astimezone(BRAZIL_TZ).date()
+    today = local_date(datetime.now(UTC))
     outcomes: Counter[str] = Counter()
     thanked: set[int] = set()
 

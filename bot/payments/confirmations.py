@@ -22,13 +22,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements
+from bot import agreements, audit
 from bot.config import Settings
 from bot.documents import InvalidDocument, normalize_cnpj
 from bot.models import (
     Agreement,
     AgreementStatus,
-    AuditLog,
     Case,
     CaseKind,
     CaseStatus,
@@ -156,14 +155,14 @@ def apply(session: Session, settings: Settings, provider: str, confirmation: Con
         agreement = instalment.agreement
         label = f"parcela {instalment.number} do acordo {agreement.id}"
         debtor_id, creditor = agreement.debtor_id, agreement.creditor
-    session.add(
-        AuditLog(
-            actor=f"provider:{provider}",
-            action=f"payment.{applied.outcome}",
-            entity_type="payment",
-            entity_id=str(payment.id),
-            details={"reference": confirmation.reference, "amount_cents": confirmation.amount_cents},
-        )
+    audit.record(
+        session,
+        f"provider:{provider}",
+        f"payment.{applied.outcome}",
+        "payment",
+        payment.id,
+        reference=confirmation.reference,
+        amount_cents=confirmation.amount_cents,
     )
     if applied.outcome == "paid":
         text = (

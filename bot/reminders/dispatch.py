@@ -28,9 +28,6 @@ sent again. So a step is never lost and never sent twice.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -46,6 +43,7 @@ from bot.channels import OutboundRequest, RetryableSendError, Sender
 from bot.config import Settings
 from bot.db import Database
 from bot.documents import format_cnpj
+from bot.localtime import DEFAULT_TZ
 from bot.models import (
     PAYMENT_REVIEW,
     Channel,
@@ -68,6 +66,7 @@ from bot.models import (
     utcnow,
 )
 from bot.money import format_brl
+from bot.owner_ids import new_owner_id
 from bot.payments import charges
 from bot.privacy.subjects import keyed_hash
 from bot.reminders import sms
@@ -126,10 +125,6 @@ class DispatchStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, count in other.reasons.items():
             self.reasons[reason] += count
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _due(now: datetime) -> object:
@@ -331,7 +326,7 @@ def _check(
         _skip(entry, reason, stats)
         return False
     window = cadence.window
-    zone = debtor.timezone or "America/Sao_Paulo"
+    zone = debtor.timezone or DEFAULT_TZ
     if moment_to_date(now, zone) < entry.send_on:  # the step's day has not begun for this debtor
         opening = window.next_opening(_local_midnight(entry.send_on, zone), timezone=zone, state=debtor.state)
         _wait(entry, opening, "not_yet", stats)
@@ -560,7 +555,7 @@ def _prepare(
                 if plan.entry not in group:
                     _wait(plan.entry, now + timedelta(days=1), "frequency_cap", stats)
             debtor = session.get_one(Debtor, debtor_id)
-            zone = debtor.timezone or "America/Sao_Paulo"
+            zone = debtor.timezone or DEFAULT_TZ
             values = _values(session, settings, debtor, group, moment_to_date(now, zone))
             drafts.append(_Draft(debtor, primary, group, values))
         for message in _save_messages(session, settings, drafts, now):
@@ -704,7 +699,7 @@ def dispatch_batch(
     """Claim, re-check, save and send one batch. `stats.claimed == 0` means there was nothing due."""
     stats = DispatchStats()
     now = now or utcnow()
-    ids = claim(database, owner or _owner(), limit=limit, now=now)
+    ids = claim(database, owner or new_owner_id(), limit=limit, now=now)
     stats.claimed = len(ids)
     if not ids:
         return stats

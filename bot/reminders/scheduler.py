@@ -22,6 +22,7 @@ from rq.registry import StartedJobRegistry
 from bot.agreements import moment_to_date
 from bot.config import Settings
 from bot.db import Database
+from bot.localtime import DEFAULT_TZ
 from bot.models import utcnow
 from bot.reminders import dispatch, planner
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 QUEUE = "reminders"
 HEARTBEAT_KEY = "regua:scheduler:heartbeat"
 TICK_SECONDS = 30.0
-PLANNING_ZONE = "America/Sao_Paulo"  # the planner's "today" (a debtor's own day is checked at sending)
+PLANNING_ZONE = DEFAULT_TZ  # the planner's "today" (a debtor's own day is checked at sending)
 
 
 @dataclass(frozen=True)
