@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from bot import audit
+from bot import audit, texts
 from bot.localtime import local_date
 from bot.models import (
     Agreement,
@@ -47,7 +47,6 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.money import format_brl
 from bot.payments.amounts import updated_amount
 from bot.text_folding import fold_accents
 
@@ -87,17 +86,9 @@ class Option:
 
     def describe(self) -> str:
         """pt-BR: "À vista: R$ 900,00 (desconto de R$ 100,00)" / "6x de R$ 150,00 (total R$ 900,00)"."""
-        if self.instalments == 1:
-            discount = f" (desconto de {format_brl(self.discount_cents)})" if self.discount_cents else ""
-            return f"À vista: {format_brl(self.total_cents)}{discount}"
-        if self.first_cents != self.instalment_cents:
-            plan = (
-                f"entrada de {format_brl(self.first_cents)} + {self.instalments - 1}x de "
-                f"{format_brl(self.instalment_cents)}"
-            )
-        else:
-            plan = f"{self.instalments}x de {format_brl(self.instalment_cents)}"
-        return f"{plan} (total {format_brl(self.total_cents)})"
+        return texts.option_description(
+            self.instalments, self.total_cents, self.discount_cents, self.first_cents, self.instalment_cents
+        )
 
 
 def policy_for(session: Session, creditor_id: int) -> AgreementPolicy:
@@ -356,12 +347,8 @@ def chosen_option(offer: AgreementOffer) -> Option:
 
 def terms(option: Option, creditor: Creditor) -> str:
     """The exact terms the debtor confirms (stored with the agreement)."""
-    due = option.first_due_date.strftime("%d/%m/%Y")
-    if option.instalments == 1:
-        return f"{option.describe()}, com vencimento em {due}, com {creditor.display_name}."
-    return (
-        f"{option.describe()}, primeira parcela em {due} e as demais no mesmo dia dos meses seguintes, "
-        f"com {creditor.display_name}."
+    return texts.agreement_terms(
+        option.describe(), option.instalments, option.first_due_date, creditor.display_name
     )
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import audit, identity
+from bot import audit, identity, texts
 from bot.config import Settings
 from bot.hours import describe_moment, parse_hours
 from bot.models import Conversation, ConversationState, utcnow
@@ -26,7 +26,7 @@ def when_agents_answer(settings: Settings, now: datetime | None = None) -> str |
     if opening is None:
         return None
     if opening == now:
-        return "em instantes, durante o nosso horário de atendimento"
+        return texts.AGENT_SOON
     return describe_moment(opening, now, hours.timezone)
 
 

@@ -22,7 +22,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements, audit
+from bot import agreements, audit, texts
 from bot.config import Settings
 from bot.documents import InvalidDocument, normalize_cnpj
 from bot.models import (
@@ -42,7 +42,6 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.money import format_brl
 from bot.outbound import Reply, queue_replies
 from bot.payments import mismatches
 from bot.payments.providers import Confirmation
@@ -145,7 +144,7 @@ def apply(session: Session, settings: Settings, provider: str, confirmation: Con
     if invoice is not None:
         _pay_invoice(session, invoice, payment, applied)
         label, debtor_id, creditor = (
-            invoice.description or f"fatura {invoice.external_ref}",
+            texts.invoice_label(invoice.description, invoice.external_ref),
             invoice.debtor_id,
             invoice.creditor,
         )
@@ -153,7 +152,7 @@ def apply(session: Session, settings: Settings, provider: str, confirmation: Con
         assert instalment is not None
         _pay_instalment(session, instalment, payment, applied)
         agreement = instalment.agreement
-        label = f"parcela {instalment.number} do acordo {agreement.id}"
+        label = texts.instalment_label(instalment.number, agreement.id)
         debtor_id, creditor = agreement.debtor_id, agreement.creditor
     audit.record(
         session,
@@ -165,10 +164,7 @@ def apply(session: Session, settings: Settings, provider: str, confirmation: Con
         amount_cents=confirmation.amount_cents,
     )
     if applied.outcome == "paid":
-        text = (
-            f"Recebemos o pagamento de {format_brl(confirmation.amount_cents)} referente a {label} "
-            f"({creditor.display_name}). Obrigado!"
-        )
+        text = texts.payment_received(confirmation.amount_cents, label, creditor.display_name)
         applied.thanked_conversations = thank(session, settings, debtor_id, text)
     return applied
 

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import outbound
+from bot import outbound, texts
 from bot.agreements import moment_to_date
 from bot.channels import OutboundRequest, RetryableSendError, Sender
 from bot.config import Settings
@@ -381,7 +381,7 @@ def _values(
     total = format_brl(sum(c.amount_cents for c in found))
     return {
         "nome": debtor.first_name,
-        "valor": total if len(found) == 1 else f"{total} ({len(found)} faturas)",
+        "valor": texts.reminder_amount(total, len(found)),
         "data": oldest.due_date.strftime("%d/%m/%Y"),
         "credor": oldest.creditor.display_name,
         "cnpj": format_cnpj(oldest.creditor.cnpj),

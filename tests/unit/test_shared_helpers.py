@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import audit
+from bot import audit, texts
 from bot.localtime import DEFAULT_TZ, local_date
 from bot.models import AuditLog
 from bot.owner_ids import new_owner_id
@@ -71,3 +73,62 @@ def test_no_module_builds_audit_rows_or_repeats_a_helper_by_hand():
         if pattern == "AuditLog(":
             extra -= {"bot/models/compliance.py"}
         assert not extra, f"{pattern} outside {home}: {sorted(extra)}"
+
+
+# Modules that compose what a debtor reads; their sentences must come from bot/texts.py.
+DEBTOR_FACING = (
+    "bot/answers.py",
+    "bot/agreements.py",
+    "bot/dialogue.py",
+    "bot/handoff.py",
+    "bot/claims.py",
+    "bot/payments/charges.py",
+    "bot/payments/confirmations.py",
+    "bot/reminders/dispatch.py",
+)
+_PORTUGUESE = re.compile(
+    r"R\$|\b(?:você|fatura|faturas|parcela|acordo|vence|venceu|pague|recebemos|opções|responda"
+    r"|atendimento|total|aberto|desconto)\b",
+    re.IGNORECASE,
+)
+
+
+def _sentences(path: Path) -> list[str]:
+    """String pieces with a space (sentence-like) outside docstrings: constants and f-string parts."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and " " in node.value
+    ]
+
+
+def test_every_portuguese_sentence_a_debtor_reads_comes_from_the_texts_module():
+    found = {
+        module: [s for s in _sentences(ROOT / module) if _PORTUGUESE.search(s)] for module in DEBTOR_FACING
+    }
+    assert {module: hits for module, hits in found.items() if hits} == {}
+
+
+def test_the_moved_texts_read_exactly_as_before():
+    assert texts.breakdown(16325, 15990, 320, 15, 3, True) == (
+        "R$ 163,25 (valor original R$ 159,90 + multa R$ 3,20 + juros R$ 0,15, 3 dia(s) de atraso)"
+    )
+    assert texts.option_description(6, 90000, 0, 15000, 15000) == "6x de R$ 150,00 (total R$ 900,00)"
+    assert texts.option_description(1, 90000, 10000, 90000, 90000) == (
+        "À vista: R$ 900,00 (desconto de R$ 100,00)"
+    )
+    assert texts.instalment_label(1, 12, 6) == "parcela 1 de 6 do acordo 12"
+    assert texts.invoice_label(None, "NF-7") == "fatura NF-7"
+    assert texts.reminder_amount("R$ 10,00", 2) == "R$ 10,00 (2 faturas)"
