@@ -18,21 +18,13 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from bot import texts
 from bot.localtime import DEFAULT_TZ
 from bot.text_folding import fold_accents
 
 logger = logging.getLogger(__name__)
 
 _DAYS = {"seg": 0, "ter": 1, "qua": 2, "qui": 3, "sex": 4, "sab": 5, "dom": 6}
-_DAY_NAMES = [
-    "segunda-feira",
-    "terça-feira",
-    "quarta-feira",
-    "quinta-feira",
-    "sexta-feira",
-    "sábado",
-    "domingo",
-]
 _SPAN = re.compile(
     r"^(?P<days>[a-z-]+(?:,[a-z-]+)*)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$"
 )
@@ -160,14 +152,4 @@ def describe_moment(moment: datetime, now: datetime, timezone: str = DEFAULT_TZ)
     "segunda-feira às 8h" (within a week) or "em 02/01 às 8h"."""
     zone = ZoneInfo(timezone)
     local, today = moment.astimezone(zone), now.astimezone(zone).date()
-    clock = f"{local.hour}h" if local.minute == 0 else f"{local.hour}h{local.minute:02d}"
-    days = (local.date() - today).days
-    if days == 0:
-        return f"hoje às {clock}"
-    if days == 1:
-        return f"amanhã às {clock}"
-    if 1 < days < 7:
-        return f"na {_DAY_NAMES[local.weekday()]} às {clock}".replace("na sábado", "no sábado").replace(
-            "na domingo", "no domingo"
-        )
-    return f"em {local:%d/%m} às {clock}"
+    return texts.when(local, (local.date() - today).days)

@@ -339,6 +339,31 @@ def payment_received(amount_cents: int, label: str, creditor_name: str) -> str:
 
 AGENT_SOON = "em instantes, durante o nosso horário de atendimento"
 
+_DAY_NAMES = [
+    "segunda-feira",
+    "terça-feira",
+    "quarta-feira",
+    "quinta-feira",
+    "sexta-feira",
+    "sábado",
+    "domingo",
+]
+
+
+def when(local: datetime, days_ahead: int) -> str:
+    """When a local moment `days_ahead` days from today is: "hoje às 14h", "amanhã às 8h",
+    "na segunda-feira às 8h" (within a week) or "em 02/01 às 8h"."""
+    clock = f"{local.hour}h" if local.minute == 0 else f"{local.hour}h{local.minute:02d}"
+    if days_ahead == 0:
+        return f"hoje às {clock}"
+    if days_ahead == 1:
+        return f"amanhã às {clock}"
+    if 1 < days_ahead < 7:
+        return f"na {_DAY_NAMES[local.weekday()]} às {clock}".replace("na sábado", "no sábado").replace(
+            "na domingo", "no domingo"
+        )
+    return f"em {local:%d/%m} às {clock}"
+
 
 def reminder_amount(total: str, count: int) -> str:
     """The {valor} of a reminder combining `count` charges."""

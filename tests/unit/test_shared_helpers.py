@@ -81,6 +81,7 @@ DEBTOR_FACING = (
     "bot/agreements.py",
     "bot/dialogue.py",
     "bot/handoff.py",
+    "bot/hours.py",
     "bot/claims.py",
     "bot/payments/charges.py",
     "bot/payments/confirmations.py",
@@ -88,7 +89,7 @@ DEBTOR_FACING = (
 )
 _PORTUGUESE = re.compile(
     r"R\$|\b(?:você|fatura|faturas|parcela|acordo|vence|venceu|pague|recebemos|opções|responda"
-    r"|atendimento|total|aberto|desconto)\b",
+    r"|atendimento|total|aberto|desconto|hoje|amanhã|às)(?!\w)",
     re.IGNORECASE,
 )
 
