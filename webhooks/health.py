@@ -18,7 +18,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from bot import health
 from bot.cached_probe import CachedProbe
-from webhooks.extensions import db, redis_ext, settings
+from webhooks.extensions import conversations, db, redis_ext, settings
 
 bp = Blueprint("health", __name__)
 
@@ -84,5 +84,10 @@ def _probe() -> dict[str, Any]:
         checks["workers"] = health.check_workers(redis_ext.client(), "default")
     checks["rasa"] = health.check_rasa(
         settings().rasa_url, token=settings().rasa_auth_token, timeout=READY_RASA_TIMEOUT_SECONDS
+    )
+    # Reported, not required: messages spooled while the database was down wait for their replay.
+    waiting = conversations.spool().pending()
+    checks["spool"] = health.CheckResult(
+        not waiting, "messages received while the database was down wait for replay" if waiting else "empty"
     )
     return {"status": "ok" if ok else "unavailable", "checks": {k: c.as_dict() for k, c in checks.items()}}

@@ -10,7 +10,15 @@ from sqlalchemy.orm import Session
 
 from bot import agreements, jobs
 from bot.documents import format_cnpj
-from bot.models import Instalment, InstalmentStatus, Invoice, InvoiceStatus, PaymentLink, utcnow
+from bot.models import (
+    PAYMENT_REVIEW,
+    Instalment,
+    InstalmentStatus,
+    Invoice,
+    InvoiceStatus,
+    PaymentLink,
+    utcnow,
+)
 from bot.payments import boleto, charges, confirmations, links, pix, webhook_secrets
 from bot.payments.charges import Charge
 from bot.payments.providers import SIGNATURE_HEADER, InvalidConfirmation, get_provider
@@ -40,6 +48,14 @@ def _charge(session: Session, *, invoice: Invoice | None, instalment: Instalment
     if instalment.status != InstalmentStatus.OPEN:
         return None
     return charges.for_instalment(instalment, provider)
+
+
+def _held(*, invoice: Invoice | None, instalment: Instalment | None) -> bool:
+    """True while a dispute or a payment under review holds the charge: the team decides what is owed,
+    so the page must not ask for an amount (nor serve the codes to pay it) until then."""
+    if invoice is not None:
+        return invoice.on_hold
+    return instalment is not None and instalment.agreement.pause_reason == PAYMENT_REVIEW
 
 
 def _paid_label(link: PaymentLink) -> str:
@@ -75,6 +91,12 @@ def page(token: str):  # type: ignore[no-untyped-def]
     context = {"creditor": creditor, "cnpj": format_cnpj(creditor.cnpj)}
     if opened.expired:
         return render_template("payment_expired.html", **context), 410, PRIVATE_HEADERS
+    if _held(invoice=link.invoice, instalment=link.instalment):
+        return (
+            render_template("payment_review.html", label=_paid_label(link), **context),
+            200,
+            PRIVATE_HEADERS,
+        )
     charge = _charge(session, invoice=link.invoice, instalment=link.instalment)
     if charge is None:
         return render_template("payment_done.html", label=_paid_label(link), **context), 200, PRIVATE_HEADERS
@@ -104,8 +126,9 @@ def media(token: str) -> Response:
     session = db.session()
     invoice = session.get(Invoice, ident) if target == "invoice" else None
     instalment = session.get(Instalment, ident) if target == "instalment" else None
+    held = _held(invoice=invoice, instalment=instalment)
     charge = _charge(session, invoice=invoice, instalment=instalment) if (invoice or instalment) else None
-    if charge is None:
+    if charge is None or held:
         abort(410)
     if kind == "pix" and charge.pix_code:
         png = pix.qr_png(charge.pix_code)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import nlu as nlu_lib
+from bot import nlu_report
 
 MIN_MACRO_F1 = 0.90
 
@@ -71,7 +72,7 @@ def test(folds: int, threshold: float, no_threshold: bool, verbose: bool) -> Non
     """Validação cruzada da NLU; imprime precisão/recall/F1 por intenção e grava docs/nlu-report.md."""
     console.print(f"Validação cruzada com {folds} folds (treina {folds} modelos; leva alguns minutos) ...")
     try:
-        report = nlu_lib.cross_validate(folds=folds, verbose=verbose)
+        report = nlu_report.cross_validate(folds=folds, verbose=verbose)
     except nlu_lib.RasaError as error:
         _fail(error)
 
@@ -100,7 +101,7 @@ def test(folds: int, threshold: float, no_threshold: bool, verbose: bool) -> Non
         f"abaixo do limiar de confiança: {report.fallback_predictions}  "
         f"tempo: {report.duration_seconds / 60:.1f} min"
     )
-    console.print(f"Relatório gravado em {nlu_lib.REPORT_FILE.relative_to(nlu_lib.PROJECT_ROOT)}")
+    console.print(f"Relatório gravado em {nlu_report.REPORT_FILE.relative_to(nlu_report.PROJECT_ROOT)}")
     if report.macro_f1 < threshold:
         message = f"F1 macro {report.macro_f1:.3f} abaixo do mínimo {threshold:.2f}"
         if no_threshold:

@@ -18,8 +18,6 @@ from bot.reminders.cadence import (
     DEFAULT_CADENCE_FILE,
     FORBIDDEN,
     PLACEHOLDERS,
-    SMS_MAX_CHARS,
-    TYPICAL_VALUES,
     Cadence,
     CadenceError,
     Limits,
@@ -27,7 +25,6 @@ from bot.reminders.cadence import (
     Step,
     Variant,
     WhatsAppTemplate,
-    _fold,
     default_cadence,
     find_forbidden,
     load_cadence,
@@ -35,6 +32,8 @@ from bot.reminders.cadence import (
     render_sms,
     render_whatsapp_variables,
 )
+from bot.reminders.cadence_schema import SMS_MAX_CHARS, TYPICAL_VALUES
+from bot.reminders.forbidden import _fold
 from bot.reminders.window import ContactWindow
 
 SID = "HX" + "0123456789abcdef" * 2

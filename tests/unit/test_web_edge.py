@@ -27,6 +27,7 @@ from tests.conftest import People
 from tests.faults import hung_server
 from webhooks import create_app
 from webhooks.access_log import MaskedLogger
+from webhooks.extensions import conversations
 
 HEALTH_TOKEN = "health-token-0123456789abcdef"
 REMOTE = {"REMOTE_ADDR": "203.0.113.9"}
@@ -74,6 +75,21 @@ def test_readiness_answers_a_remote_monitor_that_presents_the_health_token(app: 
     )
     assert response.status_code == 200
     assert response.get_json()["checks"]["database"]["ok"] is True
+
+
+def test_readiness_reports_messages_waiting_in_the_spool_without_failing(
+    app: Flask, settings: Settings, db: Database, redis_conn
+) -> None:  # type: ignore[no-untyped-def]
+    assert app.test_client().get("/health/ready").get_json()["checks"]["spool"]["ok"] is True
+    waiting = create_app(settings)
+    with waiting.app_context():
+        conversations.spool().append({"MessageSid": "SM" + "0" * 32, "Body": "oi"}, time.time())
+    answer = waiting.test_client().get("/health/ready")
+    assert answer.status_code == 200 and answer.get_json()["status"] == "ok"
+    assert answer.get_json()["checks"]["spool"] == {
+        "ok": False,
+        "detail": "messages received while the database was down wait for replay",
+    }
 
 
 def test_readiness_without_a_health_token_answers_loopback_callers_only(
