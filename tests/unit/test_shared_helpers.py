@@ -86,6 +86,7 @@ DEBTOR_FACING = (
     "bot/payments/charges.py",
     "bot/payments/confirmations.py",
     "bot/reminders/dispatch.py",
+    "webhooks/payments.py",
 )
 _PORTUGUESE = re.compile(
     r"R\$|\b(?:você|fatura|faturas|parcela|acordo|vence|venceu|pague|recebemos|opções|responda"
