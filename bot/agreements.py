@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import calendar
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
@@ -31,12 +30,13 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from bot import audit, texts
+from bot.localtime import local_date
 from bot.models import (
     Agreement,
     AgreementOffer,
     AgreementPolicy,
     AgreementStatus,
-    AuditLog,
     Conversation,
     Creditor,
     Instalment,
@@ -47,8 +47,8 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.money import format_brl
 from bot.payments.amounts import updated_amount
+from bot.text_folding import fold_accents
 
 OFFER_TTL = timedelta(hours=48)
 MAX_OPTIONS = 3
@@ -87,17 +87,9 @@ class Option:
 
     def describe(self) -> str:
         """pt-BR: "À vista: R$ 900,00 (desconto de R$ 100,00)" / "6x de R$ 150,00 (total R$ 900,00)"."""
-        if self.instalments == 1:
-            discount = f" (desconto de {format_brl(self.discount_cents)})" if self.discount_cents else ""
-            return f"À vista: {format_brl(self.total_cents)}{discount}"
-        if self.first_cents != self.instalment_cents:
-            plan = (
-                f"entrada de {format_brl(self.first_cents)} + {self.instalments - 1}x de "
-                f"{format_brl(self.instalment_cents)}"
-            )
-        else:
-            plan = f"{self.instalments}x de {format_brl(self.instalment_cents)}"
-        return f"{plan} (total {format_brl(self.total_cents)})"
+        return texts.option_description(
+            self.instalments, self.total_cents, self.discount_cents, self.first_cents, self.instalment_cents
+        )
 
 
 def policy_for(session: Session, creditor_id: int) -> AgreementPolicy:
@@ -319,8 +311,7 @@ _WORD_COUNT = re.compile(
 
 
 def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    letters = fold_accents(text.lower())
     return " ".join(re.sub(r"[^a-z0-9 ]+", " ", letters).split())
 
 
@@ -369,12 +360,8 @@ def chosen_option(offer: AgreementOffer) -> Option:
 
 def terms(option: Option, creditor: Creditor) -> str:
     """The exact terms the debtor confirms (stored with the agreement)."""
-    due = option.first_due_date.strftime("%d/%m/%Y")
-    if option.instalments == 1:
-        return f"{option.describe()}, com vencimento em {due}, com {creditor.display_name}."
-    return (
-        f"{option.describe()}, primeira parcela em {due} e as demais no mesmo dia dos meses seguintes, "
-        f"com {creditor.display_name}."
+    return texts.agreement_terms(
+        option.describe(), option.instalments, option.first_due_date, creditor.display_name
     )
 
 
@@ -408,14 +395,14 @@ def accept(session: Session, offer: AgreementOffer, *, actor: str) -> Agreement:
     session.flush()
     offer.status = OfferStatus.ACCEPTED
     offer.agreement_id = agreement.id
-    session.add(
-        AuditLog(
-            actor=actor,
-            action="agreement.created",
-            entity_type="agreement",
-            entity_id=str(agreement.id),
-            details={"instalments": option.instalments, "total_cents": option.total_cents},
-        )
+    audit.record(
+        session,
+        actor,
+        "agreement.created",
+        "agreement",
+        agreement.id,
+        instalments=option.instalments,
+        total_cents=option.total_cents,
     )
     return agreement
 
@@ -475,14 +462,14 @@ def break_overdue(session: Session, today: date) -> list[int]:
         for invoice in agreement.invoices:
             if invoice.status == InvoiceStatus.IN_AGREEMENT:
                 invoice.status = InvoiceStatus.OPEN
-        session.add(
-            AuditLog(
-                actor="system",
-                action="agreement.broken",
-                entity_type="agreement",
-                entity_id=str(agreement.id),
-                details={"overdue_instalment": overdue[0].number, "days": (today - overdue[0].due_date).days},
-            )
+        audit.record(
+            session,
+            "system",
+            "agreement.broken",
+            "agreement",
+            agreement.id,
+            overdue_instalment=overdue[0].number,
+            days=(today - overdue[0].due_date).days,
         )
         broken.append(agreement.id)
     return broken
@@ -500,7 +487,5 @@ def parse_instalment_reference(reference: str) -> tuple[int, int] | None:
 
 
 def moment_to_date(moment: datetime, timezone: str) -> date:
-    """A moment's calendar date in the debtor's time zone."""
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo(timezone)).date()
+    """A moment's calendar date in the debtor's time zone (see `bot.localtime.local_date`)."""
+    return local_date(moment, timezone)

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from bot import agreements, claims, contacts, handoff, identity, optout, texts
 from bot.config import Settings, get_settings
 from bot.db import get_database
-from bot.documents import format_cnpj
 from bot.identity import Trust
+from bot.localtime import DEFAULT_TZ
 from bot.models import (
     Channel,
     Conversation,
@@ -34,7 +34,6 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.money import format_brl
 from bot.outbound import Reply
 from bot.payments import charges
 from bot.payments.amounts import Breakdown
@@ -133,32 +132,20 @@ def _debtor_today(turn: Turn, conversation: Conversation) -> date:
     """Today in the debtor's time zone (a debtor in Acre is two hours behind Brasília at midnight)."""
     if turn.today is not None:
         return turn.today
-    zone = conversation.debtor.timezone if conversation.debtor is not None else "America/Sao_Paulo"
+    zone = conversation.debtor.timezone if conversation.debtor is not None else DEFAULT_TZ
     return agreements.moment_to_date(utcnow(), zone)
 
 
 def creditor_line(creditor: Creditor) -> str:
     """The creditor as every collection message names it: "Loja X (CNPJ 11.222.333/0001-81)"."""
-    return f"{creditor.display_name} (CNPJ {format_cnpj(creditor.cnpj)})"
-
-
-def _due_text(due: date, today: date) -> str:
-    when = due.strftime("%d/%m/%Y")
-    if due < today:
-        return f"venceu em {when}"
-    if due == today:
-        return "vence hoje"
-    return f"vence em {when}"
+    return texts.creditor_line(creditor.display_name, creditor.cnpj)
 
 
 def breakdown_text(breakdown: Breakdown) -> str:
     """The itemised amount: "R$ 163,25 (valor original R$ 159,90 + multa R$ 3,20 + juros R$ 0,15)"."""
-    if not breakdown.has_charges:
-        return format_brl(breakdown.total_cents)
-    return (
-        f"{format_brl(breakdown.total_cents)} (valor original {format_brl(breakdown.original_cents)} + "
-        f"multa {format_brl(breakdown.fine_cents)} + juros {format_brl(breakdown.interest_cents)}, "
-        f"{breakdown.days_late} dia(s) de atraso)"
+    b = breakdown
+    return texts.breakdown(
+        b.total_cents, b.original_cents, b.fine_cents, b.interest_cents, b.days_late, b.has_charges
     )
 
 
@@ -168,16 +155,18 @@ def charge_replies(
     """A charge as chat messages: the summary with the breakdown and the payment page link, then the Pix
     code and the linha digitável each alone (a long press copies exactly the code). On WhatsApp the Pix QR
     code and the boleto barcode go as images; SMS carries the codes as text and the link."""
-    lines = [
-        f"{title} — {creditor_line(charge.creditor)}",
-        f"{charge.label[:1].upper()}{charge.label[1:]}: {breakdown_text(charge.breakdown)}, "
-        f"{_due_text(charge.due_date, today)}.",
-        f"Pague pelo link: {charge.page_url(session, settings)}",
-    ]
+    lines = texts.charge_summary(
+        title,
+        creditor_line(charge.creditor),
+        charge.label,
+        breakdown_text(charge.breakdown),
+        texts.due_text(charge.due_date, today),
+        charge.page_url(session, settings),
+    )
     if charge.pix_code:
-        lines.append("Pix copia e cola: copie o código da próxima mensagem e cole no app do seu banco.")
+        lines.append(texts.PIX_CODE_FOLLOWS)
     if charge.boleto_line:
-        lines.append("Boleto: a linha digitável vem em seguida, pronta para copiar.")
+        lines.append(texts.BOLETO_LINE_FOLLOWS)
     replies = [Reply("\n".join(lines))]
     whatsapp = channel == Channel.WHATSAPP
     if charge.pix_code:
@@ -196,7 +185,9 @@ def segunda_via(session: Session, settings: Settings, turn: Turn, conversation: 
         return [Reply(texts.NO_OPEN_INVOICES)]
     replies: list[Reply] = []
     for charge in found[:MAX_DETAILED_INVOICES]:
-        replies += charge_replies(session, settings, charge, conversation.channel, today, title="Segunda via")
+        replies += charge_replies(
+            session, settings, charge, conversation.channel, today, title=texts.CHARGE_TITLE_COPY
+        )
     if len(found) > MAX_DETAILED_INVOICES:
         rest = len(found) - MAX_DETAILED_INVOICES
         replies.append(Reply(texts.more_charges(rest)))
@@ -217,15 +208,14 @@ def consultar_divida(
     replies = []
     for group in by_creditor.values():
         total = sum(c.amount_cents for c in group)
-        lines = [f"Em aberto com {creditor_line(group[0].creditor)}:"]
+        lines = [texts.open_with(creditor_line(group[0].creditor))]
         lines += [
-            f"• {c.label}: {breakdown_text(c.breakdown)}, {_due_text(c.due_date, today)}" for c in group
+            texts.open_charge(c.label, breakdown_text(c.breakdown), texts.due_text(c.due_date, today))
+            for c in group
         ]
-        lines.append(f"Total atualizado: {format_brl(total)}.")
+        lines.append(texts.total_updated(total))
         replies.append(Reply("\n".join(lines)))
-    replies.append(
-        Reply('Para receber os códigos de pagamento, escreva "segunda via". Se precisar, podemos negociar.')
-    )
+    replies.append(Reply(texts.ASK_FOR_PAYMENT_CODES))
     return replies
 
 
@@ -251,20 +241,20 @@ def renegociar(session: Session, settings: Settings, turn: Turn, conversation: C
         return [Reply(texts.same_options(requested if refused else None, policy.max_instalments))]
     debt = options[0].total_cents + options[0].discount_cents
     lines = [
-        f"Podemos fazer um acordo com {creditor_line(creditor)}. O total atualizado é {format_brl(debt)}.",
-        "Opções:",
-        *(f"{o.number}) {o.describe()}" for o in options),
-        f"A primeira parcela vence em {options[0].first_due_date:%d/%m/%Y}.",
+        texts.offer_intro(creditor_line(creditor), debt),
+        texts.OFFER_OPTIONS,
+        *(texts.offer_option(o.number, o.describe()) for o in options),
+        texts.offer_first_due(options[0].first_due_date),
     ]
     if refused:
         assert requested is not None
         nearest = agreements.nearest_count(debt, requested, policy, today)
         lines.append(
             texts.instalments_not_allowed(
-                requested, policy.max_instalments, format_brl(policy.min_instalment_cents), nearest
+                requested, policy.max_instalments, policy.min_instalment_cents, nearest
             )
         )
-    lines.append("Responda com o número da opção que preferir.")
+    lines.append(texts.OFFER_PICK)
     return [Reply("\n".join(lines))]
 
 
@@ -311,12 +301,12 @@ def answer_offer(
     agreement = agreements.accept(session, offer, actor=f"debtor:{offer.debtor_id}")
     first = agreement.instalments[0]
     today = agreements.moment_to_date(
-        utcnow(), conversation.debtor.timezone if conversation.debtor else "America/Sao_Paulo"
+        utcnow(), conversation.debtor.timezone if conversation.debtor else DEFAULT_TZ
     )
     charge = charges.for_instalment(first, charges.provider_for(settings))
     replies = [Reply(texts.agreement_closed(agreement.id, agreement.terms or ""))]
     replies += charge_replies(
-        session, settings, charge, conversation.channel, today, title="Primeira parcela"
+        session, settings, charge, conversation.channel, today, title=texts.CHARGE_TITLE_FIRST_INSTALMENT
     )
     return replies
 
@@ -328,10 +318,10 @@ def ja_paguei(session: Session, settings: Settings, turn: Turn, conversation: Co
     if not result.invoices:
         if result.recently_paid:
             paid = result.recently_paid[0]
-            when = f" em {as_utc(paid.paid_at):%d/%m/%Y}" if paid.paid_at else ""
-            return [Reply(texts.already_paid(paid.description or f"fatura {paid.external_ref}", when))]
+            when = texts.paid_on(as_utc(paid.paid_at) if paid.paid_at else None)
+            return [Reply(texts.already_paid(texts.invoice_label(paid.description, paid.external_ref), when))]
         return [Reply(texts.NO_OPEN_INVOICES)]
-    labels = ", ".join(i.description or f"fatura {i.external_ref}" for i in result.invoices)
+    labels = ", ".join(texts.invoice_label(i.description, i.external_ref) for i in result.invoices)
     days = max(i.creditor.claim_pause_days for i in result.invoices)
     return [Reply(texts.payment_claim(labels, days, [c.id for c in result.cases], result.receipt_attached))]
 
@@ -344,7 +334,7 @@ def contestar_divida(
     result = claims.dispute(session, conversation, _own_message(session, conversation, turn))
     if not result.invoices:
         return [Reply(texts.NOTHING_TO_DISPUTE)]
-    labels = ", ".join(i.description or f"fatura {i.external_ref}" for i in result.invoices)
+    labels = ", ".join(texts.invoice_label(i.description, i.external_ref) for i in result.invoices)
     return [Reply(texts.dispute_recorded(labels, [c.id for c in result.cases]))]
 
 

@@ -15,8 +15,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import audit
 from bot.models import (
-    AuditLog,
     Case,
     CaseKind,
     CaseStatus,
@@ -75,14 +75,8 @@ def _case(
         )
         session.add(case)
         session.flush()
-        session.add(
-            AuditLog(
-                actor=f"debtor:{invoice.debtor_id}",
-                action=f"case.{kind.value}",
-                entity_type="invoice",
-                entity_id=str(invoice.id),
-                details={"case": case.id},
-            )
+        audit.record(
+            session, f"debtor:{invoice.debtor_id}", f"case.{kind.value}", "invoice", invoice.id, case=case.id
         )
     return case
 
@@ -168,12 +162,4 @@ def resolve(session: Session, case: Case, *, actor: str, resolution: str, resume
         case.invoice.collection_paused_until = None
     if resume_collection:
         mismatches.release_agreement(session, case)
-    session.add(
-        AuditLog(
-            actor=actor,
-            action="case.resolved",
-            entity_type="case",
-            entity_id=str(case.id),
-            details={"resume_collection": resume_collection},
-        )
-    )
+    audit.record(session, actor, "case.resolved", "case", case.id, resume_collection=resume_collection)

@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from bot import identity
+from bot import audit, identity, texts
 from bot.config import Settings
 from bot.hours import describe_moment, parse_hours
-from bot.models import AuditLog, Conversation, ConversationState, utcnow
+from bot.models import Conversation, ConversationState, utcnow
 
 
 def when_agents_answer(settings: Settings, now: datetime | None = None) -> str | None:
@@ -26,7 +26,7 @@ def when_agents_answer(settings: Settings, now: datetime | None = None) -> str |
     if opening is None:
         return None
     if opening == now:
-        return "em instantes, durante o nosso horário de atendimento"
+        return texts.AGENT_SOON
     return describe_moment(opening, now, hours.timezone)
 
 
@@ -76,12 +76,12 @@ def waiting(session: Session) -> list[Conversation]:
 
 
 def _audit(session: Session, conversation: Conversation, actor: str, action: str) -> None:
-    session.add(
-        AuditLog(
-            actor=actor,
-            action=action,
-            entity_type="conversation",
-            entity_id=str(conversation.id),
-            details={"state": conversation.state.value, "reason": conversation.handoff_reason},
-        )
+    audit.record(
+        session,
+        actor,
+        action,
+        "conversation",
+        conversation.id,
+        state=conversation.state.value,
+        reason=conversation.handoff_reason,
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -19,18 +18,13 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from bot import texts
+from bot.localtime import DEFAULT_TZ
+from bot.text_folding import fold_accents
+
 logger = logging.getLogger(__name__)
 
 _DAYS = {"seg": 0, "ter": 1, "qua": 2, "qui": 3, "sex": 4, "sab": 5, "dom": 6}
-_DAY_NAMES = [
-    "segunda-feira",
-    "terça-feira",
-    "quarta-feira",
-    "quinta-feira",
-    "sexta-feira",
-    "sábado",
-    "domingo",
-]
 _SPAN = re.compile(
     r"^(?P<days>[a-z-]+(?:,[a-z-]+)*)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$"
 )
@@ -46,7 +40,7 @@ class OpeningHours:
     `state` (a UF) is given, on that state's holidays too."""
 
     spans: dict[int, tuple[time, time]]
-    timezone: str = "America/Sao_Paulo"
+    timezone: str = DEFAULT_TZ
     state: str | None = None
 
     def is_open(self, moment: datetime) -> bool:
@@ -108,8 +102,7 @@ def _holidays(year: int, state: str | None) -> holidays.HolidayBase:
 
 
 def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return fold_accents(text.lower())
 
 
 def _day(token: str) -> int:
@@ -128,7 +121,7 @@ def _time(text: str) -> time:
     return time(hours, minutes)
 
 
-def parse_hours(text: str, timezone: str = "America/Sao_Paulo") -> OpeningHours:
+def parse_hours(text: str, timezone: str = DEFAULT_TZ) -> OpeningHours:
     """Read "seg-sex 08:00-18:00; sab 08:00-12:00" (spans separated by ";", days by "," or ranges
     with "-"). An empty text means never open. Raises `InvalidHours`."""
     spans: dict[int, tuple[time, time]] = {}
@@ -154,19 +147,9 @@ def parse_hours(text: str, timezone: str = "America/Sao_Paulo") -> OpeningHours:
     return OpeningHours(spans, timezone)
 
 
-def describe_moment(moment: datetime, now: datetime, timezone: str = "America/Sao_Paulo") -> str:
+def describe_moment(moment: datetime, now: datetime, timezone: str = DEFAULT_TZ) -> str:
     """A short pt-BR description of when `moment` is, seen from `now`: "hoje às 14h", "amanhã às 8h",
     "segunda-feira às 8h" (within a week) or "em 02/01 às 8h"."""
     zone = ZoneInfo(timezone)
     local, today = moment.astimezone(zone), now.astimezone(zone).date()
-    clock = f"{local.hour}h" if local.minute == 0 else f"{local.hour}h{local.minute:02d}"
-    days = (local.date() - today).days
-    if days == 0:
-        return f"hoje às {clock}"
-    if days == 1:
-        return f"amanhã às {clock}"
-    if 1 < days < 7:
-        return f"na {_DAY_NAMES[local.weekday()]} às {clock}".replace("na sábado", "no sábado").replace(
-            "na domingo", "no domingo"
-        )
-    return f"em {local:%d/%m} às {clock}"
+    return texts.when(local, (local.date() - today).days)

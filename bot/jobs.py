@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import redis
 from rq import Queue
@@ -26,16 +26,15 @@ from bot import agreements, outbound, promises, runtime
 from bot.breaker import CircuitBreaker
 from bot.channels import RetryableSendError
 from bot.dialogue import Services
+from bot.localtime import DEFAULT_TZ
 from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
 from bot.privacy import retention
 from bot.spool import Spool
+from bot.sweep_schedule import DEFAULT_QUEUE, RESULT_TTL, schedule_sweep
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUEUE = "default"
 JOB_TIMEOUT = 120
-RESULT_TTL = 600
-SWEEP_EVERY = timedelta(seconds=60)
 # A reply `sending` this long without a SID: Twilio may or may not have it (see outbound.STUCK_SENDING).
 STUCK_SENDING = outbound.STUCK_SENDING
 SWEEP_BATCH = 1000
@@ -205,7 +204,7 @@ def _step(name: str, func, *args):  # type: ignore[no-untyped-def]
 
 def _break_overdue(services: Services, now: datetime) -> list[int]:
     with services.database.session() as session:
-        return agreements.break_overdue(session, agreements.moment_to_date(now, "America/Sao_Paulo"))
+        return agreements.break_overdue(session, agreements.moment_to_date(now, DEFAULT_TZ))
 
 
 def _settle_promises(services: Services, now: datetime) -> dict[str, int]:
@@ -262,25 +261,6 @@ def _settle_stuck(services: Services, message_ids: list[int], now: datetime) -> 
             # One bad row (e.g. its match already recorded elsewhere) must not stop the others.
             log.exception("message %s: settling failed; skipped until the next sweep", message_id)
     return resend
-
-
-def schedule_sweep(q: Queue | None) -> None:
-    """Schedule the next sweep at the start of the next minute (one job per minute, whoever asks)."""
-    if q is None:
-        return
-    now = datetime.now(UTC)
-    slot = (now + SWEEP_EVERY).replace(second=0, microsecond=0)
-    q.enqueue_at(slot, sweep, job_id=f"regua-sweep-{slot:%Y%m%d%H%M}", result_ttl=RESULT_TTL, job_timeout=300)
-
-
-def ensure_sweep(conn: redis.Redis) -> None:
-    """Make sure the sweep chain runs: schedule the next minute's sweep unless it already is. Called by
-    the supervising scheduler process at every tick, so a chain lost with Redis is re-seeded."""
-    now = datetime.now(UTC)
-    slot = (now + SWEEP_EVERY).replace(second=0, microsecond=0)
-    if conn.exists(f"rq:job:regua-sweep-{slot:%Y%m%d%H%M}"):
-        return
-    schedule_sweep(queue(conn))
 
 
 def ping() -> str:

@@ -9,9 +9,6 @@ the session's connection (Core), which skips the ORM's per-statement work they d
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +16,7 @@ from sqlalchemy import bindparam, case, or_, update
 from sqlalchemy.orm import Session
 
 from bot.models import Conversation
+from bot.owner_ids import new_owner_id
 
 LEASE = timedelta(seconds=60)
 
@@ -59,7 +57,7 @@ _RENEW = (
 
 def new_owner() -> str:
     """A fresh lease owner id (host, process, random part)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return new_owner_id()
 
 
 def claim_params(owner: str, now: datetime) -> dict[str, Any]:

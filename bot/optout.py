@@ -9,13 +9,14 @@ intent `parar` and its action. Proactive messages check `is_opted_out` right bef
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import AuditLog, Channel, Conversation, Debtor, OptOutAction, OptOutEvent, utcnow
+from bot import audit
+from bot.models import Channel, Conversation, Debtor, OptOutAction, OptOutEvent, utcnow
 from bot.privacy.subjects import keyed_hash
+from bot.text_folding import fold_accents
 
 OPT_OUT_WORDS = frozenset(
     {
@@ -31,8 +32,7 @@ _NOT_WORDS = re.compile(r"[^a-z ]+")
 
 def _plain(text: str) -> str:
     """Lower case, no accents, no punctuation, digits or emojis, single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    letters = fold_accents(text.lower())
     return " ".join(_NOT_WORDS.sub(" ", letters).split())
 
 
@@ -83,14 +83,14 @@ def record(
         message_id=message_id,
     )
     session.add(event)
-    session.add(
-        AuditLog(
-            actor=f"debtor:{debtor.id}" if debtor is not None else "system",
-            action=f"channel.{action.value}",
-            entity_type="debtor" if debtor is not None else None,
-            entity_id=str(debtor.id) if debtor is not None else None,
-            details={"channel": Channel(channel).value, "source": source},
-        )
+    audit.record(
+        session,
+        f"debtor:{debtor.id}" if debtor is not None else "system",
+        f"channel.{action.value}",
+        "debtor" if debtor is not None else None,
+        str(debtor.id) if debtor is not None else None,
+        channel=Channel(channel).value,
+        source=source,
     )
     return event
 

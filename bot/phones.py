@@ -31,6 +31,8 @@ from typing import Literal
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberType, ValidationResult
 
+from bot.localtime import DEFAULT_TZ
+
 __all__ = [
     "DDD_TIMEZONE",
     "DDD_TO_UF",
@@ -52,7 +54,7 @@ __all__ = [
 Channel = Literal["whatsapp", "sms"]
 
 BRAZIL_COUNTRY_CODE = 55
-DEFAULT_TIMEZONE = "America/Sao_Paulo"
+DEFAULT_TIMEZONE = DEFAULT_TZ
 WHATSAPP_PREFIX = "whatsapp:"
 
 # Every Brazilian DDD (área de numeração) and its state, as published by ANATEL in the "Plano Geral de

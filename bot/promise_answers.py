@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from bot import agreements, answers, promise_dates, promises, texts
 from bot.config import Settings
+from bot.localtime import DEFAULT_TZ
 from bot.models import Conversation, utcnow
 from bot.money import format_brl
 from bot.outbound import Reply
@@ -18,7 +19,7 @@ def _today(turn: answers.Turn, conversation: Conversation) -> date:
     """Today in the debtor's time zone ("amanhã" said at 23h in Acre is still the debtor's tomorrow)."""
     if turn.today is not None:
         return turn.today
-    zone = conversation.debtor.timezone if conversation.debtor is not None else "America/Sao_Paulo"
+    zone = conversation.debtor.timezone if conversation.debtor is not None else DEFAULT_TZ
     return agreements.moment_to_date(utcnow(), zone)
 
 

@@ -18,9 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements
+from bot import agreements, audit
 from bot.models import (
-    AuditLog,
     Conversation,
     Creditor,
     Invoice,
@@ -98,14 +97,14 @@ def promise(
         invoice.pause_reason = PAUSE_REASON
         invoice.collection_paused_until = _deadline(promised_on)
     session.flush()
-    session.add(
-        AuditLog(
-            actor=f"debtor:{conversation.debtor_id}",
-            action="promise.recorded",
-            entity_type="payment_promise",
-            entity_id=str(found.id),
-            details={"promised_on": promised_on.isoformat(), "invoices": ids},
-        )
+    audit.record(
+        session,
+        f"debtor:{conversation.debtor_id}",
+        "promise.recorded",
+        "payment_promise",
+        found.id,
+        promised_on=promised_on.isoformat(),
+        invoices=ids,
     )
     return PromiseResult(promise=found, creditor=creditor, invoices=invoices)
 
@@ -132,14 +131,13 @@ def settle(session: Session, now: datetime | None = None) -> dict[str, int]:
             continue
         found.resolved_at = now
         counts[found.status.value] += 1
-        session.add(
-            AuditLog(
-                actor="system",
-                action=f"promise.{found.status.value}",
-                entity_type="payment_promise",
-                entity_id=str(found.id),
-                details={"promised_on": found.promised_on.isoformat()},
-            )
+        audit.record(
+            session,
+            "system",
+            f"promise.{found.status.value}",
+            "payment_promise",
+            found.id,
+            promised_on=found.promised_on.isoformat(),
         )
     return counts
 

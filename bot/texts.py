@@ -6,9 +6,11 @@ person (an unknown or unconfirmed number) reveal nothing about any debt or credi
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+from bot.documents import format_cnpj
 from bot.models import Channel
+from bot.money import format_brl
 
 CHANNEL_NAMES = {Channel.WHATSAPP: "WhatsApp", Channel.SMS: "SMS"}
 
@@ -199,9 +201,12 @@ PRIVACY_SUMMARY_RIGHTS = (
 # --- Issue 15 §3 (debtors): instalments asked for, complaints and legal threats ----------------------
 
 
-def instalments_not_allowed(requested: int, maximum: int, minimum: str, nearest: int | None) -> str:
+def instalments_not_allowed(requested: int, maximum: int, minimum_cents: int, nearest: int | None) -> str:
     """Why the instalment count the debtor asked for cannot be offered, and the nearest one that can."""
-    why = f"Não conseguimos em {requested}x: o máximo é {maximum}x, com parcelas de pelo menos {minimum}."
+    why = (
+        f"Não conseguimos em {requested}x: o máximo é {maximum}x, com parcelas de pelo menos "
+        f"{format_brl(minimum_cents)}."
+    )
     if nearest is None:
         return why
     return f"{why} A opção mais próxima do que você pediu é em {nearest}x."
@@ -247,3 +252,167 @@ def complaint_received(when: str | None) -> str:
         f"vai analisar o seu caso com prioridade e responder por aqui{moment}. Enquanto isso, não "
         "enviaremos lembretes de cobrança."
     )
+
+
+# --- Collection texts composed from data (issue 15 §1: moved from answers, agreements, payments,
+# handoff and reminders, so a compliance review reads this one file). Amounts in cents.
+
+
+def creditor_line(name: str, cnpj: str) -> str:
+    """The creditor as every collection message names it: "Loja X (CNPJ 11.222.333/0001-81)"."""
+    return f"{name} (CNPJ {format_cnpj(cnpj)})"
+
+
+def invoice_label(description: str | None, external_ref: str) -> str:
+    """How an invoice is named to its debtor: its description, else "fatura <reference>"."""
+    return description or f"fatura {external_ref}"
+
+
+def instalment_label(number: int, agreement_id: int, count: int | None = None) -> str:
+    """ "parcela 1 de 6 do acordo 12" (or "parcela 1 do acordo 12" without `count`)."""
+    of = f" de {count}" if count is not None else ""
+    return f"parcela {number}{of} do acordo {agreement_id}"
+
+
+def due_text(due: date, today: date) -> str:
+    """ "venceu em 05/03/2026" / "vence hoje" / "vence em 10/03/2026"."""
+    when = due.strftime("%d/%m/%Y")
+    if due < today:
+        return f"venceu em {when}"
+    if due == today:
+        return "vence hoje"
+    return f"vence em {when}"
+
+
+def breakdown(total: int, original: int, fine: int, interest: int, days_late: int, itemised: bool) -> str:
+    """The amount, itemised when there are charges: "R$ 163,25 (valor original R$ 159,90 + multa ...)"."""
+    if not itemised:
+        return format_brl(total)
+    return (
+        f"{format_brl(total)} (valor original {format_brl(original)} + "
+        f"multa {format_brl(fine)} + juros {format_brl(interest)}, "
+        f"{days_late} dia(s) de atraso)"
+    )
+
+
+def charge_summary(title: str, creditor: str, label: str, amount: str, due: str, page_url: str) -> list[str]:
+    """The first lines of a charge: title and creditor, what and how much, the payment page."""
+    return [
+        f"{title} — {creditor}",
+        f"{label[:1].upper()}{label[1:]}: {amount}, {due}.",
+        f"Pague pelo link: {page_url}",
+    ]
+
+
+PIX_CODE_FOLLOWS = "Pix copia e cola: copie o código da próxima mensagem e cole no app do seu banco."
+BOLETO_LINE_FOLLOWS = "Boleto: a linha digitável vem em seguida, pronta para copiar."
+CHARGE_TITLE_COPY = "Segunda via"
+CHARGE_TITLE_FIRST_INSTALMENT = "Primeira parcela"
+
+
+def open_with(creditor: str) -> str:
+    """The heading of a creditor's open charges."""
+    return f"Em aberto com {creditor}:"
+
+
+def open_charge(label: str, amount: str, due: str) -> str:
+    """One open charge in the debt summary."""
+    return f"• {label}: {amount}, {due}"
+
+
+def total_updated(total_cents: int) -> str:
+    """The last line of a creditor's open charges."""
+    return f"Total atualizado: {format_brl(total_cents)}."
+
+
+ASK_FOR_PAYMENT_CODES = (
+    'Para receber os códigos de pagamento, escreva "segunda via". Se precisar, podemos negociar.'
+)
+
+
+def option_description(instalments: int, total: int, discount: int, first: int, each: int) -> str:
+    """An agreement option: "À vista: R$ 900,00 (desconto de R$ 100,00)" / "6x de R$ 150,00 (total ...)"."""
+    if instalments == 1:
+        off = f" (desconto de {format_brl(discount)})" if discount else ""
+        return f"À vista: {format_brl(total)}{off}"
+    if first != each:
+        plan = f"entrada de {format_brl(first)} + {instalments - 1}x de {format_brl(each)}"
+    else:
+        plan = f"{instalments}x de {format_brl(each)}"
+    return f"{plan} (total {format_brl(total)})"
+
+
+def agreement_terms(description: str, instalments: int, first_due: date, creditor_name: str) -> str:
+    """The exact terms the debtor confirms (stored with the agreement)."""
+    due = first_due.strftime("%d/%m/%Y")
+    if instalments == 1:
+        return f"{description}, com vencimento em {due}, com {creditor_name}."
+    return (
+        f"{description}, primeira parcela em {due} e as demais no mesmo dia dos meses seguintes, "
+        f"com {creditor_name}."
+    )
+
+
+def offer_intro(creditor: str, debt_cents: int) -> str:
+    """The first line of an agreement offer."""
+    return f"Podemos fazer um acordo com {creditor}. O total atualizado é {format_brl(debt_cents)}."
+
+
+OFFER_OPTIONS = "Opções:"
+OFFER_PICK = "Responda com o número da opção que preferir."
+
+
+def offer_option(number: int, description: str) -> str:
+    """One numbered option of an offer."""
+    return f"{number}) {description}"
+
+
+def offer_first_due(first_due: date) -> str:
+    """When the first instalment of every option falls due."""
+    return f"A primeira parcela vence em {first_due:%d/%m/%Y}."
+
+
+def paid_on(moment: datetime | None) -> str:
+    """ " em 05/03/2026" for a known payment date, "" otherwise (completes `already_paid`)."""
+    return f" em {moment:%d/%m/%Y}" if moment is not None else ""
+
+
+def payment_received(amount_cents: int, label: str, creditor_name: str) -> str:
+    """The thanks for a confirmed payment."""
+    return (
+        f"Recebemos o pagamento de {format_brl(amount_cents)} referente a {label} "
+        f"({creditor_name}). Obrigado!"
+    )
+
+
+AGENT_SOON = "em instantes, durante o nosso horário de atendimento"
+
+_DAY_NAMES = [
+    "segunda-feira",
+    "terça-feira",
+    "quarta-feira",
+    "quinta-feira",
+    "sexta-feira",
+    "sábado",
+    "domingo",
+]
+
+
+def when(local: datetime, days_ahead: int) -> str:
+    """When a local moment `days_ahead` days from today is: "hoje às 14h", "amanhã às 8h",
+    "na segunda-feira às 8h" (within a week) or "em 02/01 às 8h"."""
+    clock = f"{local.hour}h" if local.minute == 0 else f"{local.hour}h{local.minute:02d}"
+    if days_ahead == 0:
+        return f"hoje às {clock}"
+    if days_ahead == 1:
+        return f"amanhã às {clock}"
+    if 1 < days_ahead < 7:
+        return f"na {_DAY_NAMES[local.weekday()]} às {clock}".replace("na sábado", "no sábado").replace(
+            "na domingo", "no domingo"
+        )
+    return f"em {local:%d/%m} às {clock}"
+
+
+def reminder_amount(total: str, count: int) -> str:
+    """The {valor} of a reminder combining `count` charges."""
+    return total if count == 1 else f"{total} ({count} faturas)"

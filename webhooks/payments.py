@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy.orm import Session
 
-from bot import agreements, jobs
+from bot import agreements, jobs, texts
 from bot.documents import format_cnpj
 from bot.models import (
     PAYMENT_REVIEW,
@@ -60,9 +60,9 @@ def _held(*, invoice: Invoice | None, instalment: Instalment | None) -> bool:
 
 def _paid_label(link: PaymentLink) -> str:
     if link.invoice is not None:
-        return link.invoice.description or f"fatura {link.invoice.external_ref}"
+        return texts.invoice_label(link.invoice.description, link.invoice.external_ref)
     assert link.instalment is not None
-    return f"parcela {link.instalment.number} do acordo {link.instalment.agreement_id}"
+    return texts.instalment_label(link.instalment.number, link.instalment.agreement_id)
 
 
 def _valid_boleto(line: str | None) -> bool:

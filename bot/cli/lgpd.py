@@ -15,11 +15,12 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import audit
 from bot.cli.imports import fail, open_database
 from bot.config import get_settings
 from bot.documents import mask_cpf
 from bot.imports.fields import CellError, parse_cpf
-from bot.models import AuditLog, Debtor, Invoice, InvoiceStatus
+from bot.models import Debtor, Invoice, InvoiceStatus
 from bot.privacy import erasure, export, retention, summary
 from bot.privacy.subjects import conversations_of, find_subject
 
@@ -68,14 +69,14 @@ def export_command(cpf: str, fmt: str, output_dir: Path | None, actor: str | Non
             if debtor is None:
                 fail(f"nenhum titular com o CPF {mask_cpf(number)}", EXIT_NOT_FOUND)
             data = export.collect(session, debtor)
-            session.add(
-                AuditLog(
-                    actor=_actor(actor),
-                    action="lgpd.export",
-                    entity_type="debtor",
-                    entity_id=str(debtor.id),
-                    details={"format": "files" if output_dir else fmt, "counts": export.counts(data)},
-                )
+            audit.record(
+                session,
+                _actor(actor),
+                "lgpd.export",
+                "debtor",
+                debtor.id,
+                format="files" if output_dir else fmt,
+                counts=export.counts(data),
             )
     finally:
         database.dispose()
@@ -112,15 +113,7 @@ def erase(cpf: str, yes: bool, actor: str | None) -> None:
                 _confirm_erasure(session, debtor, number)
             done = erasure.erase(session, debtor, key=settings.erasure_key, actor=_actor(actor))
             if done.already_erased:
-                session.add(
-                    AuditLog(
-                        actor=_actor(actor),
-                        action="lgpd.erase",
-                        entity_type="debtor",
-                        entity_id=str(debtor.id),
-                        details={"already_erased": True},
-                    )
-                )
+                audit.record(session, _actor(actor), "lgpd.erase", "debtor", debtor.id, already_erased=True)
     finally:
         database.dispose()
     if done.already_erased:
@@ -175,15 +168,7 @@ def allow_reimport(cpf: str, yes: bool, actor: str | None) -> None:
                     abort=True,
                 )
             debtor.erased_key = None  # the anonymised record stays; a new import creates a new one
-            session.add(
-                AuditLog(
-                    actor=_actor(actor),
-                    action="lgpd.allow_reimport",
-                    entity_type="debtor",
-                    entity_id=str(debtor.id),
-                    details={},
-                )
-            )
+            audit.record(session, _actor(actor), "lgpd.allow_reimport", "debtor", debtor.id)
     finally:
         database.dispose()
     click.echo("O CPF pode ser importado de novo; o registro anonimizado continua como estava.")

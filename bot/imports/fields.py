@@ -8,11 +8,10 @@ developers.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
 
 from bot.documents import InvalidDocument, format_cnpj, mask_cpf, normalize_cnpj, normalize_cpf
+from bot.localtime import DEFAULT_ZONE
 from bot.models import InvoiceStatus
 from bot.money import InvalidAmount, parse_amount
 from bot.phones import (
@@ -25,6 +24,7 @@ from bot.phones import (
     state_for_phone,
     timezone_for_phone,
 )
+from bot.text_folding import fold_accents
 
 __all__ = [
     "BRAZIL_TZ",
@@ -44,7 +44,7 @@ __all__ = [
     "phone_region",
 ]
 
-BRAZIL_TZ = ZoneInfo("America/Sao_Paulo")
+BRAZIL_TZ = DEFAULT_ZONE
 
 _SCIENTIFIC = re.compile(r"^[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$")
 _EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
@@ -100,8 +100,7 @@ def _plain(text: str) -> str:
 
     Other punctuation is kept, so "quitada?" is not taken for "quitada".
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    plain = fold_accents(text).lower()
     return " ".join(re.sub(r"[_-]", " ", plain).split())
 
 

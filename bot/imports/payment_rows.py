@@ -14,6 +14,7 @@ from bot import agreements
 from bot.imports.creditors import registered_cnpj
 from bot.imports.fields import BRAZIL_TZ, CellError, display_cnpj, parse_cnpj, parse_date, parse_value
 from bot.imports.reading import FieldSpec, ImportFileError, Row
+from bot.localtime import local_date
 from bot.money import format_brl
 from bot.payments.providers import MAX_AMOUNT_CENTS, Confirmation
 
@@ -132,7 +133,7 @@ def parse_paid_at(raw: str, today: date) -> datetime:
         moment_of_day = time(hour, minute, second)
         zone = _zone(match.group(4)) or BRAZIL_TZ
     moment = datetime.combine(day, moment_of_day, tzinfo=zone)
-    local_day = moment.astimezone(BRAZIL_TZ).date()
+    local_day = local_date(moment)
     if local_day > today:
         raise CellError(f"{_DATE_WHAT} no futuro ({local_day:%d/%m/%Y})")
     return moment.astimezone(UTC)

@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 from bot import agreements
 from bot.config import Settings, get_settings
 from bot.db import Database
-from bot.imports.fields import BRAZIL_TZ, display_cnpj
+from bot.imports.fields import display_cnpj
 from bot.imports.payment_rows import PAYMENT_FIELDS, _default_cnpj, _parse_row, _Parsed, parse_paid_at
 from bot.imports.reading import Source, read_csv
 from bot.imports.report import ImportReport, Progress, RowError
 from bot.imports.store import audit
+from bot.localtime import local_date
 from bot.models import Creditor, Instalment, Invoice, Payment
 from bot.money import format_brl
 from bot.payments import confirmations
@@ -74,7 +75,7 @@ def import_payments(
     settings = settings or get_settings()
     csv_file = read_csv(source, PAYMENT_FIELDS)
     report = PaymentImportReport.of_file(csv_file)
-    today = datetime.now(UTC).astimezone(BRAZIL_TZ).date()
+    today = local_date(datetime.now(UTC))
     outcomes: Counter[str] = Counter()
     thanked: set[int] = set()
 

@@ -19,11 +19,12 @@ import hashlib
 import io
 import os
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from bot.text_folding import fold_accents
 
 __all__ = [
     "CsvSource",
@@ -93,8 +94,7 @@ class CsvSource:
 
 def header_key(text: str) -> str:
     """The comparison key of a header: lower case, no accents, letters and digits only."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_SPACES))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = fold_accents(text.translate(_SPACES))
     return re.sub(r"[^a-z0-9]", "", plain.lower())
 
 

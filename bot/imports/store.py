@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, insert, text, update
 from sqlalchemy.orm import Session
 
+from bot import audit as audit_log
 from bot.db import Database
-from bot.models import AuditLog, Base
+from bot.models import Base
 
 T = TypeVar("T")
 
@@ -87,9 +88,7 @@ def audit(
     entity_type: str | None = None,
     entity_id: str | None = None,
 ) -> None:
-    session.add(
-        AuditLog(actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, details=details)
-    )
+    audit_log.record(session, actor, action, entity_type, entity_id, **details)
 
 
 def unique_in_order(values: Iterable[T]) -> list[T]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.localtime import DEFAULT_TZ
 from bot.models.base import Base, BigId, TimestampMixin, UTCDateTime
 from bot.models.enums import Channel
 
@@ -73,7 +74,7 @@ class Debtor(TimestampMixin, Base):
     # Twilio's WaId (digits only) once the debtor has written from WhatsApp; may lack the 9th digit.
     whatsapp_id: Mapped[str | None] = mapped_column(String(20), index=True)
     state: Mapped[str | None] = mapped_column(String(2))  # UF, for state holidays and contact-time laws
-    timezone: Mapped[str] = mapped_column(String(40), default="America/Sao_Paulo")
+    timezone: Mapped[str] = mapped_column(String(40), default=DEFAULT_TZ)
     notes: Mapped[str | None] = mapped_column(Text)
 
     # Per-channel consent and opt-out, with when each happened (the history is in opt_out_events).

@@ -37,7 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
+
+from bot.localtime import DEFAULT_ZONE
 
 __all__ = [
     "CYCLE_DAYS",
@@ -58,7 +59,7 @@ CYCLE_DAYS = 9000  # factors 1000..9999; 22/02/2025 restarted the count at 1000
 WINDOW_PAST_DAYS = 3000
 WINDOW_FUTURE_DAYS = CYCLE_DAYS - WINDOW_PAST_DAYS
 _MAX_BANK_AMOUNT = 9_999_999_999  # 10 digits of centavos
-_BRAZIL_TZ = ZoneInfo("America/Sao_Paulo")
+_BRAZIL_TZ = DEFAULT_ZONE
 _SEPARATORS = re.compile(r"[\s.\-]+")
 _DIGITS = re.compile(r"[0-9]+")
 

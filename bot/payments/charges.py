@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements
+from bot import agreements, texts
 from bot.config import Settings
 from bot.models import (
     Agreement,
@@ -88,7 +88,7 @@ def for_invoice(invoice: Invoice, today: date, provider: PaymentProvider) -> Cha
     return Charge(
         creditor=creditor,
         debtor=invoice.debtor,
-        label=invoice.description or f"fatura {invoice.external_ref}",
+        label=texts.invoice_label(invoice.description, invoice.external_ref),
         reference=invoice.external_ref,
         due_date=invoice.due_date,
         breakdown=breakdown,
@@ -112,7 +112,7 @@ def for_instalment(instalment: Instalment, provider: PaymentProvider) -> Charge:
     return Charge(
         creditor=creditor,
         debtor=agreement.debtor,
-        label=f"parcela {instalment.number} de {count} do acordo {agreement.id}",
+        label=texts.instalment_label(instalment.number, agreement.id, count),
         reference=reference,
         due_date=instalment.due_date,
         breakdown=Breakdown(instalment.amount_cents, 0, 0, 0),

@@ -22,13 +22,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements
+from bot import agreements, audit, texts
 from bot.config import Settings
 from bot.documents import InvalidDocument, normalize_cnpj
 from bot.models import (
     Agreement,
     AgreementStatus,
-    AuditLog,
     Case,
     CaseKind,
     CaseStatus,
@@ -43,7 +42,6 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.money import format_brl
 from bot.outbound import Reply, queue_replies
 from bot.payments import mismatches
 from bot.payments.providers import Confirmation
@@ -146,7 +144,7 @@ def apply(session: Session, settings: Settings, provider: str, confirmation: Con
     if invoice is not None:
         _pay_invoice(session, invoice, payment, applied)
         label, debtor_id, creditor = (
-            invoice.description or f"fatura {invoice.external_ref}",
+            texts.invoice_label(invoice.description, invoice.external_ref),
             invoice.debtor_id,
             invoice.creditor,
         )
@@ -154,22 +152,19 @@ def apply(session: Session, settings: Settings, provider: str, confirmation: Con
         assert instalment is not None
         _pay_instalment(session, instalment, payment, applied)
         agreement = instalment.agreement
-        label = f"parcela {instalment.number} do acordo {agreement.id}"
+        label = texts.instalment_label(instalment.number, agreement.id)
         debtor_id, creditor = agreement.debtor_id, agreement.creditor
-    session.add(
-        AuditLog(
-            actor=f"provider:{provider}",
-            action=f"payment.{applied.outcome}",
-            entity_type="payment",
-            entity_id=str(payment.id),
-            details={"reference": confirmation.reference, "amount_cents": confirmation.amount_cents},
-        )
+    audit.record(
+        session,
+        f"provider:{provider}",
+        f"payment.{applied.outcome}",
+        "payment",
+        payment.id,
+        reference=confirmation.reference,
+        amount_cents=confirmation.amount_cents,
     )
     if applied.outcome == "paid":
-        text = (
-            f"Recebemos o pagamento de {format_brl(confirmation.amount_cents)} referente a {label} "
-            f"({creditor.display_name}). Obrigado!"
-        )
+        text = texts.payment_received(confirmation.amount_cents, label, creditor.display_name)
         applied.thanked_conversations = thank(session, settings, debtor_id, text)
     return applied
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import audit
 from bot.models import (
     PAYMENT_REVIEW,
     Agreement,
     AgreementStatus,
-    AuditLog,
     Case,
     CaseKind,
     CaseStatus,
@@ -110,14 +110,8 @@ def open_case(
         session.flush()
     else:
         case.evidence = [*case.evidence, evidence]  # a new list, so the JSON column sees the change
-    session.add(
-        AuditLog(
-            actor=f"provider:{payment.provider}",
-            action=f"case.{kind.value}",
-            entity_type="payment",
-            entity_id=str(payment.id),
-            details={"case": case.id},  # the amounts stay in the case (audit details carry no personal data)
-        )
+    audit.record(
+        session, f"provider:{payment.provider}", f"case.{kind.value}", "payment", payment.id, case=case.id
     )
     return case
 

@@ -23,7 +23,7 @@ tag   content
 ====  =========================================================================================
 
 `build_brcode` writes static codes. Names, cities and messages are reduced to plain ASCII first
-(accents removed with `unicodedata`: "São Paulo" -> "Sao Paulo"); then a name longer than 25 characters
+(accents removed with `bot.text_folding`: "São Paulo" -> "Sao Paulo"); then a name longer than 25 characters
 or a city longer than 15 is **truncated**, as banks' apps do, while an invalid txid, an empty key or a
 message that does not fit raise `InvalidBRCode`. `parse_brcode` reads static and dynamic codes and
 checks the structure, the mandatory fields and the CRC. `qr_png` draws the QR Code.
@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import io
 import re
-import unicodedata
 from typing import Any
+
+from bot.text_folding import fold_accents
 
 __all__ = [
     "GUI",
@@ -92,8 +93,7 @@ def _plain(text: str, what: str) -> str:
     """`text` without accents and with single spaces; other non-ASCII characters raise."""
     if not isinstance(text, str):
         raise TypeError(f"{what} must be a str, not {type(text).__name__}")
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    plain = " ".join(fold_accents(text).split())
     if not _PRINTABLE_ASCII.fullmatch(plain):
         raise InvalidBRCode(f"{what} has characters a BR Code cannot carry (only letters, digits and ASCII)")
     return plain

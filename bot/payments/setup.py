@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import audit
 from bot.documents import InvalidDocument, is_valid_cnpj, is_valid_cpf, normalize_cnpj
-from bot.models import AgreementPolicy, AuditLog, Creditor
+from bot.models import AgreementPolicy, Creditor
 
 MAX_FINE_BPS = 200
 MAX_MONTHLY_INTEREST_BPS = 100
@@ -70,14 +71,13 @@ def configure_payments(session: Session, creditor: Creditor, *, actor: str, **va
     for name, value in changed.items():
         setattr(creditor, name, value)
     if changed:
-        session.add(
-            AuditLog(
-                actor=actor,
-                action="creditor.payments_configured",
-                entity_type="creditor",
-                entity_id=str(creditor.id),
-                details={k: ("***" if k == "pix_key" else v) for k, v in changed.items()},
-            )
+        audit.record(
+            session,
+            actor,
+            "creditor.payments_configured",
+            "creditor",
+            creditor.id,
+            **{k: ("***" if k == "pix_key" else v) for k, v in changed.items()},
         )
     return changed
 
@@ -111,14 +111,13 @@ def configure_policy(session: Session, creditor: Creditor, *, actor: str, **valu
     for name, value in values.items():
         if value is not None:
             setattr(policy, name, value)
-    session.add(
-        AuditLog(
-            actor=actor,
-            action="creditor.policy_configured",
-            entity_type="creditor",
-            entity_id=str(creditor.id),
-            details={k: v for k, v in values.items() if v is not None},
-        )
+    audit.record(
+        session,
+        actor,
+        "creditor.policy_configured",
+        "creditor",
+        creditor.id,
+        **{k: v for k, v in values.items() if v is not None},
     )
     session.flush()
     return policy

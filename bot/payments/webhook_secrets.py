@@ -24,9 +24,10 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from bot import audit
 from bot.agreements import parse_instalment_reference
 from bot.documents import InvalidDocument, normalize_cnpj
-from bot.models import Agreement, AuditLog, Creditor, Invoice, utcnow
+from bot.models import Agreement, Creditor, Invoice, utcnow
 from bot.payments.providers import Confirmation, PaymentProvider, signed_with
 from bot.payments.setup import InvalidSetting
 
@@ -48,7 +49,7 @@ def issue(session: Session, creditor: Creditor, *, rotate: bool, actor: str) -> 
     creditor.payment_webhook_secret = secret
     creditor.payment_webhook_secret_rotated_at = utcnow()
     action = "creditor.webhook_secret.rotated" if rotate else "creditor.webhook_secret.created"
-    session.add(AuditLog(actor=actor, action=action, entity_type="creditor", entity_id=str(creditor.id)))
+    audit.record(session, actor, action, "creditor", creditor.id)
     return secret
 
 
@@ -57,14 +58,7 @@ def drop_previous(session: Session, creditor: Creditor, *, actor: str) -> bool:
     if not creditor.payment_webhook_secret_previous:
         return False
     creditor.payment_webhook_secret_previous = None
-    session.add(
-        AuditLog(
-            actor=actor,
-            action="creditor.webhook_secret.previous_dropped",
-            entity_type="creditor",
-            entity_id=str(creditor.id),
-        )
-    )
+    audit.record(session, actor, "creditor.webhook_secret.previous_dropped", "creditor", creditor.id)
     return True
 
 

@@ -24,8 +24,8 @@ import redis
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from bot import audit
 from bot.models import (
-    AuditLog,
     Case,
     Channel,
     Debtor,
@@ -192,15 +192,7 @@ def erase(
         link_views=views or 0,
         conversation_ids=tuple(conversation_ids),
     )
-    session.add(
-        AuditLog(
-            actor=actor,
-            action="lgpd.erase",
-            entity_type="debtor",
-            entity_id=str(debtor.id),
-            details=erasure.audit_details(),
-        )
-    )
+    audit.record(session, actor, "lgpd.erase", "debtor", debtor.id, **erasure.audit_details())
     session.flush()
     return erasure
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
+from bot import audit
 from bot.config import Settings
 from bot.db import Database
 from bot.models import AuditLog, Conversation, Debtor, Message, OptOutEvent, as_utc, utcnow
@@ -120,7 +121,8 @@ def run(database: Database, settings: Settings, *, now: datetime | None = None,
                 break
     with database.session() as session:
         details = {k: v for k, v in asdict(result).items() if k != "finished"}
-        session.add(AuditLog(actor="system", action=ACTION, details=details, created_at=now, updated_at=now))
+        row = audit.record(session, "system", ACTION, **details)
+        row.created_at = row.updated_at = now  # the run's own clock, which `last_run` reads back
     return result
 
 

@@ -34,10 +34,7 @@ sent again. So a step is never lost and never sent twice.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
-import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -47,12 +44,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import outbound
+from bot import outbound, texts
 from bot.agreements import moment_to_date
 from bot.channels import OutboundRequest, RetryableSendError, Sender
 from bot.config import Settings
 from bot.db import Database
 from bot.documents import format_cnpj
+from bot.localtime import DEFAULT_TZ
 from bot.models import (
     PAYMENT_REVIEW,
     Channel,
@@ -75,6 +73,7 @@ from bot.models import (
     utcnow,
 )
 from bot.money import format_brl
+from bot.owner_ids import new_owner_id
 from bot.payments import charges
 from bot.privacy.subjects import keyed_hash
 from bot.reminders import sms
@@ -133,10 +132,6 @@ class DispatchStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, count in other.reasons.items():
             self.reasons[reason] += count
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _due(now: datetime) -> object:
@@ -338,7 +333,7 @@ def _check(
         _skip(entry, reason, stats)
         return False
     window = cadence.window
-    zone = debtor.timezone or "America/Sao_Paulo"
+    zone = debtor.timezone or DEFAULT_TZ
     if moment_to_date(now, zone) < entry.send_on:  # the step's day has not begun for this debtor
         opening = window.next_opening(_local_midnight(entry.send_on, zone), timezone=zone, state=debtor.state)
         _wait(entry, opening, "not_yet", stats)
@@ -393,7 +388,7 @@ def _values(
     total = format_brl(sum(c.amount_cents for c in found))
     return {
         "nome": debtor.first_name,
-        "valor": total if len(found) == 1 else f"{total} ({len(found)} faturas)",
+        "valor": texts.reminder_amount(total, len(found)),
         "data": oldest.due_date.strftime("%d/%m/%Y"),
         "credor": oldest.creditor.display_name,
         "cnpj": format_cnpj(oldest.creditor.cnpj),
@@ -567,7 +562,7 @@ def _prepare(
                 if plan.entry not in group:
                     _wait(plan.entry, now + timedelta(days=1), "frequency_cap", stats)
             debtor = session.get_one(Debtor, debtor_id)
-            zone = debtor.timezone or "America/Sao_Paulo"
+            zone = debtor.timezone or DEFAULT_TZ
             values = _values(session, settings, debtor, group, moment_to_date(now, zone))
             drafts.append(_Draft(debtor, primary, group, values))
         for message in _save_messages(session, settings, drafts, now):
@@ -751,7 +746,7 @@ def dispatch_batch(
     """Claim, re-check, save and send one batch. `stats.claimed == 0` means there was nothing due."""
     stats = DispatchStats()
     now = now or utcnow()
-    owner = owner or _owner()
+    owner = owner or new_owner_id()
     claimed_at, started = now, time.monotonic()
 
     def clock() -> datetime:

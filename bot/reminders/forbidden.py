@@ -8,8 +8,9 @@ phrasings, case and accents ignored, whole words only. See `bot.reminders.cadenc
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import NamedTuple
+
+from bot.text_folding import fold_accents
 
 
 class Forbidden(NamedTuple):
@@ -176,10 +177,9 @@ def _fold(text: str) -> tuple[str, list[int]]:
     folded: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
-        for part in unicodedata.normalize("NFKD", char.lower()):
-            if not unicodedata.combining(part):
-                folded.append(part)
-                origin.append(index)
+        for part in fold_accents(char.lower()):  # one character may fold into several ("ﬁ" -> "fi")
+            folded.append(part)
+            origin.append(index)
     return "".join(folded), origin
 
 

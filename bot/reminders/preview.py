@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.agreements import moment_to_date
 from bot.config import Settings
+from bot.localtime import DEFAULT_TZ
 from bot.models import Debtor, Invoice, InvoiceStatus, OutboxEntry, utcnow
 from bot.money import format_brl
 from bot.reminders import sms
@@ -133,7 +134,7 @@ def _step_rows(
 
 def preview(session: Session, settings: Settings, day: date | None = None) -> Preview:
     """What the régua would send on `day` (default: today in Brasília)."""
-    day = day or moment_to_date(utcnow(), "America/Sao_Paulo")
+    day = day or moment_to_date(utcnow(), DEFAULT_TZ)
     rows: list[PreviewRow] = []
     warnings: list[str] = []
     for cadence, creditor_ids in cadences_in_use(session):

@@ -5,7 +5,8 @@ plan a no-op) and, when rows are due, makes sure `REMINDER_DISPATCHERS` dispatch
 running on the `reminders` RQ queue (the `dispatcher` processes run them). All state is in the database
 and Redis, so a restarted scheduler loses and repeats nothing. SIGTERM ends the loop after the current
 tick. A heartbeat key in Redis lets `regua health` see it. Each tick also supervises the workers' minute
-sweep (bot.jobs): if no sweep is scheduled for the next minute (Redis lost it), it schedules one.
+sweep (bot.jobs, scheduled by bot.sweep_schedule): if no sweep is scheduled for the next minute (Redis
+lost it), it schedules one.
 """
 
 from __future__ import annotations
@@ -23,15 +24,17 @@ from rq.registry import StartedJobRegistry
 from bot.agreements import moment_to_date
 from bot.config import Settings
 from bot.db import Database
+from bot.localtime import DEFAULT_TZ
 from bot.models import utcnow
 from bot.reminders import dispatch, planner
+from bot.sweep_schedule import ensure_sweep
 
 log = logging.getLogger(__name__)
 
 QUEUE = "reminders"
 HEARTBEAT_KEY = "regua:scheduler:heartbeat"
 TICK_SECONDS = 30.0
-PLANNING_ZONE = "America/Sao_Paulo"  # the planner's "today" (a debtor's own day is checked at sending)
+PLANNING_ZONE = DEFAULT_TZ  # the planner's "today" (a debtor's own day is checked at sending)
 
 
 @dataclass(frozen=True)
@@ -60,20 +63,17 @@ def active_dispatchers(queue: Queue) -> int:
 
 def ensure_dispatchers(settings: Settings, conn: redis.Redis) -> int:
     """Queue dispatch jobs up to `REMINDER_DISPATCHERS`; returns how many were queued."""
-    from bot.jobs import dispatch_reminders
-
     queue = reminders_queue(conn)
     missing = max(settings.reminder_dispatchers - active_dispatchers(queue), 0)
     for _ in range(missing):
-        queue.enqueue(dispatch_reminders, job_timeout=600, result_ttl=600, failure_ttl=86400)
+        # By dotted path: importing bot.jobs here would close an import cycle (jobs imports the dialogue).
+        queue.enqueue("bot.jobs.dispatch_reminders", job_timeout=600, result_ttl=600, failure_ttl=86400)
     return missing
 
 
 def _reseed_sweep(conn: redis.Redis) -> None:
     """Supervise the worker's minute sweep: re-seed its chain if no sweep is scheduled (a Redis flush or
     restart loses it). Never fails the tick."""
-    from bot.jobs import ensure_sweep
-
     try:
         ensure_sweep(conn)
     except Exception:
