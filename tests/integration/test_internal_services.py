@@ -13,6 +13,7 @@ from bot import health
 from bot.db import Database
 from bot.models import Channel, Conversation
 from tests.integration.conftest import LINE, Stack, new_debtor
+from tests.unit.test_internal_services import action_call
 
 pytestmark = pytest.mark.integration
 
@@ -36,28 +37,13 @@ def _conversation(db: Database) -> int:
         return conversation.id
 
 
-def _action_call(conversation_id: int) -> dict:
-    return {
-        "next_action": "action_segunda_via",
-        "sender_id": str(conversation_id),
-        "tracker": {
-            "sender_id": str(conversation_id),
-            "slots": {},
-            "latest_message": {"intent": {"name": "segunda_via"}, "entities": [], "metadata": {}},
-            "events": [],
-        },
-        "domain": {},
-        "version": "3.6.21",
-    }
-
-
 def test_the_action_server_refuses_a_segunda_via_call_without_the_token(stack: Stack) -> None:
     conversation_id = _conversation(stack.database)
     url = stack.settings.action_server_url
-    status, body = _curl("POST", url, _action_call(conversation_id))
+    status, body = _curl("POST", url, action_call(conversation_id))
     assert status == 401 and LINE not in body and "R$" not in body
     status, body = _curl(
-        "POST", f"{url}?token={stack.settings.action_server_token}", _action_call(conversation_id)
+        "POST", f"{url}?token={stack.settings.action_server_token}", action_call(conversation_id)
     )
     assert status == 200 and LINE in body
 

@@ -211,9 +211,9 @@ def _wait_for_health(running: RunningProcess, base: str, timeout: float = 90.0) 
     pytest.fail(f"{running.name} did not start:\n{running.log_tail()}")
 
 
-def _curl_action(url: str, conversation_id: int, action: str = "action_segunda_via") -> tuple[int, str]:
-    """POST an action call as Rasa would, from another process (curl); returns (status, body)."""
-    call = {
+def action_call(conversation_id: int, action: str = "action_segunda_via") -> dict:
+    """The body Rasa posts to the action server to run `action` for a conversation."""
+    return {
         "next_action": action,
         "sender_id": str(conversation_id),
         "tracker": {
@@ -225,6 +225,11 @@ def _curl_action(url: str, conversation_id: int, action: str = "action_segunda_v
         "domain": {},
         "version": "3.6.21",
     }
+
+
+def _curl_action(url: str, conversation_id: int, action: str = "action_segunda_via") -> tuple[int, str]:
+    """POST an action call as Rasa would, from another process (curl); returns (status, body)."""
+    call = action_call(conversation_id, action)
     done = subprocess.run(
         ["curl", "-sS", "-X", "POST", "-H", "Content-Type: application/json", "-d", json.dumps(call),
          "-w", "\n%{http_code}", url],
