@@ -7,8 +7,9 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import answers, entities, promise_answers
-from bot.outbound import Reply
+from bot import answers, promise_answers
+from bot.conversation import entities
+from bot.delivery.outbound import Reply
 
 DomainDict = dict[str, Any]
 

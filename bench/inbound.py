@@ -115,9 +115,10 @@ if str(PROJECT_ROOT) not in sys.path:  # `python bench/inbound.py` puts bench/ f
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench import import_invoices  # noqa: E402
-from bot import chat, demo, nlu, rasa_runtime  # noqa: E402
+from bot import demo, nlu, rasa_runtime  # noqa: E402
 from bot.channels.twiml import read_reply_twiml  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
+from bot.conversation import chat  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.models import (  # noqa: E402
     Channel,
@@ -188,7 +189,8 @@ def conversation_script(rate: float, debtor_index: int) -> list[str]:
     A greeting; then "quanto devo" (55%) or a payment question; then "segunda via" (60%), the payment
     question or "quanto devo" (25%), or thanks. "Segunda via" comes last: for a debtor with three open
     invoices it is 9 WhatsApp messages (per invoice: the text, the Pix code with its QR image, the boleto
-    line with its barcode image). Régua's reply-loop guard (bot/abuse.py) now counts answered messages,
+    line with its barcode image). Régua's reply-loop guard (bot/conversation/abuse.py) now counts answered
+    messages,
     not replies, so it could come earlier; it stays last so that runs remain comparable with earlier
     results.
     """
@@ -1033,8 +1035,9 @@ def _ts(value: datetime | None) -> float | None:
     return None if value is None else as_utc(value).timestamp()  # type: ignore[union-attr]
 
 
-# The jobs bot.jobs.RqLater enqueues: answer a conversation's pending messages; send its pending replies.
-FALLBACK_JOBS = ("bot.jobs.process_conversation", "bot.jobs.deliver_conversation")
+# The jobs bot.conversation.jobs.RqLater enqueues: answer a conversation's pending messages; send its
+# pending replies.
+FALLBACK_JOBS = ("bot.conversation.jobs.process_conversation", "bot.conversation.jobs.deliver_conversation")
 # Clock slack when matching a message's processed_at to a job's run (same machine, separate processes).
 CLOCK_SLACK = 0.005
 
@@ -1052,9 +1055,9 @@ class JobSpan:
 
 
 def rq_jobs(stack: Stack, conversation_ids: set[int]) -> dict[int, list[JobSpan]]:
-    """Régua's fallback: the `bot.jobs` process/deliver jobs for `conversation_ids` found in the
+    """Régua's fallback: the `bot.conversation.jobs` process/deliver jobs for `conversation_ids` found in the
     `default` queue and its registries (queued, scheduled, started, finished and failed; finished jobs
-    are kept for bot.jobs.RESULT_TTL, 10 minutes, longer than a run), by conversation."""
+    are kept for bot.conversation.jobs.RESULT_TTL, 10 minutes, longer than a run), by conversation."""
     from rq import Queue
     from rq.job import Job
     from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
@@ -1955,9 +1958,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (" Each one is a lost reply." if refused else "")
     )
     notes.append(
-        "Régua's reply-loop guard (bot/abuse.py: 10 answered messages of one conversation within 2 minutes, "
-        "or the same text 3 times within 5 minutes, stop automatic answers) cannot trip on the bench's "
-        "three different messages per debtor; a guard hit would show as a lost message (ignored, no reply)."
+        "Régua's reply-loop guard (bot/conversation/abuse.py: 10 answered messages of one conversation "
+        "within 2 minutes, or the same text 3 times within 5 minutes, stop automatic answers) cannot trip "
+        "on the bench's three different messages per debtor; a guard hit would show as a lost message "
+        "(ignored, no reply)."
     )
     result: dict[str, Any] = {
         "runs": [o.row() for o in outcomes],

@@ -1,4 +1,5 @@
-"""One dispatcher process for `bench/reminders.py`: the real `bot.jobs.dispatch_reminders` RQ job, in a loop.
+"""One dispatcher process for `bench/reminders.py`: the real `bot.conversation.jobs.dispatch_reminders` RQ
+job, in a loop.
 
 The dispatcher role of the Procfile is `regua worker --queue reminders` running the `dispatch_reminders`
 job, which the scheduler keeps queued while rows are due; each job sends batch after batch (with the
@@ -110,8 +111,8 @@ class ThreadProfiles:
 def _instrument(timers: PhaseTimers, profiles: ThreadProfiles | None) -> None:
     """Time the phases of the real code (module attributes are replaced by timed wrappers; the code that
     runs is unchanged)."""
-    from bot import outbound
     from bot.channels.twilio_api import TwilioSender
+    from bot.delivery import outbound
     from bot.reminders import dispatch
     from bot.reminders.throttle import SendRate
 
@@ -136,7 +137,8 @@ def main() -> None:
     with time_machine.travel(datetime.now(UTC) + offset, tick=True):
         from sqlalchemy import text
 
-        from bot import jobs, runtime
+        from bot import runtime
+        from bot.conversation import jobs
 
         timers = PhaseTimers()
         profiles = ThreadProfiles() if profile_path else None

@@ -213,7 +213,7 @@ def updated_total(invoices: Iterable[Invoice], creditor: Creditor, today: date) 
     )
 
 
-# Built once, with a bound parameter: it runs for every message (see bot.leases on why).
+# Built once, with a bound parameter: it runs for every message (see bot.conversation.leases on why).
 _CURRENT_OFFER = (
     select(AgreementOffer)
     .where(

@@ -2,7 +2,8 @@
 
 Every function takes a session, the settings and the `Turn` (which conversation and which inbound message)
 and returns the `Reply`s to send. Personal data (amounts, due dates, payment codes) is shown only when the
-number is confirmed as the debtor's (bot.identity); otherwise the reply reveals nothing. Every message
+number is confirmed as the debtor's (bot.conversation.identity); otherwise the reply reveals nothing. Every
+message
 about a debt names the creditor and its CNPJ (CDC art. 42-A).
 """
 
@@ -19,10 +20,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements, claims, contacts, handoff, identity, optout, texts
+from bot import agreements, claims, optout, texts
 from bot.config import Settings, get_settings
+from bot.conversation import contacts, handoff, identity
+from bot.conversation.identity import Trust
 from bot.db import get_database
-from bot.identity import Trust
+from bot.delivery.outbound import Reply
 from bot.localtime import DEFAULT_TZ
 from bot.models import (
     Channel,
@@ -34,7 +37,6 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.outbound import Reply
 from bot.payments import charges
 from bot.payments.amounts import Breakdown
 from bot.payments.charges import Charge
@@ -105,7 +107,7 @@ def for_confirmed_debtor(
     handler: Callable[[Session, Settings, Turn, Conversation], list[Reply]],
 ) -> Handler:
     """Run `handler` only for a number confirmed as the debtor's (it shows personal data); otherwise
-    answer with what bot.identity allows (ask the CPF digits, or reveal nothing)."""
+    answer with what bot.conversation.identity allows (ask the CPF digits, or reveal nothing)."""
 
     @functools.wraps(handler)
     def gated(session: Session, settings: Settings, turn: Turn) -> list[Reply]:

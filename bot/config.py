@@ -108,7 +108,8 @@ class Settings:
     # How the webhook hands over the replies it answers inline: "twiml" (in its own response, one
     # <Message> each, up to Twilio's 10) or "api" (messages.create calls before it answers).
     twilio_inline_replies: str = "twiml"
-    # Identity (issue 14 §2, see bot.identity): "cpf" asks the first 3 CPF digits before personal data
+    # Identity (issue 14 §2, see bot.conversation.identity): "cpf" asks the first 3 CPF digits before
+    # personal data
     # (the safe default for a real creditor: numbers get recycled); "phone" trusts the registered number.
     identity_check: str = "cpf"
     identity_verification_days: int = 90  # a correct answer is trusted this long, per debtor and number
@@ -136,7 +137,8 @@ class Settings:
     # Web edge (issue 14 §5): who may read the deep readiness check `/health/ready` besides loopback
     # callers (a monitor sending `Authorization: Bearer <HEALTH_TOKEN>`). None: loopback only.
     health_token: str | None = field(default=None, repr=False)
-    # Spool and Redis circuit breaker (issue 14 §4, bot/spool.py and bot/breaker.py): the web process's
+    # Spool and Redis circuit breaker (issue 14 §4, bot/conversation/spool.py and bot/breaker.py): the web
+    # process's
     # Redis calls on the inline path time out after this long, and after this many failures in a row
     # Redis is skipped for the cool-down (the rate limit fails open, work is left to the sweep).
     redis_inline_timeout_seconds: float = 0.25

@@ -171,8 +171,11 @@ def check_worker_roundtrip(conn: redis.Redis, *, timeout: float = 20.0) -> Check
 
     from rq import Queue
 
-    # By queue name and dotted path: importing bot.jobs would close the cycle dialogue -> health -> jobs.
-    job = Queue("default", connection=conn).enqueue("bot.jobs.ping", result_ttl=60, ttl=int(timeout))
+    # By queue name and dotted path: importing bot.conversation.jobs would close the cycle dialogue ->
+    # health -> jobs.
+    job = Queue("default", connection=conn).enqueue(
+        "bot.conversation.jobs.ping", result_ttl=60, ttl=int(timeout)
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if job.get_status(refresh=True) == "finished":

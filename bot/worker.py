@@ -14,9 +14,12 @@ import logging
 
 from rq import SimpleWorker
 
-from bot import jobs, redis_client
+from bot import redis_client
 from bot.config import Settings
+from bot.conversation import jobs
+from bot.conversation.sweep_schedule import DEFAULT_QUEUE, RESULT_TTL
 from bot.redaction import scrub
+from bot.runtime import queue
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +44,9 @@ class ScrubbingWorker(SimpleWorker):
 def run(settings: Settings, *, queues: list[str] | None = None, burst: bool = False) -> bool:
     """Work on `queues` until stopped (or, with `burst`, until they are empty). True if any job ran."""
     conn = redis_client.connect(settings)
-    worker = ScrubbingWorker(queues or [jobs.DEFAULT_QUEUE], connection=conn)
+    worker = ScrubbingWorker(queues or [DEFAULT_QUEUE], connection=conn)
     if not burst:
         # Pick up whatever was left pending while no worker ran, then keep the minute sweep going.
-        jobs.queue(conn).enqueue(jobs.sweep, result_ttl=jobs.RESULT_TTL)
+        queue(conn).enqueue(jobs.sweep, result_ttl=RESULT_TTL)
     log.info("worker %s listening on %s", worker.name, ", ".join(q.name for q in worker.queues))
     return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)

@@ -7,15 +7,14 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from bot import redis_client
-from bot.abuse import InboundRateLimiter
 from bot.breaker import CircuitBreaker
 from bot.channels import make_sender
 from bot.config import Settings
+from bot.conversation.abuse import InboundRateLimiter
+from bot.conversation.spool import Spool
 from bot.db import Database
-from bot.dialogue import Services
-from bot.jobs import RqLater
 from bot.rasa_client import RasaClient
-from bot.spool import Spool
+from bot.runtime import RqLater, Services
 
 # The web process's Rasa timeout (the workers use RASA_TIMEOUT_SECONDS): see webhooks.twilio.
 INLINE_RASA_TIMEOUT_SECONDS = 5.0
@@ -114,7 +113,8 @@ class ConversationsExtension:
 
     @classmethod
     def spool(cls) -> Spool:
-        """The app's inbound spool (bot.spool): the Redis list, else the file under var/spool/."""
+        """The app's inbound spool (bot.conversation.spool): the Redis list, else the file under
+        var/spool/."""
         ext = current_app.extensions
         if "regua_spool" not in ext:
             settings = ext["regua_conversations_settings"]

@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy.orm import Session
 
-from bot import agreements, jobs, texts
+from bot import agreements, texts
 from bot.documents import format_cnpj
 from bot.models import (
     PAYMENT_REVIEW,
@@ -22,6 +22,7 @@ from bot.models import (
 from bot.payments import boleto, charges, confirmations, links, pix, webhook_secrets
 from bot.payments.charges import Charge
 from bot.payments.providers import SIGNATURE_HEADER, InvalidConfirmation, get_provider
+from bot.runtime import RqLater
 from webhooks.errors import error_response
 from webhooks.extensions import db, redis_ext, settings
 
@@ -174,7 +175,7 @@ def confirm(provider_name: str):  # type: ignore[no-untyped-def]
         thanked.update(applied.thanked_conversations)
         results.append({"id": item.external_id, "reference": item.reference, "outcome": applied.outcome})
     session.commit()
-    later = jobs.RqLater(redis_ext.client())
+    later = RqLater(redis_ext.client())
     for conversation_id in sorted(thanked):
         later.deliver(conversation_id)
     unmatched = [r for r in results if r["outcome"] in ("unknown_reference", "unknown_creditor")]

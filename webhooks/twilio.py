@@ -5,8 +5,9 @@ answers the debtor inline, within a time budget: the replies go back in the resp
 `<Message>`s (or, with TWILIO_INLINE_REPLIES=api and in sandbox mode, through the sender before an empty
 response). Whatever must wait (Rasa down or slow, a backlog) is left pending and handed to the RQ
 workers, so every webhook stays far inside Twilio's 15 seconds. One debtor's messages stay in order
-whoever processes them (a conversation lease, bot.dialogue). When the database fails, the message is
-spooled (bot.spool) and Twilio still gets a 200: Twilio does not retry message webhooks.
+whoever processes them (a conversation lease, bot.conversation.dialogue). When the database fails, the
+message is
+spooled (bot.conversation.spool) and Twilio still gets a 200: Twilio does not retry message webhooks.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
-from bot import delivery_status, dialogue, inbound, leases
 from bot.channels.twiml import reply_twiml
-from bot.dialogue import Services
-from bot.outbound import Claimed
-from bot.spool import Spool
+from bot.conversation import dialogue, inbound, leases
+from bot.conversation.spool import Spool
+from bot.delivery import delivery_status
+from bot.delivery.outbound import Claimed
+from bot.runtime import Services
 from webhooks.errors import error_response
 from webhooks.extensions import conversations, db, settings
 
@@ -83,7 +85,8 @@ def messages() -> Response | tuple[Response | str, int]:
     services = conversations.services()
     spool = conversations.spool()
     # Messages spooled while the database was down go first (oldest first, within the budget); while
-    # any still wait, this one queues behind them, so it never overtakes an older one (bot.spool).
+    # any still wait, this one queues behind them, so it never overtakes an older one
+    # (bot.conversation.spool).
     if spool.pending():
         spool.replay(services.database, services.later, deadline)
         if spool.pending():

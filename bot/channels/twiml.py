@@ -4,7 +4,7 @@ Answered within the request, a turn's replies go back to Twilio in the response 
 costs no API call per reply (each is a few hundred milliseconds against the real API, and counts against
 the account's API concurrency). Each `<Message>` carries an `action` URL: Twilio posts that message's
 status callbacks there, and the `reply` parameter names the row, so the first callback records the SID
-Twilio gave it (`bot.delivery_status.apply`).
+Twilio gave it (`bot.delivery.delivery_status.apply`).
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 import requests
 
-from bot import chat as chat_lib
 from bot.cli.imports import fail, open_database
 from bot.config import get_settings
+from bot.conversation import chat as chat_lib
 from bot.phones import Address, InvalidPhone, normalize_phone
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bot import handoff as handoff_lib
 from bot.cli.imports import fail, open_database
+from bot.conversation import handoff as handoff_lib
 from bot.models import Conversation
 
 # Why a conversation waits (conversations.handoff_reason), as the operator reads it.

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+import redis
 
-from bot import migrations
+from bot import migrations, redis_client
 from bot.config import Settings, get_settings, redact_url
 from bot.db import Database
 from bot.imports import (
@@ -25,6 +26,7 @@ from bot.imports import (
     import_invoices,
     import_payments,
 )
+from bot.runtime import RqLater
 
 EXIT_ROW_ERRORS = 1
 EXIT_FILE_ERROR = 2
@@ -196,10 +198,6 @@ def deliver_thanks(settings: Settings, conversation_ids: list[int]) -> bool:
 
     The embedded Redis is used only if it is already running (an import does not start servers).
     """
-    import redis
-
-    from bot import jobs, redis_client
-
     try:
         if settings.redis_url:
             conn = redis_client.connect(settings)
@@ -211,7 +209,7 @@ def deliver_thanks(settings: Settings, conversation_ids: list[int]) -> bool:
     except (redis.RedisError, OSError):
         return False
     try:
-        later = jobs.RqLater(conn)
+        later = RqLater(conn)
         for conversation_id in sorted(set(conversation_ids)):
             later.deliver(conversation_id)
     finally:

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import contacts
 from bot.config import get_settings
+from bot.conversation import contacts
 from bot.db import Database
 from bot.imports.fields import (
     CellError,

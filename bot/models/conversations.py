@@ -38,7 +38,7 @@ class Conversation(TimestampMixin, Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Identity: when the CPF question was asked here and the message held while we asked (the answer
-    # itself, and the wrong-answer count, are the debtor's: see bot.identity).
+    # itself, and the wrong-answer count, are the debtor's: see bot.conversation.identity).
     verification_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     held_message_id: Mapped[int | None] = mapped_column(BigId)
 

@@ -83,7 +83,7 @@ class Debtor(TimestampMixin, Base):
     sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sms_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    # Identity (see bot.identity): when and from which number the debtor last answered the CPF question
+    # Identity (see bot.conversation.identity): when and from which number the debtor last answered the CPF question
     # (trusted for IDENTITY_VERIFICATION_DAYS), and the wrong answers given from any of their numbers
     # on any channel (they lock the check until IDENTITY_LOCK_HOURS after the last one).
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot import agreements, audit, texts
 from bot.config import Settings
+from bot.delivery.outbound import Reply, queue_replies
 from bot.documents import InvalidDocument, normalize_cnpj
 from bot.models import (
     Agreement,
@@ -42,7 +43,6 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.outbound import Reply, queue_replies
 from bot.payments import mismatches
 from bot.payments.providers import Confirmation
 

@@ -174,7 +174,7 @@ def erase(
     debtor.name = ERASED_NAME
     debtor.email = debtor.phone_secondary = debtor.whatsapp_id = debtor.notes = debtor.state = None
     debtor.phone = ""
-    # The identity check's memory names the number the CPF digits came from (bot.identity).
+    # The identity check's memory names the number the CPF digits came from (bot.conversation.identity).
     debtor.verified_at = debtor.verified_phone = debtor.verification_failed_at = None
     debtor.verification_failures = 0
     # A reminder already claimed by a dispatcher re-checks these flags right before sending.

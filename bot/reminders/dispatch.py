@@ -44,11 +44,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import outbound, texts
+from bot import texts
 from bot.agreements import moment_to_date
 from bot.channels import OutboundRequest, RetryableSendError, Sender
 from bot.config import Settings
 from bot.db import Database
+from bot.delivery import outbound
 from bot.documents import format_cnpj
 from bot.localtime import DEFAULT_TZ
 from bot.models import (

@@ -5,7 +5,8 @@ plan a no-op) and, when rows are due, makes sure `REMINDER_DISPATCHERS` dispatch
 running on the `reminders` RQ queue (the `dispatcher` processes run them). All state is in the database
 and Redis, so a restarted scheduler loses and repeats nothing. SIGTERM ends the loop after the current
 tick. A heartbeat key in Redis lets `regua health` see it. Each tick also supervises the workers' minute
-sweep (bot.jobs, scheduled by bot.sweep_schedule): if no sweep is scheduled for the next minute (Redis
+sweep (bot.conversation.jobs, scheduled by bot.conversation.sweep_schedule): if no sweep is scheduled for
+the next minute (Redis
 lost it), it schedules one.
 """
 
@@ -23,11 +24,11 @@ from rq.registry import StartedJobRegistry
 
 from bot.agreements import moment_to_date
 from bot.config import Settings
+from bot.conversation.sweep_schedule import ensure_sweep
 from bot.db import Database
 from bot.localtime import DEFAULT_TZ
 from bot.models import utcnow
 from bot.reminders import dispatch, planner
-from bot.sweep_schedule import ensure_sweep
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,11 @@ def ensure_dispatchers(settings: Settings, conn: redis.Redis) -> int:
     queue = reminders_queue(conn)
     missing = max(settings.reminder_dispatchers - active_dispatchers(queue), 0)
     for _ in range(missing):
-        # By dotted path: importing bot.jobs here would close an import cycle (jobs imports the dialogue).
-        queue.enqueue("bot.jobs.dispatch_reminders", job_timeout=600, result_ttl=600, failure_ttl=86400)
+        # By dotted path: importing bot.conversation.jobs here would close an import cycle (jobs imports
+        # the dialogue).
+        queue.enqueue(
+            "bot.conversation.jobs.dispatch_reminders", job_timeout=600, result_ttl=600, failure_ttl=86400
+        )
     return missing
 
 

@@ -23,8 +23,9 @@ import redis
 import requests
 from faker import Faker
 
-from bot import chat, health, nlu, redis_client
+from bot import health, nlu, redis_client
 from bot.config import Settings, load_settings
+from bot.conversation import chat
 from bot.db import Database
 from bot.documents import normalize_cnpj, normalize_cpf
 from bot.models import Creditor, Debtor, Invoice

@@ -10,7 +10,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from bot import chat, optout, texts
+from bot import optout, texts
+from bot.conversation import chat
 from bot.db import Database
 from bot.models import (
     Channel,

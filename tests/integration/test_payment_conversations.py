@@ -10,7 +10,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot import chat, texts
+from bot import texts
+from bot.conversation import chat
 from bot.models import (
     Agreement,
     AgreementStatus,

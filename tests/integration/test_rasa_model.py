@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import entities, nlu
+from bot import nlu
+from bot.conversation import entities
 from bot.rasa_client import RasaClient
 
 pytestmark = pytest.mark.integration

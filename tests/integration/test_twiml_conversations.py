@@ -18,9 +18,9 @@ import requests
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot import chat
 from bot.channels.twiml import read_reply_twiml
 from bot.config import Settings, load_settings
+from bot.conversation import chat
 from bot.models import Direction, Invoice, Message, MessageStatus, Processing
 from bot.phones import Address
 from tests import twilio_standin

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from bot import chat
 from bot.config import Settings, load_settings
+from bot.conversation import chat
 from bot.db import Database
 from tests.faults import hung_server
 from tests.integration.conftest import wait_for_http

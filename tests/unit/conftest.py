@@ -20,10 +20,11 @@ import urllib3
 from click.testing import CliRunner, Result
 from flask import Flask
 
-from bot import chat, dialogue
+from bot import runtime
 from bot.channels import OutboundRequest, SendResult
 from bot.cli import main
 from bot.config import Settings, get_settings, override
+from bot.conversation import chat
 from bot.db import Database
 from bot.models import MessageStatus
 from bot.phones import Address
@@ -64,7 +65,7 @@ class FakeRasa:
 
 @dataclass
 class RecordingLater:
-    """`dialogue.Later` that records what would be scheduled."""
+    """`runtime.Later` that records what would be scheduled."""
 
     processes: list[tuple[int, datetime | None]] = field(default_factory=list)
     deliveries: list[tuple[int, datetime | None]] = field(default_factory=list)
@@ -130,11 +131,11 @@ def services(
     settings: Settings, db: Database, fake_rasa: FakeRasa, sender: FakeSender, later: RecordingLater
 ):
     """Dialogue services over the test database with the stand-ins."""
-    return dialogue.Services(settings=settings, database=db, rasa=fake_rasa, sender=sender, later=later)
+    return runtime.Services(settings=settings, database=db, rasa=fake_rasa, sender=sender, later=later)
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database, services: dialogue.Services, redis_conn: redis.Redis) -> Flask:
+def app(settings: Settings, db: Database, services: runtime.Services, redis_conn: redis.Redis) -> Flask:
     """The web app over the test database and an emptied Redis (rate-limit counters, queues); inline
     processing uses the stand-in services."""
     app = create_app(override(settings, rasa_url="http://127.0.0.1:9"))

@@ -6,8 +6,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from bot import complaints, handoff, texts
+from bot import texts
 from bot.config import Settings
+from bot.conversation import complaints, handoff
 from bot.db import Database
 from bot.models import Case, Channel, Conversation, ConversationState, Invoice, Processing
 from tests.conftest import People

@@ -15,11 +15,12 @@ import redis
 from flask import Flask
 from sqlalchemy import select
 
-from bot import chat, dialogue, embedded_redis, jobs, migrations
+from bot import embedded_redis, migrations, runtime
 from bot.config import Settings, load_settings
+from bot.conversation import chat, jobs
+from bot.conversation.spool import FILE_NAME, SPOOL_KEY, Spool
 from bot.db import Database
 from bot.models import Creditor, Debtor, Direction, Message, Processing
-from bot.spool import FILE_NAME, SPOOL_KEY, Spool
 from tests.conftest import CNPJ, CPF, PHONE
 from tests.faults import PrivatePostgres, postgres_available, private_postgres
 from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, post_message
@@ -54,10 +55,10 @@ def _settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
     )
 
 
-def _app(settings: Settings) -> tuple[Flask, dialogue.Services, FakeSender]:
+def _app(settings: Settings) -> tuple[Flask, runtime.Services, FakeSender]:
     """The web app on `settings`; Rasa answers with an echo, replies are recorded."""
     sender = FakeSender()
-    services = dialogue.Services(
+    services = runtime.Services(
         settings=settings,
         database=Database(settings.effective_database_url),
         rasa=FakeRasa(),  # type: ignore[arg-type]
@@ -166,11 +167,11 @@ def test_the_worker_sweep_replays_the_spool_once_the_database_is_back(
     for body in ("primeira", "segunda"):
         assert post_message(app, settings, body)[0].status_code == 200
     postgres.start()
-    services.later = jobs.RqLater(redis_conn)
+    services.later = runtime.RqLater(redis_conn)
     assert jobs.replay_spool(services) == 2
     assert _inbound(services.database) == [("primeira", Processing.PENDING), ("segunda", Processing.PENDING)]
     assert redis_conn.llen(SPOOL_KEY) == 0
-    assert len(jobs.queue(redis_conn).jobs) == 2  # handed to the workers, like a live message
+    assert len(runtime.queue(redis_conn).jobs) == 2  # handed to the workers, like a live message
     services.database.dispose()
 
 

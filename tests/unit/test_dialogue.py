@@ -8,9 +8,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from bot import answers, chat, dialogue, texts
+from bot import answers, runtime, texts
 from bot.channels import PermanentSendError, RetryableSendError
 from bot.config import Settings, override
+from bot.conversation import chat, dialogue
 from bot.db import Database
 from bot.models import (
     Channel,
@@ -30,7 +31,7 @@ from tests.conftest import CPF, People
 from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, post_message
 
 
-def _say(app: Flask, settings: Settings, services: dialogue.Services, body: str, **kwargs) -> chat.Exchange:  # type: ignore[no-untyped-def]
+def _say(app: Flask, settings: Settings, services: runtime.Services, body: str, **kwargs) -> chat.Exchange:  # type: ignore[no-untyped-def]
     """Post a message and process its conversation (what the worker does); return the exchange."""
     _, form = post_message(app, settings, body, **kwargs)
     with services.database.session() as s:
@@ -44,7 +45,7 @@ def _say(app: Flask, settings: Settings, services: dialogue.Services, body: str,
 def _pending(db: Database, body: str) -> int:
     """Save an inbound message without answering it (as the webhook does before it answers); returns its
     conversation id."""
-    from bot import inbound
+    from bot.conversation import inbound
     from bot.phones import parse_address
 
     with db.session() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.entities import Entity, amount_cents, first_value, merge_adjacent
+from bot.conversation.entities import Entity, amount_cents, first_value, merge_adjacent
 
 TEXT = "consigo pagar R$ 300 na sexta, pode ser?"
 

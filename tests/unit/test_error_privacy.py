@@ -13,7 +13,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from sqlalchemy.exc import IntegrityError
 
-from bot import jobs, worker
+from bot import runtime, worker
 from bot.config import Settings
 from bot.db import Database
 from bot.logging_setup import RedactSecrets, ScrubbingFormatter
@@ -77,11 +77,11 @@ def test_a_failed_job_keeps_no_personal_data_in_the_failed_job_registry(
     settings: Settings, db: Database, people: People, redis_conn: redis.Redis, job_function, args
 ) -> None:  # type: ignore[no-untyped-def]
     call_args = (settings.effective_database_url,) if args == "db" else ()
-    job = jobs.queue(redis_conn).enqueue(job_function, *call_args, failure_ttl=600)
+    job = runtime.queue(redis_conn).enqueue(job_function, *call_args, failure_ttl=600)
     worker.run(settings, burst=True)
     job = Job.fetch(job.id, connection=redis_conn)
     assert job.get_status() == JobStatus.FAILED
-    assert job.id in FailedJobRegistry(queue=jobs.queue(redis_conn)).get_job_ids()
+    assert job.id in FailedJobRegistry(queue=runtime.queue(redis_conn)).get_job_ids()
     stored = job.latest_result().exc_string  # type: ignore[union-attr]
     assert ("IntegrityError" if args == "db" else "RuntimeError") in stored
     _assert_private(stored)

@@ -10,8 +10,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from bot import agreements, answers, chat, contacts, dialogue, texts
+from bot import agreements, answers, runtime, texts
 from bot.config import ConfigError, Settings, load_settings, override
+from bot.conversation import chat, contacts, dialogue
 from bot.db import Database
 from bot.imports import import_debtors
 from bot.models import AgreementOffer, Conversation, Debtor, Message, OfferStatus, utcnow
@@ -36,7 +37,7 @@ def _debt_questions(fake_rasa: FakeRasa) -> None:
 
 
 @pytest.fixture
-def use(settings: Settings, services: dialogue.Services, db: Database, fake_rasa: FakeRasa, monkeypatch):  # type: ignore[no-untyped-def]
+def use(settings: Settings, services: runtime.Services, db: Database, fake_rasa: FakeRasa, monkeypatch):  # type: ignore[no-untyped-def]
     """`use(**changes)`: run the webhook, the worker and the actions with these settings."""
     _debt_questions(fake_rasa)
     monkeypatch.setattr("bot.answers.get_database", lambda _url: db)
@@ -50,7 +51,7 @@ def use(settings: Settings, services: dialogue.Services, db: Database, fake_rasa
     return apply
 
 
-def _say(app: Flask, settings: Settings, services: dialogue.Services, body: str, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
+def _say(app: Flask, settings: Settings, services: runtime.Services, body: str, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
     """Post a message through the signed webhook, let the worker finish; the texts of its replies."""
     _, form = post_message(app, settings, body, **kwargs)
     with services.database.session() as s:

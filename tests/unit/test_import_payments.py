@@ -533,5 +533,5 @@ def test_cli_enqueues_the_thank_you_delivery_when_redis_is_reachable(
     assert "1 mensagem de agradecimento na fila de envio." in online.output
     jobs = Queue("default", connection=redis_conn).jobs
     assert [(job.func_name, job.args) for job in jobs] == [
-        ("bot.jobs.deliver_conversation", (conversation_id,))
+        ("bot.conversation.jobs.deliver_conversation", (conversation_id,))
     ]

@@ -16,9 +16,10 @@ from rq import Queue
 from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
-from bot import chat, jobs, worker
+from bot import runtime, worker
 from bot.cli.chat import chat as chat_command
 from bot.config import Settings, override
+from bot.conversation import chat, jobs, sweep_schedule
 from bot.db import Database
 from bot.models import Direction, Message, MessageStatus, Processing, utcnow
 from tests.conftest import People
@@ -35,7 +36,7 @@ def _sid_of(db: Database, body: str) -> str:
 @pytest.fixture
 def worker_services(monkeypatch, services, redis_conn: redis.Redis):  # type: ignore[no-untyped-def]
     """Jobs run with the test services, scheduling follow-ups on the test Redis."""
-    services.later = jobs.RqLater(redis_conn)
+    services.later = runtime.RqLater(redis_conn)
     monkeypatch.setattr("bot.runtime.services", lambda: services)
     return services
 
@@ -49,7 +50,7 @@ def test_a_queued_conversation_is_answered_by_the_worker(
     people: People,
 ) -> None:  # type: ignore[no-untyped-def]
     conversation_id = _pending(worker_services.database, "oi")
-    jobs.RqLater(redis_conn).process(conversation_id)
+    runtime.RqLater(redis_conn).process(conversation_id)
     assert worker.run(settings, burst=True) is True
     exchange = chat.replies_to(worker_services.database, _sid_of(worker_services.database, "oi"), timeout=0)
     assert exchange.processing == Processing.DONE and exchange.texts == ["eco: oi"]
@@ -81,16 +82,18 @@ def test_the_sweep_requeues_lost_work_and_closes_unknown_sends(
         "delivering": 0,
         "stuck_sends": 1,
     }
-    queued = Queue(jobs.DEFAULT_QUEUE, connection=redis_conn).jobs
-    assert [(j.func_name, j.args) for j in queued] == [("bot.jobs.process_conversation", (conversation_id,))]
+    queued = Queue(sweep_schedule.DEFAULT_QUEUE, connection=redis_conn).jobs
+    assert [(j.func_name, j.args) for j in queued] == [
+        ("bot.conversation.jobs.process_conversation", (conversation_id,))
+    ]
     with db.session() as s:
         assert s.scalar(select(Message.status).where(Message.body == "perdida")) == MessageStatus.FAILED
 
 
 def test_the_sweep_schedules_one_next_sweep_whoever_asks(redis_conn: redis.Redis) -> None:
-    q = jobs.queue(redis_conn)
-    jobs.schedule_sweep(q)
-    jobs.schedule_sweep(q)
+    q = runtime.queue(redis_conn)
+    sweep_schedule.schedule_sweep(q)
+    sweep_schedule.schedule_sweep(q)
     assert len(q.scheduled_job_registry.get_job_ids()) == 1
 
 

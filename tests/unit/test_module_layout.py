@@ -11,12 +11,12 @@ PRODUCT_PACKAGES = ("bot", "webhooks", "actions")
 # Modules other engineers are splitting or changing in issue 15; remove each one once it is split.
 NOT_YET_SPLIT = {
     "bot/reminders/dispatch.py",
-    "bot/dialogue.py",
-    "bot/inbound.py",
-    "bot/outbound.py",
+    "bot/conversation/dialogue.py",
+    "bot/conversation/inbound.py",
+    "bot/delivery/outbound.py",
     "bot/answers.py",
     "bot/agreements.py",
-    "bot/jobs.py",
+    "bot/conversation/jobs.py",
 }
 
 

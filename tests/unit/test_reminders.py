@@ -11,10 +11,11 @@ import pytest
 import time_machine
 from sqlalchemy import func, select, update
 
-from bot import delivery_status, optout
+from bot import optout
 from bot.channels import PermanentSendError, RetryableSendError, SendResult
 from bot.config import Settings
 from bot.db import Database
+from bot.delivery import delivery_status
 from bot.models import (
     Channel,
     Conversation,

@@ -8,8 +8,9 @@ import pytest
 import time_machine
 from sqlalchemy import func, select, update
 
-from bot import jobs, optout
+from bot import optout
 from bot.config import Settings
+from bot.conversation import jobs
 from bot.db import Database
 from bot.models import AuditLog, Channel, Conversation, Direction, Message, MessageStatus, OptOutAction
 from bot.privacy import retention

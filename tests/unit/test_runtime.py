@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot import embedded_redis, health, jobs, rasa_runtime, worker
+from bot import embedded_redis, health, rasa_runtime, runtime, worker
 from bot.config import Settings, load_settings, override
+from bot.conversation import jobs
 from bot.logging_setup import RedactSecrets
 
 
@@ -69,7 +70,7 @@ def test_log_filter_masks_secrets_and_url_passwords() -> None:
 
 
 def test_worker_runs_jobs_and_reports_health(settings: Settings, redis_conn: redis.Redis) -> None:
-    job = jobs.queue(redis_conn).enqueue(jobs.ping)
+    job = runtime.queue(redis_conn).enqueue(jobs.ping)
     assert worker.run(settings, burst=True) is True
     assert job.get_status(refresh=True) == "finished" and job.return_value() == "pong"
     # a burst worker deregisters when done, so no live worker remains

@@ -10,12 +10,12 @@ from pathlib import Path
 import redis
 from sqlalchemy import select
 
-from bot import chat
 from bot.config import Settings
+from bot.conversation import chat
+from bot.conversation.spool import FAILED_NAME, FILE_NAME, SPOOL_KEY, Spool
 from bot.db import Database
 from bot.models import Direction, Message
 from bot.phones import Address
-from bot.spool import FAILED_NAME, FILE_NAME, SPOOL_KEY, Spool
 from tests.conftest import PHONE
 from tests.unit.conftest import RecordingLater
 

@@ -11,10 +11,11 @@ import redis
 import time_machine
 from sqlalchemy import select, update
 
-from bot import dialogue, jobs
+from bot import runtime
 from bot.channels import OutboundRequest, SendResult
 from bot.channels.twilio_api import TwilioSender
 from bot.config import Settings, override
+from bot.conversation import dialogue, jobs
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, utcnow
 from bot.reminders import scheduler
@@ -29,7 +30,7 @@ QUESTION = "Posso ajudar em algo mais?"
 @pytest.fixture
 def rq_services(monkeypatch, services, redis_conn: redis.Redis):  # type: ignore[no-untyped-def]
     """Jobs run with the test services, scheduling on the test Redis."""
-    services.later = jobs.RqLater(redis_conn)
+    services.later = runtime.RqLater(redis_conn)
     monkeypatch.setattr("bot.runtime.services", lambda: services)
     return services
 
@@ -128,7 +129,9 @@ def test_one_row_whose_settling_fails_is_skipped_and_the_other_rows_are_settled(
 
 
 def _scheduled_sweeps(conn: redis.Redis) -> list[str]:
-    return [j for j in jobs.queue(conn).scheduled_job_registry.get_job_ids() if j.startswith("regua-sweep-")]
+    return [
+        j for j in runtime.queue(conn).scheduled_job_registry.get_job_ids() if j.startswith("regua-sweep-")
+    ]
 
 
 def test_the_next_sweep_is_scheduled_even_when_the_sweep_raises(

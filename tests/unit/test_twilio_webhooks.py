@@ -10,8 +10,9 @@ from flask import Flask
 from rq import Queue
 from sqlalchemy import func, select
 
-from bot import chat, dialogue, jobs, texts
+from bot import texts
 from bot.config import Settings, override
+from bot.conversation import chat, dialogue, sweep_schedule
 from bot.db import Database
 from bot.models import (
     Channel,
@@ -54,7 +55,7 @@ def test_a_signed_message_is_saved_answered_inline_and_acknowledged_with_empty_t
     # Answered in the request (through the REST API), so nothing was left for the workers.
     assert [r.body for r in sender.sent] == ["eco: kd o boleto?"]
     assert sender.sent[0].from_ == form["To"]
-    assert Queue(jobs.DEFAULT_QUEUE, connection=redis_conn).jobs == []
+    assert Queue(sweep_schedule.DEFAULT_QUEUE, connection=redis_conn).jobs == []
 
 
 def test_when_rasa_is_down_the_message_waits_for_the_workers(
@@ -261,7 +262,7 @@ def test_oversized_requests_are_refused(app: Flask, settings: Settings, db: Data
 def test_a_duplicate_is_found_by_the_insert_itself_and_gives_back_the_lease_it_claimed(
     app: Flask, settings: Settings, db: Database, people: People, sender, monkeypatch, caplog
 ) -> None:  # type: ignore[no-untyped-def]
-    from bot import inbound
+    from bot.conversation import inbound
 
     existing = inbound._existing
     checks: list[str] = []
@@ -352,7 +353,7 @@ def test_a_conversation_created_by_another_request_at_the_same_moment_is_used_no
 ) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import insert
 
-    from bot import identity
+    from bot.conversation import identity
 
     find_debtor = identity.find_debtor
 

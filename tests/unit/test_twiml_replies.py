@@ -12,10 +12,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from bot import chat, dialogue, jobs, texts
+from bot import runtime, texts
 from bot.channels import OutboundRequest, RetryableSendError, SendResult
 from bot.channels.twiml import TwimlReply, read_reply_twiml
 from bot.config import ConfigError, Settings, load_settings, override
+from bot.conversation import chat, dialogue, jobs
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, Processing, utcnow
 from bot.rasa_client import BotMessage
@@ -33,7 +34,7 @@ def twilio_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def twilio_app(twilio_settings: Settings, db: Database, services: dialogue.Services) -> Flask:
+def twilio_app(twilio_settings: Settings, db: Database, services: runtime.Services) -> Flask:
     services.settings = twilio_settings
     app = create_app(twilio_settings)
     app.extensions["regua_services"] = services
@@ -202,10 +203,10 @@ def test_replies_held_for_the_response_go_through_the_api_when_a_message_is_left
     fake_rasa: FakeRasa,
     sender: FakeSender,
     later: RecordingLater,
-    services: dialogue.Services,
+    services: runtime.Services,
     monkeypatch,
 ) -> None:  # type: ignore[no-untyped-def]
-    from bot import inbound
+    from bot.conversation import inbound
     from bot.phones import parse_address
 
     # An older message of the conversation waits (its worker died); the new one arrives.
@@ -237,7 +238,7 @@ def test_replies_held_for_the_response_go_through_the_api_when_a_message_is_left
 
 
 def test_the_api_mode_sends_inline_replies_before_an_empty_response(
-    settings: Settings, db: Database, people: People, services: dialogue.Services, sender: FakeSender
+    settings: Settings, db: Database, people: People, services: runtime.Services, sender: FakeSender
 ) -> None:
     api = override(
         settings,
@@ -282,7 +283,7 @@ def test_the_sweep_settles_twiml_replies_whose_callbacks_never_came(
     db: Database,
     people: People,
     fake_rasa: FakeRasa,
-    services: dialogue.Services,
+    services: runtime.Services,
     later: RecordingLater,
 ) -> None:
     fake_rasa.answer = lambda _s, _t, _m: [BotMessage(text="recebida"), BotMessage(text="perdida")]

@@ -18,7 +18,7 @@ from sqlalchemy import String, Update, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from bot import identity
+from bot.conversation import identity
 from bot.db import attach_row
 from bot.models import Channel, Conversation, Debtor, Direction, Message, MessageStatus, Processing, utcnow
 from bot.phones import Address, InvalidPhone, parse_address
@@ -99,7 +99,7 @@ def parse_form(form: Mapping[str, str]) -> Inbound:
     )
 
 
-# Statements built once, with bound parameters (see bot.leases on why).
+# Statements built once, with bound parameters (see bot.conversation.leases on why).
 _EXISTING = select(Message.id, Message.conversation_id).where(Message.provider_sid == bindparam("sid"))
 _TOUCH_VALUES = {
     "last_inbound_at": bindparam("now"),
@@ -112,7 +112,8 @@ def touch_statement(
     values: Mapping[str, Any], facts: Callable[[Any], Mapping[str, Any]] | None = None
 ) -> Update:
     """The UPDATE that records a message on its conversation (last inbound time, the number it wrote to,
-    and `values` on top, such as the lease claim of `bot.leases.CLAIM_VALUES`), returning the row, whether
+    and `values` on top, such as the lease claim of `bot.conversation.leases.CLAIM_VALUES`), returning the
+    row, whether
     its debtor's WhatsApp id is unknown, and `facts(conversation_id)`: named scalar subqueries about the
     conversation whose id is the given expression, read in the same round trip (before the message is
     inserted). Build it once (module level)."""
@@ -147,7 +148,8 @@ _TOUCH = touch_statement({})
 @dataclass(frozen=True)
 class Touch:
     """How `store` records the message on its conversation when it claims it: a `touch_statement` with
-    the lease claim's values, and its parameters (the claim's, `bot.leases.claim_params`, and those of
+    the lease claim's values, and its parameters (the claim's, `bot.conversation.leases.claim_params`, and
+    those of
     the statement's facts)."""
 
     statement: Update
@@ -234,12 +236,14 @@ def store(
     """Save the message and its conversation (linking the debtor), idempotently on MessageSid.
 
     `ignored` stores the message without queuing it for the bot (e.g. "rate_limited"). `touch` claims
-    the conversation's lease (`bot.leases`) in the statement that records the message on it, and reads
+    the conversation's lease (`bot.conversation.leases`) in the statement that records the message on it,
+    and reads
     what its facts ask for (`Stored.facts`); `Stored.conversation.lease_owner` then says who holds it.
     A duplicate (a Twilio retry, or its twin delivered at the same moment) inserts nothing and is
     reported as such: the INSERT's conflict on the unique MessageSid is the one check, so a new
     message costs no look-up first. `received_at` is when the webhook received a message saved later
-    (replayed from the spool, bot.spool): its `created_at` and the conversation's last inbound time.
+    (replayed from the spool, bot.conversation.spool): its `created_at` and the conversation's last inbound
+    time.
     """
     conversation, wa_id_unknown, facts, looked_up = _touch_conversation(session, inbound, touch, received_at)
     whatsapp = conversation.channel == Channel.WHATSAPP and inbound.wa_id is not None

@@ -69,7 +69,7 @@ class InboundRateLimiter:
 
 # Both counts in one query (a FILTER clause each): earlier inbound messages with the same text, and the
 # distinct messages we answered, each within its window. Built once, with bound parameters (it runs for
-# every message; see bot.leases on why).
+# every message; see bot.conversation.leases on why).
 _LOOP_COUNTS = select(
     func.count().filter(
         Message.direction == Direction.INBOUND,

@@ -37,10 +37,10 @@ import redis
 from redis.exceptions import LockError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import inbound
 from bot.breaker import CircuitBreaker
+from bot.conversation import inbound
 from bot.db import Database
-from bot.dialogue import Later
+from bot.runtime import Later
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 * `process_conversation` answers a conversation's pending messages (enqueued by the webhook).
 * `deliver_conversation` sends a conversation's pending replies (scheduled for retries).
-* `sweep` runs every minute: it replays messages spooled while the database was down (bot.spool),
+* `sweep` runs every minute: it replays messages spooled while the database was down (bot.conversation.spool),
   re-enqueues work whose job was lost (a Redis restart, a message saved while Redis was down), settles
   sends whose outcome is unknown (asking Twilio) and, once an hour, breaks agreements with an
   instalment overdue beyond the creditor's limit and runs the LGPD retention job when it has not run for
@@ -18,23 +18,20 @@ import logging
 import time
 from datetime import datetime
 
-import redis
-from rq import Queue
 from sqlalchemy import and_, func, or_, select, update
 
-from bot import agreements, outbound, promises, runtime
-from bot.breaker import CircuitBreaker
+from bot import agreements, promises, runtime
 from bot.channels import RetryableSendError
-from bot.dialogue import Services
+from bot.conversation.spool import Spool
+from bot.conversation.sweep_schedule import schedule_sweep
+from bot.delivery import outbound
 from bot.localtime import DEFAULT_TZ
 from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
 from bot.privacy import retention
-from bot.spool import Spool
-from bot.sweep_schedule import DEFAULT_QUEUE, RESULT_TTL, schedule_sweep
+from bot.runtime import RqLater, Services
 
 log = logging.getLogger(__name__)
 
-JOB_TIMEOUT = 120
 # A reply `sending` this long without a SID: Twilio may or may not have it (see outbound.STUCK_SENDING).
 STUCK_SENDING = outbound.STUCK_SENDING
 SWEEP_BATCH = 1000
@@ -44,59 +41,16 @@ LOOKUP_BATCH = 100
 SPOOL_REPLAY_SECONDS = 30.0
 
 
-def queue(conn: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:
-    """The RQ queue `name` on `conn`."""
-    return Queue(name, connection=conn)
-
-
-class RqLater:
-    """`dialogue.Later` on RQ: follow-up work as jobs, now or at a given time (the worker's scheduler).
-
-    With a `breaker` (the web process's, bot.breaker) no enqueue is tried while Redis is being skipped."""
-
-    def __init__(self, conn: redis.Redis, breaker: CircuitBreaker | None = None) -> None:
-        self.queue = queue(conn)
-        self.breaker = breaker
-
-    def _enqueue(self, func, conversation_id: int, when: datetime | None) -> None:  # type: ignore[no-untyped-def]
-        options = {"job_timeout": JOB_TIMEOUT, "result_ttl": RESULT_TTL, "failure_ttl": 86400}
-        if self.breaker is not None and not self.breaker.allow():
-            # The work is in the database; the sweep enqueues it once Redis answers again.
-            log.warning("Redis skipped (circuit open): %s left for the sweep", func.__name__)
-            return
-        try:
-            if when is None:
-                self.queue.enqueue(func, conversation_id, **options)
-            else:
-                self.queue.enqueue_at(when, func, conversation_id, **options)
-        except (redis.RedisError, OSError) as error:
-            # The work is in the database; the sweep enqueues it once Redis is back.
-            log.warning("could not enqueue %s (%s); the sweep will pick it up", func.__name__, error)
-            if self.breaker is not None:
-                self.breaker.failed()
-            return
-        if self.breaker is not None:
-            self.breaker.succeeded()
-
-    def process(self, conversation_id: int, when: datetime | None = None) -> None:
-        """Enqueue `process_conversation`."""
-        self._enqueue(process_conversation, conversation_id, when)
-
-    def deliver(self, conversation_id: int, when: datetime | None = None) -> None:
-        """Enqueue `deliver_conversation`."""
-        self._enqueue(deliver_conversation, conversation_id, when)
-
-
 def process_conversation(conversation_id: int) -> bool:
     """Job: answer the conversation's pending messages."""
-    from bot import dialogue
+    from bot.conversation import dialogue
 
     return dialogue.process_conversation(runtime.services(), conversation_id)
 
 
 def deliver_conversation(conversation_id: int) -> None:
     """Job: send the conversation's pending replies (retry if one must wait)."""
-    from bot import dialogue
+    from bot.conversation import dialogue
 
     dialogue.send_now(runtime.services(), conversation_id)
 
@@ -118,7 +72,8 @@ def sweep() -> dict[str, int]:
 
 
 def replay_spool(services: Services) -> int:
-    """Save the messages the webhook spooled while the database was down (bot.spool): the Redis list,
+    """Save the messages the webhook spooled while the database was down (bot.conversation.spool): the
+    Redis list,
     and the file under this machine's var/spool/ (web processes on other machines replay their own
     at their next request). Never fails the sweep: what is left waits for the next one."""
     conn = services.later.queue.connection if isinstance(services.later, RqLater) else None

@@ -10,7 +10,7 @@ A conversation is linked to the debtor registered with its number, but the link 
 * The secondary number (often a relative's) must answer the CPF question whatever the mode.
 Wrong answers are counted per debtor across numbers and channels: `IDENTITY_MAX_FAILURES` of them lock
 the check; the count restarts, and the lock ends, `IDENTITY_LOCK_HOURS` after the last wrong answer (an
-agent can unlock it sooner, bot.handoff.release).
+agent can unlock it sooner, bot.conversation.handoff.release).
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def _pending_reply(reply: Any, conversation_id: str) -> Any:
     )
 
 
-# Statements of every turn, built once (see bot.leases on why).
+# Statements of every turn, built once (see bot.conversation.leases on why).
 _OLDER_PENDING = _pending_reply(Message, "conversation_id")
 _INSERT_RETURNING_IDS = insert(Message).returning(Message.id, sort_by_parameter_order=True)
 _UPDATE_BY_ID = update(Message)

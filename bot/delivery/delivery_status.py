@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import optout
+from bot.delivery.outbound import OPT_OUT_ERROR_CODES
 from bot.models import Direction, Message, MessageStatus, OptOutAction, utcnow
-from bot.outbound import OPT_OUT_ERROR_CODES
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Handing a conversation to a human agent, and giving it back to the bot.
 
 While a conversation is not in the `bot` state the bot stays silent: the debtor's messages are stored
-for the agent and nothing is answered automatically (see bot.dialogue).
+for the agent and nothing is answered automatically (see bot.conversation.dialogue).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from bot import audit, identity, texts
+from bot import audit, texts
 from bot.config import Settings
+from bot.conversation import identity
 from bot.hours import describe_moment, parse_hours
 from bot.models import Conversation, ConversationState, utcnow
 

@@ -14,7 +14,7 @@ import unicodedata
 
 from sqlalchemy.orm import Session
 
-from bot import handoff
+from bot.conversation import handoff
 from bot.models import Conversation
 
 LEGAL_THREAT, COMPLAINT = handoff.PRIORITY_REASONS

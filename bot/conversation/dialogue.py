@@ -26,31 +26,18 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot import (
-    abuse,
-    agreements,
-    answers,
-    claims,
-    complaints,
-    entities,
-    handoff,
-    health,
-    identity,
-    inbound,
-    leases,
-    optout,
-    outbound,
-    texts,
-)
-from bot.channels import Sender
+from bot import agreements, answers, claims, health, optout, texts
 from bot.config import Settings
+from bot.conversation import abuse, complaints, entities, handoff, identity, inbound, leases
+from bot.conversation.inbound import Stored
 from bot.db import Database
-from bot.inbound import Stored
+from bot.delivery import outbound
+from bot.delivery.outbound import Reply
 from bot.models import (
     Conversation,
     ConversationState,
@@ -61,36 +48,13 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.outbound import Reply
-from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
+from bot.rasa_client import BotMessage, RasaUnavailable
+from bot.runtime import Services
 
 log = logging.getLogger(__name__)
 
 # A message Rasa could not answer for this long goes to the agents instead.
 GIVE_UP_AFTER = timedelta(hours=24)
-
-
-class Later(Protocol):
-    """Schedules follow-up work (RQ jobs in production)."""
-
-    def process(self, conversation_id: int, when: datetime | None = None) -> None:
-        """Run `process_conversation` for the conversation (at `when`, or now)."""
-        ...
-
-    def deliver(self, conversation_id: int, when: datetime | None = None) -> None:
-        """Run `deliver_conversation` for the conversation (at `when`, or now)."""
-        ...
-
-
-@dataclass
-class Services:
-    """What processing needs: settings, database, Rasa, the outbound channel and the scheduler."""
-
-    settings: Settings
-    database: Database
-    rasa: RasaClient
-    sender: Sender
-    later: Later
 
 
 @dataclass
@@ -156,7 +120,7 @@ TWIML_MAX_REPLIES = 10
 
 
 # The conversation's oldest pending inbound message (id, retry time): it decides what is ready, as a
-# message waiting for its retry holds the ones after it. Built once (see bot.leases on why).
+# message waiting for its retry holds the ones after it. Built once (see bot.conversation.leases on why).
 _OLDEST_PENDING = (
     select(Message.id, Message.next_attempt_at)
     .where(

@@ -16,7 +16,7 @@ from typing import TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot import identity
+from bot.conversation import identity
 from bot.models import AgreementOffer, Channel, Conversation, Debtor, OfferStatus
 
 log = logging.getLogger(__name__)
