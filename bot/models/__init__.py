@@ -19,10 +19,12 @@ from bot.models.enums import (
     OutboxStatus,
     Processing,
     PromiseStatus,
+    UserRole,
 )
 from bot.models.invoices import PAYMENT_REVIEW, Invoice
 from bot.models.parties import Creditor, Debtor
 from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
+from bot.models.people import User
 from bot.models.promises import PaymentPromise
 from bot.models.reminders import OutboxEntry
 
@@ -55,11 +57,13 @@ __all__ = [
     "OutboxEntry",
     "OutboxStatus",
     "Payment",
-    "PaymentPromise",
     "PaymentLink",
     "PaymentLinkView",
+    "PaymentPromise",
     "Processing",
     "PromiseStatus",
+    "User",
+    "UserRole",
     "agreement_invoices",
     "as_utc",
     "utcnow",
