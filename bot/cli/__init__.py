@@ -25,6 +25,7 @@ def _register() -> None:
         nlu,
         processes,
         service,
+        users,
     )
 
     for command in (
@@ -34,6 +35,7 @@ def _register() -> None:
         demo.demo,
         chat.chat,
         handoff.handoff,
+        users.user,
         cases.cases,
         lgpd.lgpd,
         campaign.campaign,
