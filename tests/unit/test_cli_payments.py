@@ -69,14 +69,20 @@ def test_cases_are_listed_and_resolved(cli_env, db: Database, people: People) ->
         s.add(case)
         s.flush()
         case_id = case.id
+    ana = make_user(db, "agent", "ana@regua.example")
     listing = run("cases", "list")
     assert f"{case_id}" in listing.output and "contestação" in listing.output and "F-1" in listing.output
-    done = run("cases", "resolve", str(case_id), "--note", "cliente reconheceu a compra", "--resume")
+    resolve = ["cases", "resolve", str(case_id), "--note", "cliente reconheceu a compra", "--resume"]
+    unknown = CliRunner().invoke(main, [*resolve, "--user", "ninguem@regua.example"])
+    assert unknown.exit_code != 0 and "nenhuma pessoa cadastrada" in unknown.output
+    done = run(*resolve, "--user", "ana@regua.example")
     assert done.exit_code == 0 and "cobrança retomada" in done.output
     with db.session() as s:
         assert s.get_one(Case, case_id).status == CaseStatus.RESOLVED
         assert s.scalar(select(Invoice.pause_reason).where(Invoice.external_ref == "F-1")) is None
-    assert run("cases", "resolve", str(case_id), "--note", "de novo").exit_code != 0
+        assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "case.resolved")) == f"agent:{ana}"
+    again = ["cases", "resolve", str(case_id), "--note", "de novo", "--user", "ana@regua.example"]
+    assert CliRunner().invoke(main, again).exit_code != 0
     assert "Nenhum caso aberto" in run("cases", "list").output
 
 

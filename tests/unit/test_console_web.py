@@ -252,3 +252,29 @@ def test_a_conversation_the_engine_hands_over_appears_in_the_queue(
     _login(client)
     html = client.get("/console/").get_data(as_text=True)
     assert "Pediu atendimento" in html and "SMS" in html and "janela de 24 h" not in html
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_after_the_login_a_person_is_never_sent_to_another_site(
+    app: Flask, db: Database, target: str
+) -> None:
+    make_user(db)
+    client = app.test_client()
+    data = {"csrf_token": _token(client), "email": "ana@regua.example", "password": PASSWORD, "next": target}
+    assert client.post("/", data=data).headers["Location"] == "/console/"
+
+
+def test_the_login_follows_next_to_a_page_of_this_site(app: Flask, db: Database) -> None:
+    make_user(db)
+    client = app.test_client()
+    to_login = client.get("/console/?scope=mine")
+    assert to_login.status_code == 302 and "next=" in to_login.headers["Location"]
+    page = client.get(to_login.headers["Location"]).get_data(as_text=True)
+    assert 'name="next" value="/console/?scope=mine"' in page
+    data = {
+        "csrf_token": _token(client),
+        "email": "ana@regua.example",
+        "password": PASSWORD,
+        "next": "/console/?scope=mine",
+    }
+    assert client.post("/", data=data).headers["Location"] == "/console/?scope=mine"

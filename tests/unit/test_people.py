@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.breaker import CircuitBreaker
 from bot.cli import main
-from bot.config import Settings, override
+from bot.config import ConfigError, Settings, load_settings, override
 from bot.db import Database
 from bot.models import AuditLog, User, UserRole
 from bot.people import accounts, passwords
@@ -165,3 +165,21 @@ def test_with_redis_down_failed_logins_are_counted_in_memory_not_forgotten(setti
         limiter.failed("ana@regua.example", "10.0.0.1")
     assert breaker.is_open
     assert not limiter.allowed("ana@regua.example", "10.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LOGIN_RATE_LIMIT": "muitas"}, "LOGIN_RATE_LIMIT must be limits"),
+        ({"LOGIN_RATE_LIMIT_PER_ADDRESS": "10/fortnight"}, "LOGIN_RATE_LIMIT_PER_ADDRESS must be limits"),
+        ({"CONSOLE_IDLE_MINUTES": "1"}, "CONSOLE_IDLE_MINUTES must be between 5 and 1440"),
+        ({"CONSOLE_SESSION_HOURS": "doze"}, "CONSOLE_SESSION_HOURS must be a whole number"),
+        (
+            {"CONSOLE_IDLE_MINUTES": "120", "CONSOLE_SESSION_HOURS": "1"},
+            "must not exceed CONSOLE_SESSION_HOURS",
+        ),
+    ],
+)
+def test_console_settings_fail_loudly_on_bad_values(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"REGUA_ENV": "test", "SECRET_KEY": "x" * 20, **env})
