@@ -100,7 +100,9 @@ def resolve(case_id: int, note: str, resume: bool, email: str) -> None:
                 fail(f"caso {case_id} não encontrado")
             if case.status != CaseStatus.OPEN:
                 fail(f"o caso {case_id} já está encerrado")
-            claims.resolve(session, case, actor=accounts.actor(person), resolution=note, resume_collection=resume)
+            claims.resolve(
+                session, case, actor=accounts.actor(person), resolution=note, resume_collection=resume
+            )
     finally:
         database.dispose()
     click.echo(f"Caso {case_id} encerrado{' e cobrança retomada' if resume else ''}.")
