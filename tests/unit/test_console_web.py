@@ -278,3 +278,17 @@ def test_the_login_follows_next_to_a_page_of_this_site(app: Flask, db: Database)
         "next": "/console/?scope=mine",
     }
     assert client.post("/", data=data).headers["Location"] == "/console/?scope=mine"
+
+
+def test_the_console_pages_hold_no_inline_script_or_style(app: Flask, db: Database, people: People) -> None:
+    make_user(db, "supervisor", "sil@regua.example", "Silvia Prado")
+    _waiting(db, people)
+    client = app.test_client()
+    _login(client, "sil@regua.example")
+    html = client.get("/console/").get_data(as_text=True)
+    assert "Atribuir" in html and "Assumir" in html
+    for page in (html, app.test_client().get("/").get_data(as_text=True)):
+        assert "<style" not in page and " style=" not in page
+        assert not re.search(r"<script(?![^>]*\ssrc=)", page)
+        assert '<script src="/static/console.js">' in page
+    assert client.get("/static/console.js").status_code == 200
