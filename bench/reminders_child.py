@@ -126,7 +126,7 @@ def _instrument(timers: PhaseTimers, profiles: ThreadProfiles | None) -> None:
     if profiles is not None:
         # The batch (claim, prepare, record) runs in the job's thread, the sends in the pool's threads.
         dispatch.dispatch_batch = profiles.wrap(dispatch.dispatch_batch)
-        sending.attempt = profiles.wrap(sending.attempt)
+        sending._attempt = profiles.wrap(sending._attempt)
 
 
 def main() -> None:

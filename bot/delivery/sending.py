@@ -107,7 +107,7 @@ class Parallel:
     record_every: float = 0.1
 
 
-def attempt(sender: Sender, outgoing: Outgoing) -> Outcome:
+def _attempt(sender: Sender, outgoing: Outgoing) -> Outcome:
     """Hand one claimed message to the provider; a classified failure is returned, not raised. Touches
     no database."""
     try:
@@ -149,7 +149,7 @@ def send(sender: Sender, outgoing: Sequence[Outgoing], *, deadline: float | None
         if deadline is not None and time.monotonic() > deadline:
             sent.left, sent.stopped_at = list(outgoing[index:]), utcnow()
             break
-        outcome = attempt(sender, item)
+        outcome = _attempt(sender, item)
         sent.outcomes.append(outcome)
         failure = outcome.failure
         if isinstance(failure, AmbiguousSendError) or (
@@ -164,7 +164,7 @@ def record(session: Session, sent: Sent) -> Delivery | None:
     """`deliver`'s second half, in the caller's transaction: record the outcomes, and put the messages
     left back to `pending` with the retry time of the one that stopped the sequence (due now after the
     deadline). Returns that delivery, or None."""
-    deliveries = record_outcomes(session, sent.outcomes)
+    deliveries = _record_outcomes(session, sent.outcomes)
     stop = next((d for d in deliveries.values() if d.retry_at is not None), None)
     if sent.stopped_at is not None:
         stop = Delivery(sent.left[0].message_id, sent=False, retry_at=sent.stopped_at)
@@ -176,7 +176,7 @@ def record(session: Session, sent: Sent) -> Delivery | None:
 _UPDATE_BY_ID = update(Message)
 
 
-def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> dict[int, Delivery]:
+def _record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> dict[int, Delivery]:
     """Record outcomes in the caller's transaction: the SIDs of the sent messages in one statement, each
     failure retried later, left `sending` for a look-up (ambiguous), or given up."""
     now = utcnow()
@@ -206,7 +206,7 @@ def _deliver_parallel(
     database: Database, sender: Sender, outgoing: Sequence[Outgoing], parallel: Parallel
 ) -> None:
     def send_one(item: Outgoing) -> Outcome | None:
-        return attempt(sender, item) if parallel.before_send(item) else None
+        return _attempt(sender, item) if parallel.before_send(item) else None
 
     failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=parallel.threads) as pool:
@@ -227,7 +227,7 @@ def _deliver_parallel(
                     outcomes.append(outcome)
             if outcomes:
                 with database.session() as session:
-                    parallel.after_record(session, record_outcomes(session, outcomes))
+                    parallel.after_record(session, _record_outcomes(session, outcomes))
             if pending:
                 parallel.while_waiting()
     if failure is not None:
