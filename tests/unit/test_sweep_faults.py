@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 import time_machine
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from bot import runtime
 from bot.channels import OutboundRequest, SendResult
@@ -125,9 +125,7 @@ class NumberLookup(FakeSender):
         return result
 
 
-def test_a_lookup_never_matches_a_sid_recorded_in_another_conversation(
-    services, db: Database
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_lookup_never_matches_a_sid_recorded_in_another_conversation(services, db: Database) -> None:  # type: ignore[no-untyped-def]
     services.sender = sender = NumberLookup()
     whatsapp = _pending(db, "oi")
     # The same debtor's SMS conversation got the same question; the provider's copy is recorded there.
