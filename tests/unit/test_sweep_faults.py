@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 import time_machine
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot import runtime
 from bot.channels import OutboundRequest, SendResult
@@ -18,8 +18,10 @@ from bot.config import Settings, override
 from bot.conversation import dialogue, jobs
 from bot.db import Database
 from bot.models import Channel, Conversation, Direction, Message, MessageStatus, utcnow
+from bot.payments import confirmations
 from bot.reminders import scheduler
 from tests import twilio_standin
+from tests.conftest import People
 from tests.unit.conftest import FakeSender
 from tests.unit.test_dialogue import _pending
 
@@ -222,3 +224,45 @@ def test_a_reply_twilio_created_but_answered_with_a_5xx_is_settled_by_lookup_not
     jobs.sweep_once(services)
     assert _status(db, boleto) == (MessageStatus.QUEUED, standin.to(PHONE)[0]["sid"])
     assert [m["body"] for m in standin.to(PHONE)] == ["Seu boleto"]  # exactly once
+
+
+def test_a_payment_thank_you_twilio_created_but_answered_with_a_5xx_is_settled_by_lookup_not_sent_again(
+    settings: Settings, services, db: Database, people: People, standin: twilio_standin.StandIn
+) -> None:  # type: ignore[no-untyped-def]
+    services.sender = TwilioSender(_twilio(settings, standin))
+    with db.session() as s:  # the debtor wrote today: a free-form thank-you may go on WhatsApp
+        s.add(
+            Conversation(
+                channel=Channel.WHATSAPP, address=PHONE, debtor_id=people.debtor_id, last_inbound_at=utcnow()
+            )
+        )
+    with db.session() as s:
+        (conversation_id,) = confirmations.thank(s, settings, people.debtor_id, "Recebemos o pagamento")
+    standin.after_create = [500]
+
+    dialogue.send_now(services, conversation_id)  # the delivery job the payment webhook enqueues
+    (thanks,) = _replies(db, conversation_id)
+    assert _status(db, thanks) == (MessageStatus.SENDING, None)  # ambiguous: not retried blindly
+    dialogue.send_now(services, conversation_id)
+    assert len(standin.to(PHONE)) == 1
+
+    with db.session() as s:
+        s.execute(
+            update(Message)
+            .where(Message.id == thanks)
+            .values(updated_at=utcnow() - jobs.STUCK_SENDING - timedelta(seconds=1))
+        )
+    jobs.sweep_once(services)
+    (copy,) = standin.to(PHONE)
+    assert _status(db, thanks) == (MessageStatus.QUEUED, copy["sid"])
+
+
+def _replies(db: Database, conversation_id: int) -> list[int]:
+    with db.session() as s:
+        return list(
+            s.scalars(
+                select(Message.id).where(
+                    Message.conversation_id == conversation_id, Message.direction == Direction.OUTBOUND
+                )
+            )
+        )
