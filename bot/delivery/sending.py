@@ -180,26 +180,31 @@ def _record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> dict[int,
     """Record outcomes in the caller's transaction: the SIDs of the sent messages in one statement, each
     failure retried later, left `sending` for a look-up (ambiguous), or given up."""
     now = utcnow()
-    sent = [
-        {
-            "id": outcome.outgoing.message_id,
-            "provider_sid": outcome.result.sid,
-            "status": outcome.result.status,
-            "next_attempt_at": None,
-            "sent_at": now if outcome.result.status in (MessageStatus.STORED, MessageStatus.SENT) else None,
-            "updated_at": now,
-        }
-        for outcome in outcomes
-        if outcome.result is not None
-    ]
+    sent: list[dict[str, object]] = []
+    deliveries: dict[int, Delivery] = {}
+    for outcome in outcomes:
+        message_id, result = outcome.outgoing.message_id, outcome.result
+        if result is not None:
+            sent_at = now if result.status in (MessageStatus.STORED, MessageStatus.SENT) else None
+            sent.append(
+                {
+                    "id": message_id,
+                    "provider_sid": result.sid,
+                    "status": result.status,
+                    "next_attempt_at": None,
+                    "sent_at": sent_at,
+                    "updated_at": now,
+                }
+            )
+            deliveries[message_id] = Delivery(message_id, sent=True)
     if sent:
         session.execute(_UPDATE_BY_ID, sent)  # an executemany by primary key
-    deliveries = {row["id"]: Delivery(row["id"], sent=True) for row in sent}  # type: ignore[misc]
     for outcome in outcomes:
         if outcome.failure is not None:
-            item = outcome.outgoing
-            deliveries[item.message_id] = _record_failure(session, item, outcome.failure)
-    return deliveries  # type: ignore[return-value]
+            deliveries[outcome.outgoing.message_id] = _record_failure(
+                session, outcome.outgoing, outcome.failure
+            )
+    return deliveries
 
 
 def _deliver_parallel(
