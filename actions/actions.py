@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import answers, promise_answers
 from bot.conversation import entities
-from bot.delivery.outbound import Reply
+from bot.delivery.outgoing import Reply
 
 DomainDict = dict[str, Any]
 

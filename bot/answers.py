@@ -25,7 +25,7 @@ from bot.config import Settings, get_settings
 from bot.conversation import contacts, handoff, identity
 from bot.conversation.identity import Trust
 from bot.db import get_database
-from bot.delivery.outbound import Reply
+from bot.delivery.outgoing import Reply
 from bot.localtime import DEFAULT_TZ
 from bot.models import (
     Channel,

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from bot import agreements, answers, promise_dates, promises, texts
 from bot.config import Settings
-from bot.delivery.outbound import Reply
+from bot.delivery.outgoing import Reply
 from bot.localtime import DEFAULT_TZ
 from bot.models import Conversation, utcnow
 from bot.money import format_brl

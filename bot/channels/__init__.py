@@ -2,9 +2,8 @@
 
 `make_sender(settings)` gives the Twilio REST sender when credentials are configured, and the sandbox
 sender (store, don't send) otherwise. They raise `RetryableSendError`, `AmbiguousSendError` or
-`PermanentSendError` so the delivery code (bot.delivery.outbound) can decide between retrying later, asking
-the
-provider whether it has the message, and giving up.
+`PermanentSendError` so the delivery code (bot.delivery.sending) can decide between retrying later, asking
+the provider whether it has the message, and giving up.
 """
 
 from __future__ import annotations

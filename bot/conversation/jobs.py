@@ -24,7 +24,7 @@ from bot import agreements, promises, runtime
 from bot.channels import RetryableSendError
 from bot.conversation.spool import Spool
 from bot.conversation.sweep_schedule import schedule_sweep
-from bot.delivery import outbound
+from bot.delivery import lookup, sending
 from bot.localtime import DEFAULT_TZ
 from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
 from bot.privacy import retention
@@ -32,8 +32,8 @@ from bot.runtime import RqLater, Services
 
 log = logging.getLogger(__name__)
 
-# A reply `sending` this long without a SID: Twilio may or may not have it (see outbound.STUCK_SENDING).
-STUCK_SENDING = outbound.STUCK_SENDING
+# A reply `sending` this long without a SID: Twilio may or may not have it (see sending.STUCK_SENDING).
+STUCK_SENDING = sending.STUCK_SENDING
 SWEEP_BATCH = 1000
 # At most this many Twilio lookups per sweep (the rest wait for the next one).
 LOOKUP_BATCH = 100
@@ -184,7 +184,7 @@ def _settle_stuck(services: Services, message_ids: list[int], now: datetime) -> 
     resend: list[int] = []
     if not message_ids:
         return resend
-    if not outbound.can_look_up(services.sender):
+    if not lookup.can_look_up(services.sender):
         with services.database.session() as session:
             session.execute(
                 update(Message)
@@ -201,14 +201,8 @@ def _settle_stuck(services: Services, message_ids: list[int], now: datetime) -> 
         try:
             with services.database.session() as session:
                 message = session.get_one(Message, message_id)
-                if message.status != MessageStatus.SENDING or message.provider_sid:
-                    continue  # its callback came meanwhile
-                found = outbound.look_up(services.sender, message)
-                if found is not None:
-                    outbound.record_found(message, found)
-                else:
+                if lookup.settle(services.sender, message) is False:  # None: its callback came meanwhile
                     log.warning("message %s never reached Twilio; sending it again", message_id)
-                    message.status, message.next_attempt_at = MessageStatus.PENDING, None
                     resend.append(message.conversation_id)
         except RetryableSendError as error:
             log.warning("message %s: cannot ask Twilio now (%s); next sweep", message_id, error)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot import agreements, audit, texts
 from bot.config import Settings
-from bot.delivery.outbound import Reply, queue_replies
+from bot.delivery.outgoing import Reply, save_replies
 from bot.documents import InvalidDocument, normalize_cnpj
 from bot.models import (
     Agreement,
@@ -289,6 +289,6 @@ def thank(session: Session, settings: Settings, debtor_id: int, text: str) -> li
         last = as_utc(conversation.last_inbound_at)
         if conversation.channel == Channel.WHATSAPP and (last is None or now - last > WHATSAPP_WINDOW):
             continue  # outside the window only approved templates may go (the régua sends those)
-        queue_replies(session, settings, conversation, [Reply(text)])
+        save_replies(session, settings, conversation, [Reply(text)])
         return [conversation.id]
     return []
