@@ -20,10 +20,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.channels.whatsapp_window import whatsapp_window_open
 from bot.conversation.handoff import PRIORITY_REASONS
 from bot.models import Channel, Conversation, ConversationState, Creditor, Invoice, InvoiceStatus, User
 from bot.people.roles import Permission, can
-from bot.reminders.dispatch import WHATSAPP_WINDOW
 
 SCOPES = ("all", "mine", "unassigned")
 PAGE_SIZE = 200
@@ -149,7 +149,7 @@ def _entry(c: Conversation, debt: tuple[tuple[str, ...], int], now: datetime) ->
     since = c.handoff_requested_at
     window = None
     if c.channel == Channel.WHATSAPP:
-        window = c.last_inbound_at is not None and now - c.last_inbound_at < WHATSAPP_WINDOW
+        window = whatsapp_window_open(c.last_inbound_at, now)
     return Entry(
         conversation_id=c.id,
         debtor_name=c.debtor.name if c.debtor is not None else None,

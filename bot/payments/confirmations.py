@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import agreements, audit, texts
+from bot.channels.whatsapp_window import whatsapp_window_open
 from bot.config import Settings
 from bot.delivery.outgoing import Reply, save_replies
 from bot.documents import InvalidDocument, normalize_cnpj
@@ -40,15 +40,12 @@ from bot.models import (
     Invoice,
     InvoiceStatus,
     Payment,
-    as_utc,
     utcnow,
 )
 from bot.payments import mismatches
 from bot.payments.providers import Confirmation
 
 log = logging.getLogger(__name__)
-
-WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 @dataclass
@@ -286,8 +283,9 @@ def thank(session: Session, settings: Settings, debtor_id: int, text: str) -> li
     ).all()
     now = utcnow()
     for conversation in conversations:
-        last = as_utc(conversation.last_inbound_at)
-        if conversation.channel == Channel.WHATSAPP and (last is None or now - last > WHATSAPP_WINDOW):
+        if conversation.channel == Channel.WHATSAPP and not whatsapp_window_open(
+            conversation.last_inbound_at, now
+        ):
             continue  # outside the window only approved templates may go (the régua sends those)
         save_replies(session, settings, conversation, [Reply(text)])
         return [conversation.id]

@@ -9,12 +9,13 @@ point at them before anything is sent (bot.delivery).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import texts
+from bot.channels.whatsapp_window import whatsapp_window_open
 from bot.config import Settings
 from bot.documents import format_cnpj
 from bot.models import (
@@ -27,15 +28,12 @@ from bot.models import (
     Message,
     MessageStatus,
     OutboxEntry,
-    as_utc,
 )
 from bot.money import format_brl
 from bot.payments import charges
 from bot.reminders import sms
 from bot.reminders.cadence import Variant, pick_variant, render_sms, render_whatsapp_variables
 from bot.reminders.rechecks import Plan, address_on
-
-WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 def _charge_for(session: Session, settings: Settings, entry: OutboxEntry, today: date) -> charges.Charge:
@@ -112,8 +110,7 @@ def _message(
     )
     variant = pick_variant(primary.step, f"{key}:{primary.step.id}")
     channel = primary.entry.channel
-    last_inbound = as_utc(conversation.last_inbound_at)
-    inside_24h = last_inbound is not None and now - last_inbound < WHATSAPP_WINDOW
+    inside_24h = whatsapp_window_open(conversation.last_inbound_at, now)
     text = primary.step.sms_for(variant)
     content_sid, variables = None, None
     if channel == Channel.WHATSAPP and not (inside_24h and text):
