@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.conversation.abuse import InboundRateLimiter
 from bot.conversation.spool import Spool
 from bot.db import Database
-from bot.rasa_client import RasaClient
+from bot.rasa.client import RasaClient
 from bot.runtime import RqLater, Services
 
 # The web process's Rasa timeout (the workers use RASA_TIMEOUT_SECONDS): see webhooks.twilio.

@@ -45,13 +45,12 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import texts
-from bot.agreements import moment_to_date
 from bot.channels import OutboundRequest, RetryableSendError, Sender
 from bot.config import Settings
 from bot.db import Database
 from bot.delivery import outbound
 from bot.documents import format_cnpj
-from bot.localtime import DEFAULT_TZ
+from bot.localtime import DEFAULT_TZ, local_date
 from bot.models import (
     PAYMENT_REVIEW,
     Channel,
@@ -335,7 +334,7 @@ def _check(
         return False
     window = cadence.window
     zone = debtor.timezone or DEFAULT_TZ
-    if moment_to_date(now, zone) < entry.send_on:  # the step's day has not begun for this debtor
+    if local_date(now, zone) < entry.send_on:  # the step's day has not begun for this debtor
         opening = window.next_opening(_local_midnight(entry.send_on, zone), timezone=zone, state=debtor.state)
         _wait(entry, opening, "not_yet", stats)
         return False
@@ -357,11 +356,11 @@ def _check(
         _wait(entry, window.next_opening(now, timezone=zone, state=debtor.state), "outside_window", stats)
         return False
     limits = cadence.limits
-    today_start = _local_midnight(moment_to_date(now, zone), zone)
+    today_start = _local_midnight(local_date(now, zone), zone)
     if _sent_since(facts, debtor.id, today_start) >= limits.per_day or (
         _sent_since(facts, debtor.id, now - _CAP_SPAN) >= limits.per_week
     ):
-        tomorrow = _local_midnight(moment_to_date(now, zone) + timedelta(days=1), zone)
+        tomorrow = _local_midnight(local_date(now, zone) + timedelta(days=1), zone)
         _wait(entry, window.next_opening(tomorrow, timezone=zone, state=debtor.state), "frequency_cap", stats)
         return False
     return True
@@ -564,7 +563,7 @@ def _prepare(
                     _wait(plan.entry, now + timedelta(days=1), "frequency_cap", stats)
             debtor = session.get_one(Debtor, debtor_id)
             zone = debtor.timezone or DEFAULT_TZ
-            values = _values(session, settings, debtor, group, moment_to_date(now, zone))
+            values = _values(session, settings, debtor, group, local_date(now, zone))
             drafts.append(_Draft(debtor, primary, group, values))
         for message in _save_messages(session, settings, drafts, now):
             to_send.append(message.id)

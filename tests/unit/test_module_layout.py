@@ -14,8 +14,6 @@ NOT_YET_SPLIT = {
     "bot/conversation/dialogue.py",
     "bot/conversation/inbound.py",
     "bot/delivery/outbound.py",
-    "bot/answers.py",
-    "bot/agreements.py",
     "bot/conversation/jobs.py",
 }
 
