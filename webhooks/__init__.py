@@ -1,6 +1,11 @@
 """The Régua web app (Flask): Twilio webhooks, health and the pages people open.
 
-Build it with `create_app()`; gunicorn runs `webhooks:create_app()`.
+Build it with `create_app()`; gunicorn runs `webhooks:create_app()`. One blueprint per area, each view
+thin (check, parse, one service call in `bot/`, render): `twilio` (inbound messages and delivery status),
+`payments` (payment page, chat images, provider confirmations), `health`, `home`, `sandbox`. Around them:
+`extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
+headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
+styles in `static/`.
 """
 
 from __future__ import annotations
