@@ -34,34 +34,6 @@ from bot.models import (
 )
 from bot.payments import mismatches
 
-
-@for_confirmed_debtor
-def ja_paguei(session: Session, settings: Settings, turn: Turn, conversation: Conversation) -> list[Reply]:
-    """Check the claim: thank for a confirmed payment, or record it, pause reminders and ask the receipt."""
-    result = claim_paid(session, conversation, own_message(session, conversation, turn))
-    if not result.invoices:
-        if result.recently_paid:
-            paid = result.recently_paid[0]
-            when = texts.paid_on(as_utc(paid.paid_at) if paid.paid_at else None)
-            return [Reply(texts.already_paid(texts.invoice_label(paid.description, paid.external_ref), when))]
-        return [Reply(texts.NO_OPEN_INVOICES)]
-    labels = ", ".join(texts.invoice_label(i.description, i.external_ref) for i in result.invoices)
-    days = max(i.creditor.claim_pause_days for i in result.invoices)
-    return [Reply(texts.payment_claim(labels, days, [c.id for c in result.cases], result.receipt_attached))]
-
-
-@for_confirmed_debtor
-def contestar_divida(
-    session: Session, settings: Settings, turn: Turn, conversation: Conversation
-) -> list[Reply]:
-    """Record a dispute, pause collection of the invoices and queue it for an agent."""
-    result = dispute(session, conversation, own_message(session, conversation, turn))
-    if not result.invoices:
-        return [Reply(texts.NOTHING_TO_DISPUTE)]
-    labels = ", ".join(texts.invoice_label(i.description, i.external_ref) for i in result.invoices)
-    return [Reply(texts.dispute_recorded(labels, [c.id for c in result.cases]))]
-
-
 # A receipt sent this long after the claim still belongs to it.
 RECEIPT_WINDOW = timedelta(days=7)
 
@@ -199,3 +171,30 @@ def resolve(session: Session, case: Case, *, actor: str, resolution: str, resume
     if resume_collection:
         mismatches.release_agreement(session, case)
     audit.record(session, actor, "case.resolved", "case", case.id, resume_collection=resume_collection)
+
+
+@for_confirmed_debtor
+def ja_paguei(session: Session, settings: Settings, turn: Turn, conversation: Conversation) -> list[Reply]:
+    """Check the claim: thank for a confirmed payment, or record it, pause reminders and ask the receipt."""
+    result = claim_paid(session, conversation, own_message(session, conversation, turn))
+    if not result.invoices:
+        if result.recently_paid:
+            paid = result.recently_paid[0]
+            when = texts.paid_on(as_utc(paid.paid_at) if paid.paid_at else None)
+            return [Reply(texts.already_paid(texts.invoice_label(paid.description, paid.external_ref), when))]
+        return [Reply(texts.NO_OPEN_INVOICES)]
+    labels = ", ".join(texts.invoice_label(i.description, i.external_ref) for i in result.invoices)
+    days = max(i.creditor.claim_pause_days for i in result.invoices)
+    return [Reply(texts.payment_claim(labels, days, [c.id for c in result.cases], result.receipt_attached))]
+
+
+@for_confirmed_debtor
+def contestar_divida(
+    session: Session, settings: Settings, turn: Turn, conversation: Conversation
+) -> list[Reply]:
+    """Record a dispute, pause collection of the invoices and queue it for an agent."""
+    result = dispute(session, conversation, own_message(session, conversation, turn))
+    if not result.invoices:
+        return [Reply(texts.NOTHING_TO_DISPUTE)]
+    labels = ", ".join(texts.invoice_label(i.description, i.external_ref) for i in result.invoices)
+    return [Reply(texts.dispute_recorded(labels, [c.id for c in result.cases]))]
