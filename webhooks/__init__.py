@@ -1,6 +1,12 @@
 """The Régua web app (Flask): Twilio webhooks, health, the payment pages and the agent console.
 
-Build it with `create_app()`; gunicorn runs `webhooks:create_app()`.
+Build it with `create_app()`; gunicorn runs `webhooks:create_app()`. One blueprint per area, each view
+thin (check, parse, one service call in `bot/`, render): `twilio` (inbound messages and delivery status),
+`payments` (payment page, chat images, provider confirmations), `health`, `auth` (`/`: login, logout,
+session expiry), `console` (the agent console), `sandbox` (development only). Around them:
+`extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
+headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
+styles in `static/`.
 """
 
 from __future__ import annotations

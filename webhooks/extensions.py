@@ -19,7 +19,7 @@ from bot.conversation.abuse import InboundRateLimiter
 from bot.conversation.spool import Spool
 from bot.db import Database
 from bot.people.login_limits import LoginLimiter
-from bot.rasa_client import RasaClient
+from bot.rasa.client import RasaClient
 from bot.runtime import RqLater, Services
 
 # The web process's Rasa timeout (the workers use RASA_TIMEOUT_SECONDS): see webhooks.twilio.

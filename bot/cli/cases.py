@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from bot import claims
+from bot.answers import claims
 from bot.cli.imports import fail, open_database
 from bot.models import Case, CaseKind, CaseStatus
 from bot.money import format_brl

@@ -31,7 +31,9 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot import agreements, answers, claims, health, optout, texts
+from bot import health, optout, texts
+from bot.agreements import offers
+from bot.answers import claims, negotiation
 from bot.config import Settings
 from bot.conversation import abuse, complaints, entities, handoff, identity, inbound, leases
 from bot.conversation.inbound import Stored
@@ -48,7 +50,7 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.rasa_client import BotMessage, RasaUnavailable
+from bot.rasa.client import BotMessage, RasaUnavailable
 from bot.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -175,7 +177,7 @@ def _look_facts(conversation_id: Any) -> dict[str, Any]:
         "older_id": older.scalar_subquery(),
         "older_retry_at": older.with_only_columns(earlier.next_attempt_at).scalar_subquery(),
         **abuse.loop_facts(conversation_id),
-        "offer_pending": agreements.offer_pending(conversation_id),
+        "offer_pending": offers.offer_pending(conversation_id),
     }
 
 
@@ -468,9 +470,9 @@ def _look(
             replies = [Reply(texts.RECEIPT_RECEIVED)]
         else:
             replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
-    elif (not facts or facts["offer_pending"]) and agreements.current_offer(session, conversation.id):
+    elif (not facts or facts["offer_pending"]) and offers.current_offer(session, conversation.id):
         # Read without NLU first ("2", "sim"); only if that fails is Rasa's parser needed.
-        offer_replies = answers.answer_offer(session, settings, conversation, message)
+        offer_replies = negotiation.answer_offer(session, settings, conversation, message)
         if offer_replies is None:
             return _Step(message.id, [], rasa_text=message.body, offer_nlu=True)
         replies = offer_replies
@@ -555,7 +557,7 @@ def _answer_offer_with_nlu(services: Services, step: _Step) -> _Step:
         if parsed is not None:
             parcelas = entities.first_value(message.body, parsed.get("entities") or [], "parcelas")
             intent = (parsed.get("intent") or {}).get("name")
-            replies = answers.answer_offer(
+            replies = negotiation.answer_offer(
                 session, services.settings, conversation, message, parcelas, intent
             )
             if replies is not None:

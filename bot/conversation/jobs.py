@@ -20,7 +20,8 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
 
-from bot import agreements, promises, runtime
+from bot import localtime, runtime
+from bot.agreements import lifecycle, promises
 from bot.channels import RetryableSendError
 from bot.conversation.spool import Spool
 from bot.conversation.sweep_schedule import schedule_sweep
@@ -159,11 +160,11 @@ def _step(name: str, func, *args):  # type: ignore[no-untyped-def]
 
 def _break_overdue(services: Services, now: datetime) -> list[int]:
     with services.database.session() as session:
-        return agreements.break_overdue(session, agreements.moment_to_date(now, DEFAULT_TZ))
+        return lifecycle.break_overdue(session, localtime.local_date(now, DEFAULT_TZ))
 
 
 def _settle_promises(services: Services, now: datetime) -> dict[str, int]:
-    """Promises to pay kept or broken (bot.promises), hourly; a failure waits for the next hour."""
+    """Promises to pay kept or broken (bot.agreements.promises), hourly; a failure waits for the next hour."""
     with services.database.session() as session:
         return promises.settle(session, now)
 

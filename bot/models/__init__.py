@@ -1,4 +1,15 @@
-"""Régua's data model (SQLAlchemy 2 typed models). Import models from here."""
+"""Régua's data model (SQLAlchemy 2 typed models). Import models from here (`from bot.models import Debtor`).
+
+- `base`: the declarative base, the constraint naming convention, `utcnow` and `as_utc`;
+- `enums`: the enumerations shared by models, services and the Rasa actions;
+- `parties`: `Creditor` and `Debtor`; `invoices`: `Invoice`;
+- `conversations`: `Conversation` and `Message`;
+- `agreements`: `AgreementPolicy`, `AgreementOffer`, `Agreement`, `Instalment`; `promises`: `PaymentPromise`;
+- `payments`: `Payment`, `PaymentLink` (and its views), `Case` (claims, disputes, mismatches for agents);
+- `reminders`: the régua's outbox (`OutboxEntry`);
+- `compliance`: `OptOutEvent` and `AuditLog`;
+- `people`: `User`, a person of the agent console.
+"""
 
 from bot.models.agreements import Agreement, AgreementOffer, AgreementPolicy, Instalment, agreement_invoices
 from bot.models.base import Base, as_utc, utcnow

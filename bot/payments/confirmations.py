@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements, audit, texts
+from bot import audit, texts
+from bot.agreements import lifecycle, references
 from bot.channels.whatsapp_window import whatsapp_window_open
 from bot.config import Settings
 from bot.delivery.outgoing import Reply, save_replies
@@ -86,7 +87,7 @@ def _find(
     creditor = _creditor(session, confirmation.creditor_cnpj)
     if creditor is False:
         return None, None, "unknown_creditor"
-    instalment_ref = agreements.parse_instalment_reference(confirmation.reference)
+    instalment_ref = references.parse_instalment_reference(confirmation.reference)
     if instalment_ref is not None:
         agreement_id, number = instalment_ref
         instalment = session.scalar(
@@ -253,7 +254,7 @@ def _pay_instalment(session: Session, instalment: Instalment, payment: Payment, 
         return
     instalment.status = InstalmentStatus.PAID
     instalment.paid_at = payment.paid_at
-    agreements.complete_if_paid(session, agreement)
+    lifecycle.complete_if_paid(session, agreement)
 
 
 def _case(

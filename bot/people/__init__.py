@@ -1,6 +1,7 @@
 """The people who use the console: accounts, passwords and roles (issue 16 §1).
 
-* `bot.people.roles`: what each role may do, checked in that one place;
-* `bot.people.passwords`: argon2id hashes and the password rules (messages in pt-BR);
-* `bot.people.accounts`: adding, listing, disabling people, resetting passwords, logging in.
+- `roles`: what each role may do, checked in that one place;
+- `passwords`: argon2id hashes and the password rules (messages in pt-BR);
+- `accounts`: adding, listing, disabling people, resetting passwords, logging in;
+- `login_limits`: failed logins limited per e-mail and per address (Redis, in memory while it is down).
 """

@@ -34,13 +34,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.agreements import moment_to_date
 from bot.channels import RetryableSendError, Sender
 from bot.config import Settings
 from bot.db import Database
 from bot.delivery import lookup, outgoing, sending
 from bot.delivery.outgoing import Outgoing
-from bot.localtime import DEFAULT_TZ
+from bot.localtime import DEFAULT_TZ, local_date
 from bot.models import (
     Channel,
     Creditor,
@@ -140,7 +139,7 @@ def _prepare(
                     outbox_rows.wait(plan.entry, now + timedelta(days=1), "frequency_cap", stats)
             debtor = session.get_one(Debtor, debtor_id)
             zone = debtor.timezone or DEFAULT_TZ
-            values = composing.values(session, settings, debtor, group, moment_to_date(now, zone))
+            values = composing.values(session, settings, debtor, group, local_date(now, zone))
             drafts.append(Draft(debtor, primary, group, values))
         for message in composing.save_messages(session, settings, drafts, now):
             to_send.append(message.id)

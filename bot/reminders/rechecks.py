@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.agreements import moment_to_date
-from bot.localtime import DEFAULT_TZ
+from bot.localtime import DEFAULT_TZ, local_date
 from bot.models import (
     PAYMENT_REVIEW,
     Channel,
@@ -170,7 +169,7 @@ def check(
         return False
     window = cadence.window
     zone = debtor.timezone or DEFAULT_TZ
-    if moment_to_date(now, zone) < entry.send_on:  # the step's day has not begun for this debtor
+    if local_date(now, zone) < entry.send_on:  # the step's day has not begun for this debtor
         opening = window.next_opening(_local_midnight(entry.send_on, zone), timezone=zone, state=debtor.state)
         outbox_rows.wait(entry, opening, "not_yet", stats)
         return False
@@ -194,11 +193,11 @@ def check(
         )
         return False
     limits = cadence.limits
-    today_start = _local_midnight(moment_to_date(now, zone), zone)
+    today_start = _local_midnight(local_date(now, zone), zone)
     if _sent_since(facts, debtor.id, today_start) >= limits.per_day or (
         _sent_since(facts, debtor.id, now - _CAP_SPAN) >= limits.per_week
     ):
-        tomorrow = _local_midnight(moment_to_date(now, zone) + timedelta(days=1), zone)
+        tomorrow = _local_midnight(local_date(now, zone) + timedelta(days=1), zone)
         outbox_rows.wait(
             entry, window.next_opening(tomorrow, timezone=zone, state=debtor.state), "frequency_cap", stats
         )

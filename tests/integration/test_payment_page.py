@@ -32,7 +32,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bot import agreements
+from bot import localtime
 from bot.config import PROJECT_ROOT, Settings, override
 from bot.db import Database
 from bot.documents import format_cnpj, normalize_cnpj, normalize_cpf
@@ -120,7 +120,7 @@ class Overdue:
 def _overdue_invoice(db: Database, settings: Settings) -> Overdue:
     """A new creditor with a Pix key, a new debtor, and an invoice 12 days overdue with a valid bank
     boleto (the CNPJ, CPF and phone are new each time: other tests may share the database)."""
-    due = agreements.moment_to_date(utcnow(), "America/Sao_Paulo") - timedelta(days=12)
+    due = localtime.local_date(utcnow(), "America/Sao_Paulo") - timedelta(days=12)
     original = 18990
     line = boleto.build("001", original, due, "0000001234567000000012317").linha_digitavel
     with db.session() as s:
@@ -172,7 +172,7 @@ def test_the_payment_page_works_on_a_phone(
 
     response = phone.goto(f"{url}/p/{overdue.token}", wait_until="load")
     assert response is not None and response.status == 200
-    today = agreements.moment_to_date(utcnow(), "America/Sao_Paulo")
+    today = localtime.local_date(utcnow(), "America/Sao_Paulo")
     expected = updated_amount(overdue.original_cents, overdue.due_date, today)
     assert expected.fine_cents > 0 and expected.interest_cents > 0
 

@@ -19,7 +19,7 @@ from bot.config import ConfigError, Settings, load_settings, override
 from bot.conversation import chat, dialogue, jobs
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, Processing, utcnow
-from bot.rasa_client import BotMessage
+from bot.rasa.client import BotMessage
 from tests.conftest import PHONE, People
 from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, post_message
 from webhooks import create_app, twilio
