@@ -122,6 +122,8 @@ class Settings:
     # Agent console (docs/agents.md): session idle and absolute lifetimes, failed logins allowed.
     console_idle_minutes: int = 30
     console_session_hours: int = 12
+    # An owned conversation its agent has not touched for this long goes back to the queue (0: never).
+    console_release_after_minutes: int = 60
     login_rate_limit: str = "5/minute;20/hour"
     login_rate_limit_per_address: str = "20/minute;100/hour"
     # Reminders (the régua).
@@ -333,6 +335,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         sms_part_max_chars=_int(env, "SMS_PART_MAX_CHARS", 612, 160, 1600),
         console_idle_minutes=_int(env, "CONSOLE_IDLE_MINUTES", 30, 5, 1440),
         console_session_hours=_int(env, "CONSOLE_SESSION_HOURS", 12, 1, 72),
+        console_release_after_minutes=_int(env, "CONSOLE_RELEASE_AFTER_MINUTES", 60, 0, 10080),
         login_rate_limit=login_limits["LOGIN_RATE_LIMIT"],
         login_rate_limit_per_address=login_limits["LOGIN_RATE_LIMIT_PER_ADDRESS"],
         whatsapp_send_rate=_int(env, "WHATSAPP_SEND_RATE", 80, 1, 1000),

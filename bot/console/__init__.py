@@ -4,5 +4,9 @@ HTTP and no click, and decide permissions through `bot.people.roles` only.
 
 - `queue`: the conversations waiting for a person, oldest first, with why, waiting time and the WhatsApp
   window;
-- `assignments`: taking, assigning and releasing a conversation (row-locked: two agents never both own it).
+- `assignments`: taking, assigning and releasing a conversation (row-locked: two agents never both own it);
+- `thread`: a conversation's messages and internal notes, with delivery statuses, as an agent reads them;
+- `composer`: the rules of what an agent may send now, and sending it through bot.delivery, never twice;
+- `replies`: canned replies (`canned_replies.yml`) and the creditors' approved WhatsApp templates;
+- `giveback`: "Devolver ao robô" (Rasa's tracker told) and the idle release back to the queue.
 """

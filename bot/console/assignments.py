@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.conversation import handoff
-from bot.models import Conversation, ConversationState, User
+from bot.models import Conversation, ConversationState, User, utcnow
 from bot.people.accounts import actor
 from bot.people.roles import NotAllowed, Permission, can, require
 
@@ -57,6 +57,7 @@ def take(session: Session, conversation_id: int, user: User) -> Conversation:
     _someone_else_has_it(session, conversation, user)
     previous = owner_id(conversation)
     conversation.assigned_user_id = user.id
+    conversation.agent_activity_at = utcnow()  # the idle release counts from here
     handoff.take(session, conversation, agent=str(user.id))
     if previous is not None and previous != user.id:
         audit.record(
@@ -79,6 +80,7 @@ def assign(session: Session, conversation_id: int, assignee: User, by: User) -> 
     conversation = _locked(session, conversation_id)
     previous = owner_id(conversation)
     conversation.assigned_user_id = assignee.id
+    conversation.agent_activity_at = utcnow()
     if conversation.state != ConversationState.WITH_AGENT:
         handoff.take(session, conversation, agent=str(by.id))
     audit.record(

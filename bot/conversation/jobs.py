@@ -23,6 +23,7 @@ from sqlalchemy import and_, func, or_, select, update
 from bot import localtime, runtime
 from bot.agreements import lifecycle, promises
 from bot.channels import RetryableSendError
+from bot.console.giveback import sweep_idle
 from bot.conversation.spool import Spool
 from bot.conversation.sweep_schedule import schedule_sweep
 from bot.delivery import lookup, sending
@@ -126,6 +127,7 @@ def sweep_once(services: Services) -> dict[str, int]:
             .limit(LOOKUP_BATCH)
         ).all()
     resend = _step("stuck sends", _settle_stuck, services, stuck, now)
+    _step("idle console conversations", sweep_idle, services, now)
     to_deliver = list(dict.fromkeys([*to_deliver, *resend]))
     broken: list[int] = []
     promised = {"kept": 0, "broken": 0}

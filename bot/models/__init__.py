@@ -3,7 +3,7 @@
 - `base`: the declarative base, the constraint naming convention, `utcnow` and `as_utc`;
 - `enums`: the enumerations shared by models, services and the Rasa actions;
 - `parties`: `Creditor` and `Debtor`; `invoices`: `Invoice`;
-- `conversations`: `Conversation` and `Message`;
+- `conversations`: `Conversation`, `Message` and `ConversationNote` (agents' internal notes);
 - `agreements`: `AgreementPolicy`, `AgreementOffer`, `Agreement`, `Instalment`; `promises`: `PaymentPromise`;
 - `payments`: `Payment`, `PaymentLink` (and its views), `Case` (claims, disputes, mismatches for agents);
 - `reminders`: the régua's outbox (`OutboxEntry`);
@@ -14,7 +14,7 @@
 from bot.models.agreements import Agreement, AgreementOffer, AgreementPolicy, Instalment, agreement_invoices
 from bot.models.base import Base, as_utc, utcnow
 from bot.models.compliance import AuditLog, OptOutEvent
-from bot.models.conversations import Conversation, Message
+from bot.models.conversations import Conversation, ConversationNote, Message
 from bot.models.enums import (
     AgreementStatus,
     CaseKind,
@@ -52,6 +52,7 @@ __all__ = [
     "CaseStatus",
     "Channel",
     "Conversation",
+    "ConversationNote",
     "ConversationState",
     "Creditor",
     "Debtor",

@@ -54,6 +54,9 @@ class Conversation(TimestampMixin, Base):
     assigned_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    # When its owner last acted on it (took it, answered, wrote a note): an owned conversation left
+    # untouched for CONSOLE_RELEASE_AFTER_MINUTES goes back to the queue (bot.console.giveback).
+    agent_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # LGPD: when the number was replaced by a random token (erasure, or an unknown number past retention).
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -108,6 +111,10 @@ class Message(TimestampMixin, Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # LGPD: when body, media and template variables were erased (retention or the person's erasure).
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An agent's message: who wrote it (None: the bot, a reminder, the debtor), and the nonce of the form
+    # it came from, unique, so a resubmitted form never saves (nor sends) it twice (bot.console.composer).
+    sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    client_nonce: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
@@ -118,3 +125,21 @@ class Message(TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"<Message {self.id} {self.direction} {self.status}>"
+
+
+class ConversationNote(TimestampMixin, Base):
+    """An internal note on a conversation: agents and supervisors read it, the debtor never does."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+
+    author: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ConversationNote {self.id} of conversation {self.conversation_id}>"

@@ -58,6 +58,32 @@ def require(user: User | None, permission: Permission) -> None:
         raise NotAllowed("Você não tem permissão para fazer isso.")
 
 
+def can_see_conversation(user: User | None, owner_id: int | None) -> bool:
+    """True when `user` may read a conversation owned by `owner_id` (None: nobody): their own, one nobody
+    owns, or (supervisors) anyone's."""
+    if not can(user, Permission.USE_CONSOLE):
+        return False
+    return owner_id is None or owner_id == user.id or can(user, Permission.SEE_ALL)  # type: ignore[union-attr]
+
+
+def can_act_on_conversation(user: User | None, owner_id: int | None) -> bool:
+    """True when `user` may answer, write notes on or give back a conversation owned by `owner_id`: an
+    agent only their own (one nobody owns must be taken first); a supervisor anyone's."""
+    if not can(user, Permission.TAKE):
+        return False
+    if owner_id is not None and owner_id == user.id:  # type: ignore[union-attr]
+        return True
+    return owner_id is not None and can(user, Permission.ASSIGN)
+
+
+def require_act_on_conversation(user: User | None, owner_id: int | None) -> None:
+    """Raise `NotAllowed` (pt-BR, saying what to do) unless `can_act_on_conversation`."""
+    if not can_act_on_conversation(user, owner_id):
+        if owner_id is None:
+            raise NotAllowed("Assuma a conversa antes de responder.")
+        raise NotAllowed("Esta conversa está com outra pessoa: só ela ou um(a) supervisor(a) pode agir nela.")
+
+
 def parse_role(value: str) -> UserRole:
     """The role named `value` (agent, supervisor or admin, any case); ValueError in pt-BR otherwise."""
     try:

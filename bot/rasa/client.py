@@ -1,4 +1,4 @@
-"""The Rasa server, reached over HTTP only (its REST input channel and `/model/parse`)."""
+"""The Rasa server, reached over HTTP only (its REST input channel, `/model/parse` and tracker events)."""
 
 from __future__ import annotations
 
@@ -85,6 +85,11 @@ class RasaClient:
         """Rasa's NLU reading of `text` (`/model/parse`: intent, entities); raises `RasaUnavailable`."""
         parsed = self._post("/model/parse", {"text": text})
         return parsed if isinstance(parsed, dict) else {}
+
+    def append_event(self, sender_id: str, event: str) -> None:
+        """Append an event without parameters (`pause`, `resume`) to the conversation's tracker
+        (`POST /conversations/<id>/tracker/events`); raises `RasaUnavailable`."""
+        self._post(f"/conversations/{sender_id}/tracker/events", {"event": event})
 
     def healthy(self) -> bool:
         """True when Rasa answers `/status` with a loaded model."""

@@ -7,3 +7,56 @@ document.querySelectorAll("form[data-once]").forEach(function (form) {
     form.querySelectorAll("button[type=submit]").forEach(function (button) { button.disabled = true; });
   });
 });
+
+// A canned reply fills the message box (the agent may still edit it).
+document.querySelectorAll("select[data-canned-target]").forEach(function (select) {
+  select.addEventListener("change", function () {
+    var box = document.getElementById(select.dataset.cannedTarget);
+    if (box && select.value) { box.value = select.value; box.focus(); }
+  });
+});
+
+// The conversation page stays live: every second it asks for what is new since the last message and note
+// it shows (an HTML fragment to append, and the delivery statuses that changed). Polling rather than
+// Server-Sent Events: see docs/agents.md.
+(function () {
+  var page = document.querySelector(".conversation[data-updates]");
+  if (!page) { return; }
+  var list = page.querySelector("ol.thread");
+  var busy = false;
+  function poll() {
+    if (busy) { return; }
+    busy = true;
+    var url = page.dataset.updates + "?after=" + page.dataset.after + "&notes_after=" + page.dataset.notesAfter;
+    fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        if (data.html && data.html.trim()) {
+          var holder = document.createElement("template");
+          holder.innerHTML = data.html;
+          holder.content.querySelectorAll("li").forEach(function (li) {
+            var key = li.dataset.message ? "[data-message='" + li.dataset.message + "']" : "[data-note='" + li.dataset.note + "']";
+            if (!list.querySelector(key)) { list.appendChild(li); }
+          });
+          if (!document.hidden) { list.lastElementChild.scrollIntoView({ block: "nearest" }); }
+          else { document.title = "(nova) " + document.title.replace(/^\(nova\) /, ""); }
+        }
+        Object.keys(data.statuses || {}).forEach(function (id) {
+          var old = list.querySelector("[data-status-for='" + id + "']");
+          if (old) { old.outerHTML = data.statuses[id]; }
+        });
+        page.dataset.after = data.after;
+        // What the agent has now seen: an answer someone else sent meanwhile no longer blocks theirs.
+        var seen = page.querySelector("input[data-seen]");
+        if (seen) { seen.value = data.after; }
+        page.dataset.notesAfter = data.notes_after;
+      })
+      .catch(function () { /* the next poll tries again */ })
+      .then(function () { busy = false; });
+  }
+  setInterval(poll, 1000);
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) { document.title = document.title.replace(/^\(nova\) /, ""); }
+  });
+})();
