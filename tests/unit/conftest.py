@@ -40,6 +40,7 @@ class FakeRasa:
     def __init__(self) -> None:
         self.down = False
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.events: list[tuple[str, str]] = []  # tracker events appended: (sender id, event)
         self.answer: Callable[[str, str, dict[str, Any]], list[BotMessage]] = lambda _sender, text, _meta: [
             BotMessage(text=f"eco: {text}")
         ]
@@ -58,6 +59,11 @@ class FakeRasa:
 
     def parsed(self, text: str) -> dict[str, Any]:
         return {"text": text, "intent": {"name": None}, "entities": []}
+
+    def append_event(self, sender_id: str, event: str) -> None:
+        if self.down:
+            raise RasaUnavailable("Rasa unreachable: ConnectionError")
+        self.events.append((sender_id, event))
 
     def healthy(self) -> bool:
         return not self.down
