@@ -3,9 +3,13 @@
 A debtor asks for a person through the real signed webhook; an agent opens `/` in Debian's Chromium
 (tests/integration/browser.py), types a wrong password (a clear message), sends a form whose CSRF token
 was removed (refused), logs in, sees the conversation in the queue with its reason, takes it, and logs
-out. The queue is also checked at phone width (no sideways scrolling).
+out. The queue is also checked at phone width (no sideways scrolling). Then the conversation page: the
+agent takes the conversation, a new debtor message appears live, the reply reaches the sandbox with a
+status, another agent is kept out, the conversation goes back to the bot and the bot answers; outside the
+WhatsApp 24-hour window only a template can be picked.
 
-Screenshots of the login page and the queue, at laptop and phone widths, are kept in docs/screenshots/;
+Screenshots of the login page, the queue and the conversation page, at laptop and phone widths, are
+kept in docs/screenshots/;
 re-take them with REGUA_UPDATE_SCREENSHOTS=1 (run this file alone, so the queue holds only its own
 conversations):
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +28,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from bot.config import PROJECT_ROOT
-from bot.models import AuditLog, Conversation, ConversationState, UserRole
+from bot.models import AuditLog, Conversation, ConversationState, Message, MessageStatus, UserRole
 from bot.people import accounts
 from tests.integration.browser import chromium, keep_screenshot
 from tests.integration.conftest import Stack, new_debtor, say
@@ -141,3 +146,100 @@ def test_an_agent_logs_in_sees_a_debtor_waiting_takes_the_conversation_and_logs_
     expect(page.locator(".flash")).to_contain_text("Você saiu do console")
     page.goto(f"{stack.web_url}/console/")
     expect(page.get_by_role("button", name="Entrar")).to_be_visible()
+
+
+def test_an_agent_answers_a_debtor_live_and_gives_the_conversation_back_to_the_bot(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    ana_email, bia_email = f"ana-{suffix}@regua.example", f"bia-{suffix}@regua.example"
+    with stack.database.session() as s:
+        ana = accounts.add(
+            s, email=ana_email, name="Ana Souza", role=UserRole.AGENT, password=PASSWORD, by="test"
+        )
+        accounts.add(s, email=bia_email, name="Bia Lima", role=UserRole.AGENT, password=PASSWORD, by="test")
+        s.flush()
+        ana_id = ana.id
+    _, phone = new_debtor(stack.database)
+    asked = say(stack, phone, "quero falar com um atendente humano, nao com robo")
+    assert asked.texts and asked.texts[0].startswith("Certo! Uma pessoa da nossa equipe"), asked.texts
+    with stack.database.session() as s:
+        conversation_id = s.scalars(select(Conversation.id).where(Conversation.address == phone)).one()
+
+    # Ana opens the conversation from the queue, takes it, and the composer appears.
+    page = _page(browser, LAPTOP)
+    page.goto(f"{stack.web_url}/")
+    _log_in(page, ana_email, PASSWORD)
+    page.locator(f"tr[data-conversation='{conversation_id}'] a").first.click()
+    expect(page).to_have_url(f"{stack.web_url}/console/conversas/{conversation_id}")
+    thread = page.get_by_test_id("thread")
+    expect(thread).to_contain_text("quero falar com um atendente humano")
+    expect(page.get_by_test_id("read-only")).to_contain_text("Assuma a conversa")
+    page.get_by_role("button", name="Assumir").click()
+    expect(page.get_by_test_id("composer")).to_be_visible()
+
+    # The debtor writes again: the bot stays silent and the message appears on Ana's page by itself.
+    waiting = say(stack, phone, "oi, alguem ai?")
+    assert waiting.texts == []
+    expect(thread).to_contain_text("oi, alguem ai?", timeout=2_000)
+
+    # Ana answers: one message, through the delivery path, to the sandbox (Twilio's stand-in), with a status.
+    page.get_by_label("Mensagem").fill("Olá! Aqui é a Ana, posso ajudar.")
+    page.get_by_role("button", name="Enviar").click()
+    answer = thread.locator("li.item-agent").last
+    expect(answer).to_contain_text("Olá! Aqui é a Ana, posso ajudar.")
+    expect(answer).to_contain_text("Guardada (ambiente de teste)")
+    with stack.database.session() as s:
+        sent = s.scalars(
+            select(Message).where(
+                Message.conversation_id == conversation_id, Message.sent_by_user_id == ana_id
+            )
+        ).all()
+    assert len(sent) == 1 and sent[0].status == MessageStatus.STORED
+    assert (sent[0].provider_sid or "").startswith("SB")
+    _shot(page, "conversation-laptop.png", tmp_path)
+
+    # Bia, another agent, can neither read nor answer Ana's conversation.
+    other = _page(browser, LAPTOP)
+    other.goto(f"{stack.web_url}/")
+    _log_in(other, bia_email, PASSWORD)
+    other.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
+    expect(other).to_have_url(f"{stack.web_url}/console/")
+    expect(other.locator(".flash")).to_contain_text("Esta conversa está com outra pessoa")
+
+    # Ana gives it back: the bot answers the debtor's next message.
+    page.get_by_role("button", name="Devolver ao robô").click()
+    expect(page.locator(".flash")).to_contain_text(f"Conversa {conversation_id} devolvida ao robô.")
+    with stack.database.session() as s:
+        back = s.get_one(Conversation, conversation_id)
+        assert back.state == ConversationState.BOT and back.assigned_user_id is None
+    answered = say(stack, phone, "qual o valor da minha divida?")
+    assert answered.texts, "the bot answers again after the give-back"
+
+
+def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    email = f"ana-{uuid.uuid4().hex[:8]}@regua.example"
+    _, phone = new_debtor(stack.database)
+    say(stack, phone, "quero falar com um atendente humano, nao com robo")
+    with stack.database.session() as s:
+        agent = accounts.add(
+            s, email=email, name="Ana Souza", role=UserRole.AGENT, password=PASSWORD, by="test"
+        )
+        s.flush()
+        conversation = s.scalars(select(Conversation).where(Conversation.address == phone)).one()
+        conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, agent.id
+        conversation.last_inbound_at = conversation.last_inbound_at - timedelta(hours=30)  # type: ignore[operator]
+        conversation_id = conversation.id
+    page = _page(browser, PHONE)
+    page.goto(f"{stack.web_url}/")
+    _log_in(page, email, PASSWORD)
+    page.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
+    expect(page.get_by_test_id("templates-only")).to_be_visible()
+    expect(page.get_by_label("Mensagem")).to_have_count(0)
+    page.get_by_role("button", name="Enviar").click()
+    template = page.get_by_test_id("thread").locator("li.item-agent").last
+    expect(template).to_contain_text("modelo aprovado")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _shot(page, "conversation-phone.png", tmp_path)
