@@ -63,6 +63,11 @@ def _load(token: str) -> Person | None:
     return Person(user) if user is not None else None
 
 
+# Requests a page makes by itself (the conversation page's polling): they are not a person's activity, so
+# they do not keep an idle session alive.
+AUTOMATIC_ENDPOINTS = frozenset({"conversation.updates"})
+
+
 def _expired(settings: Settings, now: float) -> bool:
     login_at, seen_at = session.get("login_at", 0), session.get("seen_at", 0)
     return (
@@ -90,7 +95,8 @@ def init_app(app: Flask, settings: Settings) -> None:
             session.clear()
             flash(EXPIRED, "info")
             return redirect(url_for("auth.login"))
-        session["seen_at"] = now
+        if request.endpoint not in AUTOMATIC_ENDPOINTS:
+            session["seen_at"] = now
         return None
 
 

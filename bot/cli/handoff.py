@@ -5,10 +5,12 @@ from __future__ import annotations
 import click
 
 from bot.cli.imports import fail, open_database
-from bot.console import assignments
+from bot.config import get_settings
+from bot.console import assignments, giveback
 from bot.conversation import handoff as handoff_lib
 from bot.people import accounts
 from bot.people.roles import NotAllowed
+from bot.rasa.client import RasaClient
 
 # Why a conversation waits (conversations.handoff_reason), as the operator reads it.
 _REASONS = {
@@ -59,8 +61,22 @@ def _change(conversation_id: int, action: str, email: str) -> None:
             except (accounts.AccountError, assignments.AssignmentError, NotAllowed) as error:
                 fail(str(error).rstrip("."))
             click.echo(f"Conversa {conversation_id}: {conversation.state.value}")
+        if action == "release":
+            _resume_rasa(conversation_id)
     finally:
         database.dispose()
+
+
+def _resume_rasa(conversation_id: int) -> None:
+    """Tell Rasa's tracker the bot has the conversation again (the console's page pauses it on a take)."""
+    settings = get_settings()
+    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, token=settings.rasa_auth_token)
+    if not giveback.tell_rasa(rasa, conversation_id, "resume"):
+        click.echo(
+            "Aviso: o Rasa não foi avisado (fora do ar?). Rode o comando de novo quando ele voltar, "
+            "ou o robô pode ficar em silêncio nesta conversa.",
+            err=True,
+        )
 
 
 _USER = click.option("--user", "email", required=True, help="E-mail de quem age (cadastrado em regua user).")

@@ -121,3 +121,21 @@ def test_outside_the_24_hour_window_the_page_offers_only_templates(
     html = client.get(f"/console/conversas/{conversation_id}").get_data(as_text=True)
     assert 'data-testid="templates-only"' in html and 'name="content_sid"' in html
     assert 'name="text"' not in html
+
+
+def test_the_page_s_polling_does_not_keep_an_idle_session_alive(
+    app: Flask, db: Database, settings: Settings, fake_rasa: FakeRasa, people: People
+) -> None:
+    owner = make_user(db)
+    conversation_id = _asked_for_a_person(app, db, settings, fake_rasa)
+    with db.session() as s:
+        conversation = s.get_one(Conversation, conversation_id)
+        conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, owner
+    client = app.test_client()
+    _login(client, "ana@regua.example")
+    with client.session_transaction() as session:
+        session["seen_at"] -= 60  # a minute without the person doing anything
+        before = session["seen_at"]
+    assert client.get(f"/console/conversas/{conversation_id}/novas?after=0").status_code == 200
+    with client.session_transaction() as session:
+        assert session["seen_at"] == before
