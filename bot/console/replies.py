@@ -132,10 +132,11 @@ def templates(session: Session, conversation: Conversation) -> list[TemplateChoi
     choices: dict[str, TemplateChoice] = {}
     for creditor in _creditors(session, conversation):
         for step in cadence_for(creditor).steps:
-            found = [step.whatsapp, *(v.whatsapp for v in step.variants)]
-            for template in found:
+            found = [(step.id, step.whatsapp)]
+            found += [(f"{step.id} ({variant.id})", variant.whatsapp) for variant in step.variants]
+            for name, template in found:
                 if template is not None and template.content_sid not in choices:
-                    label = f"{creditor.display_name} · {step.id}"
+                    label = f"{creditor.display_name} · {name}"
                     choices[template.content_sid] = TemplateChoice(
                         template.content_sid, label, template, creditor.id
                     )
