@@ -148,6 +148,10 @@ def _n(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _ms0(value: float | None) -> str:
+    return _n(value, 0)
+
+
 def _span(summary: dict[str, Any], key: str, fmt: Any = _x) -> str:
     found = summary.get(f"{key}_range")
     return "—" if not found else f"{fmt(found[0])} – {fmt(found[1])}"
@@ -169,8 +173,8 @@ def noise_notes(rows: list[dict[str, Any]], medians: dict[str, dict[str, Any]], 
             f"Processes the bench did not start used at most {FOREIGN_BUSY:.0%} of the CPU in every run."
         )
     rest_spread = [
-        f"{side}: rasa_rest p99 {_span(medians[side], 'rest_p99', _n)} ms, Régua/rasa_rest p99 ratio "
-        f"{_span(medians[side], 'p99_ratio')}"
+        f"{side}: rasa_rest p99 {_span(medians[side], 'rest_p99', _ms0)} ms, "
+        f"Régua/rasa_rest p99 ratio {_span(medians[side], 'p99_ratio')}"
         for side in SIDES
     ]
     notes.append(

@@ -9,12 +9,13 @@ import json
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import redis
+import requests
 
 from bench.inbound.constants import (
     ACCOUNT_SID,
@@ -206,7 +207,7 @@ def running_stack(
         wait_until(
             actions, http_ok(settings.action_server_url.removesuffix("/webhook") + "/health"), "health", 60
         )
-        wait_until(web, http_ok(f"http://127.0.0.1:{ports['web']}/health/ready"), "/health/ready", 60)
+        wait_until(web, web_ready(f"http://127.0.0.1:{ports['web']}"), "/health/ready", 60)
         conn = redis.Redis.from_url(redis_url)
         from rq import Worker
 
@@ -235,6 +236,18 @@ def running_stack(
             rasa_twilio_url=rasa_twilio_url,
             procs=dict(procs),
         )
+
+
+def web_ready(web_url: str) -> Callable[[], bool]:
+    """The web app's readiness check: `/health/ready`, or `/health` in a tree older than it (a baseline)."""
+
+    def ready() -> bool:
+        response = requests.get(f"{web_url}/health/ready", timeout=5)
+        if response.status_code == 404:
+            response = requests.get(f"{web_url}/health", timeout=5)
+        return response.ok
+
+    return ready
 
 
 def start_rasa_twilio(
