@@ -22,8 +22,8 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 from bot.channels.twiml import reply_twiml
 from bot.conversation import dialogue, inbound, leases
 from bot.conversation.spool import Spool
-from bot.delivery import delivery_status
-from bot.delivery.outbound import Claimed
+from bot.delivery import status as delivery_status
+from bot.delivery.outgoing import Outgoing
 from bot.runtime import Services
 from webhooks.errors import error_response
 from webhooks.extensions import conversations, db, settings
@@ -38,9 +38,10 @@ bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 INLINE_BUDGET_SECONDS = 1.0
 
 
-def _twiml(replies: Claimed) -> Response:
+def _twiml(replies: list[Outgoing]) -> Response:
     """The webhook's TwiML answer: the replies it carries, or an empty `<Response/>`."""
-    return Response(reply_twiml(settings(), replies), mimetype="text/xml")
+    carried = [(reply.message_id, reply.request) for reply in replies]
+    return Response(reply_twiml(settings(), carried), mimetype="text/xml")
 
 
 def _signed_url() -> str:
@@ -110,7 +111,7 @@ def _spool(spool: Spool, received_at: float, ignored: str | None, why: str) -> R
 
 def _store_and_answer(
     services: Services, message: inbound.Inbound, allowed: bool, ignored: str | None, deadline: float
-) -> Claimed:
+) -> list[Outgoing]:
     """Save the message, answer it within `deadline`, hand what waits to the workers; the replies to
     return as TwiML. A database failure raises `SQLAlchemyError` (nothing is answered then)."""
     database = services.database
@@ -118,7 +119,7 @@ def _store_and_answer(
     # the same UPDATE that records the message on it) and the message looked at in one transaction,
     # committed before Rasa is asked or anything is sent.
     owner = leases.new_owner() if allowed else None
-    replies: Claimed = []
+    replies: list[Outgoing] = []
     with database.one_connection():
         try:
             with database.session() as session:

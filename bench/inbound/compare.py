@@ -3,7 +3,7 @@ checkout, measured by the same bench code in the same session.
 
 The baseline is checked out as a git worktree outside the repository (`--baseline-dir`) sharing this
 checkout's `.venv` and `.venv-rasa` (symlinks); it keeps its own `models/` directory, holding a link to this
-checkout's model when both trees' training data are the same and a model trained once by its own `bot.nlu`
+checkout's model when both trees' training data are the same and a model trained once by its own training code
 otherwise (its domain and rules are what its actions expect). Then, `--runs` times, baseline then change:
 a fresh PostgreSQL database migrated and loaded by that tree, that tree's processes started from its own
 root (`python -m bot.cli web|worker|actions|rasa-server`, what its Procfile's `regua ...` runs, but with
@@ -24,7 +24,7 @@ from pathlib import Path
 import redis
 
 from bench.inbound.compare_report import write_compare
-from bench.inbound.constants import PROJECT_ROOT, SECRET_KEY, console
+from bench.inbound.constants import PROJECT_ROOT, console
 from bench.inbound.data import scratch_database, seed_people
 from bench.inbound.load import LoadGenerator, plan
 from bench.inbound.measure import Outcome
@@ -33,8 +33,8 @@ from bench.inbound.session import (
     configured_database,
     database_version,
     debtors_per_run,
-    ensure_model,
     measure,
+    model_name,
     new_run_dir,
     redis_url_for,
 )
@@ -69,15 +69,6 @@ def baseline_tree(commit: str, directory: Path) -> Tree:
     return tree
 
 
-def model_name(tree: Tree) -> str:
-    """The file name `tree`'s `bot.nlu` expects for its training data (`regua-<fingerprint>.tar.gz`)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(tree.env(), REGUA_ENV="test", SECRET_KEY=SECRET_KEY)
-    command = [str(tree.python), "-c", "from bot import nlu; print(nlu.model_path().name)"]
-    done = subprocess.run(command, cwd=tree.root, env=env, check=True, capture_output=True, text=True)
-    return done.stdout.strip().splitlines()[-1]
-
-
 def baseline_model(tree: Tree) -> str:
     """Link this checkout's model into the baseline's models directory when the training data are the same;
     else train the baseline's own (once: it stays in its directory)."""
@@ -90,7 +81,7 @@ def baseline_model(tree: Tree) -> str:
         console.print(
             f"[bold]baseline model[/]: training {name} (its training data differ; a few minutes) ..."
         )
-    return ensure_model(tree)
+    return model_name(tree, train=True)
 
 
 def one_run(
@@ -136,7 +127,7 @@ def run_compare(args: argparse.Namespace) -> int:
         "change": git("rev-parse", "HEAD")
         + (" (with local changes)" if git("status", "--porcelain") else ""),
     }
-    models = {"baseline": baseline_model(baseline), "change": ensure_model(CURRENT)}
+    models = {"baseline": baseline_model(baseline), "change": model_name(CURRENT, train=True)}
     console.print(f"  models: baseline {models['baseline']}, change {models['change']}")
     run_dir = new_run_dir("compare")
     redis_url = redis_url_for(args.redis_db)

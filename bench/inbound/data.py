@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from bench.inbound.constants import BENCH_VAR, SECRET_KEY, WHATSAPP_FROM
 from bench.inbound.load import Person
-from bench.inbound.processes import Tree
+from bench.inbound.processes import Tree, run_in_tree
 
 TREE_SEED = Path(__file__).with_name("tree_seed.py")
 
@@ -64,17 +62,11 @@ def seed_people(
         "workdir": str(workdir),
         "our_address": WHATSAPP_FROM,
     }
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DATABASE_URL", "REDIS_URL")}
-    env.update(tree.env(), REGUA_ENV="test", SECRET_KEY=SECRET_KEY, DATABASE_URL=database_url)
-    env["REGUA_VAR_DIR"] = str(workdir / "var")
-    done = subprocess.run(
-        [str(tree.python), "-c", TREE_SEED.read_text(), json.dumps(options)],
-        cwd=tree.root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"seeding the {tree.label} database failed:\n{done.stderr[-3000:]}")
-    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    env = {
+        "REGUA_ENV": "test",
+        "SECRET_KEY": SECRET_KEY,
+        "DATABASE_URL": database_url,
+        "REGUA_VAR_DIR": str(workdir / "var"),
+    }
+    rows = json.loads(run_in_tree(tree, TREE_SEED.read_text(), json.dumps(options), env=env))
     return [Person(r["debtor_id"], r["twilio"], r["conversation_id"]) for r in rows]

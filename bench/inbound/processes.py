@@ -51,6 +51,23 @@ class Tree:
 CURRENT = Tree("change", PROJECT_ROOT)
 
 
+def run_in_tree(tree: Tree, source: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run the Python `source` with `tree`'s interpreter in its root (so `bot` is the tree's own) and
+    return the last line it printed; raise with its error output if it fails."""
+    variables = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REGUA_MODELS_DIR")}
+    variables.update(tree.env(), **(env or {}))
+    done = subprocess.run(
+        [str(tree.python), "-c", source, *args],
+        cwd=tree.root,
+        env=variables,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"in the {tree.label} tree ({tree.root}):\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

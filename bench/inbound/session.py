@@ -10,7 +10,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from bench.inbound.constants import (
 from bench.inbound.data import scratch_database, seed_people
 from bench.inbound.load import LoadGenerator, Shot, plan
 from bench.inbound.measure import Outcome, foreign_share, host_busy_share, ms, wait_for_idle
-from bench.inbound.processes import CURRENT, NICE, Tree, busy_processes, stop_all
+from bench.inbound.processes import CURRENT, NICE, Tree, busy_processes, run_in_tree, stop_all
 from bench.inbound.profiling import profile_regua
 from bench.inbound.report import goal, markdown, notes
 from bench.inbound.settle import drain
@@ -67,21 +66,23 @@ def new_run_dir(prefix: str = "run") -> Path:
     return run_dir
 
 
-def ensure_model(tree: Tree) -> str:
-    """Train `tree`'s Rasa model unless its models directory has the one for its training data (by its own
-    `bot.nlu`, in its own checkout); return the model's file name."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REGUA_MODELS_DIR")}
-    env.update(tree.env(), REGUA_ENV="test", SECRET_KEY=SECRET_KEY)
-    done = subprocess.run(
-        [str(tree.python), "-c", "from bot import nlu; print(nlu.ensure_model().name)"],
-        cwd=tree.root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the {tree.label} model could not be trained:\n{done.stderr[-3000:]}")
-    return done.stdout.strip().splitlines()[-1]
+# Run in a tree: its model's file name ("name"), or that after training it if missing ("ensure").
+TREE_MODEL = """
+import sys
+try:
+    from bot.rasa import training
+except ImportError:  # a tree from before bot/rasa/ (issue 15's baseline): bot/nlu.py
+    from bot import nlu as training
+path = training.ensure_model() if sys.argv[1] == "ensure" else training.model_path()
+print(path.name)
+"""
+
+
+def model_name(tree: Tree, *, train: bool = False) -> str:
+    """The file name `tree`'s own training code expects for its training data (`regua-<fingerprint>.tar.gz`);
+    with `train`, after training that model unless its models directory has it already."""
+    env = {"REGUA_ENV": "test", "SECRET_KEY": SECRET_KEY}
+    return run_in_tree(tree, TREE_MODEL, "ensure" if train else "name", env=env)
 
 
 def debtors_per_run(rate: float, duration: float) -> int:
@@ -157,7 +158,7 @@ def run_rates(args: argparse.Namespace) -> int:
     """The default command: every system at every rate on one stack from the current checkout."""
     run_dir = new_run_dir()
     console.print("[bold]model[/]: ensuring the trained model for the current data ...")
-    model = ensure_model(CURRENT)
+    model = model_name(CURRENT, train=True)
     console.print(f"  {model}")
     idle_deadline = time.monotonic() + args.wait_idle
     redis_url = redis_url_for(args.redis_db)

@@ -38,9 +38,9 @@ from bench.inbound.processes import (
     start_process,
     wait_until,
 )
-from bot import nlu, rasa_runtime
 from bot.config import Settings, load_settings
 from bot.db import Database
+from bot.rasa import server, training
 
 
 @dataclass
@@ -265,9 +265,9 @@ def start_rasa_twilio(
         )
     )
     endpoints = run_dir / "rasa_twilio_endpoints.yml"  # JSON is YAML
-    endpoints.write_text(json.dumps(rasa_runtime.endpoints_config(settings), indent=2))
-    model = settings.models_dir / nlu.model_path().name
-    twilio_env = rasa_runtime.rasa_environment()
+    endpoints.write_text(json.dumps(server.endpoints_config(settings), indent=2))
+    model = settings.models_dir / training.model_path().name
+    twilio_env = server.rasa_environment()
     twilio_env.update(
         PYTHONPATH=os.pathsep.join(filter(None, [str(site_dir), env.get("PYTHONPATH")])),
         BENCH_TWILIO_API_BASE_URL=recorder_url,

@@ -31,13 +31,15 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot import agreements, answers, claims, health, optout, texts
+from bot import health, optout, texts
+from bot.agreements import offers
+from bot.answers import claims, negotiation
 from bot.config import Settings
 from bot.conversation import abuse, complaints, entities, handoff, identity, inbound, leases
 from bot.conversation.inbound import Stored
 from bot.db import Database
-from bot.delivery import outbound
-from bot.delivery.outbound import Reply
+from bot.delivery import outgoing, sending
+from bot.delivery.outgoing import Outgoing, Reply
 from bot.models import (
     Conversation,
     ConversationState,
@@ -48,7 +50,7 @@ from bot.models import (
     as_utc,
     utcnow,
 )
-from bot.rasa_client import BotMessage, RasaUnavailable
+from bot.rasa.client import BotMessage, RasaUnavailable
 from bot.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ class _Step:
     transaction."""
 
     message_id: int
-    claimed: outbound.Claimed
+    claimed: list[Outgoing]
     waits_until: datetime | None = None
     rasa_text: str | None = None
     metadata: dict[str, object] | None = None
@@ -90,14 +92,14 @@ class Lease:
     held: bool
     step: _Step | None = None
     busy: bool = False  # not held because another processor has the conversation
-    stop: outbound.Delivery | None = None  # the delivery that stopped the previous message's sends
+    stop: sending.Delivery | None = None  # the delivery that stopped the previous message's sends
 
 
 @dataclass
 class _Done:
     """What carrying out a step left: replies saved and claimed but not sent yet, and when to come back."""
 
-    claimed: outbound.Claimed = field(default_factory=list)
+    claimed: list[Outgoing] = field(default_factory=list)
     waits_until: datetime | None = None  # an older reply waits for a retry; the new ones wait behind it
     retry_at: datetime | None = None  # the message itself must be tried again (Rasa unavailable)
     notice: bool = False  # an outage notice was queued for the debtor (`send_now` delivers it)
@@ -112,7 +114,7 @@ class Inline:
     to hand to Twilio in the webhook's own TwiML response."""
 
     left: bool
-    replies: outbound.Claimed = field(default_factory=list)
+    replies: list[Outgoing] = field(default_factory=list)
 
 
 # Twilio takes at most this many <Message> replies in one webhook response (warning 14109 beyond).
@@ -146,12 +148,12 @@ _RELEASE_IF_IDLE = (
     .execution_options(synchronize_session=False)
 )
 # Mark a pending message answered, returning whether one of the conversation's replies still waits to
-# be handed over (`outbound.save_claimed_replies` needs to know: the new ones then wait behind it).
+# be handed over (`outgoing.save_and_claim` needs to know: the new ones then wait behind it).
 _MARK_ANSWERED = (
     update(Message)
     .where(Message.id == bindparam("message_id"), Message.processing == Processing.PENDING)
     .values(processing=Processing.DONE, processed_at=bindparam("now"), next_attempt_at=None)
-    .returning(outbound.older_pending_reply())
+    .returning(outgoing.older_pending_reply())
     .execution_options(synchronize_session=False)
 )
 
@@ -175,7 +177,7 @@ def _look_facts(conversation_id: Any) -> dict[str, Any]:
         "older_id": older.scalar_subquery(),
         "older_retry_at": older.with_only_columns(earlier.next_attempt_at).scalar_subquery(),
         **abuse.loop_facts(conversation_id),
-        "offer_pending": agreements.offer_pending(conversation_id),
+        "offer_pending": offers.offer_pending(conversation_id),
     }
 
 
@@ -310,7 +312,7 @@ def answer_inline(
 
 def _process(
     services: Services, conversation_id: int, deadline: float | None, lease: Lease | None, *, hold: bool
-) -> tuple[bool, bool, outbound.Claimed]:
+) -> tuple[bool, bool, list[Outgoing]]:
     """(handled any, maybe left one, held replies): see `process_conversation` and `answer_inline`.
 
     Sending, each message costs three short transactions on one connection: the look (with the claim,
@@ -319,7 +321,7 @@ def _process(
     the response, the answer and the next look share one transaction: two per message."""
     database = services.database
     worked = False
-    held: outbound.Claimed = []
+    held: list[Outgoing] = []
     with database.one_connection():
         if lease is None:
             with database.session() as session:
@@ -355,7 +357,7 @@ def _process(
             if hold:
                 held.extend(done.claimed)
             elif held or done.claimed:
-                sent = outbound.send_claimed(services.sender, held + done.claimed, deadline=deadline)
+                sent = sending.send(services.sender, held + done.claimed, deadline=deadline)
                 held = []
             stop = None
             if done.next_lease is not None and sent is None:
@@ -380,7 +382,7 @@ def _record_and_next(
     conversation_id: int,
     lease: Lease,
     done: _Done,
-    sent: outbound.Sent | None,
+    sent: sending.Sent | None,
     renew: bool,
 ) -> Lease:
     """Record the sends and go on: release the conversation (the message waits for a retry), take
@@ -389,7 +391,7 @@ def _record_and_next(
     owner = lease.owner
     try:
         with services.database.session() as session:
-            stop = outbound.record_sent(session, sent) if sent is not None else None
+            stop = sending.record(session, sent) if sent is not None else None
             if done.next_lease is not None:
                 following = done.next_lease
             elif done.retry_at is not None:
@@ -405,7 +407,7 @@ def _record_and_next(
         # record them on their own and let go; the next message stays pending for a retry.
         with services.database.session() as session:
             if sent is not None:
-                outbound.record_sent(session, sent)
+                sending.record(session, sent)
             leases.release(session, conversation_id, owner)
         raise
     following.stop = stop
@@ -413,12 +415,12 @@ def _record_and_next(
 
 
 def _send_held(
-    services: Services, conversation_id: int, held: outbound.Claimed, deadline: float | None
+    services: Services, conversation_id: int, held: list[Outgoing], deadline: float | None
 ) -> None:
     """Send replies held for a TwiML response through the API after all, in order (a delivery job
     takes what the deadline leaves)."""
     if held:
-        stop = outbound.send_in_order(services.database, services.sender, held, deadline=deadline)
+        stop = sending.deliver(services.database, services.sender, held, deadline=deadline)
         _schedule_delivery(services, conversation_id, stop, None)
 
 
@@ -468,9 +470,9 @@ def _look(
             replies = [Reply(texts.RECEIPT_RECEIVED)]
         else:
             replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
-    elif (not facts or facts["offer_pending"]) and agreements.current_offer(session, conversation.id):
+    elif (not facts or facts["offer_pending"]) and offers.current_offer(session, conversation.id):
         # Read without NLU first ("2", "sim"); only if that fails is Rasa's parser needed.
-        offer_replies = answers.answer_offer(session, settings, conversation, message)
+        offer_replies = negotiation.answer_offer(session, settings, conversation, message)
         if offer_replies is None:
             return _Step(message.id, [], rasa_text=message.body, offer_nlu=True)
         replies = offer_replies
@@ -524,7 +526,7 @@ def _carry_out(
                 .values(outage_notice_at=None)
                 .execution_options(synchronize_session=False)
             )
-        claimed, waits_until = outbound.save_claimed_replies(
+        claimed, waits_until = outgoing.save_and_claim(
             session,
             services.settings,
             conversation,
@@ -555,7 +557,7 @@ def _answer_offer_with_nlu(services: Services, step: _Step) -> _Step:
         if parsed is not None:
             parcelas = entities.first_value(message.body, parsed.get("entities") or [], "parcelas")
             intent = (parsed.get("intent") or {}).get("name")
-            replies = answers.answer_offer(
+            replies = negotiation.answer_offer(
                 session, services.settings, conversation, message, parcelas, intent
             )
             if replies is not None:
@@ -595,7 +597,7 @@ def _finish(
     message: Message,
     outcome: Processing,
     replies: list[Reply],
-) -> tuple[outbound.Claimed, datetime | None]:
+) -> outgoing.Claimed:
     """Mark the message handled and save its replies, claimed for sending in the same transaction (one
     commit instead of three); returns the claimed replies and, if an older reply waits for a retry, its
     retry time (the new ones wait behind it)."""
@@ -603,8 +605,8 @@ def _finish(
     message.processed_at = utcnow()
     message.next_attempt_at = None
     if not replies:
-        return [], None
-    return outbound.save_claimed_replies(session, settings, conversation, replies, in_reply_to_id=message.id)
+        return outgoing.Claimed([], None)
+    return outgoing.save_and_claim(session, settings, conversation, replies, in_reply_to_id=message.id)
 
 
 def _mark_answered(session: Session, message_id: int, conversation_id: int) -> bool | None:
@@ -635,11 +637,11 @@ def _postpone(services: Services, message_id: int) -> tuple[datetime | None, boo
             message.processing, message.processing_note = Processing.FOR_AGENT, "assistant_unavailable"
             message.processed_at = now
             return None, False
-        message.next_attempt_at = now + outbound.backoff(message.attempts)
+        message.next_attempt_at = now + sending.backoff(message.attempts)
         notice = conversation.outage_notice_at is None
         if notice:
             conversation.outage_notice_at = now
-            outbound.queue_replies(
+            outgoing.save_replies(
                 session,
                 services.settings,
                 conversation,
@@ -653,13 +655,13 @@ def send_now(services: Services, conversation_id: int, deadline: float | None = 
     """Deliver the conversation's pending replies now (those `deadline` leaves time for); schedule a
     delivery job for what must wait."""
     with services.database.session() as session:
-        claimed, waits_until = outbound.claim_conversation(session, services.settings, conversation_id)
-    stop = outbound.send_in_order(services.database, services.sender, claimed, deadline=deadline)
+        claimed, waits_until = outgoing.claim_conversation(session, services.settings, conversation_id)
+    stop = sending.deliver(services.database, services.sender, claimed, deadline=deadline)
     _schedule_delivery(services, conversation_id, stop, waits_until)
 
 
 def _schedule_delivery(
-    services: Services, conversation_id: int, stop: outbound.Delivery | None, waits_until: datetime | None
+    services: Services, conversation_id: int, stop: sending.Delivery | None, waits_until: datetime | None
 ) -> None:
     """Schedule a delivery job for replies that must wait: a retry (`stop`), a later reply waiting behind
     an older one, or one the deadline left (due at once)."""
