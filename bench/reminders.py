@@ -92,7 +92,7 @@ GOAL_RATE_TOLERANCE = 0.05
 # Memory is flat when a dispatcher's RSS grows by at most this much from a quarter of its run to its end.
 GOAL_RSS_GROWTH_MB = 3.0
 # Other benchmarks, and Rasa test/train runs (`rasa test`, `rasa_seeded.py test nlu`...), distort the numbers.
-BUSY_PATTERN = re.compile(r"bench/inbound\.py|(?:^|[/\s])rasa\S*\s+(test|train)\b")
+BUSY_PATTERN = re.compile(r"bench[/.]inbound|(?:^|[/\s])rasa\S*\s+(test|train)\b")
 # Before a measurement, wait while processes the bench did not start use more than this share of the machine.
 FOREIGN_BUSY = 0.15
 _AREAS = [  # DDD, UF, time zone

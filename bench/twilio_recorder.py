@@ -1,4 +1,4 @@
-"""The local Twilio stand-in for `bench/inbound.py`: a recording proxy, or a small Twilio look-alike.
+"""The inbound benchmark's local Twilio stand-in: a recording proxy, or a small Twilio look-alike.
 
 Everything that would go to Twilio's REST API in the benchmark (Régua's web app or worker, and Rasa's own
 `twilio` output channel) is sent here. One JSON line is appended to `--out` per request:

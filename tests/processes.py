@@ -2,7 +2,8 @@
 
 `start_process()` runs a command in the project root in its own process group, with its output in a log
 file, and stops it cleanly (SIGTERM to the group, then SIGKILL) when the `with` block ends; `free_port()`
-finds a port for it. No pytest here: `bench/inbound.py` uses these too.
+finds a port for it. No pytest here. (The inbound benchmark has its own copy, bench/inbound/processes.py:
+the bench imports nothing from tests/.)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Twilio's own `TwilioHttpClient` goes through `requests`, whose per-call work (sessions, hooks, cookies,
 environment and .netrc lookups) cost ~0.8 ms more CPU per message than urllib3 alone on a 2-core machine
-(bench/inbound.py sends each turn's replies from the web process). This client keeps what matters:
+(bench/inbound/ sends each turn's replies from the web process). This client keeps what matters:
 connection reuse, the timeout, proxies from the environment (`HTTPS_PROXY`/`NO_PROXY`, as `requests`
 reads them), the system's and certifi's CA certificates, and network failures raised as
 `TwilioException`: `TwilioConnectError` when no connection was made (nothing sent: safe to retry), plain

@@ -1,6 +1,6 @@
 """Fixtures for integration tests: the real Rasa server, action server, web app and worker.
 
-`start_process()` (from tests.processes, shared with the benchmarks) + `wait_for_http()` are the general
+`start_process()` (from tests.processes) + `wait_for_http()` are the general
 helpers: start a command in its own process group with its output in a log file, poll a URL until a check
 passes, and stop it cleanly (SIGTERM, then SIGKILL) afterwards. Failures show the end of the process's log.
 """
