@@ -25,7 +25,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -223,20 +222,6 @@ _CURRENT_OFFER = (
     .order_by(AgreementOffer.id.desc())
     .limit(1)
 )
-
-
-def offer_pending(conversation_id: Any) -> Any:
-    """Whether the conversation `conversation_id` (an SQL expression) has an open or chosen offer,
-    expired or not, as an EXISTS: the statement that saves a new message reads it, so the look skips
-    `current_offer` when there is none."""
-    return (
-        select(AgreementOffer.id)
-        .where(
-            AgreementOffer.conversation_id == conversation_id,
-            AgreementOffer.status.in_([OfferStatus.OPEN, OfferStatus.CHOSEN]),
-        )
-        .exists()
-    )
 
 
 def current_offer(session: Session, conversation_id: int) -> AgreementOffer | None:

@@ -23,17 +23,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
 
 from bot import agreements, answers, claims, health, optout, texts
 from bot.config import Settings
-from bot.conversation import abuse, complaints, entities, handoff, identity, inbound, leases
+from bot.conversation import abuse, complaints, entities, first_look, handoff, identity, inbound, leases
 from bot.conversation.inbound import Stored
 from bot.db import Database
 from bot.delivery import outbound
@@ -41,7 +40,6 @@ from bot.delivery.outbound import Reply
 from bot.models import (
     Conversation,
     ConversationState,
-    Direction,
     Message,
     OptOutAction,
     Processing,
@@ -119,32 +117,6 @@ class Inline:
 TWIML_MAX_REPLIES = 10
 
 
-# The conversation's oldest pending inbound message (id, retry time): it decides what is ready, as a
-# message waiting for its retry holds the ones after it. Built once (see bot.conversation.leases on why).
-_OLDEST_PENDING = (
-    select(Message.id, Message.next_attempt_at)
-    .where(
-        Message.conversation_id == bindparam("conversation_id"),
-        Message.direction == Direction.INBOUND,
-        Message.processing == Processing.PENDING,
-    )
-    .order_by(Message.id)
-    .limit(1)
-)
-_OLDEST = _OLDEST_PENDING.subquery()
-# Release the conversation if nothing is pending, or the oldest pending message waits for its retry.
-_RELEASE_IF_IDLE = (
-    update(Conversation)
-    .where(
-        Conversation.id == bindparam("conversation_id"),
-        Conversation.lease_owner == bindparam("owner"),
-        ~select(_OLDEST.c.id)
-        .where(or_(_OLDEST.c.next_attempt_at.is_(None), _OLDEST.c.next_attempt_at <= bindparam("now")))
-        .exists(),
-    )
-    .values(lease_owner=None, lease_expires_at=None)
-    .execution_options(synchronize_session=False)
-)
 # Mark a pending message answered, returning whether one of the conversation's replies still waits to
 # be handed over (`outbound.save_claimed_replies` needs to know: the new ones then wait behind it).
 _MARK_ANSWERED = (
@@ -156,45 +128,10 @@ _MARK_ANSWERED = (
 )
 
 
-def _look_facts(conversation_id: Any) -> dict[str, Any]:
-    """What the first look at a new message needs, read by the statement that saves it on its
-    conversation and claims the lease (`inbound.touch_statement`): one round trip instead of four (the
-    oldest pending message, the reply-loop counts and whether an agreement offer is pending)."""
-    earlier = aliased(Message)
-    older = (
-        select(earlier.id)
-        .where(
-            earlier.conversation_id == conversation_id,
-            earlier.direction == Direction.INBOUND,
-            earlier.processing == Processing.PENDING,
-        )
-        .order_by(earlier.id)
-        .limit(1)
-    )
-    return {
-        "older_id": older.scalar_subquery(),
-        "older_retry_at": older.with_only_columns(earlier.next_attempt_at).scalar_subquery(),
-        **abuse.loop_facts(conversation_id),
-        "offer_pending": agreements.offer_pending(conversation_id),
-    }
-
-
-_STORE_AND_CLAIM = inbound.touch_statement(leases.CLAIM_VALUES, _look_facts)
-
-
-def _ready_in(session: Session, conversation_id: int, now: datetime) -> int | None:
-    """The oldest pending inbound message if it may be handled now (not waiting for a retry)."""
-    row = session.connection().execute(_OLDEST_PENDING, {"conversation_id": conversation_id}).first()
-    if row is None:
-        return None
-    retry_at = as_utc(row.next_attempt_at)
-    return row.id if retry_at is None or retry_at <= now else None
-
-
 def has_ready_message(database: Database, conversation_id: int) -> bool:
     """True when the conversation has a pending message that may be handled now."""
     with database.session() as session:
-        return _ready_in(session, conversation_id, utcnow()) is not None
+        return first_look.ready_message(session, conversation_id, utcnow()) is not None
 
 
 def claim(services: Services, session: Session, conversation_id: int) -> Lease:
@@ -218,9 +155,7 @@ def store_and_claim(
     that records the message on it, reading what the first look needs there too; then look at the
     conversation's next ready message (usually this one), in the caller's transaction. The lease is
     None for a duplicate."""
-    now = utcnow()
-    params = {**leases.claim_params(owner, now), **abuse.loop_params(message.body, now)}
-    stored = inbound.store(session, message, touch=inbound.Touch(_STORE_AND_CLAIM, params))
+    stored = inbound.store(session, message, owner=owner)
     return stored, claim_stored(services, session, stored, owner)
 
 
@@ -246,19 +181,18 @@ def _first_look(
     now: datetime,
     stored: Stored | None = None,
 ) -> Lease:
-    facts = stored.facts if stored is not None else {}
-    if not facts:
-        ready = _ready_in(session, conversation_id, now)
-    elif facts["older_id"] is None:  # nothing older waits: the new message is next
-        ready = stored.message_id  # type: ignore[union-attr]
+    """Look at the conversation's next ready message, or let it go if none is ready; with `stored` (a
+    message just saved and claimed), from what its statement read, without a query."""
+    seen = stored.first_look if stored is not None else None
+    if stored is not None and seen is not None:
+        ready = seen.ready(stored.message_id, now)
     else:
-        retry_at = as_utc(facts["older_retry_at"])
-        ready = facts["older_id"] if retry_at is None or retry_at <= now else None
+        ready = first_look.ready_message(session, conversation_id, now)
     if ready is None:  # e.g. the message waits behind an older one's retry
         leases.release(session, conversation_id, owner)
         return Lease(owner, held=False)
-    own_facts = facts if stored is not None and ready == stored.message_id else {}
-    return Lease(owner, held=True, step=_look(services, session, ready, own_facts))
+    facts = seen.facts if stored is not None and seen is not None and ready == stored.message_id else None
+    return Lease(owner, held=True, step=_look(services, session, ready, facts))
 
 
 def _next(services: Services, session: Session, conversation_id: int, owner: str) -> Lease:
@@ -266,14 +200,9 @@ def _next(services: Services, session: Session, conversation_id: int, owner: str
     the next ready message. A message saved at the same moment is not stranded: its own webhook checks
     for a ready message after committing it (see `answer_inline`)."""
     now = utcnow()
-    released = (
-        session.connection()
-        .execute(_RELEASE_IF_IDLE, {"conversation_id": conversation_id, "owner": owner, "now": now})
-        .rowcount
-    )
-    if released:
+    if first_look.release_if_idle(session, conversation_id, owner, now):
         return Lease(owner, held=False)
-    ready = _ready_in(session, conversation_id, now)
+    ready = first_look.ready_message(session, conversation_id, now)
     if ready is None:  # the message that kept us was taken meanwhile (by an agent)
         leases.release(session, conversation_id, owner)
         return Lease(owner, held=False)
@@ -430,11 +359,11 @@ def _let_go(database: Database, conversation_id: int, owner: str) -> None:
 
 
 def _look(
-    services: Services, session: Session, message_id: int, facts: Mapping[str, Any] | None = None
+    services: Services, session: Session, message_id: int, facts: first_look.Facts | None = None
 ) -> _Step:
     """Decide what a ready message needs, in the lease's transaction: answer it now if no NLU is
-    needed (its replies saved and claimed), else say what to ask Rasa. `facts`: the `_look_facts`
-    already read for this message (then they are not queried again)."""
+    needed (its replies saved and claimed), else say what to ask Rasa. `facts`: what the webhook's
+    statement already read for this message (else they are read here, when first needed)."""
     settings = services.settings
     message = session.get_one(Message, message_id)
     conversation = message.conversation
@@ -449,9 +378,7 @@ def _look(
         replies = [Reply(confirm(conversation.channel))]
     elif conversation.state != ConversationState.BOT:
         outcome = Processing.FOR_AGENT
-    elif abuse.looks_like_reply_loop(
-        session, conversation, message, (facts["same_text"], facts["answered"]) if facts else None
-    ):
+    elif _is_reply_loop(message, facts := facts or first_look.facts_for(session, message, utcnow())):
         outcome, message.processing_note = Processing.IGNORED, "reply_loop"
     elif message.body and (reason := complaints.reason_in(message.body)) is not None:
         # Legal threats and complaints go to a person before any NLU: never a dispute, never ignored.
@@ -468,7 +395,7 @@ def _look(
             replies = [Reply(texts.RECEIPT_RECEIVED)]
         else:
             replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
-    elif (not facts or facts["offer_pending"]) and agreements.current_offer(session, conversation.id):
+    elif facts.offer_pending and agreements.current_offer(session, conversation.id):
         # Read without NLU first ("2", "sim"); only if that fails is Rasa's parser needed.
         offer_replies = answers.answer_offer(session, settings, conversation, message)
         if offer_replies is None:
@@ -478,6 +405,10 @@ def _look(
         return _rasa_step(conversation, message)
     claimed, waits_until = _finish(session, settings, conversation, message, outcome, replies)
     return _Step(message.id, claimed, waits_until)
+
+
+def _is_reply_loop(message: Message, facts: first_look.Facts) -> bool:
+    return abuse.looks_like_reply_loop(message.body, facts.same_text, facts.answered)
 
 
 def _rasa_step(conversation: Conversation, message: Message) -> _Step:
