@@ -5,7 +5,7 @@ answers the debtor inline, within a time budget: the replies go back in the resp
 `<Message>`s (or, with TWILIO_INLINE_REPLIES=api and in sandbox mode, through the sender before an empty
 response). Whatever must wait (Rasa down or slow, a backlog) is left pending and handed to the RQ
 workers, so every webhook stays far inside Twilio's 15 seconds. One debtor's messages stay in order
-whoever processes them (a conversation lease, bot.conversation.dialogue). When the database fails, the
+whoever processes them (a conversation lease, bot.conversation.claiming). When the database fails, the
 message is
 spooled (bot.conversation.spool) and Twilio still gets a 200: Twilio does not retry message webhooks.
 """
@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from bot.channels.twiml import reply_twiml
-from bot.conversation import dialogue, inbound, leases
+from bot.conversation import claiming, inbound, leases, loop
 from bot.conversation.spool import Spool
 from bot.delivery import delivery_status
 from bot.delivery.outbound import Claimed
@@ -125,7 +125,7 @@ def _store_and_answer(
                 if owner is None:
                     stored, lease = inbound.store(session, message, ignored=ignored), None
                 else:
-                    stored, lease = dialogue.store_and_claim(services, session, message, owner)
+                    stored, lease = claiming.store_and_claim(services, session, message, owner)
         except SQLAlchemyError:
             raise  # the database itself failed: the caller spools the message
         except Exception:
@@ -144,11 +144,11 @@ def _store_and_answer(
         elif lease is None:
             services.later.process(stored.conversation_id)
         else:
-            inline = dialogue.answer_inline(
+            inline = loop.answer_inline(
                 services, stored.conversation_id, deadline, lease, hold=settings().twiml_replies
             )
             replies = inline.replies
-            if inline.left and dialogue.has_ready_message(database, stored.conversation_id):
+            if inline.left and claiming.has_ready_message(database, stored.conversation_id):
                 # Left for later (Rasa down or slow, a backlog beyond the budget, a conversation another
                 # process holds): the workers take it through RQ, or the sweep if Redis is down.
                 services.later.process(stored.conversation_id)

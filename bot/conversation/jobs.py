@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from bot import agreements, promises, runtime
 from bot.channels import RetryableSendError
+from bot.conversation import loop
 from bot.conversation.spool import Spool
 from bot.conversation.sweep_schedule import schedule_sweep
 from bot.delivery import outbound
@@ -43,16 +44,12 @@ SPOOL_REPLAY_SECONDS = 30.0
 
 def process_conversation(conversation_id: int) -> bool:
     """Job: answer the conversation's pending messages."""
-    from bot.conversation import dialogue
-
-    return dialogue.process_conversation(runtime.services(), conversation_id)
+    return loop.process_conversation(runtime.services(), conversation_id)
 
 
 def deliver_conversation(conversation_id: int) -> None:
     """Job: send the conversation's pending replies (retry if one must wait)."""
-    from bot.conversation import dialogue
-
-    dialogue.send_now(runtime.services(), conversation_id)
+    loop.send_now(runtime.services(), conversation_id)
 
 
 def sweep() -> dict[str, int]:

@@ -15,7 +15,7 @@ from bot import runtime
 from bot.channels import OutboundRequest, SendResult
 from bot.channels.twilio_api import TwilioSender
 from bot.config import Settings, override
-from bot.conversation import dialogue, jobs
+from bot.conversation import jobs, loop
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, utcnow
 from bot.reminders import scheduler
@@ -165,10 +165,10 @@ def test_a_reply_twilio_created_but_answered_with_a_5xx_is_settled_by_lookup_not
     after = _reply(db, conversation_id, "Mais alguma coisa?", pending=True)
     standin.after_create = [500]  # Twilio creates the message, then answers 500
 
-    dialogue.send_now(services, conversation_id)
+    loop.send_now(services, conversation_id)
     assert _status(db, boleto) == (MessageStatus.SENDING, None)  # ambiguous: not retried blindly
     assert _status(db, after)[0] == MessageStatus.PENDING  # waits behind it, in order
-    dialogue.send_now(services, conversation_id)  # a delivery job meanwhile sends nothing
+    loop.send_now(services, conversation_id)  # a delivery job meanwhile sends nothing
     assert len(standin.to(PHONE)) == 1
 
     with db.session() as s:

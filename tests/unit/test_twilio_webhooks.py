@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot import texts
 from bot.config import Settings, override
-from bot.conversation import chat, dialogue, sweep_schedule
+from bot.conversation import chat, decide, loop, sweep_schedule
 from bot.db import Database
 from bot.models import (
     Channel,
@@ -98,7 +98,7 @@ def test_replies_the_budget_leaves_no_time_for_go_to_the_workers_in_order(
     assert later.deliveries == [(conversation_id, None)]  # the rest: a delivery job, due now
     assert _count(db, Message.status == MessageStatus.PENDING, Message.next_attempt_at.is_not(None)) == 2
     monkeypatch.setattr(sender, "send", send)
-    dialogue.send_now(services, conversation_id)  # the worker's job
+    loop.send_now(services, conversation_id)  # the worker's job
     assert [r.body for r in sender.sent] == ["parte 1", "parte 2", "parte 3"]
 
 
@@ -335,7 +335,7 @@ def test_a_message_that_cannot_be_looked_at_inline_is_saved_for_the_workers(
     def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug while looking at the message")
 
-    monkeypatch.setattr(dialogue, "_look", broken)
+    monkeypatch.setattr(decide, "look", broken)
     response, form = post_message(app, settings, "quero a segunda via")
     assert response.status_code == 200
     with db.session() as s:
