@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot import texts
 from bot.config import Settings, override
-from bot.conversation import chat, decide, loop, sweep_schedule
+from bot.conversation import chat, decide, loop, receive, sweep_schedule
 from bot.db import Database
 from bot.models import (
     Channel,
@@ -28,7 +28,7 @@ from bot.models import (
 from bot.rasa_client import BotMessage
 from tests.conftest import OLD_WHATSAPP_ID, PHONE, People
 from tests.unit.conftest import post_message
-from webhooks import create_app, twilio
+from webhooks import create_app
 
 
 def _count(db: Database, *where) -> int:  # type: ignore[no-untyped-def]
@@ -80,7 +80,7 @@ def test_replies_the_budget_leaves_no_time_for_go_to_the_workers_in_order(
     services,
     monkeypatch,
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(twilio, "INLINE_BUDGET_SECONDS", 0.5)
+    monkeypatch.setattr(receive, "INLINE_BUDGET_SECONDS", 0.5)
     fake_rasa.answer = lambda _s, _t, _m: [BotMessage(text=f"parte {n}") for n in (1, 2, 3)]
     send = sender.send
 

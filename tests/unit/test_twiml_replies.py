@@ -16,13 +16,13 @@ from bot import runtime, texts
 from bot.channels import OutboundRequest, RetryableSendError, SendResult
 from bot.channels.twiml import TwimlReply, read_reply_twiml
 from bot.config import ConfigError, Settings, load_settings, override
-from bot.conversation import chat, jobs, loop
+from bot.conversation import chat, jobs, loop, receive
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, Processing, utcnow
 from bot.rasa_client import BotMessage
 from tests.conftest import PHONE, People
 from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, post_message
-from webhooks import create_app, twilio
+from webhooks import create_app
 
 ACCOUNT = "AC" + "1" * 32
 
@@ -217,7 +217,7 @@ def test_replies_held_for_the_response_go_through_the_api_when_a_message_is_left
                 sid=chat.new_sid(), sender=parse_address(f"whatsapp:{PHONE}"), to="", body="primeira"
             ),
         )
-    monkeypatch.setattr(twilio, "INLINE_BUDGET_SECONDS", 0.2)
+    monkeypatch.setattr(receive, "INLINE_BUDGET_SECONDS", 0.2)
 
     def slow(_sender: str, text: str, _meta: dict) -> list[BotMessage]:  # type: ignore[type-arg]
         time.sleep(0.3)  # the first turn ends after the budget: the second is left for a worker
