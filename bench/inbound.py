@@ -1035,7 +1035,7 @@ def _ts(value: datetime | None) -> float | None:
     return None if value is None else as_utc(value).timestamp()  # type: ignore[union-attr]
 
 
-# The jobs bot.conversation.jobs.RqLater enqueues: answer a conversation's pending messages; send its
+# The jobs bot.runtime.RqLater enqueues: answer a conversation's pending messages; send its
 # pending replies.
 FALLBACK_JOBS = ("bot.conversation.jobs.process_conversation", "bot.conversation.jobs.deliver_conversation")
 # Clock slack when matching a message's processed_at to a job's run (same machine, separate processes).
@@ -1057,7 +1057,8 @@ class JobSpan:
 def rq_jobs(stack: Stack, conversation_ids: set[int]) -> dict[int, list[JobSpan]]:
     """Régua's fallback: the `bot.conversation.jobs` process/deliver jobs for `conversation_ids` found in the
     `default` queue and its registries (queued, scheduled, started, finished and failed; finished jobs
-    are kept for bot.conversation.jobs.RESULT_TTL, 10 minutes, longer than a run), by conversation."""
+    are kept for bot.conversation.sweep_schedule.RESULT_TTL, 10 minutes, longer than a run), by
+    conversation."""
     from rq import Queue
     from rq.job import Job
     from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry

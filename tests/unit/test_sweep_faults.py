@@ -15,7 +15,7 @@ from bot import runtime
 from bot.channels import OutboundRequest, SendResult
 from bot.channels.twilio_api import TwilioSender
 from bot.config import Settings, override
-from bot.conversation import jobs, loop
+from bot.conversation import loop, sweep
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, utcnow
 from bot.reminders import scheduler
@@ -63,7 +63,7 @@ def _reply(
         s.execute(
             update(Message)
             .where(Message.id == message_id)
-            .values(updated_at=utcnow() - jobs.STUCK_SENDING - timedelta(minutes=1))
+            .values(updated_at=utcnow() - sweep.STUCK_SENDING - timedelta(minutes=1))
         )
     return message_id
 
@@ -96,7 +96,7 @@ def test_a_stuck_reply_matching_an_already_recorded_message_is_sent_again_and_th
     delivered = sender.send(OutboundRequest(channel=Channel.WHATSAPP, to=PHONE, body="Seu boleto"))
     boleto = _reply(db, conversation_id, "Seu boleto")
 
-    found = jobs.sweep_once(services)
+    found = sweep.sweep_once(services)
 
     assert found["stuck_sends"] == 2 and found["delivering"] == 1
     assert _status(db, again) == (MessageStatus.PENDING, None)  # Twilio never got the second: sent again
@@ -122,7 +122,7 @@ def test_one_row_whose_settling_fails_is_skipped_and_the_other_rows_are_settled(
     broken = _reply(db, conversation_id, "quebrada")
     fine = _reply(db, conversation_id, "recebida")
 
-    assert jobs.sweep_once(services)["stuck_sends"] == 2
+    assert sweep.sweep_once(services)["stuck_sends"] == 2
 
     assert _status(db, broken) == (MessageStatus.SENDING, None)  # left for the next sweep
     assert _status(db, fine) == (MessageStatus.DELIVERED, "SM-recebida")
@@ -140,9 +140,9 @@ def test_the_next_sweep_is_scheduled_even_when_the_sweep_raises(
     def times_out(_services: object) -> dict[str, int]:
         raise TimeoutError("database statement timeout")
 
-    monkeypatch.setattr(jobs, "sweep_once", times_out)
+    monkeypatch.setattr(sweep, "sweep_once", times_out)
     with pytest.raises(TimeoutError):
-        jobs.sweep()
+        sweep.sweep()
     assert len(_scheduled_sweeps(redis_conn)) == 1
 
 
@@ -175,8 +175,8 @@ def test_a_reply_twilio_created_but_answered_with_a_5xx_is_settled_by_lookup_not
         s.execute(
             update(Message)
             .where(Message.id == boleto)
-            .values(updated_at=utcnow() - jobs.STUCK_SENDING - timedelta(seconds=1))
+            .values(updated_at=utcnow() - sweep.STUCK_SENDING - timedelta(seconds=1))
         )
-    jobs.sweep_once(services)
+    sweep.sweep_once(services)
     assert _status(db, boleto) == (MessageStatus.QUEUED, standin.to(PHONE)[0]["sid"])
     assert [m["body"] for m in standin.to(PHONE)] == ["Seu boleto"]  # exactly once

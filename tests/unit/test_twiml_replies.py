@@ -16,7 +16,7 @@ from bot import runtime, texts
 from bot.channels import OutboundRequest, RetryableSendError, SendResult
 from bot.channels.twiml import TwimlReply, read_reply_twiml
 from bot.config import ConfigError, Settings, load_settings, override
-from bot.conversation import chat, jobs, loop, receive
+from bot.conversation import chat, loop, receive, sweep
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, Processing, utcnow
 from bot.rasa_client import BotMessage
@@ -292,14 +292,14 @@ def test_the_sweep_settles_twiml_replies_whose_callbacks_never_came(
     lookup.has["recebida"] = SendResult(sid="SMfound", status=MessageStatus.DELIVERED)
     services.sender = lookup
 
-    assert jobs.sweep_once(services)["stuck_sends"] == 0  # too early: the callbacks may still come
+    assert sweep.sweep_once(services)["stuck_sends"] == 0  # too early: the callbacks may still come
     with db.session() as s:
-        s.execute(update(Message).values(updated_at=utcnow() - jobs.STUCK_SENDING - timedelta(seconds=1)))
+        s.execute(update(Message).values(updated_at=utcnow() - sweep.STUCK_SENDING - timedelta(seconds=1)))
     lookup.lookup_failures = [RetryableSendError("Twilio lookup failed")] * 2
-    jobs.sweep_once(services)  # Twilio cannot tell now: nothing changes, the next sweep asks again
+    sweep.sweep_once(services)  # Twilio cannot tell now: nothing changes, the next sweep asks again
     assert {m.status for m in _outbound(db)} == {MessageStatus.SENDING}
 
-    found = jobs.sweep_once(services)
+    found = sweep.sweep_once(services)
     received, lost = _outbound(db)
     assert found["stuck_sends"] == 2
     assert (received.provider_sid, received.status) == ("SMfound", MessageStatus.DELIVERED)
