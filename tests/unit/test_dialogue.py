@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from bot import answers, runtime, texts
 from bot.channels import PermanentSendError, RetryableSendError
 from bot.config import Settings, override
-from bot.conversation import chat, claiming, decide, loop
+from bot.conversation import chat, claiming, loop
 from bot.db import Database
 from bot.models import (
     Channel,
@@ -28,7 +28,7 @@ from bot.models import (
 )
 from bot.rasa_client import BotMessage
 from tests.conftest import CPF, People
-from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, post_message
+from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, failing_statements, post_message
 
 
 def _say(app: Flask, settings: Settings, services: runtime.Services, body: str, **kwargs) -> chat.Exchange:  # type: ignore[no-untyped-def]
@@ -166,30 +166,21 @@ def test_a_message_answered_without_nlu_after_the_deadline_has_its_replies_deliv
 
 
 def test_a_failure_looking_at_the_next_message_keeps_the_record_of_the_replies_already_sent(
-    services, sender: FakeSender, db: Database, people: People, monkeypatch
+    services, sender: FakeSender, db: Database, people: People
 ) -> None:  # type: ignore[no-untyped-def]
     conversation_id = _pending(db, "primeira")
     _pending(db, "segunda")
-    look = decide.look
-    looked: list[int] = []
-
-    def fails_the_second_time(*args, **kwargs):  # type: ignore[no-untyped-def]
-        looked.append(args[2])
-        if len(looked) == 2:
-            raise RuntimeError("a bug while looking at the second message")
-        return look(*args, **kwargs)
-
-    monkeypatch.setattr(decide, "look", fails_the_second_time)
-    with pytest.raises(RuntimeError):
+    # Each look reads the reply-loop counts (count(DISTINCT ...)); the second look fails there.
+    with pytest.raises(RuntimeError), failing_statements(db, "count(distinct", skip=1) as failed:
         loop.process_conversation(services, conversation_id)
+    assert len(failed) == 1
     assert [r.body for r in sender.sent] == ["eco: primeira"]
     with db.session() as s:
         reply = s.scalars(select(Message).where(Message.direction == Direction.OUTBOUND)).one()
         assert reply.provider_sid is not None and reply.status == MessageStatus.QUEUED  # recorded
         assert s.get_one(Conversation, conversation_id).lease_owner is None  # let go
-        second = s.get_one(Message, looked[1])
-        assert second.body == "segunda" and second.processing == Processing.PENDING  # kept for a retry
-    monkeypatch.setattr(decide, "look", look)
+        second = s.scalars(select(Message).where(Message.body == "segunda")).one()
+        assert second.processing == Processing.PENDING  # kept for a retry
     assert loop.process_conversation(services, conversation_id) is True
     assert [r.body for r in sender.sent] == ["eco: primeira", "eco: segunda"]
 
