@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.cli.imports import fail, open_database
-from bot.config import get_settings
+from bot.config import Settings, get_settings
 from bot.documents import mask_cpf
 from bot.imports.fields import CellError, parse_cpf
 from bot.models import Debtor, Invoice, InvoiceStatus
@@ -36,6 +38,26 @@ def _cpf(raw: str) -> str:
         return parse_cpf(raw.strip())
     except CellError as error:
         fail(str(error))
+
+
+@contextmanager
+def _subject(cpf: str, *, erased: bool = False) -> Iterator[tuple[Settings, Session, Debtor]]:
+    """The settings, a session (committed on exit) and the data subject with this CPF; exits with a
+    clear message when there is none (with `erased`, none that was anonymised and is still blocked)."""
+    number = _cpf(cpf)
+    settings = get_settings()
+    database = open_database()
+    try:
+        with database.session() as session:
+            debtor = find_subject(session, settings.erasure_key, number)
+            if erased and debtor is not None and (debtor.erased_at is None or debtor.erased_key is None):
+                debtor = None
+            if debtor is None:
+                anonymised = " anonimizado" if erased else ""
+                fail(f"nenhum titular{anonymised} com o CPF {mask_cpf(number)}", EXIT_NOT_FOUND)
+            yield settings, session, debtor
+    finally:
+        database.dispose()
 
 
 _CPF = click.option("--cpf", required=True, help="CPF do titular (com ou sem pontuação).")
@@ -60,26 +82,17 @@ def lgpd() -> None:
 @_ACTOR
 def export_command(cpf: str, fmt: str, output_dir: Path | None, actor: str | None) -> None:
     """Exporta tudo o que a Régua guarda sobre o titular (acesso e portabilidade)."""
-    number = _cpf(cpf)
-    settings = get_settings()
-    database = open_database()
-    try:
-        with database.session() as session:
-            debtor = find_subject(session, settings.erasure_key, number)
-            if debtor is None:
-                fail(f"nenhum titular com o CPF {mask_cpf(number)}", EXIT_NOT_FOUND)
-            data = export.collect(session, debtor)
-            audit.record(
-                session,
-                _actor(actor),
-                "lgpd.export",
-                "debtor",
-                debtor.id,
-                format="files" if output_dir else fmt,
-                counts=export.counts(data),
-            )
-    finally:
-        database.dispose()
+    with _subject(cpf) as (_, session, debtor):
+        data = export.collect(session, debtor)
+        audit.record(
+            session,
+            _actor(actor),
+            "lgpd.export",
+            "debtor",
+            debtor.id,
+            format="files" if output_dir else fmt,
+            counts=export.counts(data),
+        )
     as_json = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if output_dir is None:
         click.echo(as_json if fmt == "json" else summary.render(data), nl=False)
@@ -101,21 +114,12 @@ def export_command(cpf: str, fmt: str, output_dir: Path | None, actor: str | Non
 @_ACTOR
 def erase(cpf: str, yes: bool, actor: str | None) -> None:
     """Anonimiza o titular e suas mensagens; mantém valores, pagamentos e o pedido de não ser contatado."""
-    number = _cpf(cpf)
-    settings = get_settings()
-    database = open_database()
-    try:
-        with database.session() as session:
-            debtor = find_subject(session, settings.erasure_key, number)
-            if debtor is None:
-                fail(f"nenhum titular com o CPF {mask_cpf(number)}", EXIT_NOT_FOUND)
-            if debtor.erased_at is None and not yes:
-                _confirm_erasure(session, debtor, number)
-            done = erasure.erase(session, debtor, key=settings.erasure_key, actor=_actor(actor))
-            if done.already_erased:
-                audit.record(session, _actor(actor), "lgpd.erase", "debtor", debtor.id, already_erased=True)
-    finally:
-        database.dispose()
+    with _subject(cpf) as (settings, session, debtor):
+        if debtor.erased_at is None and not yes:
+            _confirm_erasure(session, debtor, _cpf(cpf))
+        done = erasure.erase(session, debtor, key=settings.erasure_key, actor=_actor(actor))
+        if done.already_erased:
+            audit.record(session, _actor(actor), "lgpd.erase", "debtor", debtor.id, already_erased=True)
     if done.already_erased:
         click.echo(
             f"Os dados deste titular já foram anonimizados em {done.erased_at:%d/%m/%Y}. Nada a fazer."
@@ -153,24 +157,15 @@ def _confirm_erasure(session: Session, debtor: Debtor, cpf: str) -> None:
 @_ACTOR
 def allow_reimport(cpf: str, yes: bool, actor: str | None) -> None:
     """Permite importar de novo um CPF anonimizado (só com nova base legal, ex.: um novo contrato)."""
-    number = _cpf(cpf)
-    settings = get_settings()
-    database = open_database()
-    try:
-        with database.session() as session:
-            debtor = find_subject(session, settings.erasure_key, number)
-            if debtor is None or debtor.erased_at is None or debtor.erased_key is None:
-                fail(f"nenhum titular anonimizado com o CPF {mask_cpf(number)}", EXIT_NOT_FOUND)
-            if not yes:
-                click.confirm(
-                    f"O titular do CPF {mask_cpf(number)} pediu a eliminação dos dados em "
-                    f"{debtor.erased_at:%d/%m/%Y}. Há nova base legal para tratar os dados dele?",
-                    abort=True,
-                )
-            debtor.erased_key = None  # the anonymised record stays; a new import creates a new one
-            audit.record(session, _actor(actor), "lgpd.allow_reimport", "debtor", debtor.id)
-    finally:
-        database.dispose()
+    with _subject(cpf, erased=True) as (_, session, debtor):
+        if not yes:
+            click.confirm(
+                f"O titular do CPF {mask_cpf(_cpf(cpf))} pediu a eliminação dos dados em "
+                f"{debtor.erased_at:%d/%m/%Y}. Há nova base legal para tratar os dados dele?",
+                abort=True,
+            )
+        debtor.erased_key = None  # the anonymised record stays; a new import creates a new one
+        audit.record(session, _actor(actor), "lgpd.allow_reimport", "debtor", debtor.id)
     click.echo("O CPF pode ser importado de novo; o registro anonimizado continua como estava.")
 
 

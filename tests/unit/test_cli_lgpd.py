@@ -108,3 +108,10 @@ def test_lgpd_commands_reject_an_invalid_cpf_and_say_when_nobody_has_it(cli_env:
     assert bad.exit_code == 2 and "CPF inválido" in bad.output
     unknown = run("lgpd", "erase", "--cpf", "473.847.228-37", "--yes")
     assert unknown.exit_code == 1 and "nenhum titular com o CPF ***.847.228-**" in unknown.output
+
+
+def test_allow_reimport_refuses_a_cpf_that_was_never_erased(cli_env: Path, db: Database) -> None:
+    create(db)
+    refused = run("lgpd", "allow-reimport", "--cpf", ANA_CPF, "--yes")
+    assert refused.exit_code == 1 and "nenhum titular anonimizado com o CPF" in refused.output
+    assert _audit(db, "lgpd.allow_reimport") == []
