@@ -78,6 +78,8 @@ def look(
         replies = [Reply(confirm(conversation.channel))]
     elif conversation.state != ConversationState.BOT:
         outcome = Processing.FOR_AGENT
+    # Without the webhook's facts (a worker's look), they are read here, once the checks above passed:
+    # a keyword or an agent's conversation costs no query for them.
     elif _is_reply_loop(message, facts := facts or first_look.facts_for(session, message, utcnow())):
         outcome, message.processing_note = Processing.IGNORED, "reply_loop"
     elif message.body and (reason := complaints.reason_in(message.body)) is not None:
@@ -108,6 +110,7 @@ def look(
 
 
 def _is_reply_loop(message: Message, facts: first_look.Facts) -> bool:
+    """The reply-loop guard (bot.conversation.abuse) on the counts `facts` read."""
     return abuse.looks_like_reply_loop(message.body, facts.same_text, facts.answered)
 
 
