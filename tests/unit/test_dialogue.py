@@ -210,6 +210,23 @@ def test_an_automated_sender_repeating_itself_stops_getting_answers(
     assert results[-1].processing == Processing.IGNORED
 
 
+def test_a_worker_applies_the_same_reply_loop_guard_as_the_webhook(
+    services, db: Database, sender: FakeSender, people: People
+) -> None:  # type: ignore[no-untyped-def]
+    # Saved while nobody answered (e.g. Rasa was down): a worker looks at them without the webhook's
+    # facts, and reads the same counts itself (only earlier messages count).
+    conversation_id = _pending(db, "Mensagem automática: não responda")
+    for _ in range(3):
+        _pending(db, "Mensagem automática: não responda")
+    assert loop.process_conversation(services, conversation_id) is True
+    assert len(sender.sent) == 2
+    with db.session() as s:
+        notes = s.scalars(
+            select(Message.processing_note).where(Message.direction == Direction.INBOUND).order_by(Message.id)
+        ).all()
+    assert notes == [None, None, "reply_loop", "reply_loop"]
+
+
 def test_a_photo_without_text_is_acknowledged(
     app: Flask, settings: Settings, services, people: People
 ) -> None:  # type: ignore[no-untyped-def]
