@@ -7,9 +7,9 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import answers, promise_answers
+from bot.answers import claims, contact, debts, negotiation, turns
 from bot.conversation import entities
-from bot.delivery.outbound import Reply
+from bot.delivery.outgoing import Reply
 
 DomainDict = dict[str, Any]
 
@@ -21,7 +21,7 @@ def _say(dispatcher: CollectingDispatcher, replies: list[Reply]) -> list[dict[st
 
 
 def _respond(
-    handler: answers.Handler, dispatcher: CollectingDispatcher, tracker: Tracker
+    handler: turns.Handler, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> list[dict[str, Any]]:
     latest = tracker.latest_message or {}
     # Rasa's entities reach the services: "da pra parcelar em 4x?" must be read as a request for 4x.
@@ -32,7 +32,7 @@ def _respond(
     text = str(latest.get("text") or "")
     return _say(
         dispatcher,
-        answers.respond(handler, tracker.sender_id, latest.get("metadata"), entities=values, text=text),
+        turns.respond(handler, tracker.sender_id, latest.get("metadata"), entities=values, text=text),
     )
 
 
@@ -45,7 +45,7 @@ class ActionSegundaVia(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(answers.segunda_via, dispatcher, tracker)
+        return _respond(debts.segunda_via, dispatcher, tracker)
 
 
 class ActionConsultarDivida(Action):
@@ -57,7 +57,7 @@ class ActionConsultarDivida(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(answers.consultar_divida, dispatcher, tracker)
+        return _respond(debts.consultar_divida, dispatcher, tracker)
 
 
 class ActionFormaPagamento(Action):
@@ -69,7 +69,7 @@ class ActionFormaPagamento(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(answers.forma_pagamento, dispatcher, tracker)
+        return _respond(debts.forma_pagamento, dispatcher, tracker)
 
 
 class ActionParar(Action):
@@ -81,7 +81,7 @@ class ActionParar(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(answers.parar, dispatcher, tracker)
+        return _respond(contact.parar, dispatcher, tracker)
 
 
 class ActionFalarAtendente(Action):
@@ -93,7 +93,7 @@ class ActionFalarAtendente(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(answers.falar_atendente, dispatcher, tracker)
+        return _respond(contact.falar_atendente, dispatcher, tracker)
 
 
 class ActionRenegociar(Action):
@@ -105,7 +105,7 @@ class ActionRenegociar(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(answers.renegociar, dispatcher, tracker)
+        return _respond(negotiation.renegociar, dispatcher, tracker)
 
 
 class ActionJaPaguei(Action):
@@ -117,7 +117,7 @@ class ActionJaPaguei(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(answers.ja_paguei, dispatcher, tracker)
+        return _respond(claims.ja_paguei, dispatcher, tracker)
 
 
 class ActionContestarDivida(Action):
@@ -129,7 +129,7 @@ class ActionContestarDivida(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(answers.contestar_divida, dispatcher, tracker)
+        return _respond(claims.contestar_divida, dispatcher, tracker)
 
 
 class ActionFallback(Action):
@@ -141,7 +141,7 @@ class ActionFallback(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _say(dispatcher, answers.fallback(answers.consecutive_misses(tracker.events)))
+        return _say(dispatcher, contact.fallback(contact.consecutive_misses(tracker.events)))
 
 
 class ActionPrometerPagamento(Action):
@@ -153,4 +153,4 @@ class ActionPrometerPagamento(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        return _respond(promise_answers.prometer_pagamento, dispatcher, tracker)
+        return _respond(negotiation.prometer_pagamento, dispatcher, tracker)

@@ -2,7 +2,7 @@
 
 rasa_sdk's own runner listens on 0.0.0.0 and answers anyone: one `POST /webhook` naming `action_segunda_via`
 and a conversation id returned a debtor's debt and payment codes. Here every call must carry the action
-server token (Rasa's `action_endpoint` sends it as `?token=`, see `bot.rasa_runtime.endpoints_config`) and
+server token (Rasa's `action_endpoint` sends it as `?token=`, see `bot.rasa.server.endpoints_config`) and
 the server binds to `ACTION_SERVER_HOST` (loopback by default). `GET /health` stays open: it answers
 `{"status": "ok"}` and reveals nothing else.
 """

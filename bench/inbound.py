@@ -115,7 +115,7 @@ if str(PROJECT_ROOT) not in sys.path:  # `python bench/inbound.py` puts bench/ f
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench import import_invoices  # noqa: E402
-from bot import demo, nlu, rasa_runtime  # noqa: E402
+from bot import demo  # noqa: E402
 from bot.channels.twiml import read_reply_twiml  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.conversation import chat  # noqa: E402
@@ -131,6 +131,7 @@ from bot.models import (  # noqa: E402
     as_utc,
 )
 from bot.phones import Address  # noqa: E402
+from bot.rasa import server, training  # noqa: E402
 from tests import processes  # noqa: E402
 from tests.processes import RunningProcess, free_port  # noqa: E402
 
@@ -739,9 +740,9 @@ def start_rasa_twilio(
         )
     )
     endpoints = run_dir / "rasa_twilio_endpoints.yml"  # JSON is YAML
-    endpoints.write_text(json.dumps(rasa_runtime.endpoints_config(settings), indent=2))
-    model = settings.models_dir / nlu.model_path().name
-    twilio_env = rasa_runtime.rasa_environment()
+    endpoints.write_text(json.dumps(server.endpoints_config(settings), indent=2))
+    model = settings.models_dir / training.model_path().name
+    twilio_env = server.rasa_environment()
     twilio_env.update(
         PYTHONPATH=os.pathsep.join(filter(None, [str(site_dir), env.get("PYTHONPATH")])),
         BENCH_TWILIO_API_BASE_URL=recorder_url,
@@ -1790,7 +1791,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes: list[str] = []
 
     console.print("[bold]model[/]: ensuring the trained model for the current data ...")
-    model = nlu.ensure_model()
+    model = training.ensure_model()
     console.print(f"  {model.name}")
     idle_deadline = time.monotonic() + args.wait_idle
 

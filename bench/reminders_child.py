@@ -112,21 +112,21 @@ def _instrument(timers: PhaseTimers, profiles: ThreadProfiles | None) -> None:
     """Time the phases of the real code (module attributes are replaced by timed wrappers; the code that
     runs is unchanged)."""
     from bot.channels.twilio_api import TwilioSender
-    from bot.delivery import outbound
+    from bot.delivery import outgoing, sending
     from bot.reminders import dispatch
     from bot.reminders.throttle import SendRate
 
     dispatch.claim = timers.wrap("claim", dispatch.claim)
     dispatch._prepare = timers.wrap("prepare (re-check, save messages)", dispatch._prepare)
-    dispatch._settle_unknown = timers.wrap("settle_unknown", dispatch._settle_unknown)
+    dispatch._settle_resumed = timers.wrap("settle_resumed", dispatch._settle_resumed)
     SendRate.acquire = timers.wrap("send: rate.acquire (waiting for a token)", SendRate.acquire)
-    outbound.claim = timers.wrap("claim messages", outbound.claim)
+    outgoing.claim = timers.wrap("claim messages", outgoing.claim)
     TwilioSender.send = timers.wrap("send: TwilioSender.send (HTTP)", TwilioSender.send)
-    dispatch._record = timers.wrap("record", dispatch._record)
+    dispatch._settle_rows = timers.wrap("record", dispatch._settle_rows)
     if profiles is not None:
         # The batch (claim, prepare, record) runs in the job's thread, the sends in the pool's threads.
         dispatch.dispatch_batch = profiles.wrap(dispatch.dispatch_batch)
-        outbound.attempt = profiles.wrap(outbound.attempt)
+        sending._attempt = profiles.wrap(sending._attempt)
 
 
 def main() -> None:

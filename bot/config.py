@@ -119,6 +119,11 @@ class Settings:
     inbound_rate_limit: str = "20/minute;200/hour;1000/day"
     agent_hours: str = "seg-sex 08:00-18:00"
     sms_part_max_chars: int = 612
+    # Agent console (docs/agents.md): session idle and absolute lifetimes, failed logins allowed.
+    console_idle_minutes: int = 30
+    console_session_hours: int = 12
+    login_rate_limit: str = "5/minute;20/hour"
+    login_rate_limit_per_address: str = "20/minute;100/hour"
     # Reminders (the régua).
     whatsapp_send_rate: int = 80  # messages per second per sender, shared by every dispatcher
     sms_send_rate: int = 30
@@ -278,6 +283,15 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
 
     inbound_rate_limit = _text(env, "INBOUND_RATE_LIMIT") or Settings.inbound_rate_limit
     _check_rate_limit("INBOUND_RATE_LIMIT", inbound_rate_limit)
+    login_limits = {
+        name: _text(env, name) or default
+        for name, default in (
+            ("LOGIN_RATE_LIMIT", Settings.login_rate_limit),
+            ("LOGIN_RATE_LIMIT_PER_ADDRESS", Settings.login_rate_limit_per_address),
+        )
+    }
+    for name, value in login_limits.items():
+        _check_rate_limit(name, value)
     agent_hours = _text(env, "AGENT_HOURS")
     agent_hours = Settings.agent_hours if agent_hours is None else agent_hours
     try:
@@ -317,6 +331,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         inbound_rate_limit=inbound_rate_limit,
         agent_hours=agent_hours,
         sms_part_max_chars=_int(env, "SMS_PART_MAX_CHARS", 612, 160, 1600),
+        console_idle_minutes=_int(env, "CONSOLE_IDLE_MINUTES", 30, 5, 1440),
+        console_session_hours=_int(env, "CONSOLE_SESSION_HOURS", 12, 1, 72),
+        login_rate_limit=login_limits["LOGIN_RATE_LIMIT"],
+        login_rate_limit_per_address=login_limits["LOGIN_RATE_LIMIT_PER_ADDRESS"],
         whatsapp_send_rate=_int(env, "WHATSAPP_SEND_RATE", 80, 1, 1000),
         sms_send_rate=_int(env, "SMS_SEND_RATE", 30, 1, 1000),
         sms_price_per_segment=_price(env, "SMS_PRICE_PER_SEGMENT", "0.0735"),
@@ -338,6 +356,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         retention_tracker_days=_int(env, "RETENTION_TRACKER_DAYS", 30, 1, 3650),
         privacy_hash_key=_privacy_hash_key(env),
     )
+    if settings.console_idle_minutes > settings.console_session_hours * 60:
+        raise ConfigError("CONSOLE_IDLE_MINUTES must not exceed CONSOLE_SESSION_HOURS (in minutes)")
     if app_env == "production" and settings.sandbox:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when REGUA_ENV=production")
     # Internal services (issue 14 §1) last, so the errors above keep coming first.

@@ -13,3 +13,8 @@ DEFAULT_ZONE = ZoneInfo(DEFAULT_TZ)
 def local_date(moment: datetime, timezone: str | None = None) -> date:
     """`moment`'s calendar date in `timezone` (an IANA name; Brasília when None or empty)."""
     return moment.astimezone(ZoneInfo(timezone or DEFAULT_TZ)).date()
+
+
+def local_datetime(moment: datetime, timezone: str | None = None) -> datetime:
+    """`moment` as wall-clock time in `timezone` (an IANA name; Brasília when None or empty)."""
+    return moment.astimezone(ZoneInfo(timezone or DEFAULT_TZ))

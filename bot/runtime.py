@@ -22,7 +22,7 @@ from bot.channels import Sender, make_sender
 from bot.config import Settings, get_settings
 from bot.conversation.sweep_schedule import DEFAULT_QUEUE, RESULT_TTL
 from bot.db import Database, get_database
-from bot.rasa_client import RasaClient
+from bot.rasa.client import RasaClient
 
 log = logging.getLogger(__name__)
 

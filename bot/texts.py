@@ -225,6 +225,7 @@ def same_options(requested: int | None, maximum: int) -> str:
 PROMISE_ASK_DATE = (
     'Claro! Em qual data você consegue pagar? Pode responder, por exemplo, "dia 15", "15/12" ou "sexta".'
 )
+PROMISE_CHARGE_TITLE = "Para {:%d/%m}"  # the charge for the promised day: "Para 15/12"
 
 
 def promise_recorded(promised_on: date, amount: str) -> str:

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import nlu
 from bot.config import PROJECT_ROOT
+from bot.rasa import training
 
 
 def free_port() -> int:
@@ -37,7 +37,7 @@ class RunningProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the process's output."""
-        return nlu.tail(self.log_file, lines)
+        return training.tail(self.log_file, lines)
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the process group, then SIGKILL it if it has not exited within `timeout` seconds."""

@@ -1,6 +1,12 @@
-"""The Régua web app (Flask): Twilio webhooks, health and the pages people open.
+"""The Régua web app (Flask): Twilio webhooks, health, the payment pages and the agent console.
 
-Build it with `create_app()`; gunicorn runs `webhooks:create_app()`.
+Build it with `create_app()`; gunicorn runs `webhooks:create_app()`. One blueprint per area, each view
+thin (check, parse, one service call in `bot/`, render): `twilio` (inbound messages and delivery status),
+`payments` (payment page, chat images, provider confirmations), `health`, `auth` (`/`: login, logout,
+session expiry), `console` (the agent console), `sandbox` (development only). Around them:
+`extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
+headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
+styles in `static/`.
 """
 
 from __future__ import annotations
@@ -40,19 +46,26 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.add_template_filter(format_brl, "brl")
     app.extensions["regua_settings"] = settings
 
-    from webhooks.extensions import conversations, db, redis_ext
+    from webhooks.extensions import console, conversations, db, redis_ext
 
     db.init_app(app, settings)
     redis_ext.init_app(app, settings)
     conversations.init_app(app, settings)
+    console.init_app(app, settings)
 
-    from webhooks import health, home, payments, sandbox, twilio
+    from webhooks import auth, health, payments, sandbox, twilio
+    from webhooks import console as console_pages
 
+    auth.init_app(app, settings)
     app.register_blueprint(health.bp)
-    app.register_blueprint(home.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(console_pages.bp)
     app.register_blueprint(twilio.bp)
     app.register_blueprint(payments.bp)
-    if settings.sandbox:
+    # Signed by Twilio and by the payment provider (checked in each view): no browser form, no CSRF token.
+    console.csrf.exempt(twilio.bp)
+    console.csrf.exempt(payments.bp)
+    if settings.sandbox and settings.env != "production":  # development only, never with real traffic
         app.register_blueprint(sandbox.bp)
 
     from webhooks.errors import register_error_handlers

@@ -5,9 +5,17 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template_string, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from bot.people.roles import NotAllowed
+
 log = logging.getLogger(__name__)
+
+# A form without a valid CSRF token: most often a page left open past the session, so say what to do.
+CSRF_MESSAGE = (
+    "Este formulário expirou ou não veio desta página. Recarregue a página e tente de novo, por favor."
+)
 
 # Portuguese texts shown to people; API clients also get the machine-readable `error` code.
 MESSAGES = {
@@ -43,6 +51,14 @@ def error_response(code: int, error: str, message: str | None = None) -> tuple[R
 
 def register_error_handlers(app: Flask) -> None:
     """Map HTTP errors and unexpected exceptions to responses."""
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(exc: CSRFError):  # type: ignore[no-untyped-def]
+        return error_response(400, "csrf_failed", CSRF_MESSAGE)
+
+    @app.errorhandler(NotAllowed)
+    def handle_not_allowed(exc: NotAllowed):  # type: ignore[no-untyped-def]
+        return error_response(403, "forbidden", str(exc))
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):  # type: ignore[no-untyped-def]

@@ -1,9 +1,14 @@
-"""Flask extensions attached with `init_app`: the database and Redis, one per app, created lazily."""
+"""Flask extensions attached with `init_app`: the database and Redis, one per app, created lazily; the
+console's logins (Flask-Login), CSRF protection (Flask-WTF) and login rate limits."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis
 from flask import Flask, current_app, g
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
 from bot import redis_client
@@ -13,7 +18,8 @@ from bot.config import Settings
 from bot.conversation.abuse import InboundRateLimiter
 from bot.conversation.spool import Spool
 from bot.db import Database
-from bot.rasa_client import RasaClient
+from bot.people.login_limits import LoginLimiter
+from bot.rasa.client import RasaClient
 from bot.runtime import RqLater, Services
 
 # The web process's Rasa timeout (the workers use RASA_TIMEOUT_SECONDS): see webhooks.twilio.
@@ -151,6 +157,49 @@ class ConversationsExtension:
         return ext["regua_services"]
 
 
+class ConsoleExtension:
+    """What the console's pages need: CSRF on every form (`csrf`; the signed Twilio and payment webhooks
+    are exempted where they are registered), Flask-Login sessions (`login_manager`, set up by
+    webhooks.auth) with cookies that are HttpOnly, SameSite=Lax and, in production, Secure, and the
+    login rate limiter."""
+
+    def __init__(self) -> None:
+        self.csrf = CSRFProtect()
+        self.login_manager = LoginManager()
+
+    def init_app(self, app: Flask, settings: Settings) -> None:
+        """Configure the session cookie and attach CSRF protection and Flask-Login to `app`."""
+        app.config.update(
+            SESSION_COOKIE_NAME="regua_session",
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_SAMESITE="Lax",
+            SESSION_COOKIE_SECURE=settings.env == "production",
+            # The cookie's own lifetime is the idle limit (renewed on every request); webhooks.auth also
+            # checks both limits on the server, so an old copy of a cookie is worth nothing.
+            PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.console_idle_minutes),
+            # A form's token lives as long as a session may: a login page left open is still usable.
+            WTF_CSRF_TIME_LIMIT=settings.console_session_hours * 3600,
+            WTF_CSRF_SSL_STRICT=False,  # the Referer check: our pages send no Referer (Referrer-Policy)
+        )
+        app.extensions["regua_console_settings"] = settings
+        self.csrf.init_app(app)
+        self.login_manager.init_app(app)
+
+    @staticmethod
+    def login_limiter() -> LoginLimiter:
+        """The app's login rate limiter (Redis through the inline client's breaker, else memory)."""
+        ext = current_app.extensions
+        if "regua_login_limiter" not in ext:
+            settings = ext["regua_console_settings"]
+            ext["regua_login_limiter"] = LoginLimiter(
+                settings,
+                redis_client.redis_url(settings, start_embedded=False),
+                ConversationsExtension.breaker(),
+            )
+        return ext["regua_login_limiter"]
+
+
 db = DatabaseExtension()
 redis_ext = RedisExtension()
 conversations = ConversationsExtension()
+console = ConsoleExtension()

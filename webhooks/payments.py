@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy.orm import Session
 
-from bot import agreements, texts
+from bot import localtime, texts
 from bot.documents import format_cnpj
 from bot.models import (
     PAYMENT_REVIEW,
@@ -43,7 +43,7 @@ def _charge(session: Session, *, invoice: Invoice | None, instalment: Instalment
     if invoice is not None:
         if invoice.status != InvoiceStatus.OPEN:
             return None
-        today = agreements.moment_to_date(utcnow(), invoice.debtor.timezone)
+        today = localtime.local_date(utcnow(), invoice.debtor.timezone)
         return charges.for_invoice(invoice, today, provider)
     assert instalment is not None
     if instalment.status != InstalmentStatus.OPEN:

@@ -18,8 +18,8 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 from bot.channels.twiml import reply_twiml
 from bot.conversation import inbound
 from bot.conversation.receive import receive
-from bot.delivery import delivery_status
-from bot.delivery.outbound import Claimed
+from bot.delivery import status as delivery_status
+from bot.delivery.outgoing import Outgoing
 from webhooks.errors import error_response
 from webhooks.extensions import conversations, db, settings
 
@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 
 
-def _twiml(replies: Claimed) -> Response:
+def _twiml(replies: list[Outgoing]) -> Response:
     """The webhook's TwiML answer: the replies it carries, or an empty `<Response/>`."""
-    return Response(reply_twiml(settings(), replies), mimetype="text/xml")
+    carried = [(reply.message_id, reply.request) for reply in replies]
+    return Response(reply_twiml(settings(), carried), mimetype="text/xml")
 
 
 def _signed_url() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Container
 from datetime import datetime
 
 import requests
@@ -101,13 +102,14 @@ class TwilioSender:
         return SendResult(sid=str(created.sid), status=_status(created.status))
 
     def lookup(
-        self, request: OutboundRequest, since: datetime, exclude: frozenset[str] = frozenset()
+        self, request: OutboundRequest, since: datetime, exclude: Container[str] = frozenset()
     ) -> SendResult | None:
         """The message Twilio already has for `request` (created since `since`), if any; a message whose
         SID is in `exclude` (already recorded on another row) never matches.
 
         Used after a dispatcher died while Twilio was answering: before sending again, ask. A free-text
-        message matches on its body; a template message on carrying every variable value."""
+        message matches on its body; a template message on carrying every variable value. `exclude` is
+        asked only about a candidate that matches (it may query the database)."""
         to = f"whatsapp:{request.to}" if request.channel == Channel.WHATSAPP else request.to
         try:
             recent = self.client.messages.list(to=to, limit=50)
@@ -115,12 +117,13 @@ class TwilioSender:
             raise RetryableSendError(f"Twilio lookup failed: {type(error).__name__}") from None
         for message in recent:
             created = message.date_created
-            if (created is not None and created < since) or str(message.sid) in exclude:
+            if created is not None and created < since:
                 continue
             body = message.body or ""
             if request.content_sid:
-                if all(value in body for value in (request.content_variables or {}).values()):
-                    return SendResult(sid=str(message.sid), status=_status(message.status))
-            elif body == request.body:
+                matches = all(value in body for value in (request.content_variables or {}).values())
+            else:
+                matches = body == request.body
+            if matches and str(message.sid) not in exclude:
                 return SendResult(sid=str(message.sid), status=_status(message.status))
         return None

@@ -4,12 +4,13 @@ Answered within the request, a turn's replies go back to Twilio in the response 
 costs no API call per reply (each is a few hundred milliseconds against the real API, and counts against
 the account's API concurrency). Each `<Message>` carries an `action` URL: Twilio posts that message's
 status callbacks there, and the `reply` parameter names the row, so the first callback records the SID
-Twilio gave it (`bot.delivery.delivery_status.apply`).
+Twilio gave it (`bot.delivery.status.apply`).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,13 +32,13 @@ def reply_callback_url(settings: Settings, message_id: int) -> str:
     return f"{status_callback_url(settings)}?reply={message_id}"
 
 
-def reply_twiml(settings: Settings, replies: list[tuple[int, OutboundRequest, int]]) -> str:
-    """A `<Response>` with one `<Message>` per claimed reply (message id, request, attempts), in order.
+def reply_twiml(settings: Settings, replies: Sequence[tuple[int, OutboundRequest]]) -> str:
+    """A `<Response>` with one `<Message>` per claimed reply (message id, request), in order.
 
     No `to`/`from`: Twilio answers the sender from the number it wrote to, which is the conversation's
     address and `our_address`."""
     response = MessagingResponse()
-    for message_id, request, _ in replies:
+    for message_id, request in replies:
         message = response.message(action=reply_callback_url(settings, message_id), method="POST")
         if request.body:
             message.body(request.body)

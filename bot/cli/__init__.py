@@ -1,4 +1,10 @@
-"""The `regua` command line. Each area has its own module holding a click group or command."""
+"""The `regua` command line. Each area has its own module holding a click group or command.
+
+`processes` (the Procfile processes: web, rasa-server, actions, worker, health), `service` (setup, up), `db`,
+`creditors`, `imports`, `demo`, `campaign` (scheduler, campaign previews), `chat`, `handoff`, `cases`, `lgpd`,
+`nlu`, `users` (people of the agent console). Each module only parses options and prints: the logic lives
+in the package its docstring names.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ def _register() -> None:
         nlu,
         processes,
         service,
+        users,
     )
 
     for command in (
@@ -34,6 +41,7 @@ def _register() -> None:
         demo.demo,
         chat.chat,
         handoff.handoff,
+        users.user,
         cases.cases,
         lgpd.lgpd,
         campaign.campaign,

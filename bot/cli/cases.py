@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import click
 
-from bot import claims
+from bot.answers import claims
 from bot.cli.imports import fail, open_database
 from bot.models import Case, CaseKind, CaseStatus
 from bot.money import format_brl
+from bot.people import accounts
 
 _KINDS = {
     "pagamento": CaseKind.PAYMENT_CLAIM,
@@ -84,18 +85,24 @@ def _evidence(case: Case) -> str:
     is_flag=True,
     help="Retoma a cobrança da fatura ou do acordo (ex.: contestação improcedente, pagamento acertado).",
 )
-@click.option("--agent", default="cli", show_default=True, help="Quem resolveu.")
-def resolve(case_id: int, note: str, resume: bool, agent: str) -> None:
+@click.option("--user", "email", required=True, help="E-mail de quem resolveu (cadastrado em regua user).")
+def resolve(case_id: int, note: str, resume: bool, email: str) -> None:
     """Encerra um caso."""
     database = open_database()
     try:
         with database.session() as session:
+            try:
+                person = accounts.active_user(session, email)
+            except accounts.AccountError as error:
+                fail(str(error))
             case = session.get(Case, case_id)
             if case is None:
                 fail(f"caso {case_id} não encontrado")
             if case.status != CaseStatus.OPEN:
                 fail(f"o caso {case_id} já está encerrado")
-            claims.resolve(session, case, actor=f"agent:{agent}", resolution=note, resume_collection=resume)
+            claims.resolve(
+                session, case, actor=accounts.actor(person), resolution=note, resume_collection=resume
+            )
     finally:
         database.dispose()
     click.echo(f"Caso {case_id} encerrado{' e cobrança retomada' if resume else ''}.")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from bot.cli.imports import fail, open_database
+from bot.console import assignments
 from bot.conversation import handoff as handoff_lib
-from bot.models import Conversation
+from bot.people import accounts
+from bot.people.roles import NotAllowed
 
 # Why a conversation waits (conversations.handoff_reason), as the operator reads it.
 _REASONS = {
@@ -33,42 +35,48 @@ def list_command() -> None:
             for c in rows:
                 since = f"{c.handoff_requested_at:%d/%m %H:%M}" if c.handoff_requested_at else "-"
                 who = c.debtor.first_name if c.debtor else "número desconhecido"
-                why = _REASONS.get(c.handoff_reason or "", "-")
+                why = _REASONS.get(c.handoff_reason or "", c.handoff_reason or "-")
+                owner = assignments.owner_id(c)
+                holder = f"  com {c.assigned_user.name}" if owner and c.assigned_user else ""
                 click.echo(
                     f"{c.id:>6}  {c.state.value:13}  {c.channel.value:8}  {c.address:16}  {since}  {who}"
-                    f"  {why}"
+                    f"  {why}{holder}"
                 )
     finally:
         database.dispose()
 
 
-def _change(conversation_id: int, action: str, agent: str) -> None:
+def _change(conversation_id: int, action: str, email: str) -> None:
     database = open_database()
     try:
         with database.session() as session:
-            conversation = session.get(Conversation, conversation_id)
-            if conversation is None:
-                fail(f"conversa {conversation_id} não encontrada")
-            if action == "take":
-                handoff_lib.take(session, conversation, agent=agent)
-            else:
-                handoff_lib.release(session, conversation, actor=f"agent:{agent}")
+            try:
+                person = accounts.active_user(session, email)
+                if action == "take":
+                    conversation = assignments.take(session, conversation_id, person)
+                else:
+                    conversation = assignments.release(session, conversation_id, person)
+            except (accounts.AccountError, assignments.AssignmentError, NotAllowed) as error:
+                fail(str(error).rstrip("."))
             click.echo(f"Conversa {conversation_id}: {conversation.state.value}")
     finally:
         database.dispose()
 
 
+_USER = click.option("--user", "email", required=True, help="E-mail de quem age (cadastrado em regua user).")
+
+
 @handoff.command("take")
 @click.argument("conversation_id", type=int)
-@click.option("--agent", default="cli", show_default=True, help="Quem assume.")
-def take(conversation_id: int, agent: str) -> None:
+@_USER
+def take(conversation_id: int, email: str) -> None:
     """Assume a conversa (o robô continua em silêncio)."""
-    _change(conversation_id, "take", agent)
+    _change(conversation_id, "take", email)
 
 
 @handoff.command("release")
 @click.argument("conversation_id", type=int)
-@click.option("--agent", default="cli", show_default=True, help="Quem devolve.")
-def release(conversation_id: int, agent: str) -> None:
+@_USER
+def release(conversation_id: int, email: str) -> None:
     """Devolve a conversa ao robô."""
-    _change(conversation_id, "release", agent)
+    _change(conversation_id, "release", email)

@@ -1,4 +1,4 @@
-"""`regua nlu ...`: train, validate and cross-validate the Rasa model (logic lives in `bot.nlu`)."""
+"""`regua nlu ...`: train, validate and cross-validate the Rasa model (logic lives in `bot.rasa.training`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bot import nlu as nlu_lib
-from bot import nlu_report
+from bot.rasa import cross_validation, training
 
 MIN_MACRO_F1 = 0.90
 
@@ -32,15 +31,15 @@ def nlu() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Mostra a saída do Rasa.")
 def train(force: bool, verbose: bool) -> None:
     """Treina o modelo se os dados de treino mudaram (models/regua-<fingerprint>.tar.gz)."""
-    target = nlu_lib.model_path()
+    target = training.model_path()
     if target.exists() and not force:
         console.print(f"Modelo em dia: {target}")
         return
     console.print(f"Treinando {target.name} ...")
     started = time.monotonic()
     try:
-        path = nlu_lib.ensure_model(force=force, verbose=verbose)
-    except nlu_lib.RasaError as error:
+        path = training.ensure_model(force=force, verbose=verbose)
+    except training.RasaError as error:
         _fail(error)
     console.print(f"[green]Modelo treinado[/] em {time.monotonic() - started:.0f} s: {path}")
 
@@ -51,8 +50,8 @@ def train(force: bool, verbose: bool) -> None:
 def validate(lenient: bool, verbose: bool) -> None:
     """Valida config.yml, domain.yml e nlu_data/ com `rasa data validate`."""
     try:
-        nlu_lib.validate(strict=not lenient, verbose=verbose)
-    except nlu_lib.RasaError as error:
+        training.validate(strict=not lenient, verbose=verbose)
+    except training.RasaError as error:
         _fail(error)
     console.print("[green]Dados de treino válidos.[/]")
 
@@ -72,8 +71,8 @@ def test(folds: int, threshold: float, no_threshold: bool, verbose: bool) -> Non
     """Validação cruzada da NLU; imprime precisão/recall/F1 por intenção e grava docs/nlu-report.md."""
     console.print(f"Validação cruzada com {folds} folds (treina {folds} modelos; leva alguns minutos) ...")
     try:
-        report = nlu_report.cross_validate(folds=folds, verbose=verbose)
-    except nlu_lib.RasaError as error:
+        report = cross_validation.cross_validate(folds=folds, verbose=verbose)
+    except training.RasaError as error:
         _fail(error)
 
     table = Table(title=f"NLU: validação cruzada ({folds} folds)")
@@ -101,7 +100,9 @@ def test(folds: int, threshold: float, no_threshold: bool, verbose: bool) -> Non
         f"abaixo do limiar de confiança: {report.fallback_predictions}  "
         f"tempo: {report.duration_seconds / 60:.1f} min"
     )
-    console.print(f"Relatório gravado em {nlu_report.REPORT_FILE.relative_to(nlu_report.PROJECT_ROOT)}")
+    console.print(
+        f"Relatório gravado em {cross_validation.REPORT_FILE.relative_to(cross_validation.PROJECT_ROOT)}"
+    )
     if report.macro_f1 < threshold:
         message = f"F1 macro {report.macro_f1:.3f} abaixo do mínimo {threshold:.2f}"
         if no_threshold:

@@ -7,9 +7,10 @@ import sys
 
 import click
 
-from bot import health, nlu, rasa_runtime, redis_client, worker
+from bot import health, redis_client, worker
 from bot.config import PROJECT_ROOT, get_settings
 from bot.logging_setup import configure_logging
+from bot.rasa import server, training
 
 
 def _exec(argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -46,14 +47,14 @@ def web() -> None:
 def rasa_server() -> None:
     """Inicia o servidor Rasa com o modelo treinado (API HTTP)."""
     settings = get_settings()
-    model = nlu.model_path()
+    model = training.model_path()
     if not model.exists():
         raise click.ClickException("Nenhum modelo treinado para os dados atuais. Rode `regua nlu train`.")
-    endpoints = rasa_runtime.write_endpoints(settings)
-    credentials = rasa_runtime.write_credentials(settings)
+    endpoints = server.write_endpoints(settings)
+    credentials = server.write_credentials(settings)
     _exec(
-        rasa_runtime.server_command(settings, model, endpoints, credentials),
-        rasa_runtime.server_environment(settings),
+        server.server_command(settings, model, endpoints, credentials),
+        server.server_environment(settings),
     )
 
 

@@ -43,9 +43,9 @@ def setup(demo: bool, train: bool) -> None:
             database.dispose()
         click.echo(str(summary))
     if train:
-        from bot import nlu
+        from bot.rasa import training
 
-        model = nlu.ensure_model()
+        model = training.ensure_model()
         click.echo(f"Modelo do Rasa: {model.name}")
 
 

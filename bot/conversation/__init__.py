@@ -15,7 +15,8 @@ Reading order for a newcomer (docs/conversation.md follows a message through the
 - `loop` answers a conversation's messages in order and sends the replies (Twilio's 10-reply limit);
 - `jobs` are the RQ entry points (process, deliver, ping); `sweep` is the minute sweep and
   `sweep_schedule` keeps it alive; `spool` keeps messages that arrive while the database is down;
-- `handoff` hands a conversation to a person; `chat` runs the engine from a terminal (`regua chat`).
+- `handoff` hands a conversation to a person; `entities` makes Rasa's entities usable; `chat` runs the
+  engine from a terminal (`regua chat`).
 
 Replies go out through `bot.delivery`; the services the engine works with are built by `bot.runtime`.
 """

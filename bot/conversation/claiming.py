@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.conversation import decide, first_look, inbound, leases
 from bot.conversation.inbound import Stored
 from bot.db import Database
-from bot.delivery import outbound
+from bot.delivery import sending
 from bot.models import utcnow
 from bot.runtime import Services
 
@@ -31,7 +31,7 @@ class Lease:
     held: bool
     step: decide.Step | None = None
     busy: bool = False  # not held because another processor has the conversation
-    stop: outbound.Delivery | None = None  # the delivery that stopped the previous message's sends
+    stop: sending.Delivery | None = None  # the delivery that stopped the previous message's sends
 
 
 def has_ready_message(database: Database, conversation_id: int) -> bool:

@@ -23,13 +23,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import agreements, answers, claims, optout, texts
+from bot import optout, texts
+from bot.agreements import offers
+from bot.answers import claims, negotiation
 from bot.config import Settings
 from bot.conversation import abuse, complaints, entities, first_look, handoff, identity
-from bot.delivery import outbound
-from bot.delivery.outbound import Reply
+from bot.delivery import outgoing
+from bot.delivery.outgoing import Outgoing, Reply
 from bot.models import Conversation, ConversationState, Message, OptOutAction, Processing, utcnow
-from bot.rasa_client import RasaUnavailable
+from bot.rasa.client import RasaUnavailable
 from bot.runtime import Services
 
 
@@ -43,7 +45,7 @@ class Step:
     transaction."""
 
     message_id: int
-    claimed: outbound.Claimed
+    claimed: list[Outgoing]
     waits_until: datetime | None = None
     rasa_text: str | None = None
     metadata: dict[str, object] | None = None
@@ -97,9 +99,9 @@ def look(
             replies = [Reply(texts.RECEIPT_RECEIVED)]
         else:
             replies = [Reply(texts.MEDIA_RECEIVED if message.media else texts.NO_ANSWER)]
-    elif facts.offer_pending and agreements.current_offer(session, conversation.id):
+    elif facts.offer_pending and offers.current_offer(session, conversation.id):
         # Read without NLU first ("2", "sim"); only if that fails is Rasa's parser needed.
-        offer_replies = answers.answer_offer(session, settings, conversation, message)
+        offer_replies = negotiation.answer_offer(session, settings, conversation, message)
         if offer_replies is None:
             return Step(message.id, [], rasa_text=message.body, offer_nlu=True)
         replies = offer_replies
@@ -140,7 +142,7 @@ def answer_offer_with_nlu(services: Services, step: Step) -> Step:
         if parsed is not None:
             parcelas = entities.first_value(message.body, parsed.get("entities") or [], "parcelas")
             intent = (parsed.get("intent") or {}).get("name")
-            replies = answers.answer_offer(
+            replies = negotiation.answer_offer(
                 session, services.settings, conversation, message, parcelas, intent
             )
             if replies is not None:
@@ -176,7 +178,7 @@ def _finish(
     message: Message,
     outcome: Processing,
     replies: list[Reply],
-) -> tuple[outbound.Claimed, datetime | None]:
+) -> outgoing.Claimed:
     """Mark the message handled and save its replies, claimed for sending in the same transaction (one
     commit instead of three); returns the claimed replies and, if an older reply waits for a retry, its
     retry time (the new ones wait behind it)."""
@@ -184,5 +186,5 @@ def _finish(
     message.processed_at = utcnow()
     message.next_attempt_at = None
     if not replies:
-        return [], None
-    return outbound.save_claimed_replies(session, settings, conversation, replies, in_reply_to_id=message.id)
+        return outgoing.Claimed([], None)
+    return outgoing.save_and_claim(session, settings, conversation, replies, in_reply_to_id=message.id)

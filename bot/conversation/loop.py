@@ -6,7 +6,7 @@ what the webhook runs itself, within its time budget, going on from its own clai
 looked at under the lease (bot.conversation.claiming, deciding with bot.conversation.decide), carried
 out (bot.conversation.rasa_turn), and its replies sent or held for the webhook's TwiML response: at
 most `TWIML_MAX_REPLIES` (Twilio's limit), else they go through the REST API in order. Sending is all
-here (the calls into bot.delivery.outbound), never inside a transaction.
+here (the calls into bot.delivery.sending), never inside a transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from datetime import datetime
 from bot.conversation import claiming, leases, rasa_turn
 from bot.conversation.claiming import Lease
 from bot.conversation.rasa_turn import Done
-from bot.delivery import outbound
+from bot.delivery import outgoing, sending
+from bot.delivery.outgoing import Outgoing
 from bot.models import utcnow
 from bot.runtime import Services
 
@@ -33,7 +34,7 @@ class Inline:
     to hand to Twilio in the webhook's own TwiML response."""
 
     left: bool
-    replies: outbound.Claimed = field(default_factory=list)
+    replies: list[Outgoing] = field(default_factory=list)
 
 
 # Twilio takes at most this many <Message> replies in one webhook response (warning 14109 beyond).
@@ -70,7 +71,7 @@ def answer_inline(
 
 def _process(
     services: Services, conversation_id: int, deadline: float | None, lease: Lease | None, *, hold: bool
-) -> tuple[bool, bool, outbound.Claimed]:
+) -> tuple[bool, bool, list[Outgoing]]:
     """(handled any, maybe left one, held replies): see `process_conversation` and `answer_inline`.
 
     Sending, each message costs three short transactions on one connection: the look (with the claim,
@@ -79,7 +80,7 @@ def _process(
     the response, the answer and the next look share one transaction: two per message."""
     database = services.database
     worked = False
-    held: outbound.Claimed = []
+    held: list[Outgoing] = []
     with database.one_connection():
         if lease is None:
             with database.session() as session:
@@ -117,7 +118,7 @@ def _process(
             if hold:
                 held.extend(done.claimed)
             elif held or done.claimed:
-                sent = outbound.send_claimed(services.sender, held + done.claimed, deadline=deadline)
+                sent = sending.send(services.sender, held + done.claimed, deadline=deadline)
                 held = []
             stop = None
             if done.next_lease is not None and sent is None:
@@ -142,7 +143,7 @@ def _record_and_next(
     conversation_id: int,
     lease: Lease,
     done: Done,
-    sent: outbound.Sent | None,
+    sent: sending.Sent | None,
     renew: bool,
 ) -> Lease:
     """Record the sends and go on: release the conversation (the message waits for a retry), take
@@ -151,7 +152,7 @@ def _record_and_next(
     owner = lease.owner
     try:
         with services.database.session() as session:
-            stop = outbound.record_sent(session, sent) if sent is not None else None
+            stop = sending.record(session, sent) if sent is not None else None
             if done.next_lease is not None:
                 following = done.next_lease
             elif done.retry_at is not None:
@@ -167,7 +168,7 @@ def _record_and_next(
         # record them on their own and let go; the next message stays pending for a retry.
         with services.database.session() as session:
             if sent is not None:
-                outbound.record_sent(session, sent)
+                sending.record(session, sent)
             leases.release(session, conversation_id, owner)
         raise
     following.stop = stop
@@ -175,12 +176,12 @@ def _record_and_next(
 
 
 def _send_held(
-    services: Services, conversation_id: int, held: outbound.Claimed, deadline: float | None
+    services: Services, conversation_id: int, held: list[Outgoing], deadline: float | None
 ) -> None:
     """Send replies held for a TwiML response through the API after all, in order (a delivery job
     takes what the deadline leaves)."""
     if held:
-        stop = outbound.send_in_order(services.database, services.sender, held, deadline=deadline)
+        stop = sending.deliver(services.database, services.sender, held, deadline=deadline)
         _schedule_delivery(services, conversation_id, stop, None)
 
 
@@ -188,13 +189,13 @@ def send_now(services: Services, conversation_id: int, deadline: float | None = 
     """Deliver the conversation's pending replies now (those `deadline` leaves time for); schedule a
     delivery job for what must wait."""
     with services.database.session() as session:
-        claimed, waits_until = outbound.claim_conversation(session, services.settings, conversation_id)
-    stop = outbound.send_in_order(services.database, services.sender, claimed, deadline=deadline)
+        claimed, waits_until = outgoing.claim_conversation(session, services.settings, conversation_id)
+    stop = sending.deliver(services.database, services.sender, claimed, deadline=deadline)
     _schedule_delivery(services, conversation_id, stop, waits_until)
 
 
 def _schedule_delivery(
-    services: Services, conversation_id: int, stop: outbound.Delivery | None, waits_until: datetime | None
+    services: Services, conversation_id: int, stop: sending.Delivery | None, waits_until: datetime | None
 ) -> None:
     """Schedule a delivery job for replies that must wait: a retry (`stop`), a later reply waiting behind
     an older one, or one the deadline left (due at once)."""

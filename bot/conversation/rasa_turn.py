@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from bot import health, texts
 from bot.conversation import claiming, decide, leases
 from bot.conversation.claiming import Lease
-from bot.delivery import outbound
-from bot.delivery.outbound import Reply
+from bot.delivery import outgoing, sending
+from bot.delivery.outgoing import Outgoing, Reply
 from bot.models import Conversation, Message, Processing, as_utc, utcnow
-from bot.rasa_client import BotMessage, RasaUnavailable
+from bot.rasa.client import BotMessage, RasaUnavailable
 from bot.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ GIVE_UP_AFTER = timedelta(hours=24)
 class Done:
     """What carrying out a step left: replies saved and claimed but not sent yet, and when to come back."""
 
-    claimed: outbound.Claimed = field(default_factory=list)
+    claimed: list[Outgoing] = field(default_factory=list)
     waits_until: datetime | None = None  # an older reply waits for a retry; the new ones wait behind it
     retry_at: datetime | None = None  # the message itself must be tried again (Rasa unavailable)
     notice: bool = False  # an outage notice was queued for the debtor (`send_now` delivers it)
@@ -45,12 +45,12 @@ class Done:
 
 
 # Mark a pending message answered, returning whether one of the conversation's replies still waits to
-# be handed over (`outbound.save_claimed_replies` needs to know: the new ones then wait behind it).
+# be handed over (`outgoing.save_and_claim` needs to know: the new ones then wait behind it).
 _MARK_ANSWERED = (
     update(Message)
     .where(Message.id == bindparam("message_id"), Message.processing == Processing.PENDING)
     .values(processing=Processing.DONE, processed_at=bindparam("now"), next_attempt_at=None)
-    .returning(outbound.older_pending_reply())
+    .returning(outgoing.older_pending_reply())
     .execution_options(synchronize_session=False)
 )
 
@@ -88,7 +88,7 @@ def carry_out(
                 .values(outage_notice_at=None)
                 .execution_options(synchronize_session=False)
             )
-        claimed, waits_until = outbound.save_claimed_replies(
+        claimed, waits_until = outgoing.save_and_claim(
             session,
             services.settings,
             conversation,
@@ -136,11 +136,11 @@ def _postpone(services: Services, message_id: int) -> tuple[datetime | None, boo
             message.processing, message.processing_note = Processing.FOR_AGENT, "assistant_unavailable"
             message.processed_at = now
             return None, False
-        message.next_attempt_at = now + outbound.backoff(message.attempts)
+        message.next_attempt_at = now + sending.backoff(message.attempts)
         notice = conversation.outage_notice_at is None
         if notice:
             conversation.outage_notice_at = now
-            outbound.queue_replies(
+            outgoing.save_replies(
                 session,
                 services.settings,
                 conversation,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.conversation import claiming, inbound, leases, loop
 from bot.conversation.abuse import InboundRateLimiter
 from bot.conversation.spool import Spool
-from bot.delivery.outbound import Claimed
+from bot.delivery.outgoing import Outgoing
 from bot.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Received:
     `<Response/>`; the replies went through the REST API, or there were none)."""
 
     outcome: Outcome
-    replies: Claimed = field(default_factory=list)
+    replies: list[Outgoing] = field(default_factory=list)
 
 
 def receive(

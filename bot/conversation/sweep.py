@@ -18,12 +18,13 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
 
-from bot import agreements, promises, runtime
+from bot import localtime, runtime
+from bot.agreements import lifecycle, promises
 from bot.channels import RetryableSendError
 from bot.conversation import leases
 from bot.conversation.spool import Spool
 from bot.conversation.sweep_schedule import schedule_sweep
-from bot.delivery import outbound
+from bot.delivery import lookup, sending
 from bot.localtime import DEFAULT_TZ
 from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
 from bot.privacy import retention
@@ -31,8 +32,8 @@ from bot.runtime import RqLater, Services
 
 log = logging.getLogger(__name__)
 
-# A reply `sending` this long without a SID: Twilio may or may not have it (see outbound.STUCK_SENDING).
-STUCK_SENDING = outbound.STUCK_SENDING
+# A reply `sending` this long without a SID: Twilio may or may not have it (see sending.STUCK_SENDING).
+STUCK_SENDING = sending.STUCK_SENDING
 SWEEP_BATCH = 1000
 # At most this many Twilio lookups per sweep (the rest wait for the next one).
 LOOKUP_BATCH = 100
@@ -144,11 +145,11 @@ def _step(name: str, func, *args):  # type: ignore[no-untyped-def]
 
 def _break_overdue(services: Services, now: datetime) -> list[int]:
     with services.database.session() as session:
-        return agreements.break_overdue(session, agreements.moment_to_date(now, DEFAULT_TZ))
+        return lifecycle.break_overdue(session, localtime.local_date(now, DEFAULT_TZ))
 
 
 def _settle_promises(services: Services, now: datetime) -> dict[str, int]:
-    """Promises to pay kept or broken (bot.promises), hourly; a failure waits for the next hour."""
+    """Promises to pay kept or broken (bot.agreements.promises), hourly; a failure waits for the next hour."""
     with services.database.session() as session:
         return promises.settle(session, now)
 
@@ -169,7 +170,7 @@ def _settle_stuck(services: Services, message_ids: list[int], now: datetime) -> 
     resend: list[int] = []
     if not message_ids:
         return resend
-    if not outbound.can_look_up(services.sender):
+    if not lookup.can_look_up(services.sender):
         with services.database.session() as session:
             session.execute(
                 update(Message)
@@ -186,14 +187,8 @@ def _settle_stuck(services: Services, message_ids: list[int], now: datetime) -> 
         try:
             with services.database.session() as session:
                 message = session.get_one(Message, message_id)
-                if message.status != MessageStatus.SENDING or message.provider_sid:
-                    continue  # its callback came meanwhile
-                found = outbound.look_up(services.sender, message)
-                if found is not None:
-                    outbound.record_found(message, found)
-                else:
+                if lookup.settle(services.sender, message) is False:  # None: its callback came meanwhile
                     log.warning("message %s never reached Twilio; sending it again", message_id)
-                    message.status, message.next_attempt_at = MessageStatus.PENDING, None
                     resend.append(message.conversation_id)
         except RetryableSendError as error:
             log.warning("message %s: cannot ask Twilio now (%s); next sweep", message_id, error)

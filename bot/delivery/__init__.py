@@ -1,6 +1,9 @@
 """Getting messages to Twilio once: bot replies, reminders, payment thank-yous and agents' answers.
 
-`outbound` saves replies before they are sent, claims and sends them in order, classifies provider errors
-(permanent, retryable, ambiguous: settled by look-up, never resent blindly); `delivery_status` records
-Twilio's status callbacks.
+* `outgoing`: the `Outgoing` message type; saving rows before anything is sent, and claiming them with a
+  conditional UPDATE.
+* `sending`: the one delivery path, `deliver`: hand claimed messages to the provider, classify its
+  errors (permanent, retryable, ambiguous: settled by look-up, never resent blindly), record.
+* `lookup`: settling a send whose outcome is unknown by asking the provider.
+* `status`: Twilio's status callbacks (a message's status only moves forward).
 """

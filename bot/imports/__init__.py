@@ -15,8 +15,9 @@ be imported at all (unreadable, a required column missing, an unknown creditor) 
 and writes nothing. Formats and rules: docs/importing.md.
 
 Modules: `reading` (encodings, separators, headers, line numbers), `fields` (cell parsers with Portuguese
-errors), `debtors`, `invoices`, `payments` (through `bot.payments.confirmations.apply`), `creditors`, `store`
-(chunked look-ups and bulk writes), `report`.
+errors), `debtors`, `invoices` (its rows read in `invoice_rows`), `payments` (its rows read in
+`payment_rows`, applied through `bot.payments.confirmations.apply`), `creditors`, `store` (chunked look-ups
+and bulk writes), `report`.
 """
 
 from bot.imports.creditors import (

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
-from bot import agreements
+from bot.agreements import references
 from bot.imports.creditors import registered_cnpj
 from bot.imports.fields import BRAZIL_TZ, CellError, display_cnpj, parse_cnpj, parse_date, parse_value
 from bot.imports.reading import FieldSpec, ImportFileError, Row
@@ -151,7 +151,7 @@ def _zone(text: str | None) -> tzinfo | None:
 
 def _reference(raw: str) -> str:
     """The reference as `apply` matches it; instalment references in their canonical form ("A12P3")."""
-    instalment = agreements.parse_instalment_reference(raw)
+    instalment = references.parse_instalment_reference(raw)
     return f"A{instalment[0]}P{instalment[1]}" if instalment else raw
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import agreements
+from bot.agreements import references
 from bot.config import Settings, get_settings
 from bot.db import Database
 from bot.imports.fields import display_cnpj
@@ -243,7 +243,7 @@ def _reused_id(session: Session, applied: confirmations.Applied, item: _Parsed) 
 def _unknown_reference(session: Session, confirmation: Confirmation) -> str:
     reference, cnpj = confirmation.reference, confirmation.creditor_cnpj
     at_creditor = f" do credor {display_cnpj(cnpj)}" if cnpj else ""
-    if agreements.parse_instalment_reference(reference) is not None:
+    if references.parse_instalment_reference(reference) is not None:
         return (
             f"parcela '{reference}' não encontrada{at_creditor} (confira o número do acordo e da parcela: "
             "A<acordo>P<parcela>)"

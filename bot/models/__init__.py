@@ -1,4 +1,15 @@
-"""Régua's data model (SQLAlchemy 2 typed models). Import models from here."""
+"""Régua's data model (SQLAlchemy 2 typed models). Import models from here (`from bot.models import Debtor`).
+
+- `base`: the declarative base, the constraint naming convention, `utcnow` and `as_utc`;
+- `enums`: the enumerations shared by models, services and the Rasa actions;
+- `parties`: `Creditor` and `Debtor`; `invoices`: `Invoice`;
+- `conversations`: `Conversation` and `Message`;
+- `agreements`: `AgreementPolicy`, `AgreementOffer`, `Agreement`, `Instalment`; `promises`: `PaymentPromise`;
+- `payments`: `Payment`, `PaymentLink` (and its views), `Case` (claims, disputes, mismatches for agents);
+- `reminders`: the régua's outbox (`OutboxEntry`);
+- `compliance`: `OptOutEvent` and `AuditLog`;
+- `people`: `User`, a person of the agent console.
+"""
 
 from bot.models.agreements import Agreement, AgreementOffer, AgreementPolicy, Instalment, agreement_invoices
 from bot.models.base import Base, as_utc, utcnow
@@ -19,10 +30,12 @@ from bot.models.enums import (
     OutboxStatus,
     Processing,
     PromiseStatus,
+    UserRole,
 )
 from bot.models.invoices import PAYMENT_REVIEW, Invoice
 from bot.models.parties import Creditor, Debtor
 from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
+from bot.models.people import User
 from bot.models.promises import PaymentPromise
 from bot.models.reminders import OutboxEntry
 
@@ -55,11 +68,13 @@ __all__ = [
     "OutboxEntry",
     "OutboxStatus",
     "Payment",
-    "PaymentPromise",
     "PaymentLink",
     "PaymentLinkView",
+    "PaymentPromise",
     "Processing",
     "PromiseStatus",
+    "User",
+    "UserRole",
     "agreement_invoices",
     "as_utc",
     "utcnow",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, UTCDateTime, str_enum
 from bot.models.enums import Channel, ConversationState, Direction, MessageStatus, Processing
 from bot.models.parties import Debtor
+from bot.models.people import User
 
 
 class Conversation(TimestampMixin, Base):
@@ -48,10 +49,16 @@ class Conversation(TimestampMixin, Base):
     handoff_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Why the conversation waits for a person (agents see it; legal threats and complaints go first).
     handoff_reason: Mapped[str | None] = mapped_column(String(20))
+    # The person who owns the conversation while it is `with_agent` (bot.console.assignments); ignored in
+    # any other state.
+    assigned_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     # LGPD: when the number was replaced by a random token (erasure, or an unknown number past retention).
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     debtor: Mapped[Debtor | None] = relationship()
+    assigned_user: Mapped[User | None] = relationship()
     messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
 
     def __repr__(self) -> str:

@@ -139,3 +139,11 @@ class PromiseStatus(enum.StrEnum):
     OPEN = "open"
     KEPT = "kept"
     BROKEN = "broken"
+
+
+class UserRole(enum.StrEnum):
+    """What a person using the console may do (the permissions of each are in `bot.people.roles`)."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"

@@ -16,7 +16,7 @@ class PaymentPromise(TimestampMixin, Base):
     """A debtor's promise to pay some open invoices of one creditor on `promised_on`.
 
     Collection teams measure the promise-kept rate: `status` ends `kept` when the invoices are paid by
-    the date (plus the grace days) and `broken` otherwise (see bot.promises).
+    the date (plus the grace days) and `broken` otherwise (see bot.agreements.promises).
     """
 
     __tablename__ = "payment_promises"

@@ -13,7 +13,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements, texts
+from bot import texts
+from bot.agreements import references
 from bot.config import Settings
 from bot.models import (
     Agreement,
@@ -103,7 +104,7 @@ def for_instalment(instalment: Instalment, provider: PaymentProvider) -> Charge:
     """The charge of an instalment; its instruments are issued on first use and kept."""
     agreement = instalment.agreement
     creditor = agreement.creditor
-    reference = agreements.instalment_reference(instalment)
+    reference = references.instalment_reference(instalment)
     if instalment.pix_code is None:
         instalment.pix_code = provider.pix_code(creditor, instalment.amount_cents, reference)
     if instalment.boleto_line is None:

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements, audit, texts
+from bot import audit, texts
+from bot.agreements import lifecycle, references
+from bot.channels.whatsapp_window import whatsapp_window_open
 from bot.config import Settings
-from bot.delivery.outbound import Reply, queue_replies
+from bot.delivery.outgoing import Reply, save_replies
 from bot.documents import InvalidDocument, normalize_cnpj
 from bot.models import (
     Agreement,
@@ -40,15 +41,12 @@ from bot.models import (
     Invoice,
     InvoiceStatus,
     Payment,
-    as_utc,
     utcnow,
 )
 from bot.payments import mismatches
 from bot.payments.providers import Confirmation
 
 log = logging.getLogger(__name__)
-
-WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 @dataclass
@@ -89,7 +87,7 @@ def _find(
     creditor = _creditor(session, confirmation.creditor_cnpj)
     if creditor is False:
         return None, None, "unknown_creditor"
-    instalment_ref = agreements.parse_instalment_reference(confirmation.reference)
+    instalment_ref = references.parse_instalment_reference(confirmation.reference)
     if instalment_ref is not None:
         agreement_id, number = instalment_ref
         instalment = session.scalar(
@@ -256,7 +254,7 @@ def _pay_instalment(session: Session, instalment: Instalment, payment: Payment, 
         return
     instalment.status = InstalmentStatus.PAID
     instalment.paid_at = payment.paid_at
-    agreements.complete_if_paid(session, agreement)
+    lifecycle.complete_if_paid(session, agreement)
 
 
 def _case(
@@ -286,9 +284,10 @@ def thank(session: Session, settings: Settings, debtor_id: int, text: str) -> li
     ).all()
     now = utcnow()
     for conversation in conversations:
-        last = as_utc(conversation.last_inbound_at)
-        if conversation.channel == Channel.WHATSAPP and (last is None or now - last > WHATSAPP_WINDOW):
+        if conversation.channel == Channel.WHATSAPP and not whatsapp_window_open(
+            conversation.last_inbound_at, now
+        ):
             continue  # outside the window only approved templates may go (the régua sends those)
-        queue_replies(session, settings, conversation, [Reply(text)])
+        save_replies(session, settings, conversation, [Reply(text)])
         return [conversation.id]
     return []

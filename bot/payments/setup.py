@@ -104,7 +104,7 @@ def configure_policy(session: Session, creditor: Creditor, *, actor: str, **valu
             raise InvalidSetting(message)
     policy = session.scalar(select(AgreementPolicy).where(AgreementPolicy.creditor_id == creditor.id))
     if policy is None:
-        from bot.agreements import DEFAULT_POLICY
+        from bot.agreements.pricing import DEFAULT_POLICY
 
         policy = AgreementPolicy(creditor_id=creditor.id, **DEFAULT_POLICY)
         session.add(policy)

@@ -25,7 +25,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.agreements import parse_instalment_reference
+from bot.agreements.references import parse_instalment_reference
 from bot.documents import InvalidDocument, normalize_cnpj
 from bot.models import Agreement, Creditor, Invoice, utcnow
 from bot.payments.providers import Confirmation, PaymentProvider, signed_with

@@ -50,7 +50,7 @@ from bot.privacy.subjects import (
     random_address_token,
     random_cpf_token,
 )
-from bot.rasa_runtime import RASA_KEY_PREFIX
+from bot.rasa.server import RASA_KEY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def tracker_keys(conversation_ids: tuple[int, ...] | list[int]) -> list[str]:
 def forget_trackers(redis_url: str | None, conversation_ids: tuple[int, ...] | list[int]) -> int:
     """Delete Rasa's trackers of these conversations from Redis; returns how many were there.
 
-    Rasa keeps its trackers in Redis only when REDIS_URL is set (`bot.rasa_runtime`); without it they
+    Rasa keeps its trackers in Redis only when REDIS_URL is set (`bot.rasa.server`); without it they
     live in Rasa's memory, gone at its next restart."""
     if not conversation_ids or not redis_url:
         return 0

@@ -54,7 +54,7 @@ by `render_sms` / `render_whatsapp_variables` from values the sender computes fo
 {valor}    the amount due, `bot.money.format_brl` ("R$ 1.234,56")
 {data}     the due date, dd/mm/aaaa ("10/12/2025")
 {credor}   the creditor's display name ("Loja Exemplo")
-{cnpj}     the creditor's CNPJ, masked ("11.222.333/0001-81"), see `bot.answers.creditor_line`
+{cnpj}     the creditor's CNPJ, masked ("11.222.333/0001-81"), see `bot.answers.debts.creditor_line`
 {link}     the payment page URL, `bot.payments.links.page_url`
 =========  ===================================================================================
 

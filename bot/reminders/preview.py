@@ -17,9 +17,8 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.agreements import moment_to_date
 from bot.config import Settings
-from bot.localtime import DEFAULT_TZ
+from bot.localtime import DEFAULT_TZ, local_date
 from bot.models import Debtor, Invoice, InvoiceStatus, OutboxEntry, utcnow
 from bot.money import format_brl
 from bot.reminders import sms
@@ -134,7 +133,7 @@ def _step_rows(
 
 def preview(session: Session, settings: Settings, day: date | None = None) -> Preview:
     """What the régua would send on `day` (default: today in Brasília)."""
-    day = day or moment_to_date(utcnow(), DEFAULT_TZ)
+    day = day or local_date(utcnow(), DEFAULT_TZ)
     rows: list[PreviewRow] = []
     warnings: list[str] = []
     for cadence, creditor_ids in cadences_in_use(session):

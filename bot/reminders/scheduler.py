@@ -21,11 +21,10 @@ import redis
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
-from bot.agreements import moment_to_date
 from bot.config import Settings
 from bot.conversation.sweep_schedule import ensure_sweep
 from bot.db import Database
-from bot.localtime import DEFAULT_TZ
+from bot.localtime import DEFAULT_TZ, local_date
 from bot.models import utcnow
 from bot.reminders import dispatch, planner
 
@@ -89,7 +88,7 @@ def tick(
     now = now or utcnow()
     _reseed_sweep(conn)
     with database.session() as session:
-        planned = planner.plan(session, moment_to_date(now, PLANNING_ZONE)).total
+        planned = planner.plan(session, local_date(now, PLANNING_ZONE)).total
     due = dispatch.pending_count(database, now)
     started = ensure_dispatchers(settings, conn) if due else 0
     conn.set(HEARTBEAT_KEY, now.isoformat(), ex=int(TICK_SECONDS * 4))

@@ -23,14 +23,15 @@ import redis
 import requests
 from faker import Faker
 
-from bot import health, nlu, redis_client
+from bot import health, redis_client
 from bot.config import Settings, load_settings
 from bot.conversation import chat
 from bot.db import Database
 from bot.documents import normalize_cnpj, normalize_cpf
 from bot.models import Creditor, Debtor, Invoice
 from bot.phones import Address, is_mobile, normalize_phone
-from bot.rasa_client import RasaClient
+from bot.rasa import training
+from bot.rasa.client import RasaClient
 from tests.processes import RunningProcess, free_port, start_process
 
 RASA_START_TIMEOUT = 180.0
@@ -75,8 +76,8 @@ def wait_for_http(
 def rasa_model() -> Path:
     """The trained Rasa model for the current training data (trained first if missing; takes minutes)."""
     try:
-        return nlu.ensure_model()
-    except nlu.RasaNotInstalledError as error:
+        return training.ensure_model()
+    except training.RasaNotInstalledError as error:
         pytest.fail(str(error))
 
 

@@ -18,10 +18,8 @@ browser; scripts/system-deps.sh names the package); as root a missing browser is
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,11 +28,11 @@ from pathlib import Path
 
 import pytest
 from faker import Faker
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bot import agreements
+from bot import localtime
 from bot.config import PROJECT_ROOT, Settings, override
 from bot.db import Database
 from bot.documents import format_cnpj, normalize_cnpj, normalize_cpf
@@ -42,23 +40,12 @@ from bot.models import Creditor, Debtor, Invoice, PaymentLinkView, utcnow
 from bot.money import format_brl
 from bot.payments import boleto, links, pix
 from bot.payments.amounts import updated_amount
+from tests.integration.browser import chromium, keep_screenshot
 from tests.integration.conftest import free_port, new_mobile
 from webhooks import create_app
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless without a sandbox or GPU, and without the background connections this closed network refuses.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 390, "height": 844}
 PHONE_USER_AGENT = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -78,17 +65,8 @@ LOADED_IMAGE = (
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, launched once for the module (Playwright gives it a new, empty
     user-data-dir)."""
-    if not CHROMIUM.exists():
-        if os.geteuid() != 0:
-            pytest.skip(
-                f"{CHROMIUM} is not installed and this is not root: install Debian's chromium "
-                "(sudo apt-get install chromium fonts-liberation) to run the browser test"
-            )
-        pytest.fail(f"{CHROMIUM} is missing: scripts/system-deps.sh installs it as root (make bootstrap)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -142,7 +120,7 @@ class Overdue:
 def _overdue_invoice(db: Database, settings: Settings) -> Overdue:
     """A new creditor with a Pix key, a new debtor, and an invoice 12 days overdue with a valid bank
     boleto (the CNPJ, CPF and phone are new each time: other tests may share the database)."""
-    due = agreements.moment_to_date(utcnow(), "America/Sao_Paulo") - timedelta(days=12)
+    due = localtime.local_date(utcnow(), "America/Sao_Paulo") - timedelta(days=12)
     original = 18990
     line = boleto.build("001", original, due, "0000001234567000000012317").linha_digitavel
     with db.session() as s:
@@ -194,7 +172,7 @@ def test_the_payment_page_works_on_a_phone(
 
     response = phone.goto(f"{url}/p/{overdue.token}", wait_until="load")
     assert response is not None and response.status == 200
-    today = agreements.moment_to_date(utcnow(), "America/Sao_Paulo")
+    today = localtime.local_date(utcnow(), "America/Sao_Paulo")
     expected = updated_amount(overdue.original_cents, overdue.due_date, today)
     assert expected.fine_cents > 0 and expected.interest_cents > 0
 
@@ -228,8 +206,7 @@ def test_the_payment_page_works_on_a_phone(
     # The picture in docs/, re-taken only on request (see the module docstring).
     shot = tmp_path / "payment-page.png"
     phone.screenshot(path=str(shot), full_page=True)
-    if os.environ.get("REGUA_UPDATE_SCREENSHOTS") == "1":
-        shutil.copyfile(shot, SCREENSHOT)
+    keep_screenshot(shot, SCREENSHOT)
 
     # "Copiar código Pix": exactly the BR Code, for the updated total, on the creditor's key.
     code = _copy(phone, "Copiar código Pix", "pix-code-status", "Código Pix copiado!")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import nlu
 from bot.conversation import entities
-from bot.rasa_client import RasaClient
+from bot.rasa import training
+from bot.rasa.client import RasaClient
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +34,18 @@ def _parse(rasa: RasaClient, text: str) -> dict:
 
 
 def test_training_data_validates() -> None:
-    nlu.validate()
+    training.validate()
 
 
 def test_messages_are_not_training_examples() -> None:
-    seen = {nlu.strip_annotations(t).lower() for texts in nlu.nlu_examples().values() for t in texts}
+    seen = {
+        training.strip_annotations(t).lower() for texts in training.nlu_examples().values() for t in texts
+    }
     assert [text for text, _ in UNSEEN_MESSAGES if text.lower() in seen] == []
 
 
 def test_model_file_is_named_after_the_training_data(rasa_model) -> None:
-    assert rasa_model == nlu.model_path()
+    assert rasa_model == training.model_path()
     assert rasa_model.exists()
 
 

@@ -38,14 +38,14 @@ import os, sys, datetime, time_machine
 from bot.config import get_settings
 from bot.channels import make_sender, twilio_api
 from bot.db import Database
-from bot.reminders import dispatch
+from bot.reminders import claiming, dispatch
 
 # Test knobs (fault tests): a short lease, fewer send threads, a short Twilio timeout, bigger batches.
 knobs = os.environ.get("TEST_DISPATCH_KNOBS")
 limit = 5
 if knobs:
     lease, threads, timeout, limit = (float(v) for v in knobs.split(","))
-    dispatch.LEASE = datetime.timedelta(seconds=lease)
+    claiming.LEASE = datetime.timedelta(seconds=lease)
     dispatch.SEND_THREADS = int(threads)
     twilio_api.REQUEST_TIMEOUT_SECONDS = timeout
 with time_machine.travel(datetime.datetime.fromisoformat(sys.argv[1]), tick=True):

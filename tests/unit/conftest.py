@@ -30,7 +30,7 @@ from bot.conversation import chat
 from bot.db import Database
 from bot.models import MessageStatus
 from bot.phones import Address
-from bot.rasa_client import BotMessage, RasaUnavailable
+from bot.rasa.client import BotMessage, RasaUnavailable
 from tests.conftest import PHONE
 from webhooks import create_app
 

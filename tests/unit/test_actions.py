@@ -20,7 +20,8 @@ from actions.actions import (
     ActionRenegociar,
     ActionSegundaVia,
 )
-from bot import agreements, answers, texts
+from bot import localtime, texts
+from bot.answers import debts, turns
 from bot.config import Settings
 from bot.db import Database
 from bot.models import (
@@ -51,8 +52,8 @@ def conversation_id(db: Database, people: People) -> int:
 @pytest.fixture(autouse=True)
 def _action_server_settings(monkeypatch, settings: Settings, db: Database) -> None:  # type: ignore[no-untyped-def]
     """The action server reads its settings and database from the environment; point both at the tests'."""
-    monkeypatch.setattr("bot.answers.get_settings", lambda: settings)
-    monkeypatch.setattr("bot.answers.get_database", lambda _url: db)
+    monkeypatch.setattr("bot.answers.turns.get_settings", lambda: settings)
+    monkeypatch.setattr("bot.answers.turns.get_database", lambda _url: db)
 
 
 def tracker(
@@ -114,7 +115,7 @@ def test_consultar_divida_lists_open_invoices_and_the_updated_total(
     assert "valor original R$ 159,90" in messages[0] and "R$ 200,00" in messages[0]
     with db.session() as s:
         overdue = s.scalar(select(Invoice).where(Invoice.external_ref == "F-1"))
-        local_today = agreements.moment_to_date(utcnow(), "America/Sao_Paulo")
+        local_today = localtime.local_date(utcnow(), "America/Sao_Paulo")
         updated = updated_amount(overdue.amount_cents, overdue.due_date, local_today).total_cents
     assert f"Total atualizado: {format_brl(updated + 20000)}." in messages[0]
     assert "CNPJ 11.222.333/0001-81" in messages[0]
@@ -177,14 +178,14 @@ def test_fallback_asks_to_rephrase_then_offers_a_person() -> None:
 
 
 def test_turn_ids_are_read_defensively() -> None:
-    assert answers.Turn.from_ids("12", 34) == answers.Turn(12, 34)
-    assert answers.Turn.from_ids("abc", "x") == answers.Turn(None, None)
-    assert answers.Turn.from_ids(None, None).today is None
+    assert turns.Turn.from_ids("12", 34) == turns.Turn(12, 34)
+    assert turns.Turn.from_ids("abc", "x") == turns.Turn(None, None)
+    assert turns.Turn.from_ids(None, None).today is None
 
 
 def test_due_dates_are_described_from_the_debtors_today(db: Database, conversation_id: int, settings) -> None:  # type: ignore[no-untyped-def]
     with db.session() as s:
-        replies = answers.consultar_divida(s, settings, answers.Turn(conversation_id, today=date(2000, 1, 1)))
+        replies = debts.consultar_divida(s, settings, turns.Turn(conversation_id, today=date(2000, 1, 1)))
     assert "vence em" in replies[0].text and "venceu em" not in replies[0].text
 
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import agreements
+from bot.agreements import lifecycle, offers, pricing, references
 from bot.db import Database
 from bot.models import (
     Agreement,
@@ -67,11 +67,11 @@ def test_rates_are_per_creditor_and_money_is_never_a_float() -> None:
 
 
 def _policy(**overrides: int) -> AgreementPolicy:
-    return AgreementPolicy(creditor_id=1, **{**agreements.DEFAULT_POLICY, **overrides})
+    return AgreementPolicy(creditor_id=1, **{**pricing.DEFAULT_POLICY, **overrides})
 
 
 def test_default_policy_offers_cash_and_instalments_up_to_six() -> None:
-    options = agreements.compute_options(90000, _policy(), TODAY)
+    options = pricing.compute_options(90000, _policy(), TODAY)
     assert [o.instalments for o in options] == [1, 3, 6]
     assert [o.number for o in options] == [1, 2, 3]
     assert all(o.total_cents == 90000 for o in options)  # no discount, no interest by default
@@ -80,30 +80,28 @@ def test_default_policy_offers_cash_and_instalments_up_to_six() -> None:
 
 
 def test_the_count_the_debtor_asked_for_is_offered_when_allowed() -> None:
-    assert [o.instalments for o in agreements.compute_options(90000, _policy(), TODAY, requested=4)] == [
+    assert [o.instalments for o in pricing.compute_options(90000, _policy(), TODAY, requested=4)] == [
         1,
         4,
         6,
     ]
     # 10x is over the policy's maximum: never offered.
-    assert 10 not in [
-        o.instalments for o in agreements.compute_options(90000, _policy(), TODAY, requested=10)
-    ]
+    assert 10 not in [o.instalments for o in pricing.compute_options(90000, _policy(), TODAY, requested=10)]
 
 
 def test_instalments_never_go_below_the_minimum_nor_above_the_maximum() -> None:
     policy = _policy(max_instalments=12, min_instalment_cents=10000)
     for debt in (5000, 25000, 90000, 500000):
-        for option in agreements.compute_options(debt, policy, TODAY):
+        for option in pricing.compute_options(debt, policy, TODAY):
             assert option.instalments <= 12
             if option.instalments > 1:
                 assert min(option.first_cents, option.instalment_cents) >= 10000
-    assert [o.instalments for o in agreements.compute_options(25000, policy, TODAY)] == [1, 2]
+    assert [o.instalments for o in pricing.compute_options(25000, policy, TODAY)] == [1, 2]
 
 
 def test_cash_discount_down_payment_and_interest() -> None:
     policy = _policy(cash_discount_bps=1000, min_down_payment_bps=2000, monthly_interest_bps=200)
-    options = agreements.compute_options(100000, policy, TODAY)
+    options = pricing.compute_options(100000, policy, TODAY)
     cash = options[0]
     assert (cash.total_cents, cash.discount_cents) == (90000, 10000)
     assert cash.describe() == "À vista: R$ 900,00 (desconto de R$ 100,00)"
@@ -115,15 +113,15 @@ def test_cash_discount_down_payment_and_interest() -> None:
 
 
 def test_month_arithmetic_clamps_to_the_end_of_short_months() -> None:
-    assert agreements.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
-    assert agreements.add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
-    assert agreements.add_months(date(2026, 5, 15), 12) == date(2027, 5, 15)
+    assert pricing.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert pricing.add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
+    assert pricing.add_months(date(2026, 5, 15), 12) == date(2027, 5, 15)
 
 
 # ---- reading the debtor's choice ---------------------------------------------------------------------
 
 
-OPTIONS = agreements.compute_options(90000, _policy(), TODAY)  # 1) à vista  2) 3x  3) 6x
+OPTIONS = pricing.compute_options(90000, _policy(), TODAY)  # 1) à vista  2) 3x  3) 6x
 
 
 @pytest.mark.parametrize(
@@ -142,13 +140,13 @@ OPTIONS = agreements.compute_options(90000, _policy(), TODAY)  # 1) à vista  2)
     ],
 )
 def test_choices_by_number_words_and_entity(text: str, parcelas: str | None, instalments: int) -> None:
-    option = agreements.pick(text, OPTIONS, parcelas)
+    option = offers.pick(text, OPTIONS, parcelas)
     assert option is not None and option.instalments == instalments
 
 
 @pytest.mark.parametrize("text", ["9", "em 10x", "quanto fica?", "5 reais", ""])
 def test_what_is_not_a_choice_is_left_to_the_nlu(text: str) -> None:
-    assert agreements.pick(text, OPTIONS) is None
+    assert offers.pick(text, OPTIONS) is None
 
 
 @pytest.mark.parametrize(
@@ -163,7 +161,7 @@ def test_what_is_not_a_choice_is_left_to_the_nlu(text: str) -> None:
     ],
 )
 def test_yes_or_no(text: str, answer: bool | None) -> None:
-    assert agreements.yes_or_no(text) is answer
+    assert offers.yes_or_no(text) is answer
 
 
 # ---- the agreement's life -----------------------------------------------------------------------------
@@ -176,8 +174,8 @@ def offer_id(db: Database, people: People) -> int:
         conversation = Conversation(channel=Channel.WHATSAPP, address=PHONE, debtor_id=people.debtor_id)
         s.add(conversation)
         s.flush()
-        offer, _ = agreements.make_offer(s, conversation, TODAY)
-        agreements.choose(offer, agreements.options_of(offer)[-1])
+        offer, _ = offers.make_offer(s, conversation, TODAY)
+        offers.choose(offer, offers.options_of(offer)[-1])
         return offer.id
 
 
@@ -186,15 +184,15 @@ def test_accepting_creates_the_schedule_and_takes_the_invoices_out_of_collection
 ) -> None:
     with db.session() as s:
         offer = s.get_one(AgreementOffer, offer_id)
-        option = agreements.chosen_option(offer)
-        agreement = agreements.accept(s, offer, actor="test")
+        option = offers.chosen_option(offer)
+        agreement = lifecycle.accept(s, offer, actor="test")
         assert offer.status == OfferStatus.ACCEPTED and offer.agreement_id == agreement.id
         assert [i.number for i in agreement.instalments] == [1, 2, 3, 4, 5, 6]
         assert (
             sum(i.amount_cents for i in agreement.instalments) == option.total_cents == agreement.total_cents
         )
         assert agreement.instalments[0].due_date == option.first_due_date
-        assert agreement.instalments[1].due_date == agreements.add_months(option.first_due_date, 1)
+        assert agreement.instalments[1].due_date == pricing.add_months(option.first_due_date, 1)
         assert {i.status for i in agreement.invoices} == {InvoiceStatus.IN_AGREEMENT}
         assert len(agreement.invoices) == 2
         assert "6x de" in (agreement.terms or "")
@@ -202,26 +200,26 @@ def test_accepting_creates_the_schedule_and_takes_the_invoices_out_of_collection
 
 def test_paying_every_instalment_completes_the_agreement(db: Database, offer_id: int) -> None:
     with db.session() as s:
-        agreement = agreements.accept(s, s.get_one(AgreementOffer, offer_id), actor="test")
+        agreement = lifecycle.accept(s, s.get_one(AgreementOffer, offer_id), actor="test")
         for instalment in agreement.instalments[:-1]:
             instalment.status = InstalmentStatus.PAID
-        assert agreements.complete_if_paid(s, agreement) is False
+        assert lifecycle.complete_if_paid(s, agreement) is False
         agreement.instalments[-1].status = InstalmentStatus.PAID
-        assert agreements.complete_if_paid(s, agreement) is True
+        assert lifecycle.complete_if_paid(s, agreement) is True
         assert agreement.status == AgreementStatus.COMPLETED
         assert {i.status for i in agreement.invoices} == {InvoiceStatus.PAID}
 
 
 def test_an_instalment_overdue_beyond_the_limit_breaks_the_agreement(db: Database, offer_id: int) -> None:
     with db.session() as s:
-        agreement = agreements.accept(s, s.get_one(AgreementOffer, offer_id), actor="test")
+        agreement = lifecycle.accept(s, s.get_one(AgreementOffer, offer_id), actor="test")
         first_due = agreement.instalments[0].due_date
         agreement_id = agreement.id
-    limit = agreements.DEFAULT_POLICY["break_after_days"]
+    limit = pricing.DEFAULT_POLICY["break_after_days"]
     with db.session() as s:
-        assert agreements.break_overdue(s, first_due + timedelta(days=limit)) == []  # still within the limit
+        assert lifecycle.break_overdue(s, first_due + timedelta(days=limit)) == []  # still within the limit
     with db.session() as s:
-        assert agreements.break_overdue(s, first_due + timedelta(days=limit + 1)) == [agreement_id]
+        assert lifecycle.break_overdue(s, first_due + timedelta(days=limit + 1)) == [agreement_id]
     with db.session() as s:
         agreement = s.get_one(Agreement, agreement_id)
         assert agreement.status == AgreementStatus.BROKEN and agreement.broken_at is not None
@@ -239,9 +237,9 @@ def test_disputed_invoices_are_not_renegotiated(db: Database, people: People) ->
         conversation = Conversation(channel=Channel.SMS, address=PHONE, debtor_id=people.debtor_id)
         s.add(conversation)
         s.flush()
-        assert agreements.make_offer(s, conversation, TODAY) is None
+        assert offers.make_offer(s, conversation, TODAY) is None
 
 
 @pytest.mark.parametrize(("reference", "parsed"), [("A12P3", (12, 3)), ("a7p1", (7, 1)), ("F-12", None)])
 def test_instalment_references(reference: str, parsed: tuple[int, int] | None) -> None:
-    assert agreements.parse_instalment_reference(reference) == parsed
+    assert references.parse_instalment_reference(reference) == parsed

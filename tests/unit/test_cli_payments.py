@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from bot.cli import main
 from bot.db import Database
 from bot.models import (
     AgreementPolicy,
+    AuditLog,
     Case,
     CaseKind,
     CaseStatus,
@@ -20,6 +23,7 @@ from bot.models import (
 )
 from tests.conftest import PHONE, People
 from tests.unit.conftest import run
+from tests.unit.console_people import make_user
 
 CNPJ = "11.222.333/0001-81"
 
@@ -65,14 +69,20 @@ def test_cases_are_listed_and_resolved(cli_env, db: Database, people: People) ->
         s.add(case)
         s.flush()
         case_id = case.id
+    ana = make_user(db, "agent", "ana@regua.example")
     listing = run("cases", "list")
     assert f"{case_id}" in listing.output and "contestação" in listing.output and "F-1" in listing.output
-    done = run("cases", "resolve", str(case_id), "--note", "cliente reconheceu a compra", "--resume")
+    resolve = ["cases", "resolve", str(case_id), "--note", "cliente reconheceu a compra", "--resume"]
+    unknown = CliRunner().invoke(main, [*resolve, "--user", "ninguem@regua.example"])
+    assert unknown.exit_code != 0 and "nenhuma pessoa cadastrada" in unknown.output
+    done = run(*resolve, "--user", "ana@regua.example")
     assert done.exit_code == 0 and "cobrança retomada" in done.output
     with db.session() as s:
         assert s.get_one(Case, case_id).status == CaseStatus.RESOLVED
         assert s.scalar(select(Invoice.pause_reason).where(Invoice.external_ref == "F-1")) is None
-    assert run("cases", "resolve", str(case_id), "--note", "de novo").exit_code != 0
+        assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "case.resolved")) == f"agent:{ana}"
+    again = ["cases", "resolve", str(case_id), "--note", "de novo", "--user", "ana@regua.example"]
+    assert CliRunner().invoke(main, again).exit_code != 0
     assert "Nenhum caso aberto" in run("cases", "list").output
 
 
@@ -89,16 +99,52 @@ def test_handoff_list_take_release(cli_env, db: Database, people: People) -> Non
         s.add(conversation)
         s.flush()
         conversation_id = conversation.id
+    ana = make_user(db, "agent", "ana@regua.example", "Ana Souza")
+    make_user(db, "agent", "bia@regua.example", "Bia Lima")
     assert "waiting_agent" in run("handoff", "list").output
-    assert run("handoff", "take", str(conversation_id), "--agent", "ana").exit_code == 0
+    assert run("handoff", "take", str(conversation_id), "--user", "ANA@regua.example").exit_code == 0
     with db.session() as s:
-        assert s.get_one(Conversation, conversation_id).state == ConversationState.WITH_AGENT
-    assert run("handoff", "release", str(conversation_id)).exit_code == 0
+        taken = s.get_one(Conversation, conversation_id)
+        assert taken.state == ConversationState.WITH_AGENT and taken.assigned_user_id == ana
+    assert "com Ana Souza" in run("handoff", "list").output
+    other = CliRunner().invoke(
+        main, ["handoff", "release", str(conversation_id), "--user", "bia@regua.example"]
+    )
+    assert other.exit_code != 0 and "já está com Ana Souza" in other.output
+    assert run("handoff", "release", str(conversation_id), "--user", "ana@regua.example").exit_code == 0
     with db.session() as s:
         released = s.get_one(Conversation, conversation_id)
-        assert released.state == ConversationState.BOT
+        assert released.state == ConversationState.BOT and released.assigned_user_id is None
         assert released.debtor.verification_failures == 0  # the agent unlocked the identity check
-    assert run("handoff", "take", "999999").exit_code != 0
+        actors = set(s.scalars(select(AuditLog.actor).where(AuditLog.entity_type == "conversation")))
+        assert actors == {f"agent:{ana}"}
+    assert run("handoff", "take", "999999", "--user", "ana@regua.example").exit_code != 0
+
+
+def test_handoff_refuses_an_unknown_or_disabled_person(cli_env, db: Database, people: People) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        conversation = Conversation(
+            channel=Channel.WHATSAPP,
+            address=PHONE,
+            debtor_id=people.debtor_id,
+            state=ConversationState.WAITING_AGENT,
+        )
+        s.add(conversation)
+        s.flush()
+        conversation_id = conversation.id
+    make_user(db, "agent", "ana@regua.example")
+    assert run("user", "disable", "ana@regua.example").exit_code == 0
+    for email, why in (
+        ("ninguem@regua.example", "nenhuma pessoa cadastrada"),
+        ("ana@regua.example", "desativado"),
+    ):
+        refused = CliRunner().invoke(main, ["handoff", "take", str(conversation_id), "--user", email])
+        assert refused.exit_code != 0 and why in refused.output
+    assert (
+        CliRunner().invoke(main, ["handoff", "take", str(conversation_id)]).exit_code != 0
+    )  # --user required
+    with db.session() as s:
+        assert s.get_one(Conversation, conversation_id).state == ConversationState.WAITING_AGENT
 
 
 def test_a_creditor_cadence_is_validated_before_it_is_saved(

@@ -11,7 +11,7 @@ from bot import optout
 from bot.channels.splitting import split_text
 from bot.hours import InvalidHours, describe_moment, parse_hours
 from bot.models import OptOutAction
-from bot.rasa_client import BotMessage
+from bot.rasa.client import BotMessage
 
 # ---- opt-out keywords -----------------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ def test_buttons_become_numbered_options() -> None:
 
 
 def test_rasa_image_items_are_joined_to_their_text() -> None:
-    from bot.rasa_client import _join_images
+    from bot.rasa.client import _join_images
 
     items = [
         BotMessage(text="Pix:"),

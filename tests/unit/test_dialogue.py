@@ -8,7 +8,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from bot import answers, runtime, texts
+from bot import runtime, texts
+from bot.answers import debts, turns
 from bot.channels import PermanentSendError, RetryableSendError
 from bot.config import Settings, override
 from bot.conversation import chat, claiming, loop
@@ -26,7 +27,7 @@ from bot.models import (
     Processing,
     utcnow,
 )
-from bot.rasa_client import BotMessage
+from bot.rasa.client import BotMessage
 from tests.conftest import CPF, People
 from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, failing_statements, post_message
 
@@ -274,7 +275,7 @@ def _as_action(handler):  # type: ignore[no-untyped-def]
     """What the real action server does for an intent: call the bot.answers handler."""
 
     def answer(sender_id: str, _text: str, metadata: dict) -> list[BotMessage]:
-        return [BotMessage(text=r.text) for r in answers.respond(handler, sender_id, metadata)]
+        return [BotMessage(text=r.text) for r in turns.respond(handler, sender_id, metadata)]
 
     return answer
 
@@ -289,9 +290,9 @@ def cpf_check(settings: Settings, services, app: Flask) -> Settings:  # type: ig
 def test_with_cpf_check_the_debt_is_shown_only_after_the_right_digits(
     app: Flask, cpf_check: Settings, services, fake_rasa: FakeRasa, db: Database, people: People, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("bot.answers.get_settings", lambda: cpf_check)
-    monkeypatch.setattr("bot.answers.get_database", lambda _url: db)
-    fake_rasa.answer = _as_action(answers.segunda_via)
+    monkeypatch.setattr("bot.answers.turns.get_settings", lambda: cpf_check)
+    monkeypatch.setattr("bot.answers.turns.get_database", lambda _url: db)
+    fake_rasa.answer = _as_action(debts.segunda_via)
     asked = _say(app, cpf_check, services, "manda o boleto")
     assert asked.texts == [texts.VERIFY_ASK]
     wrong = _say(app, cpf_check, services, "999")
@@ -311,9 +312,9 @@ def test_with_cpf_check_the_debt_is_shown_only_after_the_right_digits(
 def test_three_wrong_answers_lock_the_conversation(
     app: Flask, cpf_check: Settings, services, fake_rasa: FakeRasa, db: Database, people: People, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("bot.answers.get_settings", lambda: cpf_check)
-    monkeypatch.setattr("bot.answers.get_database", lambda _url: db)
-    fake_rasa.answer = _as_action(answers.consultar_divida)
+    monkeypatch.setattr("bot.answers.turns.get_settings", lambda: cpf_check)
+    monkeypatch.setattr("bot.answers.turns.get_database", lambda _url: db)
+    fake_rasa.answer = _as_action(debts.consultar_divida)
     _say(app, cpf_check, services, "quanto eu devo?")
     outcomes = [_say(app, cpf_check, services, digits).texts for digits in ("111", "222", "333")]
     assert outcomes == [[texts.VERIFY_WRONG], [texts.VERIFY_WRONG], [texts.VERIFY_LOCKED]]

@@ -10,13 +10,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from bot import agreements, answers, runtime, texts
+from bot import runtime, texts
+from bot.agreements import offers
+from bot.answers import debts, turns
 from bot.config import ConfigError, Settings, load_settings, override
 from bot.conversation import chat, contacts, loop
 from bot.db import Database
 from bot.imports import import_debtors
 from bot.models import AgreementOffer, Conversation, Debtor, Message, OfferStatus, utcnow
-from bot.rasa_client import BotMessage
+from bot.rasa.client import BotMessage
 from tests.conftest import CPF, PHONE, People
 from tests.unit.conftest import FakeRasa, post_message
 
@@ -29,9 +31,7 @@ def _debt_questions(fake_rasa: FakeRasa) -> None:
     """Every Rasa turn is "quanto devo" answered by the real bot.answers handler (as the action does)."""
 
     def answer(sender_id: str, _text: str, metadata: dict) -> list[BotMessage]:  # type: ignore[type-arg]
-        return [
-            BotMessage(text=r.text) for r in answers.respond(answers.consultar_divida, sender_id, metadata)
-        ]
+        return [BotMessage(text=r.text) for r in turns.respond(debts.consultar_divida, sender_id, metadata)]
 
     fake_rasa.answer = answer
 
@@ -40,12 +40,12 @@ def _debt_questions(fake_rasa: FakeRasa) -> None:
 def use(settings: Settings, services: runtime.Services, db: Database, fake_rasa: FakeRasa, monkeypatch):  # type: ignore[no-untyped-def]
     """`use(**changes)`: run the webhook, the worker and the actions with these settings."""
     _debt_questions(fake_rasa)
-    monkeypatch.setattr("bot.answers.get_database", lambda _url: db)
+    monkeypatch.setattr("bot.answers.turns.get_database", lambda _url: db)
 
     def apply(**changes: object) -> Settings:
         chosen = override(settings, **changes)
         services.settings = chosen
-        monkeypatch.setattr("bot.answers.get_settings", lambda: chosen)
+        monkeypatch.setattr("bot.answers.turns.get_settings", lambda: chosen)
         return chosen
 
     return apply
@@ -254,7 +254,7 @@ def test_an_open_agreement_offer_is_not_answered_on_a_number_that_changed_hands(
     settings = use(identity_check="phone")
     _say(app, settings, services, "oi")
     with db.session() as s:
-        offer, _ = agreements.make_offer(s, s.scalars(select(Conversation)).one(), date.today())
+        offer, _ = offers.make_offer(s, s.scalars(select(Conversation)).one(), date.today())
         offer_id = offer.id
     if how == "reimport":
         _import(tmp_path, db, f"Maria da Silva;{CPF};(11) 91234-5678\n")

@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot import health, rasa_runtime
+from bot import health
 from bot.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from bot.db import Database
 from bot.logging_setup import configure_logging
 from bot.models import Channel, Conversation
-from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.rasa import server
+from bot.rasa.client import RasaClient, RasaUnavailable
 from tests.conftest import PHONE, People
 from tests.processes import RunningProcess, free_port, start_process
 from tests.unit.conftest import FakePool
@@ -112,9 +113,9 @@ def test_the_internal_tokens_never_reach_the_logs(settings: Settings) -> None:
 def test_rasa_gets_its_auth_token_through_the_environment_not_the_command_line(
     settings: Settings, tmp_path: Path
 ) -> None:
-    cmd = rasa_runtime.server_command(settings, tmp_path / "m.tar.gz", tmp_path / "e.yml", tmp_path / "c.yml")
+    cmd = server.server_command(settings, tmp_path / "m.tar.gz", tmp_path / "e.yml", tmp_path / "c.yml")
     assert settings.rasa_auth_token not in " ".join(cmd)  # any local user can read a command line
-    assert rasa_runtime.server_environment(settings)["RASA_AUTH_TOKEN"] == settings.rasa_auth_token
+    assert server.server_environment(settings)["RASA_AUTH_TOKEN"] == settings.rasa_auth_token
     assert cmd[cmd.index("--credentials") + 1] == str(tmp_path / "c.yml")
 
 
@@ -126,13 +127,13 @@ def test_rasa_binds_to_the_configured_private_address(tmp_path: Path) -> None:
             "RASA_AUTH_TOKEN": "private-token-0123456789",
         }
     )
-    cmd = rasa_runtime.server_command(s, tmp_path / "m.tar.gz", tmp_path / "e.yml", tmp_path / "c.yml")
+    cmd = server.server_command(s, tmp_path / "m.tar.gz", tmp_path / "e.yml", tmp_path / "c.yml")
     assert cmd[cmd.index("--interface") + 1] == "10.0.0.5"
 
 
 def test_rasa_calls_the_actions_with_their_token_and_guards_its_rest_channel(settings: Settings) -> None:
-    endpoints = rasa_runtime.write_endpoints(settings)
-    credentials = rasa_runtime.write_credentials(settings)
+    endpoints = server.write_endpoints(settings)
+    credentials = server.write_credentials(settings)
     assert json.loads(endpoints.read_text())["action_endpoint"]["token"] == settings.action_server_token
     assert json.loads(credentials.read_text()) == {
         "rasa_extensions.guarded_rest.GuardedRestInput": {"token": settings.rasa_auth_token}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from bot.config import PROJECT_ROOT
 
 # House rule: small modules (~400 lines) named for what they hold. A little slack over 400 so that a
@@ -9,12 +11,7 @@ from bot.config import PROJECT_ROOT
 MAX_LINES = 420
 PRODUCT_PACKAGES = ("bot", "webhooks", "actions")
 # Modules other engineers are splitting or changing in issue 15; remove each one once it is split.
-NOT_YET_SPLIT = {
-    "bot/reminders/dispatch.py",
-    "bot/delivery/outbound.py",
-    "bot/answers.py",
-    "bot/agreements.py",
-}
+NOT_YET_SPLIT: set[str] = set()
 
 
 def test_no_product_module_is_longer_than_about_four_hundred_lines() -> None:
@@ -41,3 +38,25 @@ def test_the_cadence_module_still_offers_everything_other_modules_import_from_it
     assert cadence.render_whatsapp_variables is rendering.render_whatsapp_variables
     for name in cadence.__all__:
         assert hasattr(cadence, name), name
+
+
+# Packages other engineers are reshaping in issue 15; remove each once its docstring lists its modules.
+DOCSTRING_NOT_YET_LISTING = {"bot/delivery", "bot/payments", "bot/reminders"}
+
+
+def test_every_package_docstring_names_each_of_its_modules() -> None:
+    # docs/architecture.md points at these docstrings instead of listing every file: keep them complete.
+    missing = {}
+    for package in (*PRODUCT_PACKAGES, "rasa_extensions"):
+        for init in sorted((PROJECT_ROOT / package).rglob("__init__.py")):
+            folder = init.parent.relative_to(PROJECT_ROOT).as_posix()
+            if folder in DOCSTRING_NOT_YET_LISTING:
+                continue
+            docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+            modules = sorted(
+                p.stem for p in init.parent.glob("*.py") if p.stem not in {"__init__", "__main__"}
+            )
+            unnamed = [m for m in modules if f"`{m}`" not in docstring and f"`{m}.py`" not in docstring]
+            if unnamed:
+                missing[folder] = unnamed
+    assert missing == {}, f"name these modules in their package's __init__ docstring: {missing}"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from bot import nlu
 from bot.config import PROJECT_ROOT
+from bot.rasa import training
 
 EXPECTED_INTENTS = {
     "saudacao",
@@ -39,7 +39,7 @@ _yaml = YAML(typ="safe")
 
 
 def _normalise(example: str) -> str:
-    return " ".join(nlu.strip_annotations(example).lower().split())
+    return " ".join(training.strip_annotations(example).lower().split())
 
 
 def _rules(data_dir: Path) -> list[dict]:
@@ -91,7 +91,7 @@ def unknown_entities(examples: dict[str, list[str]]) -> list[str]:
         for text in texts:
             problems += [
                 f"{intent}: {text!r} annotates {span!r} as {entity!r}"
-                for span, entity in nlu.entity_annotations(text)
+                for span, entity in training.entity_annotations(text)
                 if entity not in EXPECTED_ENTITIES
             ]
     return problems
@@ -111,7 +111,7 @@ def intents_without_rule(domain_intents: set[str], rules: list[dict]) -> list[st
 
 @pytest.fixture(scope="module")
 def examples() -> dict[str, list[str]]:
-    return nlu.nlu_examples()
+    return training.nlu_examples()
 
 
 @pytest.fixture(scope="module")
@@ -149,13 +149,16 @@ def test_entity_annotations_use_only_known_entities(examples: dict[str, list[str
 
 def test_each_entity_is_annotated_somewhere(examples: dict[str, list[str]]) -> None:
     used = {
-        entity for texts in examples.values() for text in texts for _, entity in nlu.entity_annotations(text)
+        entity
+        for texts in examples.values()
+        for text in texts
+        for _, entity in training.entity_annotations(text)
     }
     assert used == EXPECTED_ENTITIES
 
 
 def test_every_domain_intent_has_a_rule(domain: dict) -> None:
-    assert intents_without_rule(set(domain["intents"]), _rules(nlu.DATA_DIR)) == []
+    assert intents_without_rule(set(domain["intents"]), _rules(training.DATA_DIR)) == []
 
 
 def _rule_actions(rules: list[dict]) -> dict[str, str]:
@@ -169,7 +172,7 @@ def _rule_actions(rules: list[dict]) -> dict[str, str]:
 
 
 def test_every_intent_is_answered_by_a_declared_response_or_action(domain: dict) -> None:
-    answers = _rule_actions(_rules(nlu.DATA_DIR))
+    answers = _rule_actions(_rules(training.DATA_DIR))
     declared = set(domain["responses"]) | set(domain.get("actions") or [])
     assert {i: a for i, a in answers.items() if a not in declared} == {}
     assert answers["nlu_fallback"] == "action_fallback"
@@ -232,7 +235,7 @@ def broken_data(tmp_path: Path) -> Path:
 
 
 def test_checks_detect_broken_data(broken_data: Path) -> None:
-    examples = nlu.nlu_examples(broken_data)
+    examples = training.nlu_examples(broken_data)
     assert set(examples) == {"saudacao", "renegociar", "cantar"}
 
     problems = missing_or_extra_intents(set(examples))
@@ -252,5 +255,9 @@ def test_checks_detect_broken_data(broken_data: Path) -> None:
 
 def test_annotation_helpers() -> None:
     text = 'pago [R$ 250](valor) [hoje](data) em [tres vezes]{"entity": "parcelas", "value": "3x"}'
-    assert nlu.strip_annotations(text) == "pago R$ 250 hoje em tres vezes"
-    assert nlu.entity_annotations(text) == [("R$ 250", "valor"), ("hoje", "data"), ("tres vezes", "parcelas")]
+    assert training.strip_annotations(text) == "pago R$ 250 hoje em tres vezes"
+    assert training.entity_annotations(text) == [
+        ("R$ 250", "valor"),
+        ("hoje", "data"),
+        ("tres vezes", "parcelas"),
+    ]

@@ -16,7 +16,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import agreements, claims
+from bot.agreements import lifecycle, offers
+from bot.answers import claims
 from bot.config import Settings, load_settings, override
 from bot.db import Database
 from bot.imports import import_payments
@@ -148,7 +149,7 @@ def test_a_partial_payment_opens_one_case_and_holds_the_invoice_instead_of_askin
         today = datetime.now(UTC).date()
         offered = charges.open_charges(s, people.debtor_id, today, charges.provider_for(pay_settings))
         assert [c.reference for c in offered] == ["F-2"]
-        assert [i.external_ref for i in agreements.open_debt(s, people.debtor_id, today)[f1.creditor_id]] == [
+        assert [i.external_ref for i in offers.open_debt(s, people.debtor_id, today)[f1.creditor_id]] == [
             "F-2"
         ]
 
@@ -235,7 +236,7 @@ def test_paying_an_invoice_in_an_agreement_opens_a_case_and_holds_the_instalment
         today = datetime.now(UTC).date()
         offered = charges.open_charges(s, people.debtor_id, today, charges.provider_for(pay_settings))
         assert [c.reference for c in offered] == ["F-2"]
-        assert agreements.break_overdue(s, today + timedelta(days=120)) == []
+        assert lifecycle.break_overdue(s, today + timedelta(days=120)) == []
 
         claims.resolve(s, case, actor="agent:test", resolution="pago por engano", resume_collection=True)
         assert agreement.pause_reason is None

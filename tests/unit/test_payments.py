@@ -12,7 +12,8 @@ from flask import Flask
 from PIL import Image
 from sqlalchemy import func, select, update
 
-from bot import answers, texts
+from bot import texts
+from bot.answers import claims, negotiation, turns
 from bot.config import Settings, override
 from bot.db import Database
 from bot.models import (
@@ -33,7 +34,7 @@ from bot.models import (
     utcnow,
 )
 from bot.payments import links, pix, providers
-from bot.rasa_client import BotMessage
+from bot.rasa.client import BotMessage
 from tests.conftest import People
 from tests.unit.conftest import FakeRasa
 from tests.unit.test_dialogue import _say
@@ -195,15 +196,15 @@ def test_without_a_configured_secret_nothing_is_accepted(
 
 def _as_action(handler):  # type: ignore[no-untyped-def]
     def answer(sender_id: str, _text: str, metadata: dict) -> list[BotMessage]:
-        return [BotMessage(text=r.text) for r in answers.respond(handler, sender_id, metadata)]
+        return [BotMessage(text=r.text) for r in turns.respond(handler, sender_id, metadata)]
 
     return answer
 
 
 @pytest.fixture
 def actions_on_test_db(monkeypatch, pay_settings: Settings, db: Database) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("bot.answers.get_settings", lambda: pay_settings)
-    monkeypatch.setattr("bot.answers.get_database", lambda _url: db)
+    monkeypatch.setattr("bot.answers.turns.get_settings", lambda: pay_settings)
+    monkeypatch.setattr("bot.answers.turns.get_database", lambda _url: db)
 
 
 def test_ja_paguei_pauses_reminders_asks_the_receipt_and_attaches_the_photo(
@@ -215,7 +216,7 @@ def test_ja_paguei_pauses_reminders_asks_the_receipt_and_attaches_the_photo(
     people: People,
     actions_on_test_db,
 ) -> None:  # type: ignore[no-untyped-def]
-    fake_rasa.answer = _as_action(answers.ja_paguei)
+    fake_rasa.answer = _as_action(claims.ja_paguei)
     claim = _say(pay_app, pay_settings, services, "ja paguei ontem")
     assert "Pausamos os lembretes por 5 dias" in claim.texts[0] and "comprovante" in claim.texts[0]
     receipt = _say(
@@ -251,7 +252,7 @@ def test_a_dispute_pauses_collection_and_opens_cases(
     people: People,
     actions_on_test_db,
 ) -> None:  # type: ignore[no-untyped-def]
-    fake_rasa.answer = _as_action(answers.contestar_divida)
+    fake_rasa.answer = _as_action(claims.contestar_divida)
     exchange = _say(pay_app, pay_settings, services, "nao reconheco essa divida, nunca comprei ai")
     assert exchange.texts[0].startswith("Entendi. Registramos a sua contestação")
     with db.session() as s:
@@ -274,7 +275,7 @@ def test_renegotiation_from_the_first_message_to_the_agreement(
     with db.session() as s:
         s.add(AgreementPolicy(creditor_id=people.creditor_id, max_instalments=4, min_instalment_cents=5000,
                               cash_discount_bps=1000))  # fmt: skip
-    fake_rasa.answer = _as_action(answers.renegociar)
+    fake_rasa.answer = _as_action(negotiation.renegociar)
     offer = _say(pay_app, pay_settings, services, "nao consigo pagar tudo, da pra parcelar?")
     text = offer.texts[0]
     assert "CNPJ 11.222.333/0001-81" in text and "1) À vista" in text and "desconto" in text
@@ -305,7 +306,7 @@ def test_the_parcelas_entity_picks_an_option_when_the_text_alone_does_not(
     people: People,
     actions_on_test_db,
 ) -> None:  # type: ignore[no-untyped-def]
-    fake_rasa.answer = _as_action(answers.renegociar)
+    fake_rasa.answer = _as_action(negotiation.renegociar)
     _say(pay_app, pay_settings, services, "quero negociar")
     fake_rasa.parsed = lambda text: {"intent": {"name": "renegociar"}, "entities": [
         {"entity": "parcelas", "start": 10, "end": 16, "value": "6x"}]}  # fmt: skip
@@ -325,7 +326,7 @@ def test_an_instalment_confirmation_pays_it(
     people: People,
     actions_on_test_db,
 ) -> None:  # type: ignore[no-untyped-def]
-    fake_rasa.answer = _as_action(answers.renegociar)
+    fake_rasa.answer = _as_action(negotiation.renegociar)
     _say(pay_app, pay_settings, services, "quero parcelar")
     _say(pay_app, pay_settings, services, "2")
     _say(pay_app, pay_settings, services, "sim")

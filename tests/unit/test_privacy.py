@@ -9,7 +9,7 @@ import redis
 import time_machine
 from sqlalchemy import func, select
 
-from bot import optout, rasa_runtime
+from bot import optout
 from bot.config import Settings, override
 from bot.db import Database
 from bot.imports import import_debtors
@@ -32,6 +32,7 @@ from bot.models import (
 )
 from bot.privacy import erasure, export, summary
 from bot.privacy.subjects import find_subject
+from bot.rasa import server
 from bot.reminders import dispatch, planner
 from tests.unit.conftest import FakeSender
 from tests.unit.lgpd_people import ANA_CPF, ANA_NEEDLES, ANA_PHONE, JOAO_PHONE, all_text, create
@@ -195,7 +196,7 @@ def test_an_erased_cpf_in_an_old_file_is_refused_not_silently_recreated(db: Data
 def test_rasa_trackers_expire_and_an_erasure_deletes_the_persons_trackers(
     db: Database, settings: Settings, redis_url: str, redis_conn: redis.Redis
 ) -> None:
-    config = rasa_runtime.endpoints_config(override(settings, redis_url="redis://127.0.0.1:6379/7"))
+    config = server.endpoints_config(override(settings, redis_url="redis://127.0.0.1:6379/7"))
     assert config["tracker_store"]["record_exp"] == 30 * 86400
     assert "record_exp" not in config["lock_store"]
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import promise_dates, promises
+from bot.agreements import promise_dates, promises
 from bot.db import Database
 from bot.models import (
     Channel,

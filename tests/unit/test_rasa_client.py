@@ -7,7 +7,7 @@ import json
 import pytest
 import urllib3
 
-from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
+from bot.rasa.client import BotMessage, RasaClient, RasaUnavailable
 from tests.unit.conftest import FakePool
 
 

@@ -15,7 +15,7 @@ from bot import optout
 from bot.channels import PermanentSendError, RetryableSendError, SendResult
 from bot.config import Settings
 from bot.db import Database
-from bot.delivery import delivery_status
+from bot.delivery import status as delivery_status
 from bot.models import (
     Channel,
     Conversation,
@@ -351,17 +351,25 @@ def test_a_row_reclaimed_after_a_crash_is_settled_not_resent(
         )
 
 
+class Crash(Exception):
+    """The dispatcher dies."""
+
+
 class LookupSender(FakeSender):
-    """A provider that also answers `lookup` (what it has for a request), failing while told to."""
+    """A provider that also answers `lookup` (what it has for a request), failing while told to; with
+    `crash_after_send`, the dispatcher dies after the provider took each message, before hearing back."""
 
     def __init__(self) -> None:
         super().__init__()
         self.accepted: dict[str, SendResult] = {}
         self.lookup_failures: list[Exception] = []
+        self.crash_after_send = False
 
     def send(self, request):  # type: ignore[no-untyped-def]
         result = super().send(request)
         self.accepted[request.to] = result
+        if self.crash_after_send:
+            raise Crash
         return result
 
     def lookup(self, request, since, exclude=frozenset()):  # type: ignore[no-untyped-def]
@@ -370,24 +378,16 @@ class LookupSender(FakeSender):
         return self.accepted.get(request.to)
 
 
-class Crash(Exception):
-    """The dispatcher dies."""
-
-
 def test_a_send_not_yet_recorded_at_a_crash_is_looked_up_not_resent(
-    db: Database, settings: Settings, campaign, monkeypatch: pytest.MonkeyPatch
+    db: Database, settings: Settings, campaign
 ) -> None:  # type: ignore[no-untyped-def]
     sender = LookupSender()
+    sender.crash_after_send = True
     now = at(DUE - timedelta(days=3), 10)
-
-    def crash(*args: object, **kwargs: object) -> None:
-        raise Crash
-
-    with monkeypatch.context() as patch:
-        patch.setattr(dispatch.outbound, "record", crash)  # the provider took them; the SIDs were not saved
-        with pytest.raises(Crash):
-            run(db, settings, sender, now)
+    with pytest.raises(Crash):  # the provider took them; the SIDs were not saved
+        run(db, settings, sender, now)
     assert len(sender.sent) == 2
+    sender.crash_after_send = False
     with db.session() as s:
         assert {(m.status, m.provider_sid) for m in s.scalars(select(Message))} == {
             (MessageStatus.SENDING, None)

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot import embedded_redis, health, rasa_runtime, runtime, worker
+from bot import embedded_redis, health, runtime, worker
 from bot.config import Settings, load_settings, override
 from bot.conversation import jobs
 from bot.logging_setup import RedactSecrets
+from bot.rasa import server
 
 
 def test_embedded_redis_starts_once_and_stops(tmp_path: Path) -> None:
@@ -25,7 +26,7 @@ def test_embedded_redis_starts_once_and_stops(tmp_path: Path) -> None:
 
 def test_rasa_endpoints_without_redis_use_in_memory_stores(tmp_path: Path) -> None:
     s = load_settings({"REGUA_VAR_DIR": str(tmp_path), "ACTION_SERVER_URL": "http://actions:5055/webhook"})
-    config = rasa_runtime.endpoints_config(s)
+    config = server.endpoints_config(s)
     assert config == {
         "action_endpoint": {"url": "http://actions:5055/webhook", "token": s.action_server_token}
     }
@@ -35,7 +36,7 @@ def test_rasa_endpoints_use_redis_tracker_and_lock_store(tmp_path: Path) -> None
     s = load_settings(
         {"REGUA_VAR_DIR": str(tmp_path), "REDIS_URL": "rediss://user:p%40ss@cache.example:6380/3"}
     )
-    config = rasa_runtime.endpoints_config(s)
+    config = server.endpoints_config(s)
     assert config["tracker_store"].pop("record_exp") == 30 * 86400  # RETENTION_TRACKER_DAYS (LGPD)
     for key in ("tracker_store", "lock_store"):
         assert config[key] == {
@@ -48,16 +49,16 @@ def test_rasa_endpoints_use_redis_tracker_and_lock_store(tmp_path: Path) -> None
             "username": "user",
             "password": "p@ss",
         }
-    path = rasa_runtime.write_endpoints(s)
+    path = server.write_endpoints(s)
     assert path.stat().st_mode & 0o077 == 0  # it holds the Redis password
     assert '"tracker_store"' in path.read_text()
 
 
 def test_rasa_server_command_binds_loopback(settings: Settings, tmp_path: Path) -> None:
-    cmd = rasa_runtime.server_command(settings, tmp_path / "m.tar.gz", tmp_path / "e.yml", tmp_path / "c.yml")
+    cmd = server.server_command(settings, tmp_path / "m.tar.gz", tmp_path / "e.yml", tmp_path / "c.yml")
     assert cmd[1:5] == ["-m", "rasa_extensions.launch", "run", "--enable-api"]
     assert cmd[cmd.index("--interface") + 1] == "127.0.0.1"
-    assert rasa_runtime.rasa_environment()["RASA_TELEMETRY_ENABLED"] == "false"
+    assert server.rasa_environment()["RASA_TELEMETRY_ENABLED"] == "false"
 
 
 def test_log_filter_masks_secrets_and_url_passwords() -> None:
@@ -87,4 +88,4 @@ def test_health_reports_unreachable_services(settings: Settings) -> None:
 @pytest.mark.parametrize("url", ["unix:///tmp/x.sock", "http://x"])
 def test_rasa_redis_store_needs_tcp_url(url: str) -> None:
     with pytest.raises(ValueError):
-        rasa_runtime.redis_store_config(url)
+        server.redis_store_config(url)

@@ -75,15 +75,14 @@ def test_no_module_builds_audit_rows_or_repeats_a_helper_by_hand():
         assert not extra, f"{pattern} outside {home}: {sorted(extra)}"
 
 
-# Modules that compose what a debtor reads; their sentences must come from bot/texts.py.
+# Modules (or whole packages) that compose what a debtor reads; their sentences must come from bot/texts.py.
 DEBTOR_FACING = (
-    "bot/answers.py",
-    "bot/agreements.py",
+    "bot/answers",
+    "bot/agreements",
     "bot/conversation/decide.py",
     "bot/conversation/rasa_turn.py",
     "bot/conversation/handoff.py",
     "bot/hours.py",
-    "bot/claims.py",
     "bot/payments/charges.py",
     "bot/payments/confirmations.py",
     "bot/reminders/dispatch.py",
@@ -118,9 +117,12 @@ def _sentences(path: Path) -> list[str]:
 
 
 def test_every_portuguese_sentence_a_debtor_reads_comes_from_the_texts_module():
-    found = {
-        module: [s for s in _sentences(ROOT / module) if _PORTUGUESE.search(s)] for module in DEBTOR_FACING
-    }
+    modules = [
+        path.relative_to(ROOT).as_posix()
+        for entry in DEBTOR_FACING
+        for path in (sorted((ROOT / entry).rglob("*.py")) if (ROOT / entry).is_dir() else [ROOT / entry])
+    ]
+    found = {module: [s for s in _sentences(ROOT / module) if _PORTUGUESE.search(s)] for module in modules}
     assert {module: hits for module, hits in found.items() if hits} == {}
 
 

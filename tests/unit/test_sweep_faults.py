@@ -3,7 +3,7 @@ lookup never gives a reply the SID another reply already holds (issue 15 §2).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,9 +17,11 @@ from bot.channels.twilio_api import TwilioSender
 from bot.config import Settings, override
 from bot.conversation import loop, sweep
 from bot.db import Database
-from bot.models import Channel, Direction, Message, MessageStatus, utcnow
+from bot.models import Channel, Conversation, Direction, Message, MessageStatus, utcnow
+from bot.payments import confirmations
 from bot.reminders import scheduler
 from tests import twilio_standin
+from tests.conftest import People
 from tests.unit.conftest import FakeSender
 from tests.unit.test_dialogue import _pending
 
@@ -47,7 +49,7 @@ def _reply(
     """An outbound reply: sent with `sid`, `pending`, or left `sending` without a SID long enough to count
     as stuck."""
     with db.session() as s:
-        channel = s.scalar(select(Message.channel).where(Message.conversation_id == conversation_id))
+        channel = s.get_one(Conversation, conversation_id).channel
         message = Message(
             conversation_id=conversation_id,
             direction=Direction.OUTBOUND,
@@ -101,6 +103,48 @@ def test_a_stuck_reply_matching_an_already_recorded_message_is_sent_again_and_th
     assert found["stuck_sends"] == 2 and found["delivering"] == 1
     assert _status(db, again) == (MessageStatus.PENDING, None)  # Twilio never got the second: sent again
     assert _status(db, boleto) == (MessageStatus.QUEUED, delivered.sid)
+
+
+class NumberLookup(FakeSender):
+    """A provider whose lookup matches a message by body and number, whatever the channel (both of a
+    debtor's conversations, WhatsApp and SMS, reach the same number)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.copies: list[tuple[str, OutboundRequest]] = []
+
+    def lookup(
+        self, request: OutboundRequest, since: datetime, exclude: Container[str] = frozenset()
+    ) -> SendResult | None:
+        for sid, sent in self.copies:
+            if sent.body == request.body and sent.to == request.to and sid not in exclude:
+                return SendResult(sid=sid, status=MessageStatus.DELIVERED)
+        return None
+
+    def send(self, request: OutboundRequest) -> SendResult:
+        result = super().send(request)
+        self.copies.append((result.sid, request))
+        return result
+
+
+def test_a_lookup_never_matches_a_sid_recorded_in_another_conversation(services, db: Database) -> None:  # type: ignore[no-untyped-def]
+    services.sender = sender = NumberLookup()
+    whatsapp = _pending(db, "oi")
+    # The same debtor's SMS conversation got the same question; the provider's copy is recorded there.
+    with db.session() as s:
+        sms = Conversation(channel=Channel.SMS, address=PHONE)
+        s.add(sms)
+        s.flush()
+        sms_id = sms.id
+    first = sender.send(OutboundRequest(channel=Channel.SMS, to=PHONE, body=QUESTION))
+    recorded = _reply(db, sms_id, QUESTION, sid=first.sid)
+    stuck = _reply(db, whatsapp, QUESTION)  # never reached the provider
+
+    assert sweep.sweep_once(services)["stuck_sends"] == 1
+
+    # Not given the other conversation's copy: the provider never got it, so it goes again.
+    assert _status(db, stuck) == (MessageStatus.PENDING, None)
+    assert _status(db, recorded) == (MessageStatus.SENT, first.sid)
 
 
 class BrokenLookup(FakeSender):
@@ -180,3 +224,45 @@ def test_a_reply_twilio_created_but_answered_with_a_5xx_is_settled_by_lookup_not
     sweep.sweep_once(services)
     assert _status(db, boleto) == (MessageStatus.QUEUED, standin.to(PHONE)[0]["sid"])
     assert [m["body"] for m in standin.to(PHONE)] == ["Seu boleto"]  # exactly once
+
+
+def test_a_payment_thank_you_twilio_created_but_answered_with_a_5xx_is_settled_by_lookup_not_sent_again(
+    settings: Settings, services, db: Database, people: People, standin: twilio_standin.StandIn
+) -> None:  # type: ignore[no-untyped-def]
+    services.sender = TwilioSender(_twilio(settings, standin))
+    with db.session() as s:  # the debtor wrote today: a free-form thank-you may go on WhatsApp
+        s.add(
+            Conversation(
+                channel=Channel.WHATSAPP, address=PHONE, debtor_id=people.debtor_id, last_inbound_at=utcnow()
+            )
+        )
+    with db.session() as s:
+        (conversation_id,) = confirmations.thank(s, settings, people.debtor_id, "Recebemos o pagamento")
+    standin.after_create = [500]
+
+    loop.send_now(services, conversation_id)  # the delivery job the payment webhook enqueues
+    (thanks,) = _replies(db, conversation_id)
+    assert _status(db, thanks) == (MessageStatus.SENDING, None)  # ambiguous: not retried blindly
+    loop.send_now(services, conversation_id)
+    assert len(standin.to(PHONE)) == 1
+
+    with db.session() as s:
+        s.execute(
+            update(Message)
+            .where(Message.id == thanks)
+            .values(updated_at=utcnow() - sweep.STUCK_SENDING - timedelta(seconds=1))
+        )
+    sweep.sweep_once(services)
+    (copy,) = standin.to(PHONE)
+    assert _status(db, thanks) == (MessageStatus.QUEUED, copy["sid"])
+
+
+def _replies(db: Database, conversation_id: int) -> list[int]:
+    with db.session() as s:
+        return list(
+            s.scalars(
+                select(Message.id).where(
+                    Message.conversation_id == conversation_id, Message.direction == Direction.OUTBOUND
+                )
+            )
+        )

@@ -25,7 +25,7 @@ from bot.models import (
     Processing,
     utcnow,
 )
-from bot.rasa_client import BotMessage
+from bot.rasa.client import BotMessage
 from tests.conftest import OLD_WHATSAPP_ID, PHONE, People
 from tests.unit.conftest import failing_statements, post_message
 from webhooks import create_app

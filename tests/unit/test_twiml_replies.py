@@ -19,7 +19,7 @@ from bot.config import ConfigError, Settings, load_settings, override
 from bot.conversation import chat, loop, receive, sweep
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, Processing, utcnow
-from bot.rasa_client import BotMessage
+from bot.rasa.client import BotMessage
 from tests.conftest import PHONE, People
 from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, post_message
 from webhooks import create_app
@@ -317,7 +317,7 @@ def test_a_reply_response_reads_back_as_written_and_anything_else_is_refused(
     request = OutboundRequest(
         channel=Channel.WHATSAPP, to=PHONE, body="Pix: 0002 & <cia>", media_urls=["https://x/q.png?a=1&b=2"]
     )
-    (read,) = read_reply_twiml(reply_twiml(twilio_settings, [(42, request, 1)]))
+    (read,) = read_reply_twiml(reply_twiml(twilio_settings, [(42, request)]))
     assert (read.reply_id, read.body, read.media) == (42, "Pix: 0002 & <cia>", ["https://x/q.png?a=1&b=2"])
     with pytest.raises(ValueError, match="not a TwiML response"):
         read_reply_twiml("<Other/>")

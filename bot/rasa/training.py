@@ -4,7 +4,7 @@ Rasa lives in its own virtualenv (`.venv-rasa`, made by `make bootstrap`) and is
 subprocess (`settings.rasa_bin`), with the project root as working directory and telemetry off. Nothing
 here imports Rasa.
 
-The cross-validation report lives in `bot.nlu_report`.
+The cross-validation report lives in `bot.rasa.cross_validation`.
 
 The model file is named after a fingerprint of the training inputs (`config.yml`, `domain.yml` and every
 file under `nlu_data/`), so `ensure_model()` retrains exactly when one of them changed.

@@ -1,5 +1,6 @@
-"""The NLU cross-validation report: `cross_validate()` runs Rasa's k-fold test (through `bot.nlu`) and
-turns its intent report into an `NluReport`, written as Markdown to `docs/nlu-report.md`.
+"""The NLU cross-validation report: `cross_validate()` runs Rasa's k-fold test (through
+`bot.rasa.training`) and turns its intent report into an `NluReport`, written as Markdown to
+`docs/nlu-report.md`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, get_settings
-from bot.nlu import CONFIG_FILE, DATA_DIR, RasaError, _log_file, model_fingerprint, nlu_examples, run_rasa
+from bot.rasa.training import (
+    CONFIG_FILE,
+    DATA_DIR,
+    RasaError,
+    _log_file,
+    model_fingerprint,
+    nlu_examples,
+    run_rasa,
+)
 
 REPORT_FILE = PROJECT_ROOT / "docs" / "nlu-report.md"
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import optout
-from bot.delivery.outbound import OPT_OUT_ERROR_CODES
+from bot.delivery.sending import OPT_OUT_ERROR_CODES
 from bot.models import Direction, Message, MessageStatus, OptOutAction, utcnow
 
 log = logging.getLogger(__name__)

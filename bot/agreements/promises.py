@@ -18,7 +18,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agreements, audit
+from bot import audit
+from bot.agreements.offers import open_debt, updated_total
+from bot.agreements.pricing import policy_for
 from bot.models import (
     Conversation,
     Creditor,
@@ -58,11 +60,11 @@ def promise(
     """Record the debtor's promise to pay on `promised_on` if the creditor's policy allows the date.
     None when the debtor has nothing open to promise on."""
     assert conversation.debtor_id is not None
-    grouped = agreements.open_debt(session, conversation.debtor_id, today)
+    grouped = open_debt(session, conversation.debtor_id, today)
     if not grouped:
         return None
     totals = {
-        creditor_id: agreements.updated_total(invoices, session.get_one(Creditor, creditor_id), today)
+        creditor_id: updated_total(invoices, session.get_one(Creditor, creditor_id), today)
         for creditor_id, invoices in grouped.items()
     }
     creditor_id = max(totals, key=lambda c: totals[c])
@@ -70,7 +72,7 @@ def promise(
     invoices = grouped[creditor_id]
     if promised_on < today:
         return PromiseResult(creditor=creditor, invoices=invoices, in_the_past=True)
-    latest = today + timedelta(days=agreements.policy_for(session, creditor_id).max_promise_days)
+    latest = today + timedelta(days=policy_for(session, creditor_id).max_promise_days)
     if promised_on > latest:
         return PromiseResult(creditor=creditor, invoices=invoices, latest=latest)
     ids = sorted(i.id for i in invoices)
@@ -92,7 +94,7 @@ def promise(
     found.conversation_id = conversation.id
     found.invoice_ids = ids
     found.promised_on = promised_on
-    found.amount_cents = agreements.updated_total(invoices, creditor, promised_on)
+    found.amount_cents = updated_total(invoices, creditor, promised_on)
     for invoice in invoices:
         invoice.pause_reason = PAUSE_REASON
         invoice.collection_paused_until = _deadline(promised_on)

@@ -5,6 +5,8 @@
   sent afterwards (or with the claim) is attached to the open claims as evidence.
 * A dispute opens a `dispute` case per invoice and pauses its collection until an agent resolves it
   (`pause_reason = "dispute"`); disputed invoices are left out of renegotiation offers.
+
+`ja_paguei` and `contestar_divida` are the bot's answers; `open_cases` and `resolve` serve the agents.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import audit
+from bot import audit, texts
+from bot.answers.turns import Turn, for_confirmed_debtor, own_message
+from bot.config import Settings
+from bot.delivery.outgoing import Reply
 from bot.models import (
     Case,
     CaseKind,
@@ -24,12 +29,15 @@ from bot.models import (
     Invoice,
     InvoiceStatus,
     Message,
+    as_utc,
     utcnow,
 )
 from bot.payments import mismatches
 
 # A receipt sent this long after the claim still belongs to it.
 RECEIPT_WINDOW = timedelta(days=7)
+
+
 RECENTLY_PAID = timedelta(days=60)
 
 
@@ -163,3 +171,30 @@ def resolve(session: Session, case: Case, *, actor: str, resolution: str, resume
     if resume_collection:
         mismatches.release_agreement(session, case)
     audit.record(session, actor, "case.resolved", "case", case.id, resume_collection=resume_collection)
+
+
+@for_confirmed_debtor
+def ja_paguei(session: Session, settings: Settings, turn: Turn, conversation: Conversation) -> list[Reply]:
+    """Check the claim: thank for a confirmed payment, or record it, pause reminders and ask the receipt."""
+    result = claim_paid(session, conversation, own_message(session, conversation, turn))
+    if not result.invoices:
+        if result.recently_paid:
+            paid = result.recently_paid[0]
+            when = texts.paid_on(as_utc(paid.paid_at) if paid.paid_at else None)
+            return [Reply(texts.already_paid(texts.invoice_label(paid.description, paid.external_ref), when))]
+        return [Reply(texts.NO_OPEN_INVOICES)]
+    labels = ", ".join(texts.invoice_label(i.description, i.external_ref) for i in result.invoices)
+    days = max(i.creditor.claim_pause_days for i in result.invoices)
+    return [Reply(texts.payment_claim(labels, days, [c.id for c in result.cases], result.receipt_attached))]
+
+
+@for_confirmed_debtor
+def contestar_divida(
+    session: Session, settings: Settings, turn: Turn, conversation: Conversation
+) -> list[Reply]:
+    """Record a dispute, pause collection of the invoices and queue it for an agent."""
+    result = dispute(session, conversation, own_message(session, conversation, turn))
+    if not result.invoices:
+        return [Reply(texts.NOTHING_TO_DISPUTE)]
+    labels = ", ".join(texts.invoice_label(i.description, i.external_ref) for i in result.invoices)
+    return [Reply(texts.dispute_recorded(labels, [c.id for c in result.cases]))]

@@ -1,0 +1,67 @@
+"""Roles and what each may do: the one place the console's permissions are decided.
+
+Views, the CLI and the services ask `can(user, Permission.X)` (or `require`); none of them compares
+roles itself, so a change of policy is a change here.
+
+* agent: works the queue: sees the conversations waiting for anyone and their own, takes one;
+* supervisor: an agent who also sees every conversation and assigns or reassigns them;
+* admin: a supervisor who also manages people (today through `regua user ...`).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from bot.models import User, UserRole
+
+
+class Permission(enum.StrEnum):
+    """Something a person may be allowed to do in the console."""
+
+    USE_CONSOLE = "use_console"  # log in and see the queue
+    TAKE = "take"  # assign a waiting conversation to oneself
+    SEE_ALL = "see_all"  # see conversations assigned to other people
+    ASSIGN = "assign"  # assign a conversation to someone else, or take it from them
+    MANAGE_PEOPLE = "manage_people"  # add and disable people, reset passwords
+
+
+_AGENT = frozenset({Permission.USE_CONSOLE, Permission.TAKE})
+_SUPERVISOR = _AGENT | {Permission.SEE_ALL, Permission.ASSIGN}
+ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
+    UserRole.AGENT: _AGENT,
+    UserRole.SUPERVISOR: _SUPERVISOR,
+    UserRole.ADMIN: _SUPERVISOR | {Permission.MANAGE_PEOPLE},
+}
+
+# How the console and the CLI name each role.
+ROLE_LABELS: dict[UserRole, str] = {
+    UserRole.AGENT: "Agente",
+    UserRole.SUPERVISOR: "Supervisor(a)",
+    UserRole.ADMIN: "Administrador(a)",
+}
+
+
+class NotAllowed(Exception):
+    """The person may not do this; the message is pt-BR, for them."""
+
+
+def can(user: User | None, permission: Permission) -> bool:
+    """True when `user` is active and their role grants `permission` (False for nobody)."""
+    if user is None or not user.active:
+        return False
+    return permission in ROLE_PERMISSIONS[UserRole(user.role)]
+
+
+def require(user: User | None, permission: Permission) -> None:
+    """Raise `NotAllowed` unless `can(user, permission)`."""
+    if not can(user, permission):
+        raise NotAllowed("Você não tem permissão para fazer isso.")
+
+
+def parse_role(value: str) -> UserRole:
+    """The role named `value` (agent, supervisor or admin, any case); ValueError in pt-BR otherwise."""
+    try:
+        return UserRole(value.strip().lower())
+    except ValueError:
+        names = ", ".join(r.value for r in UserRole)
+        raise ValueError(f"papel desconhecido: {value!r} (use {names})") from None

@@ -1,0 +1,58 @@
+"""Debian's Chromium driven by Playwright, shared by the browser tests.
+
+`/usr/bin/chromium` (installed by scripts/system-deps.sh when the build runs as root); never
+`playwright install`, which downloads a browser of its own. Without it the tests are skipped when not
+running as root; as root a missing browser is a failure.
+
+Screenshots kept in docs/ are re-taken only on request (REGUA_UPDATE_SCREENSHOTS=1), so a normal run
+leaves the working tree clean: see `keep_screenshot`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless without a sandbox or GPU, and without the background connections this closed network refuses.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless (skips or fails the test when it is missing, see the module doc)."""
+    if not CHROMIUM.exists():
+        if os.geteuid() != 0:
+            pytest.skip(
+                f"{CHROMIUM} is not installed and this is not root: install Debian's chromium "
+                "(sudo apt-get install chromium fonts-liberation) to run the browser test"
+            )
+        pytest.fail(f"{CHROMIUM} is missing: scripts/system-deps.sh installs it as root (make bootstrap)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def keep_screenshot(taken: Path, kept: Path) -> None:
+    """Copy the screenshot `taken` over the one kept in the repository, when REGUA_UPDATE_SCREENSHOTS=1."""
+    if os.environ.get("REGUA_UPDATE_SCREENSHOTS") == "1":
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(taken, kept)
