@@ -220,11 +220,11 @@ def record(
     row = session.connection().execute(statement, params).mappings().first()
     if row is None:
         return Recorded(None)
-    first_look = None
+    look = None
     if owner is not None:
         facts = Facts(row["same_text"] or 0, row["answered"] or 0, bool(row["offer_pending"]))
-        first_look = FirstLook(row["older_id"], row["older_retry_at"], facts)
-    return Recorded(row, bool(row["wa_id_unknown"]), first_look)
+        look = FirstLook(row["older_id"], row["older_retry_at"], facts)
+    return Recorded(row, bool(row["wa_id_unknown"]), look)
 
 
 # --- The same checks on their own, for a look without the fused statement.
