@@ -18,7 +18,7 @@ Usage (from the project root)::
    the legal one, `rate x --duration` new debtors (São Paulo numbers, WhatsApp consent given, so every
    message is a WhatsApp template at `WHATSAPP_SEND_RATE`) with one invoice each due in three days,
    planned for the day; then `--workers` dispatcher processes (`bench/reminders_child.py`: the real
-   `bot.conversation.jobs.dispatch_reminders` job run back to back, `TwilioSender` with credentials-shaped
+   `bot.reminders.jobs.dispatch_reminders` job run back to back, `TwilioSender` with credentials-shaped
    settings,
    the shared `SendRate`s in Redis `--redis-url`) send the campaign to the local Twilio stand-in
    (`bench/reminders_standin.py`: `bench/twilio_recorder.py`'s Twilio look-alike plus template
@@ -1139,7 +1139,7 @@ def dispatch_method(args: argparse.Namespace) -> str:
     consent = "WhatsApp consent given" if args.channel == "whatsapp" else "no WhatsApp consent: SMS"
     return (
         f"{args.workers} dispatcher processes, each `bench/reminders_child.py`: the real "
-        "`bot.conversation.jobs.dispatch_reminders` job — the one `regua worker --queue reminders` runs, "
+        "`bot.reminders.jobs.dispatch_reminders` job — the one `regua worker --queue reminders` runs, "
         "queued "
         "by the scheduler — called back to back until a call returns before its budget (nothing "
         "due), without RQ around it. So `dispatch_batch` as deployed: claims of `BATCH_SIZE` rows, "

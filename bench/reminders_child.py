@@ -1,4 +1,4 @@
-"""One dispatcher process for `bench/reminders.py`: the real `bot.conversation.jobs.dispatch_reminders` RQ
+"""One dispatcher process for `bench/reminders.py`: the real `bot.reminders.jobs.dispatch_reminders` RQ
 job, in a loop.
 
 The dispatcher role of the Procfile is `regua worker --queue reminders` running the `dispatch_reminders`
@@ -138,7 +138,7 @@ def main() -> None:
         from sqlalchemy import text
 
         from bot import runtime
-        from bot.conversation import jobs
+        from bot.reminders import jobs
 
         timers = PhaseTimers()
         profiles = ThreadProfiles() if profile_path else None

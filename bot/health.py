@@ -171,8 +171,8 @@ def check_worker_roundtrip(conn: redis.Redis, *, timeout: float = 20.0) -> Check
 
     from rq import Queue
 
-    # By queue name and dotted path: importing bot.conversation.jobs would close the cycle dialogue ->
-    # health -> jobs.
+    # By queue name and dotted path, as every RQ job (bot.runtime): importing bot.conversation.jobs
+    # would close a cycle (the engine imports this module).
     job = Queue("default", connection=conn).enqueue(
         "bot.conversation.jobs.ping", result_ttl=60, ttl=int(timeout)
     )

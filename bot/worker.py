@@ -16,7 +16,7 @@ from rq import SimpleWorker
 
 from bot import redis_client
 from bot.config import Settings
-from bot.conversation import jobs
+from bot.conversation import sweep
 from bot.conversation.sweep_schedule import DEFAULT_QUEUE, RESULT_TTL
 from bot.redaction import scrub
 from bot.runtime import queue
@@ -47,6 +47,6 @@ def run(settings: Settings, *, queues: list[str] | None = None, burst: bool = Fa
     worker = ScrubbingWorker(queues or [DEFAULT_QUEUE], connection=conn)
     if not burst:
         # Pick up whatever was left pending while no worker ran, then keep the minute sweep going.
-        queue(conn).enqueue(jobs.sweep, result_ttl=RESULT_TTL)
+        queue(conn).enqueue(sweep.sweep, result_ttl=RESULT_TTL)
     log.info("worker %s listening on %s", worker.name, ", ".join(q.name for q in worker.queues))
     return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)

@@ -1,41 +1,31 @@
 """Twilio webhooks: inbound messages (`/webhooks/twilio/messages`) and delivery status (`.../status`).
 
-Design (see docs/conversation.md): the message webhook checks the signature, saves the message and
-answers the debtor inline, within a time budget: the replies go back in the response as TwiML
-`<Message>`s (or, with TWILIO_INLINE_REPLIES=api and in sandbox mode, through the sender before an empty
-response). Whatever must wait (Rasa down or slow, a backlog) is left pending and handed to the RQ
-workers, so every webhook stays far inside Twilio's 15 seconds. One debtor's messages stay in order
-whoever processes them (a conversation lease, bot.conversation.dialogue). When the database fails, the
-message is
-spooled (bot.conversation.spool) and Twilio still gets a 200: Twilio does not retry message webhooks.
+Each view checks, parses, makes one call into the engine and renders the answer. The message webhook
+checks the signature and parses the form; `bot.conversation.receive` saves the message and answers the
+debtor inline, within a time budget (see docs/conversation.md); the replies go back in the
+response as TwiML `<Message>`s (or, with TWILIO_INLINE_REPLIES=api and in sandbox mode, through the
+sender before an empty response). Twilio always gets a 200 for a well-formed message: when the database
+fails the engine spools it, as Twilio does not retry message webhooks.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 
 from flask import Blueprint, Response, abort, request
-from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from bot.channels.twiml import reply_twiml
-from bot.conversation import dialogue, inbound, leases
-from bot.conversation.spool import Spool
+from bot.conversation import inbound
+from bot.conversation.receive import receive
 from bot.delivery import status as delivery_status
 from bot.delivery.outgoing import Outgoing
-from bot.runtime import Services
 from webhooks.errors import error_response
 from webhooks.extensions import conversations, db, settings
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
-
-# Inline answering starts no new message, and sends no reply, after this long from the request's start;
-# later messages of a burst and late replies go to the workers. The worst case is this budget plus one
-# Rasa call (`INLINE_RASA_TIMEOUT_SECONDS`) or one Twilio send (5 s): far inside Twilio's 15 seconds.
-INLINE_BUDGET_SECONDS = 1.0
 
 
 def _twiml(replies: list[Outgoing]) -> Response:
@@ -70,9 +60,8 @@ def verify_signature() -> None:
 
 @bp.post("/messages")
 def messages() -> Response | tuple[Response | str, int]:
-    """Save an inbound WhatsApp/SMS message and hand it to the bot; spool it if the database fails."""
-    received_at = time.time()
-    deadline = time.monotonic() + INLINE_BUDGET_SECONDS
+    """Check (the signature, before the request), parse the form, hand the message to the engine
+    (bot.conversation.receive), render its answer as TwiML."""
     try:
         message = inbound.parse_form(request.form)
     except inbound.AutomatedSender:
@@ -80,80 +69,15 @@ def messages() -> Response | tuple[Response | str, int]:
         return _twiml([])
     except inbound.BadInbound as error:
         return error_response(400, "bad_request", f"Mensagem inválida: {error}.")
-
-    allowed = conversations.limiter().allow(message.sender.canonical_e164)
-    ignored = None if allowed else "rate_limited"
-    services = conversations.services()
-    spool = conversations.spool()
-    # Messages spooled while the database was down go first (oldest first, within the budget); while
-    # any still wait, this one queues behind them, so it never overtakes an older one
-    # (bot.conversation.spool).
-    if spool.pending():
-        spool.replay(services.database, services.later, deadline)
-        if spool.pending():
-            return _spool(spool, received_at, ignored, "older messages are still spooled")
-    try:
-        replies = _store_and_answer(services, message, allowed, ignored, deadline)
-    except SQLAlchemyError as error:
-        # Twilio does not retry a failed message webhook: keep the message for the replay instead.
-        return _spool(spool, received_at, ignored, f"the database is unavailable ({type(error).__name__})")
-    return _twiml(replies)
-
-
-def _spool(spool: Spool, received_at: float, ignored: str | None, why: str) -> Response:
-    """Spool the request's form and answer Twilio 200 with an empty TwiML. No notice goes to the debtor:
-    without the database Régua cannot check an opt-out, a human handoff or the reply-loop guard, nor
-    record the reply; the answer comes when the message is replayed."""
-    where = spool.append(request.form, received_at, ignored)
-    log.warning("message spooled (%s): %s", where, why)  # never the form: it holds the message
-    return _twiml([])
-
-
-def _store_and_answer(
-    services: Services, message: inbound.Inbound, allowed: bool, ignored: str | None, deadline: float
-) -> list[Outgoing]:
-    """Save the message, answer it within `deadline`, hand what waits to the workers; the replies to
-    return as TwiML. A database failure raises `SQLAlchemyError` (nothing is answered then)."""
-    database = services.database
-    # One pooled connection for the whole request; the message is saved, the conversation claimed (in
-    # the same UPDATE that records the message on it) and the message looked at in one transaction,
-    # committed before Rasa is asked or anything is sent.
-    owner = leases.new_owner() if allowed else None
-    replies: list[Outgoing] = []
-    with database.one_connection():
-        try:
-            with database.session() as session:
-                if owner is None:
-                    stored, lease = inbound.store(session, message, ignored=ignored), None
-                else:
-                    stored, lease = dialogue.store_and_claim(services, session, message, owner)
-        except SQLAlchemyError:
-            raise  # the database itself failed: the caller spools the message
-        except Exception:
-            # Looking at the message failed (a bug): save it on its own, pending, for a worker to try
-            # again; a message is never lost to an error in answering it.
-            log.exception("message could not be looked at inline; saved for the workers")
-            with database.session() as session:
-                stored = inbound.store(session, message, ignored=ignored)
-            lease = None
-        if stored.duplicate:
-            log.info("message %s already received; not answered again", stored.message_id)
-        elif not allowed:
-            log.warning(
-                "message %s stored without answer: number over the inbound rate limit", stored.message_id
-            )
-        elif lease is None:
-            services.later.process(stored.conversation_id)
-        else:
-            inline = dialogue.answer_inline(
-                services, stored.conversation_id, deadline, lease, hold=settings().twiml_replies
-            )
-            replies = inline.replies
-            if inline.left and dialogue.has_ready_message(database, stored.conversation_id):
-                # Left for later (Rasa down or slow, a backlog beyond the budget, a conversation another
-                # process holds): the workers take it through RQ, or the sweep if Redis is down.
-                services.later.process(stored.conversation_id)
-    return replies
+    received = receive(
+        conversations.services(),
+        message,
+        request.form,
+        limiter=conversations.limiter(),
+        spool=conversations.spool(),
+        hold=settings().twiml_replies,
+    )
+    return _twiml(received.replies)
 
 
 @bp.post("/status")

@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -78,20 +77,6 @@ _CURRENT_OFFER = (
     .order_by(AgreementOffer.id.desc())
     .limit(1)
 )
-
-
-def offer_pending(conversation_id: Any) -> Any:
-    """Whether the conversation `conversation_id` (an SQL expression) has an open or chosen offer,
-    expired or not, as an EXISTS: the statement that saves a new message reads it, so the look skips
-    `current_offer` when there is none."""
-    return (
-        select(AgreementOffer.id)
-        .where(
-            AgreementOffer.conversation_id == conversation_id,
-            AgreementOffer.status.in_([OfferStatus.OPEN, OfferStatus.CHOSEN]),
-        )
-        .exists()
-    )
 
 
 def current_offer(session: Session, conversation_id: int) -> AgreementOffer | None:

@@ -13,19 +13,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from limits import parse_many
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Text, bindparam, func, select
-from sqlalchemy.orm import Session, aliased
 
 from bot import redis_client
 from bot.breaker import CircuitBreaker
 from bot.config import Settings
-from bot.models import Conversation, Direction, Message, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -67,78 +63,11 @@ class InboundRateLimiter:
         return allowed
 
 
-# Both counts in one query (a FILTER clause each): earlier inbound messages with the same text, and the
-# distinct messages we answered, each within its window. Built once, with bound parameters (it runs for
-# every message; see bot.conversation.leases on why).
-_LOOP_COUNTS = select(
-    func.count().filter(
-        Message.direction == Direction.INBOUND,
-        Message.id < bindparam("message_id"),
-        Message.body == bindparam("body"),
-        Message.created_at >= bindparam("same_text_since"),
-    ),
-    func.count(func.distinct(Message.in_reply_to_id)).filter(
-        Message.direction == Direction.OUTBOUND,
-        Message.created_at >= bindparam("answered_since"),
-    ),
-).where(
-    Message.conversation_id == bindparam("conversation_id"),
-    Message.created_at >= bindparam("since"),
-)
-
-
-def loop_facts(conversation_id: Any) -> dict[str, Any]:
-    """The same two counts as scalar subqueries about the conversation `conversation_id` (an SQL
-    expression), for the statement that reads them while it saves a new message (before it is inserted,
-    so "earlier" needs no id): see `loop_params` for their parameters and `looks_like_reply_loop`."""
-    earlier = aliased(Message)
-
-    def count(what: Any, *where: Any) -> Any:
-        return select(what).where(earlier.conversation_id == conversation_id, *where).scalar_subquery()
-
-    return {
-        "same_text": count(
-            func.count(),
-            earlier.direction == Direction.INBOUND,
-            earlier.body == bindparam("loop_body", type_=Text),
-            earlier.created_at >= bindparam("same_text_since", type_=earlier.created_at.type),
-        ),
-        "answered": count(
-            func.count(func.distinct(earlier.in_reply_to_id)),
-            earlier.direction == Direction.OUTBOUND,
-            earlier.created_at >= bindparam("answered_since", type_=earlier.created_at.type),
-        ),
-    }
-
-
-def loop_params(body: str, now: datetime) -> dict[str, Any]:
-    """The parameters of `loop_facts` for a message with `body` arriving at `now`."""
-    return {
-        "loop_body": body,
-        "same_text_since": now - SAME_TEXT_WINDOW,
-        "answered_since": now - REPLIES_WINDOW,
-    }
-
-
-def looks_like_reply_loop(
-    session: Session, conversation: Conversation, message: Message, counts: tuple[int, int] | None = None
-) -> bool:
-    """True when answering `message` would likely feed a loop with an automated sender. `counts` are
-    `loop_facts` already read for it (same text, answered); without them they are queried."""
-    if counts is None:
-        now = utcnow()
-        counts = session.execute(
-            _LOOP_COUNTS,
-            {
-                "conversation_id": conversation.id,
-                "message_id": message.id,
-                "body": message.body,
-                "same_text_since": now - SAME_TEXT_WINDOW,
-                "answered_since": now - REPLIES_WINDOW,
-                "since": now - max(SAME_TEXT_WINDOW, REPLIES_WINDOW),
-            },
-        ).one()
-    same_text, answered = counts
-    if message.body and (same_text or 0) >= SAME_TEXT_REPEATS - 1:
+def looks_like_reply_loop(body: str, same_text: int, answered: int) -> bool:
+    """True when answering a message with `body` would likely feed a loop with an automated sender:
+    `same_text` earlier inbound messages of its conversation had the same text within
+    `SAME_TEXT_WINDOW`, and we answered `answered` of its messages within `REPLIES_WINDOW` (both read
+    by bot.conversation.first_look)."""
+    if body and same_text >= SAME_TEXT_REPEATS - 1:
         return True
-    return (answered or 0) >= MAX_ANSWERED
+    return answered >= MAX_ANSWERED

@@ -1,7 +1,7 @@
 """Handing a conversation to a human agent, and giving it back to the bot.
 
 While a conversation is not in the `bot` state the bot stays silent: the debtor's messages are stored
-for the agent and nothing is answered automatically (see bot.conversation.dialogue).
+for the agent and nothing is answered automatically (see bot.conversation.decide).
 """
 
 from __future__ import annotations

@@ -9,16 +9,17 @@ a second reply.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Update, bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from bot.conversation import identity
+from bot.conversation import first_look, identity
+from bot.conversation.first_look import FirstLook
 from bot.db import attach_row
 from bot.models import Channel, Conversation, Debtor, Direction, Message, MessageStatus, Processing, utcnow
 from bot.phones import Address, InvalidPhone, parse_address
@@ -58,12 +59,12 @@ class Stored:
     message_id: int
     duplicate: bool
     # The rows, loaded in the caller's session: holding them keeps them in its identity map, so the rest
-    # of the transaction (the first look at the message) need not read them. With a `Touch` that claims
-    # the lease, the conversation's `lease_owner` says who holds the conversation now.
+    # of the transaction (the first look at the message) need not read them. When `store` claimed the
+    # lease, the conversation's `lease_owner` says who holds the conversation now.
     conversation: Conversation | None = None
     message: Message | None = None
-    # What the `Touch` statement's facts read, by name (empty without one).
-    facts: Mapping[str, Any] = field(default_factory=dict)
+    # What the statement that claimed the lease read for the first look (None without a claim).
+    first_look: FirstLook | None = None
 
 
 def parse_form(form: Mapping[str, str]) -> Inbound:
@@ -99,81 +100,24 @@ def parse_form(form: Mapping[str, str]) -> Inbound:
     )
 
 
-# Statements built once, with bound parameters (see bot.conversation.leases on why).
+# Built once, with bound parameters (see bot.conversation.leases on why).
 _EXISTING = select(Message.id, Message.conversation_id).where(Message.provider_sid == bindparam("sid"))
-_TOUCH_VALUES = {
-    "last_inbound_at": bindparam("now"),
-    # Replies go out from the number the debtor last wrote to.
-    "our_address": func.coalesce(bindparam("to", type_=String), Conversation.our_address),
-}
 
 
-def touch_statement(
-    values: Mapping[str, Any], facts: Callable[[Any], Mapping[str, Any]] | None = None
-) -> Update:
-    """The UPDATE that records a message on its conversation (last inbound time, the number it wrote to,
-    and `values` on top, such as the lease claim of `bot.conversation.leases.CLAIM_VALUES`), returning the
-    row, whether
-    its debtor's WhatsApp id is unknown, and `facts(conversation_id)`: named scalar subqueries about the
-    conversation whose id is the given expression, read in the same round trip (before the message is
-    inserted). Build it once (module level)."""
-    # Recording the WhatsApp id then costs no query of its own.
-    wa_id_unknown = (
-        select(Debtor.whatsapp_id.is_(None))
-        .where(Debtor.id == Conversation.debtor_id)
-        .correlate(Conversation)
-        .scalar_subquery()
-        .label("wa_id_unknown")
-    )
-    # The id as a subquery on the key, not a correlation: SQLite renders RETURNING columns unqualified,
-    # and inside a subquery on messages `id` would be the message's.
-    other = aliased(Conversation)
-    this_id = (
-        select(other.id)
-        .where(other.channel == bindparam("b_channel"), other.address == bindparam("b_address"))
-        .scalar_subquery()
-    )
-    extra = [column.label(name) for name, column in (facts(this_id) if facts else {}).items()]
-    return (
-        update(Conversation)
-        .where(Conversation.channel == bindparam("b_channel"), Conversation.address == bindparam("b_address"))
-        .values({**_TOUCH_VALUES, **values})
-        .returning(Conversation, wa_id_unknown, *extra)
-    )
-
-
-_TOUCH = touch_statement({})
-
-
-@dataclass(frozen=True)
-class Touch:
-    """How `store` records the message on its conversation when it claims it: a `touch_statement` with
-    the lease claim's values, and its parameters (the claim's, `bot.conversation.leases.claim_params`, and
-    those of
-    the statement's facts)."""
-
-    statement: Update
-    params: Mapping[str, Any]
-
-
-def _touch_conversation(
-    session: Session, inbound: Inbound, touch: Touch | None, received_at: datetime | None = None
-) -> tuple[Conversation, bool, dict[str, Any], tuple[Debtor | None] | None]:
-    """The message's conversation, updated for it in one statement (`touch`, or just the last inbound
-    time and the number it wrote to), created first if new (linked to its debtor, if any); whether its
-    debtor's WhatsApp id is unknown; the touch statement's facts; and, if it had to be created, the
-    debtor it looked up (in a tuple)."""
+def _conversation_for(
+    session: Session, inbound: Inbound, owner: str | None, received_at: datetime | None
+) -> tuple[Conversation, first_look.Recorded, tuple[Debtor | None] | None]:
+    """The message's conversation, updated for it in one statement (bot.conversation.first_look.record:
+    the last inbound time, the number it wrote to and, for `owner`, the lease), created first if new
+    (linked to its debtor, if any); what that statement read; and, if the conversation had to be
+    created, the debtor it looked up (in a tuple)."""
     channel = Channel(inbound.sender.channel)
     address = inbound.sender.e164
     now = received_at or utcnow()
-    params = {"b_channel": channel, "b_address": address, "now": now, "to": inbound.to or None}
-    statement = _TOUCH
-    if touch is not None:
-        statement, params = touch.statement, {**params, **touch.params}
-    # On the session's connection, and the row attached as the ORM object (see `db.attach_row`).
-    row = session.connection().execute(statement, params).mappings().first()
+    to = inbound.to or None
+    recorded = first_look.record(session, channel, address, to, now, owner=owner, body=inbound.body)
     looked_up = None
-    if row is None:  # a new conversation, linked to its debtor from the start
+    if recorded.row is None:  # a new conversation, linked to its debtor from the start
         debtor = identity.find_debtor(session, inbound.sender.canonical_e164)
         looked_up = (debtor,)
         # ON CONFLICT DO NOTHING: another request may create it at the same moment (no savepoint needed).
@@ -182,9 +126,10 @@ def _touch_conversation(
             .values(channel=channel, address=address, debtor_id=debtor.id if debtor else None)
             .on_conflict_do_nothing(index_elements=[Conversation.channel, Conversation.address])
         )
-        row = session.connection().execute(statement, params).mappings().one()
-    conversation = attach_row(session, Conversation, row)
-    return conversation, bool(row["wa_id_unknown"]), dict(row) if touch is not None else {}, looked_up
+        recorded = first_look.record(session, channel, address, to, now, owner=owner, body=inbound.body)
+        assert recorded.row is not None
+    # The row attached as the ORM object (see `db.attach_row`).
+    return attach_row(session, Conversation, recorded.row), recorded, looked_up
 
 
 def _insert_message(dialect_insert: Any) -> Any:
@@ -230,22 +175,22 @@ def store(
     inbound: Inbound,
     *,
     ignored: str | None = None,
-    touch: Touch | None = None,
+    owner: str | None = None,
     received_at: datetime | None = None,
 ) -> Stored:
     """Save the message and its conversation (linking the debtor), idempotently on MessageSid.
 
-    `ignored` stores the message without queuing it for the bot (e.g. "rate_limited"). `touch` claims
-    the conversation's lease (`bot.conversation.leases`) in the statement that records the message on it,
-    and reads
-    what its facts ask for (`Stored.facts`); `Stored.conversation.lease_owner` then says who holds it.
+    `ignored` stores the message without queuing it for the bot (e.g. "rate_limited"). `owner` claims
+    the conversation's lease for it in the statement that records the message on the conversation,
+    which also reads what the first look needs (`Stored.first_look`); `Stored.conversation.lease_owner`
+    then says who holds it.
     A duplicate (a Twilio retry, or its twin delivered at the same moment) inserts nothing and is
     reported as such: the INSERT's conflict on the unique MessageSid is the one check, so a new
     message costs no look-up first. `received_at` is when the webhook received a message saved later
     (replayed from the spool, bot.conversation.spool): its `created_at` and the conversation's last inbound
     time.
     """
-    conversation, wa_id_unknown, facts, looked_up = _touch_conversation(session, inbound, touch, received_at)
+    conversation, recorded, looked_up = _conversation_for(session, inbound, owner, received_at)
     whatsapp = conversation.channel == Channel.WHATSAPP and inbound.wa_id is not None
     if conversation.debtor_id is None:  # new and unknown, or the debtor was imported since
         debtor = (
@@ -258,7 +203,7 @@ def store(
             # Only the main number's: reminders go to the WhatsApp id, never to a relative's number.
             if whatsapp and identity.role_of(debtor, conversation.address) == identity.Role.PRIMARY:
                 debtor.whatsapp_id = debtor.whatsapp_id or inbound.wa_id
-    elif whatsapp and wa_id_unknown:
+    elif whatsapp and recorded.wa_id_unknown:
         session.execute(
             update(Debtor)
             .where(
@@ -297,5 +242,10 @@ def store(
     # The row as an ORM object, in the session's identity map: the look reads it without a query.
     message = attach_row(session, Message, {**values, "id": message_id})
     return Stored(
-        conversation.id, message.id, duplicate=False, conversation=conversation, message=message, facts=facts
+        conversation.id,
+        message.id,
+        duplicate=False,
+        conversation=conversation,
+        message=message,
+        first_look=recorded.first_look,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session
 
 from bot.models import Conversation
@@ -20,24 +20,18 @@ from bot.owner_ids import new_owner_id
 
 LEASE = timedelta(seconds=60)
 
-# Free, or held by a processor whose lease expired (`claim_now` is the claimer's clock).
-_FREE = or_(Conversation.lease_owner.is_(None), Conversation.lease_expires_at < bindparam("claim_now"))
-# Typed: inside CASE a parameter would not get the column's type (nor its UTC conversion) by itself.
-_OWNER = bindparam("claim_owner", type_=Conversation.lease_owner.type)
-_UNTIL = bindparam("claim_until", type_=Conversation.lease_expires_at.type)
 
-# Column values that claim the lease in an UPDATE of the conversation's row when it is free and leave
-# it as it is otherwise (the row then names the holder): the webhook sets them in the statement that
-# records a new message on its conversation (`dialogue.store_and_claim`). Parameters: `claim_params`.
-CLAIM_VALUES: dict[str, Any] = {
-    "lease_owner": case((_FREE, _OWNER), else_=Conversation.lease_owner),
-    "lease_expires_at": case((_FREE, _UNTIL), else_=Conversation.lease_expires_at),
-}
+def is_free(now: Any) -> Any:
+    """The lease's one rule, as an SQL condition on the conversation's row: nobody holds it, or its
+    holder's lease expired before `now` (an expression or parameter). Every claim uses it: `claim`, the
+    webhook's statement (bot.conversation.first_look) and the sweep."""
+    return or_(Conversation.lease_owner.is_(None), Conversation.lease_expires_at < now)
+
 
 _CLAIM = (
     update(Conversation)
-    .where(Conversation.id == bindparam("conversation_id"), _FREE)
-    .values(lease_owner=_OWNER, lease_expires_at=_UNTIL)
+    .where(Conversation.id == bindparam("conversation_id"), is_free(bindparam("claim_now")))
+    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until"))
     .execution_options(synchronize_session=False)
 )
 _HELD = (Conversation.id == bindparam("conversation_id"), Conversation.lease_owner == bindparam("owner"))
@@ -60,16 +54,10 @@ def new_owner() -> str:
     return new_owner_id()
 
 
-def claim_params(owner: str, now: datetime) -> dict[str, Any]:
-    """The parameters of `CLAIM_VALUES` for `owner` claiming at `now`."""
-    return {"claim_owner": owner, "claim_now": now, "claim_until": now + LEASE}
-
-
 def claim(session: Session, conversation_id: int, owner: str, now: datetime) -> bool:
     """Claim the conversation for `owner` in the caller's transaction; False if another processor holds it."""
-    result = session.connection().execute(
-        _CLAIM, {"conversation_id": conversation_id, **claim_params(owner, now)}
-    )
+    params = {"conversation_id": conversation_id, "owner": owner, "claim_now": now, "until": now + LEASE}
+    result = session.connection().execute(_CLAIM, params)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -1,10 +1,8 @@
-"""When the minute sweep (`bot.conversation.jobs.sweep`) runs: one job per minute on RQ, scheduled by the
-sweep itself
-and re-seeded by the scheduler process.
+"""When the minute sweep (`bot.conversation.sweep.sweep`) runs: one job per minute on RQ, scheduled by the
+sweep itself and re-seeded by the scheduler process.
 
 Jobs are named by dotted path, so the scheduler can supervise the chain without importing
-`bot.conversation.jobs`
-(which imports the conversation engine: that import would close a cycle).
+`bot.conversation.sweep` (which imports the composition root, which imports this module).
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from rq import Queue
 DEFAULT_QUEUE = "default"
 RESULT_TTL = 600
 SWEEP_EVERY = timedelta(seconds=60)
-SWEEP_JOB = "bot.conversation.jobs.sweep"
+SWEEP_JOB = "bot.conversation.sweep.sweep"
 
 
 def _next_slot() -> datetime:

@@ -5,9 +5,8 @@ plan a no-op) and, when rows are due, makes sure `REMINDER_DISPATCHERS` dispatch
 running on the `reminders` RQ queue (the `dispatcher` processes run them). All state is in the database
 and Redis, so a restarted scheduler loses and repeats nothing. SIGTERM ends the loop after the current
 tick. A heartbeat key in Redis lets `regua health` see it. Each tick also supervises the workers' minute
-sweep (bot.conversation.jobs, scheduled by bot.conversation.sweep_schedule): if no sweep is scheduled for
-the next minute (Redis
-lost it), it schedules one.
+sweep (bot.conversation.sweep, scheduled by bot.conversation.sweep_schedule): if no sweep is scheduled
+for the next minute (Redis lost it), it schedules one.
 """
 
 from __future__ import annotations
@@ -66,10 +65,9 @@ def ensure_dispatchers(settings: Settings, conn: redis.Redis) -> int:
     queue = reminders_queue(conn)
     missing = max(settings.reminder_dispatchers - active_dispatchers(queue), 0)
     for _ in range(missing):
-        # By dotted path: importing bot.conversation.jobs here would close an import cycle (jobs imports
-        # the dialogue).
+        # By dotted path, as every RQ job (bot.runtime): the scheduler never imports the jobs it queues.
         queue.enqueue(
-            "bot.conversation.jobs.dispatch_reminders", job_timeout=600, result_ttl=600, failure_ttl=86400
+            "bot.reminders.jobs.dispatch_reminders", job_timeout=600, result_ttl=600, failure_ttl=86400
         )
     return missing
 

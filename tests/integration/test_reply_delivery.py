@@ -37,8 +37,8 @@ SWEEP = """
 import datetime, sys, time_machine
 with time_machine.travel(datetime.datetime.fromisoformat(sys.argv[1]), tick=True):
     from bot import runtime
-    from bot.conversation import jobs
-    print(jobs.sweep_once(runtime.services()), flush=True)
+    from bot.conversation import sweep
+    print(sweep.sweep_once(runtime.services()), flush=True)
 """
 
 

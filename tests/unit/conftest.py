@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import redis
 import urllib3
 from click.testing import CliRunner, Result
 from flask import Flask
+from sqlalchemy import event
 
 from bot import runtime
 from bot.channels import OutboundRequest, SendResult
@@ -115,6 +117,28 @@ class FakePool:
             raise self.error
         data = self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
         return urllib3.HTTPResponse(body=data, status=self.status)
+
+
+@contextmanager
+def failing_statements(db: Database, marker: str, *, skip: int = 0) -> Iterator[list[str]]:
+    """A fault at the database's door: every SQL statement containing `marker` raises (a RuntimeError,
+    as a bug would, not a database error) once `skip` of them went through; yields the failed ones."""
+    seen: list[str] = []
+    failed: list[str] = []
+
+    def fail(*args: object) -> None:
+        statement = str(args[2])
+        if marker in statement:
+            seen.append(statement)
+            if len(seen) > skip:
+                failed.append(statement)
+                raise RuntimeError(f"a bug at statement {len(seen)} containing {marker!r}")
+
+    event.listen(db.engine, "before_cursor_execute", fail)
+    try:
+        yield failed
+    finally:
+        event.remove(db.engine, "before_cursor_execute", fail)
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_a_tick_plans_once_and_keeps_dispatchers_queued(
     assert (second.planned, second.dispatchers_started) == (0, 0)  # idempotent; dispatchers already queued
     queue = Queue(scheduler.QUEUE, connection=redis_conn)
     assert [job.func_name for job in queue.jobs] == [
-        "bot.conversation.jobs.dispatch_reminders"
+        "bot.reminders.jobs.dispatch_reminders"
     ] * settings.reminder_dispatchers
     assert redis_conn.get(scheduler.HEARTBEAT_KEY) is not None
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot import embedded_redis, migrations, runtime
 from bot.config import Settings, load_settings
-from bot.conversation import chat, jobs
+from bot.conversation import chat, sweep
 from bot.conversation.spool import FILE_NAME, SPOOL_KEY, Spool
 from bot.db import Database
 from bot.models import Creditor, Debtor, Direction, Message, Processing
@@ -168,7 +168,7 @@ def test_the_worker_sweep_replays_the_spool_once_the_database_is_back(
         assert post_message(app, settings, body)[0].status_code == 200
     postgres.start()
     services.later = runtime.RqLater(redis_conn)
-    assert jobs.replay_spool(services) == 2
+    assert sweep.replay_spool(services) == 2
     assert _inbound(services.database) == [("primeira", Processing.PENDING), ("segunda", Processing.PENDING)]
     assert redis_conn.llen(SPOOL_KEY) == 0
     assert len(runtime.queue(redis_conn).jobs) == 2  # handed to the workers, like a live message

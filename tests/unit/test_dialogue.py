@@ -12,7 +12,7 @@ from bot import runtime, texts
 from bot.answers import debts, turns
 from bot.channels import PermanentSendError, RetryableSendError
 from bot.config import Settings, override
-from bot.conversation import chat, dialogue
+from bot.conversation import chat, claiming, loop
 from bot.db import Database
 from bot.models import (
     Channel,
@@ -29,7 +29,7 @@ from bot.models import (
 )
 from bot.rasa.client import BotMessage
 from tests.conftest import CPF, People
-from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, post_message
+from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, failing_statements, post_message
 
 
 def _say(app: Flask, settings: Settings, services: runtime.Services, body: str, **kwargs) -> chat.Exchange:  # type: ignore[no-untyped-def]
@@ -39,7 +39,7 @@ def _say(app: Flask, settings: Settings, services: runtime.Services, body: str, 
         conversation_id = s.scalar(
             select(Message.conversation_id).where(Message.provider_sid == form["MessageSid"])
         )
-    dialogue.process_conversation(services, conversation_id)
+    loop.process_conversation(services, conversation_id)
     return chat.replies_to(services.database, form["MessageSid"], timeout=0)
 
 
@@ -136,7 +136,7 @@ def test_rasa_down_sends_one_polite_notice_keeps_order_and_answers_after_recover
     fake_rasa.down = False
     with db.session() as s:  # the retry time comes
         s.execute(update(Message).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
-    dialogue.process_conversation(services, _conversation(db).id)
+    loop.process_conversation(services, _conversation(db).id)
     assert [c[1] for c in fake_rasa.calls] == ["primeira", "segunda"]  # in the order they were sent
     with db.session() as s:
         bodies = s.scalars(
@@ -153,45 +153,36 @@ def test_a_message_answered_without_nlu_after_the_deadline_has_its_replies_deliv
 
     conversation_id = _pending(db, "PARAR")
     with db.session() as s:
-        lease = dialogue.claim(services, s, conversation_id)  # the look answers it and claims the reply
+        lease = claiming.claim(services, s, conversation_id)  # the look answers it and claims the reply
     assert lease.held and lease.step is not None and lease.step.claimed
-    assert dialogue.answer_inline(services, conversation_id, time.monotonic() - 1, lease).left is False
+    assert loop.answer_inline(services, conversation_id, time.monotonic() - 1, lease).left is False
     assert sender.sent == []  # nothing is sent after the deadline...
     with db.session() as s:
         reply = s.scalars(select(Message).where(Message.direction == Direction.OUTBOUND)).one()
         assert reply.status == MessageStatus.PENDING  # ...and the claimed reply is not left `sending`
         assert s.get_one(Conversation, conversation_id).lease_owner is None
     assert later.deliveries == [(conversation_id, None)]  # a delivery job sends it at once
-    dialogue.send_now(services, conversation_id)
+    loop.send_now(services, conversation_id)
     assert [r.body for r in sender.sent] == [reply.body]
 
 
 def test_a_failure_looking_at_the_next_message_keeps_the_record_of_the_replies_already_sent(
-    services, sender: FakeSender, db: Database, people: People, monkeypatch
+    services, sender: FakeSender, db: Database, people: People
 ) -> None:  # type: ignore[no-untyped-def]
     conversation_id = _pending(db, "primeira")
     _pending(db, "segunda")
-    look = dialogue._look
-    looked: list[int] = []
-
-    def fails_the_second_time(*args, **kwargs):  # type: ignore[no-untyped-def]
-        looked.append(args[2])
-        if len(looked) == 2:
-            raise RuntimeError("a bug while looking at the second message")
-        return look(*args, **kwargs)
-
-    monkeypatch.setattr(dialogue, "_look", fails_the_second_time)
-    with pytest.raises(RuntimeError):
-        dialogue.process_conversation(services, conversation_id)
+    # Each look reads the reply-loop counts (count(DISTINCT ...)); the second look fails there.
+    with pytest.raises(RuntimeError), failing_statements(db, "count(distinct", skip=1) as failed:
+        loop.process_conversation(services, conversation_id)
+    assert len(failed) == 1
     assert [r.body for r in sender.sent] == ["eco: primeira"]
     with db.session() as s:
         reply = s.scalars(select(Message).where(Message.direction == Direction.OUTBOUND)).one()
         assert reply.provider_sid is not None and reply.status == MessageStatus.QUEUED  # recorded
         assert s.get_one(Conversation, conversation_id).lease_owner is None  # let go
-        second = s.get_one(Message, looked[1])
-        assert second.body == "segunda" and second.processing == Processing.PENDING  # kept for a retry
-    monkeypatch.setattr(dialogue, "_look", look)
-    assert dialogue.process_conversation(services, conversation_id) is True
+        second = s.scalars(select(Message).where(Message.body == "segunda")).one()
+        assert second.processing == Processing.PENDING  # kept for a retry
+    assert loop.process_conversation(services, conversation_id) is True
     assert [r.body for r in sender.sent] == ["eco: primeira", "eco: segunda"]
 
 
@@ -200,15 +191,15 @@ def test_only_one_processor_works_on_a_conversation_at_a_time(
 ) -> None:  # type: ignore[no-untyped-def]
     conversation_id = _pending(db, "oi")
     with db.session() as s:
-        other = dialogue.claim(services, s, conversation_id)
+        other = claiming.claim(services, s, conversation_id)
     assert other.held and other.step is not None and other.step.rasa_text == "oi"
     with db.session() as s:
-        assert not dialogue.claim(services, s, conversation_id).held  # taken
-    assert dialogue.process_conversation(services, conversation_id) is False
+        assert not claiming.claim(services, s, conversation_id).held  # taken
+    assert loop.process_conversation(services, conversation_id) is False
     assert fake_rasa.calls == []
-    dialogue._let_go(db, conversation_id, other.owner)
-    assert dialogue.has_ready_message(db, conversation_id)  # still to answer
-    assert dialogue.process_conversation(services, conversation_id) is True
+    claiming.let_go(db, conversation_id, other.owner)
+    assert claiming.has_ready_message(db, conversation_id)  # still to answer
+    assert loop.process_conversation(services, conversation_id) is True
     assert [c[1] for c in fake_rasa.calls] == ["oi"]
 
 
@@ -218,6 +209,23 @@ def test_an_automated_sender_repeating_itself_stops_getting_answers(
     results = [_say(app, settings, services, "Mensagem automática: não responda") for _ in range(4)]
     assert [len(r.replies) for r in results] == [1, 1, 0, 0]
     assert results[-1].processing == Processing.IGNORED
+
+
+def test_a_worker_applies_the_same_reply_loop_guard_as_the_webhook(
+    services, db: Database, sender: FakeSender, people: People
+) -> None:  # type: ignore[no-untyped-def]
+    # Saved while nobody answered (e.g. Rasa was down): a worker looks at them without the webhook's
+    # facts, and reads the same counts itself (only earlier messages count).
+    conversation_id = _pending(db, "Mensagem automática: não responda")
+    for _ in range(3):
+        _pending(db, "Mensagem automática: não responda")
+    assert loop.process_conversation(services, conversation_id) is True
+    assert len(sender.sent) == 2
+    with db.session() as s:
+        notes = s.scalars(
+            select(Message.processing_note).where(Message.direction == Direction.INBOUND).order_by(Message.id)
+        ).all()
+    assert notes == [None, None, "reply_loop", "reply_loop"]
 
 
 def test_a_photo_without_text_is_acknowledged(
@@ -253,7 +261,7 @@ def test_provider_errors_retry_later_or_fail_for_good(
     assert later.deliveries and later.deliveries[-1][1] is not None
     with db.session() as s:
         s.execute(update(Message).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
-    dialogue.send_now(services, _conversation(db).id)
+    loop.send_now(services, _conversation(db).id)
     assert [m.body for m in sender.sent] == ["eco: oi"]
 
     sender.failures = [PermanentSendError("Twilio 400, code 21610", code=21610, status=400)]

@@ -14,7 +14,7 @@ from bot import runtime, texts
 from bot.agreements import offers
 from bot.answers import debts, turns
 from bot.config import ConfigError, Settings, load_settings, override
-from bot.conversation import chat, contacts, dialogue
+from bot.conversation import chat, contacts, loop
 from bot.db import Database
 from bot.imports import import_debtors
 from bot.models import AgreementOffer, Conversation, Debtor, Message, OfferStatus, utcnow
@@ -58,7 +58,7 @@ def _say(app: Flask, settings: Settings, services: runtime.Services, body: str, 
         conversation_id = s.scalar(
             select(Message.conversation_id).where(Message.provider_sid == form["MessageSid"])
         )
-    dialogue.process_conversation(services, conversation_id)
+    loop.process_conversation(services, conversation_id)
     return chat.replies_to(services.database, form["MessageSid"], timeout=0).texts
 
 

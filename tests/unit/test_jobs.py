@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from bot import runtime, worker
 from bot.cli.chat import chat as chat_command
 from bot.config import Settings, override
-from bot.conversation import chat, jobs, sweep_schedule
+from bot.conversation import chat, sweep, sweep_schedule
 from bot.db import Database
 from bot.models import Direction, Message, MessageStatus, Processing, utcnow
 from tests.conftest import People
@@ -76,7 +76,7 @@ def test_the_sweep_requeues_lost_work_and_closes_unknown_sends(
         s.execute(
             update(Message).where(Message.body == "perdida").values(updated_at=utcnow() - timedelta(hours=1))
         )
-    found = jobs.sweep_once(worker_services)
+    found = sweep.sweep_once(worker_services)
     assert {k: found[k] for k in ("processing", "delivering", "stuck_sends")} == {
         "processing": 1,
         "delivering": 0,

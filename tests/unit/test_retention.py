@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from bot import optout
 from bot.config import Settings
-from bot.conversation import jobs
+from bot.conversation import sweep
 from bot.db import Database
 from bot.models import AuditLog, Channel, Conversation, Direction, Message, MessageStatus, OptOutAction
 from bot.privacy import retention
@@ -134,16 +134,16 @@ def test_the_hourly_sweep_runs_retention_at_most_once_a_day(db: Database, servic
         every = list(s.scalars(select(Message.id)))
     _age(db, Message, every, 400)
     with time_machine.travel(NOW, tick=False):
-        jobs.sweep_once(services)
-        jobs.sweep_once(services)
+        sweep.sweep_once(services)
+        sweep.sweep_once(services)
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
-        jobs.sweep_once(services)
+        sweep.sweep_once(services)
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
-        jobs.sweep_once(services)
+        sweep.sweep_once(services)
     with db.session() as s:
         runs = s.scalar(select(func.count()).where(AuditLog.action == "retention.run"))
         assert runs == 1 and s.scalar(select(func.count()).where(Message.body != "")) == 0
     with time_machine.travel(NOW + timedelta(days=1), tick=False):
-        jobs.sweep_once(services)
+        sweep.sweep_once(services)
     with db.session() as s:
         assert s.scalar(select(func.count()).where(AuditLog.action == "retention.run")) == 2

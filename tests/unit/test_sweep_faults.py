@@ -15,7 +15,7 @@ from bot import runtime
 from bot.channels import OutboundRequest, SendResult
 from bot.channels.twilio_api import TwilioSender
 from bot.config import Settings, override
-from bot.conversation import dialogue, jobs
+from bot.conversation import loop, sweep
 from bot.db import Database
 from bot.models import Channel, Conversation, Direction, Message, MessageStatus, utcnow
 from bot.payments import confirmations
@@ -65,7 +65,7 @@ def _reply(
         s.execute(
             update(Message)
             .where(Message.id == message_id)
-            .values(updated_at=utcnow() - jobs.STUCK_SENDING - timedelta(minutes=1))
+            .values(updated_at=utcnow() - sweep.STUCK_SENDING - timedelta(minutes=1))
         )
     return message_id
 
@@ -98,7 +98,7 @@ def test_a_stuck_reply_matching_an_already_recorded_message_is_sent_again_and_th
     delivered = sender.send(OutboundRequest(channel=Channel.WHATSAPP, to=PHONE, body="Seu boleto"))
     boleto = _reply(db, conversation_id, "Seu boleto")
 
-    found = jobs.sweep_once(services)
+    found = sweep.sweep_once(services)
 
     assert found["stuck_sends"] == 2 and found["delivering"] == 1
     assert _status(db, again) == (MessageStatus.PENDING, None)  # Twilio never got the second: sent again
@@ -140,7 +140,7 @@ def test_a_lookup_never_matches_a_sid_recorded_in_another_conversation(services,
     recorded = _reply(db, sms_id, QUESTION, sid=first.sid)
     stuck = _reply(db, whatsapp, QUESTION)  # never reached the provider
 
-    assert jobs.sweep_once(services)["stuck_sends"] == 1
+    assert sweep.sweep_once(services)["stuck_sends"] == 1
 
     # Not given the other conversation's copy: the provider never got it, so it goes again.
     assert _status(db, stuck) == (MessageStatus.PENDING, None)
@@ -166,7 +166,7 @@ def test_one_row_whose_settling_fails_is_skipped_and_the_other_rows_are_settled(
     broken = _reply(db, conversation_id, "quebrada")
     fine = _reply(db, conversation_id, "recebida")
 
-    assert jobs.sweep_once(services)["stuck_sends"] == 2
+    assert sweep.sweep_once(services)["stuck_sends"] == 2
 
     assert _status(db, broken) == (MessageStatus.SENDING, None)  # left for the next sweep
     assert _status(db, fine) == (MessageStatus.DELIVERED, "SM-recebida")
@@ -184,9 +184,9 @@ def test_the_next_sweep_is_scheduled_even_when_the_sweep_raises(
     def times_out(_services: object) -> dict[str, int]:
         raise TimeoutError("database statement timeout")
 
-    monkeypatch.setattr(jobs, "sweep_once", times_out)
+    monkeypatch.setattr(sweep, "sweep_once", times_out)
     with pytest.raises(TimeoutError):
-        jobs.sweep()
+        sweep.sweep()
     assert len(_scheduled_sweeps(redis_conn)) == 1
 
 
@@ -209,19 +209,19 @@ def test_a_reply_twilio_created_but_answered_with_a_5xx_is_settled_by_lookup_not
     after = _reply(db, conversation_id, "Mais alguma coisa?", pending=True)
     standin.after_create = [500]  # Twilio creates the message, then answers 500
 
-    dialogue.send_now(services, conversation_id)
+    loop.send_now(services, conversation_id)
     assert _status(db, boleto) == (MessageStatus.SENDING, None)  # ambiguous: not retried blindly
     assert _status(db, after)[0] == MessageStatus.PENDING  # waits behind it, in order
-    dialogue.send_now(services, conversation_id)  # a delivery job meanwhile sends nothing
+    loop.send_now(services, conversation_id)  # a delivery job meanwhile sends nothing
     assert len(standin.to(PHONE)) == 1
 
     with db.session() as s:
         s.execute(
             update(Message)
             .where(Message.id == boleto)
-            .values(updated_at=utcnow() - jobs.STUCK_SENDING - timedelta(seconds=1))
+            .values(updated_at=utcnow() - sweep.STUCK_SENDING - timedelta(seconds=1))
         )
-    jobs.sweep_once(services)
+    sweep.sweep_once(services)
     assert _status(db, boleto) == (MessageStatus.QUEUED, standin.to(PHONE)[0]["sid"])
     assert [m["body"] for m in standin.to(PHONE)] == ["Seu boleto"]  # exactly once
 
@@ -240,19 +240,19 @@ def test_a_payment_thank_you_twilio_created_but_answered_with_a_5xx_is_settled_b
         (conversation_id,) = confirmations.thank(s, settings, people.debtor_id, "Recebemos o pagamento")
     standin.after_create = [500]
 
-    dialogue.send_now(services, conversation_id)  # the delivery job the payment webhook enqueues
+    loop.send_now(services, conversation_id)  # the delivery job the payment webhook enqueues
     (thanks,) = _replies(db, conversation_id)
     assert _status(db, thanks) == (MessageStatus.SENDING, None)  # ambiguous: not retried blindly
-    dialogue.send_now(services, conversation_id)
+    loop.send_now(services, conversation_id)
     assert len(standin.to(PHONE)) == 1
 
     with db.session() as s:
         s.execute(
             update(Message)
             .where(Message.id == thanks)
-            .values(updated_at=utcnow() - jobs.STUCK_SENDING - timedelta(seconds=1))
+            .values(updated_at=utcnow() - sweep.STUCK_SENDING - timedelta(seconds=1))
         )
-    jobs.sweep_once(services)
+    sweep.sweep_once(services)
     (copy,) = standin.to(PHONE)
     assert _status(db, thanks) == (MessageStatus.QUEUED, copy["sid"])
 

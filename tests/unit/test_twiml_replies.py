@@ -16,13 +16,13 @@ from bot import runtime, texts
 from bot.channels import OutboundRequest, RetryableSendError, SendResult
 from bot.channels.twiml import TwimlReply, read_reply_twiml
 from bot.config import ConfigError, Settings, load_settings, override
-from bot.conversation import chat, dialogue, jobs
+from bot.conversation import chat, loop, receive, sweep
 from bot.db import Database
 from bot.models import Channel, Direction, Message, MessageStatus, Processing, utcnow
 from bot.rasa.client import BotMessage
 from tests.conftest import PHONE, People
 from tests.unit.conftest import FakeRasa, FakeSender, RecordingLater, post_message
-from webhooks import create_app, twilio
+from webhooks import create_app
 
 ACCOUNT = "AC" + "1" * 32
 
@@ -146,7 +146,7 @@ def test_an_opt_out_keyword_is_confirmed_in_the_response(
 def test_more_replies_than_twilio_takes_in_a_response_go_through_the_api_in_order(
     twilio_app: Flask, twilio_settings: Settings, db: Database, people: People, fake_rasa: FakeRasa, sender
 ) -> None:  # type: ignore[no-untyped-def]
-    parts = [f"parte {n}" for n in range(1, dialogue.TWIML_MAX_REPLIES + 2)]
+    parts = [f"parte {n}" for n in range(1, loop.TWIML_MAX_REPLIES + 2)]
     fake_rasa.answer = lambda _s, _t, _m: [BotMessage(text=p) for p in parts]
     response, _ = post_message(twilio_app, twilio_settings, "manda tudo")
     assert _replies(response) == []
@@ -162,10 +162,10 @@ def test_exactly_ten_replies_still_fit_in_the_response(
     twilio_app: Flask, twilio_settings: Settings, db: Database, people: People, fake_rasa: FakeRasa, sender
 ) -> None:  # type: ignore[no-untyped-def]
     fake_rasa.answer = lambda _s, _t, _m: [
-        BotMessage(text=f"parte {n}") for n in range(dialogue.TWIML_MAX_REPLIES)
+        BotMessage(text=f"parte {n}") for n in range(loop.TWIML_MAX_REPLIES)
     ]
     response, _ = post_message(twilio_app, twilio_settings, "manda tudo")
-    assert len(_replies(response)) == dialogue.TWIML_MAX_REPLIES and sender.sent == []
+    assert len(_replies(response)) == loop.TWIML_MAX_REPLIES and sender.sent == []
 
 
 def test_when_rasa_is_down_the_notice_goes_through_the_api_and_the_message_waits(
@@ -217,7 +217,7 @@ def test_replies_held_for_the_response_go_through_the_api_when_a_message_is_left
                 sid=chat.new_sid(), sender=parse_address(f"whatsapp:{PHONE}"), to="", body="primeira"
             ),
         )
-    monkeypatch.setattr(twilio, "INLINE_BUDGET_SECONDS", 0.2)
+    monkeypatch.setattr(receive, "INLINE_BUDGET_SECONDS", 0.2)
 
     def slow(_sender: str, text: str, _meta: dict) -> list[BotMessage]:  # type: ignore[type-arg]
         time.sleep(0.3)  # the first turn ends after the budget: the second is left for a worker
@@ -233,7 +233,7 @@ def test_replies_held_for_the_response_go_through_the_api_when_a_message_is_left
     assert later.deliveries == [(held.conversation_id, None)]
     assert later.processes == [(held.conversation_id, None)]
     assert chat.replies_to(db, form["MessageSid"], timeout=0).processing == Processing.PENDING
-    dialogue.send_now(services, held.conversation_id)  # the delivery job
+    loop.send_now(services, held.conversation_id)  # the delivery job
     assert [r.body for r in sender.sent] == ["eco: primeira"]
 
 
@@ -292,20 +292,20 @@ def test_the_sweep_settles_twiml_replies_whose_callbacks_never_came(
     lookup.has["recebida"] = SendResult(sid="SMfound", status=MessageStatus.DELIVERED)
     services.sender = lookup
 
-    assert jobs.sweep_once(services)["stuck_sends"] == 0  # too early: the callbacks may still come
+    assert sweep.sweep_once(services)["stuck_sends"] == 0  # too early: the callbacks may still come
     with db.session() as s:
-        s.execute(update(Message).values(updated_at=utcnow() - jobs.STUCK_SENDING - timedelta(seconds=1)))
+        s.execute(update(Message).values(updated_at=utcnow() - sweep.STUCK_SENDING - timedelta(seconds=1)))
     lookup.lookup_failures = [RetryableSendError("Twilio lookup failed")] * 2
-    jobs.sweep_once(services)  # Twilio cannot tell now: nothing changes, the next sweep asks again
+    sweep.sweep_once(services)  # Twilio cannot tell now: nothing changes, the next sweep asks again
     assert {m.status for m in _outbound(db)} == {MessageStatus.SENDING}
 
-    found = jobs.sweep_once(services)
+    found = sweep.sweep_once(services)
     received, lost = _outbound(db)
     assert found["stuck_sends"] == 2
     assert (received.provider_sid, received.status) == ("SMfound", MessageStatus.DELIVERED)
     assert (lost.provider_sid, lost.status) == (None, MessageStatus.PENDING)  # Twilio never got it
     assert later.deliveries == [(lost.conversation_id, None)]
-    dialogue.send_now(services, lost.conversation_id)  # the delivery job
+    loop.send_now(services, lost.conversation_id)  # the delivery job
     assert [r.body for r in lookup.sent] == ["perdida"]  # sent once, the received one never again
 
 
