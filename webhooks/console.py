@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from bot.console import assignments
+from bot.console import assignments, duty, notifications
 from bot.console import queue as queue_lib
 from bot.localtime import local_datetime
 from bot.models import User, utcnow
 from bot.people import accounts
 from bot.people.roles import NotAllowed, Permission, can, require
-from webhooks.extensions import db
+from webhooks.extensions import db, settings
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -48,16 +48,54 @@ def waited(seconds: int) -> str:
     return f"{hours // 24} dias"
 
 
+@bp.app_context_processor
+def notifier() -> dict[str, str]:
+    """The moment a console page was drawn: its alerts start from there (bot.console.notifications)."""
+    return {"drawn_at": utcnow().isoformat()}
+
+
+def _queue_page(template: str):  # type: ignore[no-untyped-def]
+    me = _me()
+    wanted = queue_lib.QueueFilter.parse(request.args.get("reason"), request.args.get("scope"))
+    session = db.session()
+    now = utcnow()
+    found = queue_lib.load(session, me, wanted, now)
+    assignable = [p for p in accounts.everyone(session) if p.active] if can(me, Permission.ASSIGN) else []
+    closed = duty.off_duty(settings(), now)
+    return render_template(
+        template, queue=found, wanted=wanted, me=me, assignable=assignable, off_duty=closed
+    )
+
+
 @bp.get("/")
 @login_required
 def queue():  # type: ignore[no-untyped-def]
     """The conversations waiting for a person that the viewer may see, oldest first."""
+    return _queue_page("console/queue.html")
+
+
+@bp.get("/fila")
+@login_required
+def queue_rows():  # type: ignore[no-untyped-def]
+    """The queue's live part alone (an HTML fragment): the page polls it and swaps it in when it changed."""
+    return _queue_page("console/_queue_rows.html")
+
+
+@bp.get("/novidades")
+@login_required
+def news():  # type: ignore[no-untyped-def]
+    """What is new for the viewer since `since` (a moment from the previous answer): JSON for the alerts."""
     me = _me()
-    wanted = queue_lib.QueueFilter.parse(request.args.get("reason"), request.args.get("scope"))
-    session = db.session()
-    found = queue_lib.load(session, me, wanted, utcnow())
-    assignable = [p for p in accounts.everyone(session) if p.active] if can(me, Permission.ASSIGN) else []
-    return render_template("console/queue.html", queue=found, wanted=wanted, me=me, assignable=assignable)
+    now = utcnow()
+    found = notifications.since(
+        db.session(), me, notifications.read_cursor(request.args.get("since"), now), now
+    )
+    return jsonify(
+        conversations=found.conversations,
+        messages=[{"id": m, "conversation": c} for m, c in found.messages],
+        waiting=found.waiting,
+        since=found.cursor.isoformat(),
+    )
 
 
 def _back() -> str:

@@ -8,5 +8,7 @@ HTTP and no click, and decide permissions through `bot.people.roles` only.
 - `thread`: a conversation's messages and internal notes, with delivery statuses, as an agent reads them;
 - `composer`: the rules of what an agent may send now, and sending it through bot.delivery, never twice;
 - `replies`: canned replies (`canned_replies.yml`) and the creditors' approved WhatsApp templates;
-- `giveback`: "Devolver ao robô" (Rasa's tracker told) and the idle release back to the queue.
+- `giveback`: "Devolver ao robô" (Rasa's tracker told) and the idle release back to the queue;
+- `notifications`: what is new for one person since a moment (new conversations, debtor messages), by role;
+- `duty`: whether an agent is on duty (`AGENT_HOURS`) and, if not, the next opening in local time.
 """

@@ -12,6 +12,7 @@ and the open amounts per debtor and creditor of that page.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +71,14 @@ class Queue:
     entries: list[Entry]
     counts: dict[str | None, int]
     total: int
+
+    @property
+    def signature(self) -> str:
+        """Changes when a row comes, goes or changes owner, or a count changes (not as time passes): the
+        live page swaps its rows only then, so an agent picking an assignee is not interrupted."""
+        rows = ",".join(f"{e.conversation_id}:{e.owner_id or ''}" for e in self.entries)
+        counts = ",".join(f"{k}={v}" for k, v in sorted(self.counts.items(), key=lambda kv: str(kv[0])))
+        return hashlib.sha256(f"{rows}|{counts}".encode()).hexdigest()[:16]
 
 
 def _owned() -> ColumnElement[bool]:

@@ -292,3 +292,20 @@ def test_the_console_pages_hold_no_inline_script_or_style(app: Flask, db: Databa
         assert not re.search(r"<script(?![^>]*\ssrc=)", page)
         assert '<script src="/static/console.js">' in page
     assert client.get("/static/console.js").status_code == 200
+
+
+def test_the_queue_page_polls_for_news_and_for_its_rows(app: Flask, db: Database, people: People) -> None:
+    make_user(db)
+    client = app.test_client()
+    _login(client)
+    page = client.get("/console/").get_data(as_text=True)
+    assert 'data-news="/console/novidades"' in page and 'data-refresh="/console/fila' in page
+    assert "<title>Fila — Régua</title>" in page
+    since = (utcnow() - timedelta(seconds=5)).isoformat()
+    conversation_id = _waiting(db, people, minutes=0)
+    news = client.get("/console/novidades", query_string={"since": since}).get_json()
+    assert news["conversations"] == [conversation_id] and news["waiting"] == 1 and news["messages"] == []
+    rows = client.get("/console/fila").get_data(as_text=True)
+    assert f'data-conversation="{conversation_id}"' in rows and "<html" not in rows
+    client.post("/logout", data={"csrf_token": _token(client, "/console/")})
+    assert client.get("/console/novidades").status_code == 302

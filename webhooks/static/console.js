@@ -39,8 +39,8 @@ document.querySelectorAll("select[data-canned-target]").forEach(function (select
             var key = li.dataset.message ? "[data-message='" + li.dataset.message + "']" : "[data-note='" + li.dataset.note + "']";
             if (!list.querySelector(key)) { list.appendChild(li); }
           });
+          // The title count and the alert come from console-notify.js.
           if (!document.hidden) { list.lastElementChild.scrollIntoView({ block: "nearest" }); }
-          else { document.title = "(nova) " + document.title.replace(/^\(nova\) /, ""); }
         }
         Object.keys(data.statuses || {}).forEach(function (id) {
           var old = list.querySelector("[data-status-for='" + id + "']");
@@ -56,7 +56,4 @@ document.querySelectorAll("select[data-canned-target]").forEach(function (select
       .then(function () { busy = false; });
   }
   setInterval(poll, 1000);
-  document.addEventListener("visibilitychange", function () {
-    if (!document.hidden) { document.title = document.title.replace(/^\(nova\) /, ""); }
-  });
 })();

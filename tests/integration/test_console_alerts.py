@@ -1,0 +1,80 @@
+"""The console's live queue and alerts in a real browser, against the whole stack.
+
+An agent has the queue open in Debian's Chromium (tests/integration/browser.py); a debtor asks for a person
+through the real signed webhook; without any reload the row appears, the banner says so and the title
+counts it ("(1) Fila — Régua"). The agent takes the conversation from the swapped-in row; when the debtor
+writes again, the alert counts the new message.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+from sqlalchemy import select
+
+from bot.models import Conversation, UserRole
+from bot.people import accounts
+from tests.integration.browser import chromium
+from tests.integration.conftest import Stack, new_debtor, say
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correto-cavalo-bateria-grampo"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def test_a_debtor_asking_for_a_person_appears_in_the_open_queue_with_an_alert_and_a_title_count(
+    stack: Stack, browser: Browser
+) -> None:
+    email = f"caio-{uuid.uuid4().hex[:8]}@regua.example"
+    with stack.database.session() as s:
+        accounts.add(s, email=email, name="Caio Reis", role=UserRole.AGENT, password=PASSWORD, by="test")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="pt-BR", timezone_id="America/Sao_Paulo"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{stack.web_url}/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Senha").fill(PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+    expect(page).to_have_url(f"{stack.web_url}/console/")
+    expect(page).to_have_title("Fila — Régua")
+    # The browser's notification is only asked for with a button, never on load.
+    expect(page.get_by_role("button", name="Ativar notificações")).to_be_visible()
+
+    _, phone = new_debtor(stack.database)
+    asked = say(stack, phone, "quero falar com um atendente humano, nao com robo")
+    assert asked.texts and asked.texts[0].startswith("Certo! Uma pessoa da nossa equipe"), asked.texts
+    with stack.database.session() as s:
+        conversation_id = s.scalars(select(Conversation.id).where(Conversation.address == phone)).one()
+
+    row = page.locator(f"tr[data-conversation='{conversation_id}']")
+    expect(row).to_contain_text("Pediu atendimento")
+    expect(page).to_have_title("(1) Fila — Régua")
+    banner = page.get_by_test_id("alert-banner")
+    expect(banner).to_contain_text("1 nova conversa na fila")
+
+    # The swapped-in row works: taking it reloads the queue (the count starts again from zero).
+    row.get_by_role("button", name="Assumir").click()
+    expect(page.locator(".flash")).to_contain_text(f"Conversa {conversation_id} assumida por você.")
+    expect(page).to_have_title("Fila — Régua")
+
+    # The debtor writes again in the conversation Caio owns: the alert says so and the title counts it.
+    assert say(stack, phone, "oi, alguem ai?").texts == []
+    expect(banner).to_contain_text("1 nova mensagem de devedor(a)")
+    expect(page).to_have_title(re.compile(r"^\(1\) Fila — Régua$"))
+    banner.get_by_role("button", name="Ciente").click()
+    expect(page).to_have_title("Fila — Régua")
+    expect(banner).to_be_hidden()
+    context.close()
