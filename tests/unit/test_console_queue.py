@@ -152,3 +152,16 @@ def test_only_active_people_receive_conversations(db: Database, people: People, 
             assignments.assign(s, conversation_id, bia, s.get_one(User, team["sil"]))
         with pytest.raises(NotAllowed):
             assignments.assign(s, conversation_id, s.get_one(User, team["sil"]), s.get_one(User, team["ana"]))
+
+
+def test_the_queue_signature_changes_with_rows_and_owners_not_with_time(
+    db: Database, team: dict[str, int]
+) -> None:
+    conversation_id = _conversation(db, None, 1, minutes=5)
+    before = _load(db, team["sil"]).signature
+    with db.session() as s:
+        later = queue_lib.load(s, s.get_one(User, team["sil"]), QueueFilter(), NOW + timedelta(minutes=9))
+    assert later.signature == before
+    with db.session() as s:
+        assignments.take(s, conversation_id, s.get_one(User, team["ana"]))
+    assert _load(db, team["sil"]).signature != before

@@ -309,3 +309,16 @@ def test_the_queue_page_polls_for_news_and_for_its_rows(app: Flask, db: Database
     assert f'data-conversation="{conversation_id}"' in rows and "<html" not in rows
     client.post("/logout", data={"csrf_token": _token(client, "/console/")})
     assert client.get("/console/novidades").status_code == 302
+
+
+def test_the_queue_tells_when_no_agent_is_on_duty(app: Flask, db: Database) -> None:
+    make_user(db)
+    client = app.test_client()
+    _login(client)
+    app.extensions["regua_settings"] = override(app.extensions["regua_settings"], agent_hours="")
+    page = client.get("/console/").get_data(as_text=True)
+    assert 'data-testid="off-duty"' in page and "Nenhum atendente de plantão agora" in page
+    app.extensions["regua_settings"] = override(
+        app.extensions["regua_settings"], agent_hours="seg-dom 00:00-24:00"
+    )
+    assert 'data-testid="off-duty"' not in client.get("/console/").get_data(as_text=True)

@@ -89,14 +89,7 @@
         var fresh = holder.content.querySelector(".queue-body");
         var old = live.querySelector(".queue-body");
         if (fresh && (!old || old.dataset.signature !== fresh.dataset.signature)) {
-          live.replaceChildren(fresh);
-          // Forms swapped in need the double-click guard of console.js too.
-          fresh.querySelectorAll("form[data-once]").forEach(function (form) {
-            form.addEventListener("submit", function (event) {
-              if (form.dataset.sent) { event.preventDefault(); return; }
-              form.dataset.sent = "1";
-            });
-          });
+          live.replaceChildren(fresh); // console.js guards its forms against double clicks, too
         }
       })
       .catch(function () { /* the next round tries again */ });
