@@ -5,7 +5,8 @@ in, opens "Casos" from the navigation (with its count) and resolves a debtor's d
 collection, audited under them. Screenshots of both pages are kept in docs/screenshots/; re-take them with
 REGUA_UPDATE_SCREENSHOTS=1 (run this file alone, so the pages hold only its own rows):
 
-    REGUA_UPDATE_SCREENSHOTS=1 env -u REDIS_URL .venv/bin/python -m pytest tests/integration/test_console_admin.py
+    REGUA_UPDATE_SCREENSHOTS=1 env -u REDIS_URL .venv/bin/python -m pytest \
+        tests/integration/test_console_admin.py
 """
 
 from __future__ import annotations
