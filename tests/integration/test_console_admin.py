@@ -29,6 +29,7 @@ pytestmark = pytest.mark.integration
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 PASSWORD = "correto-cavalo-bateria-grampo"
 AGENT_PASSWORD = "girassol-amarelo-na-janela"
 
@@ -39,8 +40,8 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-def _page(browser: Browser) -> Page:
-    context = browser.new_context(viewport=LAPTOP, locale="pt-BR", timezone_id="America/Sao_Paulo")
+def _page(browser: Browser, viewport: dict[str, int] = LAPTOP) -> Page:
+    context = browser.new_context(viewport=viewport, locale="pt-BR", timezone_id="America/Sao_Paulo")
     context.set_default_timeout(15_000)
     return context.new_page()
 
@@ -96,6 +97,14 @@ def test_an_admin_adds_an_agent_who_logs_in_and_resolves_a_case(
     expect(admin.locator(f"tr[data-person='{agent_email}']")).to_contain_text("Ativo")
     _shot(admin, "people-laptop.png", tmp_path)
 
+    # On a phone: one card per person, nothing wider than the screen.
+    phone = _page(browser, PHONE)
+    _log_in(phone, stack.web_url, admin_email, PASSWORD)
+    phone.goto(f"{stack.web_url}/console/pessoas/")
+    expect(phone.locator(f"tr[data-person='{agent_email}']")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _shot(phone, "people-phone.png", tmp_path)
+
     agent = _page(browser)
     _log_in(agent, stack.web_url, agent_email, AGENT_PASSWORD)
     expect(agent.get_by_test_id("who")).to_contain_text("Bia Lima")
@@ -106,6 +115,9 @@ def test_an_admin_adds_an_agent_who_logs_in_and_resolves_a_case(
     expect(row).to_contain_text("Loja Integração Ltda")
     expect(row).to_contain_text("R$ 259,90")
     _shot(agent, "cases-laptop.png", tmp_path)
+    phone.goto(f"{stack.web_url}/console/casos/")
+    expect(phone.locator(f"tr[data-case='{case_id}']")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     row.get_by_placeholder("O que foi decidido").fill("Contestação improcedente: nota fiscal conferida")
     row.get_by_label("Retomar a cobrança").check()
     row.get_by_role("button", name="Encerrar caso").click()
