@@ -4,7 +4,8 @@ Build it with `create_app()`; gunicorn runs `webhooks:create_app()`. One bluepri
 thin (check, parse, one service call in `bot/`, render): `twilio` (inbound messages and delivery status),
 `payments` (payment page, chat images, provider confirmations), `health`, `auth` (`/`: login, logout,
 session expiry), `console` (the agent console's queue), `console_thread` (its conversation page: thread,
-composer, notes, give back), `sandbox` (development only). Around them:
+composer, notes, give back), `console_cases` (its open cases, resolved there), `console_people`
+(people management for admins), `sandbox` (development only). Around them:
 `extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
 headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
 styles in `static/`.
@@ -54,7 +55,16 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     conversations.init_app(app, settings)
     console.init_app(app, settings)
 
-    from webhooks import auth, console_thread, health, payments, sandbox, twilio
+    from webhooks import (
+        auth,
+        console_cases,
+        console_people,
+        console_thread,
+        health,
+        payments,
+        sandbox,
+        twilio,
+    )
     from webhooks import console as console_pages
 
     auth.init_app(app, settings)
@@ -62,6 +72,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(console_pages.bp)
     app.register_blueprint(console_thread.bp)
+    app.register_blueprint(console_cases.bp)
+    app.register_blueprint(console_people.bp)
+    console_cases.init_app(app)
     app.register_blueprint(twilio.bp)
     app.register_blueprint(payments.bp)
     # Signed by Twilio and by the payment provider (checked in each view): no browser form, no CSRF token.

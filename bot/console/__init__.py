@@ -9,6 +9,8 @@ HTTP and no click, and decide permissions through `bot.people.roles` only.
 - `composer`: the rules of what an agent may send now, and sending it through bot.delivery, never twice;
 - `replies`: canned replies (`canned_replies.yml`) and the creditors' approved WhatsApp templates;
 - `giveback`: "Devolver ao robô" (Rasa's tracker told) and the idle release back to the queue;
+- `cases`: the open cases as the console lists them, and resolving one (the service `regua cases` uses);
+- `people`: people management for admins (add, role, disable/enable, reset), guarding the last admin;
 - `notifications`: what is new for one person since a moment (new conversations, debtor messages), by role;
 - `duty`: whether an agent is on duty (`AGENT_HOURS`) and, if not, the next opening in local time.
 """

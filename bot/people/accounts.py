@@ -1,4 +1,5 @@
-"""People's accounts: add, list, disable, reset a password, log in, and the audit actor of a person.
+"""People's accounts: add, list, disable and enable, change a role, reset a password, log in, and the audit
+actor of a person.
 
 Every change is audited (bot.audit) in the caller's transaction. Errors are `AccountError` with a pt-BR
 message for the person at the terminal or the browser. Functions take a `Session` and never commit.
@@ -108,6 +109,38 @@ def disable(session: Session, email: str, *, by: str) -> User:
         user.active = False
         user.session_token = _new_session_token()
         audit.record(session, by, "user.disabled", "user", user.id)
+    return user
+
+
+def enable(session: Session, email: str, *, by: str) -> User:
+    """Let a disabled person log in again (with their current password)."""
+    user = _known(session, email)
+    if not user.active:
+        user.active = True
+        audit.record(session, by, "user.enabled", "user", user.id)
+    return user
+
+
+def change_role(session: Session, email: str, role: UserRole, *, by: str) -> User:
+    """Give the person another role; their open sessions carry on with the new permissions."""
+    user = _known(session, email)
+    if user.role != role:
+        before = UserRole(user.role).value
+        user.role = role
+        audit.record(session, by, "user.role_changed", "user", user.id, before=before, role=role.value)
+    return user
+
+
+def active_admins(session: Session) -> int:
+    """How many active admins there are (the last one may not be disabled or demoted)."""
+    query = select(func.count(User.id)).where(User.role == UserRole.ADMIN, User.active.is_(True))
+    return session.scalar(query) or 0
+
+
+def _known(session: Session, email: str) -> User:
+    user = find(session, email)
+    if user is None:
+        raise AccountError(f"nenhuma pessoa cadastrada com o e-mail {email.strip().lower()}")
     return user
 
 

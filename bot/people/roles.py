@@ -3,9 +3,10 @@
 Views, the CLI and the services ask `can(user, Permission.X)` (or `require`); none of them compares
 roles itself, so a change of policy is a change here.
 
-* agent: works the queue: sees the conversations waiting for anyone and their own, takes one;
+* agent: works the queue: sees the conversations waiting for anyone and their own, takes one; sees and
+  resolves cases ("já paguei", disputes, payments that do not match);
 * supervisor: an agent who also sees every conversation and assigns or reassigns them;
-* admin: a supervisor who also manages people (today through `regua user ...`).
+* admin: a supervisor who also manages people (`/console/pessoas` and `regua user ...`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ class Permission(enum.StrEnum):
     TAKE = "take"  # assign a waiting conversation to oneself
     SEE_ALL = "see_all"  # see conversations assigned to other people
     ASSIGN = "assign"  # assign a conversation to someone else, or take it from them
-    MANAGE_PEOPLE = "manage_people"  # add and disable people, reset passwords
+    CASES = "cases"  # see and resolve cases
+    MANAGE_PEOPLE = "manage_people"  # add and disable people, change roles, reset passwords
 
 
-_AGENT = frozenset({Permission.USE_CONSOLE, Permission.TAKE})
+_AGENT = frozenset({Permission.USE_CONSOLE, Permission.TAKE, Permission.CASES})
 _SUPERVISOR = _AGENT | {Permission.SEE_ALL, Permission.ASSIGN}
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
     UserRole.AGENT: _AGENT,
