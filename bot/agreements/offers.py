@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import bindparam, select
@@ -67,6 +67,29 @@ def updated_total(invoices: Iterable[Invoice], creditor: Creditor, today: date) 
     )
 
 
+@dataclass(frozen=True)
+class LargestDebt:
+    """The creditor a debtor owes most to (today's updated amounts), its open invoices and their total."""
+
+    creditor: Creditor
+    invoices: list[Invoice]
+    total_cents: int
+
+
+def largest_debt(session: Session, debtor_id: int, today: date) -> LargestDebt | None:
+    """What a renegotiation or a promise is about: the debtor's largest open debt by creditor. None when
+    nothing is open."""
+    grouped = open_debt(session, debtor_id, today)
+    if not grouped:
+        return None
+    totals = {
+        creditor_id: updated_total(invoices, session.get_one(Creditor, creditor_id), today)
+        for creditor_id, invoices in grouped.items()
+    }
+    creditor_id = max(totals, key=lambda c: totals[c])
+    return LargestDebt(session.get_one(Creditor, creditor_id), grouped[creditor_id], totals[creditor_id])
+
+
 # Built once, with a bound parameter: it runs for every message (see bot.conversation.leases on why).
 _CURRENT_OFFER = (
     select(AgreementOffer)
@@ -96,16 +119,11 @@ def make_offer(
     """Compute and save an offer for the conversation's debtor (the creditor with the largest debt).
     None when there is nothing to renegotiate."""
     assert conversation.debtor_id is not None
-    grouped = open_debt(session, conversation.debtor_id, today)
-    if not grouped:
+    debt = largest_debt(session, conversation.debtor_id, today)
+    if debt is None:
         return None
-    totals = {
-        creditor_id: updated_total(invoices, session.get_one(Creditor, creditor_id), today)
-        for creditor_id, invoices in grouped.items()
-    }
-    creditor_id = max(totals, key=lambda c: totals[c])
-    creditor = session.get_one(Creditor, creditor_id)
-    options = compute_options(totals[creditor_id], policy_for(session, creditor_id), today, requested)
+    creditor, creditor_id = debt.creditor, debt.creditor.id
+    options = compute_options(debt.total_cents, policy_for(session, creditor_id), today, requested)
     for stale in session.scalars(
         select(AgreementOffer).where(
             AgreementOffer.conversation_id == conversation.id,
@@ -119,7 +137,7 @@ def make_offer(
         debtor_id=conversation.debtor_id,
         status=OfferStatus.OPEN,
         options=[asdict(o) for o in options],
-        invoice_ids=[i.id for i in grouped[creditor_id]],
+        invoice_ids=[i.id for i in debt.invoices],
         expires_at=utcnow() + OFFER_TTL,
     )
     session.add(offer)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.agreements.offers import open_debt, updated_total
+from bot.agreements.offers import largest_debt, updated_total
 from bot.agreements.pricing import policy_for
 from bot.models import (
     Conversation,
@@ -60,16 +60,10 @@ def promise(
     """Record the debtor's promise to pay on `promised_on` if the creditor's policy allows the date.
     None when the debtor has nothing open to promise on."""
     assert conversation.debtor_id is not None
-    grouped = open_debt(session, conversation.debtor_id, today)
-    if not grouped:
+    debt = largest_debt(session, conversation.debtor_id, today)
+    if debt is None:
         return None
-    totals = {
-        creditor_id: updated_total(invoices, session.get_one(Creditor, creditor_id), today)
-        for creditor_id, invoices in grouped.items()
-    }
-    creditor_id = max(totals, key=lambda c: totals[c])
-    creditor = session.get_one(Creditor, creditor_id)
-    invoices = grouped[creditor_id]
+    creditor, creditor_id, invoices = debt.creditor, debt.creditor.id, debt.invoices
     if promised_on < today:
         return PromiseResult(creditor=creditor, invoices=invoices, in_the_past=True)
     latest = today + timedelta(days=policy_for(session, creditor_id).max_promise_days)
