@@ -5,7 +5,8 @@ thin (check, parse, one service call in `bot/`, render): `twilio` (inbound messa
 `payments` (payment page, chat images, provider confirmations), `health`, `auth` (`/`: login, logout,
 session expiry), `console` (the agent console's queue), `console_thread` (its conversation page: thread,
 composer, notes, give back), `console_cases` (its open cases, resolved there), `console_people`
-(people management for admins), `sandbox` (development only). Around them:
+(people management for admins), `console_views` (what they share: the viewer, a refused action),
+`sandbox` (development only). Around them:
 `extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
 headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
 styles in `static/`.

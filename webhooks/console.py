@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bot.console import assignments, duty, notifications
 from bot.console import queue as queue_lib
@@ -17,15 +17,10 @@ from bot.localtime import local_datetime
 from bot.models import User, utcnow
 from bot.people import accounts
 from bot.people.roles import NotAllowed, Permission, can, require
+from webhooks.console_views import refused, viewer
 from webhooks.extensions import db, settings
 
 bp = Blueprint("console", __name__, url_prefix="/console")
-
-
-def _me() -> User:
-    user: User = current_user.user
-    require(user, Permission.USE_CONSOLE)
-    return user
 
 
 @bp.app_template_filter("local_time")
@@ -55,7 +50,7 @@ def notifier() -> dict[str, str]:
 
 
 def _queue_page(template: str):  # type: ignore[no-untyped-def]
-    me = _me()
+    me = viewer()
     wanted = queue_lib.QueueFilter.parse(request.args.get("reason"), request.args.get("scope"))
     session = db.session()
     now = utcnow()
@@ -85,7 +80,7 @@ def queue_rows():  # type: ignore[no-untyped-def]
 @login_required
 def news():  # type: ignore[no-untyped-def]
     """What is new for the viewer since `since` (a moment from the previous answer): JSON for the alerts."""
-    me = _me()
+    me = viewer()
     now = utcnow()
     found = notifications.since(
         db.session(), me, notifications.read_cursor(request.args.get("since"), now), now
@@ -108,14 +103,12 @@ def _back() -> str:
 @login_required
 def take(conversation_id: int):  # type: ignore[no-untyped-def]
     """The viewer takes the conversation."""
-    me = _me()
+    me = viewer()
     session = db.session()
     try:
         assignments.take(session, conversation_id, me)
     except (assignments.AssignmentError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(_back())
+        return refused(error, _back())
     session.commit()
     flash(f"Conversa {conversation_id} assumida por você.", "success")
     return redirect(_back())
@@ -125,7 +118,7 @@ def take(conversation_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def assign(conversation_id: int):  # type: ignore[no-untyped-def]
     """A supervisor gives the conversation to someone."""
-    me = _me()
+    me = viewer()
     require(me, Permission.ASSIGN)
     session = db.session()
     assignee = session.get(User, request.form.get("user_id", type=int) or 0)
@@ -134,9 +127,7 @@ def assign(conversation_id: int):  # type: ignore[no-untyped-def]
     try:
         assignments.assign(session, conversation_id, assignee, me)
     except (assignments.AssignmentError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(_back())
+        return refused(error, _back())
     session.commit()
     flash(f"Conversa {conversation_id} atribuída a {assignee.name}.", "success")
     return redirect(_back())

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from bot.console import cases
 from bot.models import User
 from bot.people.roles import NotAllowed, Permission, can, require
+from webhooks.console_views import refused
 from webhooks.extensions import db
 
 bp = Blueprint("cases", __name__, url_prefix="/console/casos")
@@ -40,9 +41,7 @@ def resolve(case_id: int) -> Response:
     try:
         cases.resolve(session, me, case_id, note=request.form.get("note", ""), resume_collection=resume)
     except (cases.CaseError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("cases.index"))
+        return refused(error, url_for("cases.index"))
     session.commit()
     flash(f"Caso {case_id} encerrado{' e cobrança retomada' if resume else ''}.", "success")
     return redirect(url_for("cases.index"))

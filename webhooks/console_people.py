@@ -16,6 +16,7 @@ from bot.models import User, UserRole
 from bot.people.accounts import AccountError
 from bot.people.passwords import MIN_LENGTH
 from bot.people.roles import ROLE_LABELS, NotAllowed, Permission, parse_role, require
+from webhooks.console_views import refused
 from webhooks.extensions import db
 
 bp = Blueprint("people", __name__, url_prefix="/console/pessoas")
@@ -44,9 +45,7 @@ def _apply(change: Callable[[], User], done: str) -> Response:
     try:
         user = change()
     except (AccountError, NotAllowed, ValueError) as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("people.index"))
+        return refused(error, url_for("people.index"))
     session.commit()
     flash(done.format(name=user.name), "success")
     return redirect(url_for("people.index"))

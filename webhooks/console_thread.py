@@ -11,23 +11,18 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bot.console import assignments, composer, giveback, replies
 from bot.console import thread as thread_lib
 from bot.localtime import local_date
-from bot.models import User, utcnow
-from bot.people.roles import NotAllowed, Permission, require
+from bot.models import utcnow
+from bot.people.roles import NotAllowed
 from bot.reminders.rendering import RenderError
+from webhooks.console_views import refused, viewer
 from webhooks.extensions import conversations, db, settings
 
 bp = Blueprint("conversation", __name__, url_prefix="/console/conversas")
-
-
-def _me() -> User:
-    user: User = current_user.user
-    require(user, Permission.USE_CONSOLE)
-    return user
 
 
 def _page(conversation_id: int) -> str:
@@ -53,7 +48,7 @@ def _canned(values: dict[str, str]) -> list[tuple[str, str]]:
 @login_required
 def show(conversation_id: int):  # type: ignore[no-untyped-def]
     """The whole thread, the notes and (for who may act) the composer."""
-    me = _me()
+    me = viewer()
     session = db.session()
     try:
         thread = thread_lib.load(session, me, conversation_id, own_prefix=_own_prefix())
@@ -85,7 +80,7 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
 def updates(conversation_id: int):  # type: ignore[no-untyped-def]
     """What is new since `after` (message id) and `notes_after` (note id): an HTML fragment to append, the
     statuses that changed, and the ids to ask from next time."""
-    me = _me()
+    me = viewer()
     session = db.session()
     after = request.args.get("after", type=int) or 0
     notes_after = request.args.get("notes_after", type=int) or 0
@@ -129,14 +124,12 @@ def _draft(prefix: str = "") -> composer.Draft:
 @login_required
 def send(conversation_id: int):  # type: ignore[no-untyped-def]
     """Send the agent's message (free text or a template); the same form twice sends it once."""
-    me = _me()
+    me = viewer()
     session = db.session()
     try:
         saved = composer.save(session, settings(), conversation_id, me, _draft())
     except (composer.ComposeError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(_page(conversation_id))
+        return refused(error, _page(conversation_id))
     session.commit()
     if not saved.duplicate:
         _deliver(conversation_id)
@@ -147,14 +140,12 @@ def send(conversation_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def retry(conversation_id: int, message_id: int):  # type: ignore[no-untyped-def]
     """Send a failed message again (once, however often the button is pressed)."""
-    me = _me()
+    me = viewer()
     session = db.session()
     try:
         saved = composer.retry(session, settings(), conversation_id, message_id, me)
     except (composer.ComposeError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(_page(conversation_id))
+        return refused(error, _page(conversation_id))
     session.commit()
     if not saved.duplicate:
         _deliver(conversation_id)
@@ -166,14 +157,12 @@ def retry(conversation_id: int, message_id: int):  # type: ignore[no-untyped-def
 @login_required
 def note(conversation_id: int):  # type: ignore[no-untyped-def]
     """Add an internal note (never sent to the debtor)."""
-    me = _me()
+    me = viewer()
     session = db.session()
     try:
         thread_lib.add_note(session, conversation_id, me, request.form.get("note", ""))
     except (thread_lib.ThreadError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(_page(conversation_id))
+        return refused(error, _page(conversation_id))
     session.commit()
     return redirect(_page(conversation_id) + "#fim")
 
@@ -183,14 +172,12 @@ def note(conversation_id: int):  # type: ignore[no-untyped-def]
 def take(conversation_id: int):  # type: ignore[no-untyped-def]
     """Take the conversation from its page; Rasa's tracker is paused (best effort: while a person has it
     the engine never asks Rasa anyway)."""
-    me = _me()
+    me = viewer()
     session = db.session()
     try:
         assignments.take(session, conversation_id, me)
     except (assignments.AssignmentError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(_page(conversation_id))
+        return refused(error, _page(conversation_id))
     session.commit()
     giveback.tell_rasa(conversations.services().rasa, conversation_id, "pause")
     flash("Conversa assumida por você: o robô fica em silêncio.", "success")
@@ -201,15 +188,13 @@ def take(conversation_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def give_back(conversation_id: int):  # type: ignore[no-untyped-def]
     """ "Devolver ao robô", with an optional closing message."""
-    me = _me()
+    me = viewer()
     session = db.session()
     closing = _draft("closing_")
     try:
         saved = giveback.give_back(session, conversations.services(), conversation_id, me, closing)
     except (composer.ComposeError, assignments.AssignmentError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(_page(conversation_id))
+        return refused(error, _page(conversation_id))
     session.commit()
     if saved is not None and not saved.duplicate:
         _deliver(conversation_id)

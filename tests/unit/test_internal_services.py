@@ -145,7 +145,10 @@ def test_rasa_calls_the_actions_with_their_token_and_guards_its_rest_channel(set
 def test_rasa_refuses_to_start_its_api_without_an_auth_token() -> None:
     rasa_python = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
     if not rasa_python.exists():
-        pytest.skip("Rasa's environment (.venv-rasa) is not installed")
+        pytest.skip(
+            "Rasa's environment (.venv-rasa) is not installed: make bootstrap installs it "
+            "(make test-unit does not)"
+        )
     env = {k: v for k, v in os.environ.items() if k != "RASA_AUTH_TOKEN"}
     done = subprocess.run(
         [str(rasa_python), "-m", "rasa_extensions.launch", "run", "--enable-api"],
