@@ -1,0 +1,1 @@
+"""Benchmark of the agent console (placeholder docstring, completed below)."""
