@@ -134,18 +134,17 @@ INSERT INTO debtors (name, cpf, phone, whatsapp_id, state, timezone, whatsapp_co
                      verification_failures, created_at, updated_at)
 SELECT (ARRAY['Ana','Bruno','Carla','Diego','Elaine','Fábio','Gabriela','Heitor','Iara','João'])[1 + i % 10]
        || ' ' || (ARRAY['Silva','Souza','Oliveira','Santos','Lima','Pereira','Costa','Almeida'])[1 + (i / 10) % 8],
-       lpad(i::text, 11, '0'), '+55119' || (80000000 + i), '55119' || (80000000 + i), 'SP', 'America/Sao_Paulo',
+       cpf, '+55119' || (80000000 + i), '55119' || (80000000 + i), 'SP', 'America/Sao_Paulo',
        :now - interval '120 days', :now - interval '120 days', 0,
        :now - interval '120 days', :now - interval '120 days'
-FROM generate_series(1, :n) AS i
+FROM unnest(CAST(:cpfs AS text[])) WITH ORDINALITY AS d(cpf, i)
 """
 
 _CREDITORS = """
 INSERT INTO creditors (legal_name, trade_name, cnpj, contact_channel, fine_bps, monthly_interest_bps,
                        claim_pause_days, created_at, updated_at)
-SELECT 'Credora Bench ' || k || ' Ltda', 'Credora ' || k, lpad((90000000000000 + k)::text, 14, '0'),
-       'SAC 0800 000 000' || k, 200, 100, 5, :now, :now
-FROM generate_series(1, 3) AS k
+SELECT 'Credora Bench ' || k || ' Ltda', 'Credora ' || k, cnpj, 'SAC 0800 000 000' || k, 200, 100, 5, :now, :now
+FROM unnest(CAST(:cnpjs AS text[])) WITH ORDINALITY AS c(cnpj, k)
 """
 
 _INVOICES = """
@@ -157,7 +156,7 @@ SELECT c.ids[1 + (right(d.phone, 8)::int - 80000000) % 3], d.id,
        CASE WHEN (d.id + k) % 5 = 0 THEN 'paid' ELSE 'open' END,
        CASE WHEN (d.id + k) % 5 = 0 THEN :now - interval '3 days' END, :now, :now
 FROM debtors d
-CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM creditors WHERE cnpj LIKE '9000000000000%') c
+CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM creditors WHERE legal_name LIKE 'Credora Bench %') c
 CROSS JOIN generate_series(1, 2) AS k
 WHERE k = 1 OR d.id % 2 = 0
 """
@@ -228,9 +227,24 @@ ORDER BY c.id, n
 )
 
 
+def with_check_digits(base: str) -> str:
+    """`base` (the first 9 digits of a CPF or 12 of a CNPJ) followed by its two check digits (mod 11)."""
+    digits = base
+    for _ in range(2):
+        if len(base) == 9:  # CPF: weights 10.. (then 11..) down to 2
+            weights = range(len(digits) + 1, 1, -1)
+        else:  # CNPJ: 5 4 3 2 9 8 7 6 5 4 3 2 (then 6 5 4 3 2 9 ...)
+            weights = [((len(digits) - 1 - k) % 8) + 2 for k in range(len(digits))]
+        rest = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
+        digits += "0" if rest < 2 else str(11 - rest)
+    return digits
+
+
 def _seed_book(conn: Connection, sizes: Sizes, agent_ids: list[int], now: datetime) -> None:
-    conn.execute(text(_DEBTORS), {"n": sizes.conversations, "now": now})
-    conn.execute(text(_CREDITORS), {"now": now})
+    cpfs = [with_check_digits(f"{700_000_000 + i:09d}") for i in range(1, sizes.conversations + 1)]
+    conn.execute(text(_DEBTORS), {"cpfs": cpfs, "now": now})
+    cnpjs = [with_check_digits(f"9{k:07d}0001") for k in range(1, 4)]
+    conn.execute(text(_CREDITORS), {"cnpjs": cnpjs, "now": now})
     conn.execute(text(_INVOICES), {"now": now})
     conn.execute(text(_CONVERSATIONS), {"now": now, "agents": agent_ids})
     handed = conn.scalar(text("SELECT count(*) FROM conversations WHERE state <> 'bot'")) or 0
