@@ -125,7 +125,9 @@ class AgentPage:
             self.stop.wait(max(0.0, next_at - time.monotonic()))
 
     def _updates(self) -> None:
-        url = f"{self.web_url}/console/conversas/{self.conversation_id}/novas?after={self.after}&notes_after=0"
+        url = (
+            f"{self.web_url}/console/conversas/{self.conversation_id}/novas?after={self.after}&notes_after=0"
+        )
         _, response = timed_get(self.session, url, "novas")
         now = time.monotonic()
         self.polls += 1

@@ -50,8 +50,8 @@ def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
     lost = result["delivery"]["lost"]
     found.append(
         {
-            "goal": f"A new inbound message reaches the owning agent's open page: p95 ≤ {DELIVERY_GOAL_S:g} s "
-            f"with {result['agents']} agents connected, none lost",
+            "goal": f"A new inbound message reaches the owning agent's open page: p95 ≤ "
+            f"{DELIVERY_GOAL_S:g} s with {result['agents']} agents connected, none lost",
             "measured": f"p95 {page['p95_ms']} ms over {page['n']} messages, {lost} lost",
             "met": page["p95_ms"] is not None and page["p95_ms"] <= DELIVERY_GOAL_S * 1000 and lost == 0,
         }
@@ -86,6 +86,7 @@ def markdown(result: dict[str, Any]) -> str:
     """console.md: the machine, the data, the numbers against the goals, the verdict."""
     met = all(g["met"] for g in result["goals"])
     machine, data, delivery = result["machine"], result["data"], result["delivery"]
+    seeded = f"yes, in {data['seed_seconds']} s" if data["seeded"] else "no (already there)"
     lines = [
         "# Console benchmark",
         "",
@@ -106,11 +107,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"{machine['python']}, {machine['postgres']}",
         f"- run: {result['started_at']} (UTC), commit `{result['commit']}`, "
         f"{result['web_concurrency']} gunicorn processes × {result['web_threads']} threads; "
-        f"machine busy {machine['busy_share']:.0%} during the measurements",
+        f"machine busy {machine['busy_share']:.0%} during the measurements, "
+        f"{machine['foreign_share']:.0%} of it by processes the bench did not start",
         f"- data: {data['conversations']:,} conversations ({data['waiting_agent']:,} waiting for a person, "
         f"{data['with_agent']:,} owned by the {result['agents']} agents, {data['bot']:,} with the bot), "
         f"{data['messages']:,} messages, {data['debtors']:,} debtors, {data['invoices']:,} invoices; "
-        f"seeded in this run: {'yes, in ' + str(data['seed_seconds']) + ' s' if data['seeded'] else 'no (already there)'}",
+        f"seeded in this run: {seeded}",
         "",
         "## Server time",
         "",
@@ -127,21 +129,27 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## A new message reaching the agent",
         "",
-        f"{delivery['sent']} debtor messages at {result['rate']:g}/s, round robin over the {result['agents']}",
-        "agents, each into the conversation that agent has open, through the signed Twilio webhook; the",
-        "latency runs from just before the webhook's POST until the poll that first brought the message",
-        "back returned. The page polls every second, so about half a second of it is the wait for the next",
-        "poll.",
+        f"{delivery['sent']} debtor messages at {result['rate']:g}/s, round robin over the",
+        f"{result['agents']} agents, each into the conversation that agent has open, through the signed",
+        "Twilio webhook; the latency runs from just before the webhook's POST until the poll that first",
+        "brought the message back returned. The page polls every second, so about half a second of it is",
+        "the wait for the next poll.",
         "",
         "| path | n | p50 ms | p95 ms | p99 ms | max ms |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
         *[
-            f"| {name} | " + " | ".join(_cell(delivery[key][k]) for k in ("n", "p50_ms", "p95_ms", "p99_ms", "max_ms")) + " |"
-            for key, name in (("page", "open conversation page (`novas`, 1 s)"), ("alert", "alert (`novidades`, 3 s)"))
+            f"| {name} | "
+            + " | ".join(_cell(delivery[key][k]) for k in ("n", "p50_ms", "p95_ms", "p99_ms", "max_ms"))
+            + " |"
+            for key, name in (
+                ("page", "open conversation page (`novas`, 1 s)"),
+                ("alert", "alert (`novidades`, 3 s)"),
+            )
         ],
         "",
         f"Lost (not on the page within {delivery['timeout_s']:g} s): {delivery['lost']}; webhook errors: "
-        f"{delivery['webhook_errors']}; poll errors: {result['poll_errors']} of {result['polls']} page polls.",
+        f"{delivery['webhook_errors']}; poll errors: {result['poll_errors']} "
+        f"of {result['polls']} page polls.",
         "",
         "## Notes",
         "",

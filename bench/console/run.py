@@ -39,8 +39,16 @@ from bench.inbound.constants import (
     WHATSAPP_FROM,
     console,
 )
-from bench.inbound.measure import host_busy_share
-from bench.inbound.processes import CURRENT, cpu_seconds, free_port, start_process, stop_all, wait_until
+from bench.inbound.measure import foreign_share, host_busy_share, wait_for_idle
+from bench.inbound.processes import (
+    CURRENT,
+    RunningProcess,
+    cpu_seconds,
+    free_port,
+    start_process,
+    stop_all,
+    wait_until,
+)
 from bench.inbound.stack import web_ready
 from bench.inbound.twilio_side import inbound_form, post_inbound
 from bot.db import Database
@@ -65,6 +73,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=2.0, help="debtor messages per second")
     parser.add_argument("--web-concurrency", type=int, default=2, help="gunicorn processes (WEB_CONCURRENCY)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=120.0,
+        help="seconds to wait for other processes to quiet down first",
+    )
     return parser.parse_args(argv)
 
 
@@ -99,9 +113,9 @@ def addresses(database: Database, ids: list[int]) -> dict[int, str]:
 
 
 @contextlib.contextmanager
-def running_web(args: argparse.Namespace, url: str, run_dir: Path) -> Iterator[tuple[str, Path]]:
+def running_web(args: argparse.Namespace, url: str, run_dir: Path) -> Iterator[tuple[RunningProcess, str]]:
     """`regua web` (gunicorn) from this checkout against `url`, its access log with durations; yields its
-    URL and its log file. No Rasa, action server or worker: a conversation a person owns never asks them."""
+    process and URL. No Rasa, action server or worker: a conversation a person owns never asks them."""
     port = free_port()
     base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
     redis_url = base._replace(path=f"/{args.redis_db}").geturl()
@@ -129,7 +143,7 @@ def running_web(args: argparse.Namespace, url: str, run_dir: Path) -> Iterator[t
         with start_process("web", command, run_dir / "logs", env, cwd=CURRENT.root) as web:
             web_url = f"http://127.0.0.1:{port}"
             wait_until(web, web_ready(web_url), "/health/ready", 60)
-            yield web_url, web.log_file
+            yield web, web_url
             console.print(f"  web CPU: {cpu_seconds(web):.1f} s")
     finally:
         stop_all()
@@ -227,9 +241,24 @@ def machine(database: Database, busy: float) -> dict[str, Any]:
     }
 
 
+def our_cpu(database: str) -> float:
+    """CPU seconds of the bench's own process (its agents' and debtors' threads) and of the PostgreSQL
+    backends serving `database` (the web app's connections)."""
+    times = psutil.Process().cpu_times()
+    total = times.user + times.system
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info.get("name") == "postgres" and database in " ".join(proc.info.get("cmdline") or []):
+            with contextlib.suppress(psutil.Error):
+                cpu = proc.cpu_times()
+                total += cpu.user + cpu.system
+    return total
+
+
 def commit() -> str:
     """The checkout's commit (short), with `+` when it has uncommitted changes."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
 
@@ -250,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     senders = addresses(database, [a.owned[0] for a in agents])
     run_dir = BENCH_VAR / f"console-{os.getpid()}"
     stop = threading.Event()
-    with running_web(args, url, run_dir) as (web_url, log_file):
+    with running_web(args, url, run_dir) as (web, web_url):
+        log_file = web.log_file
         console.print(f"web app at {web_url}; logging {len(agents)} agents in ...")
         pages = [AgentPage(a, web_url, a.owned[0], login(web_url, a.email), stop) for a in agents]
         supervisor = login(web_url, boss.email)
@@ -260,12 +290,16 @@ def main(argv: list[str] | None = None) -> int:
         for thread in threads:
             thread.start()
         time_pages(web_url, pages, supervisor, 10)  # warm-up: templates compiled, connections open
-        host = psutil.cpu_times()
+        ours = lambda: cpu_seconds(web) + our_cpu(args.database)  # noqa: E731
+        wait_for_idle(ours, time.monotonic() + args.wait_idle)
+        host, ours_before = psutil.cpu_times(), ours()
         console.print(f"timing the pages ({args.page_requests} requests each) ...")
         timed = time_pages(web_url, pages, supervisor, args.page_requests)
         console.print(f"sending {args.inbound} debtor messages at {args.rate:g}/s ...")
         delivery = deliver(web_url, pages, senders, args.inbound, args.rate)
-        busy = host_busy_share(host, psutil.cpu_times())
+        host_after = psutil.cpu_times()
+        busy = host_busy_share(host, host_after)
+        foreign = foreign_share(host, host_after, ours_before, ours())
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
@@ -277,15 +311,21 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "started_at": started_at,
         "commit": commit(),
-        "machine": machine(database, busy),
-        "data": {**book(database), "seeded": seeded, "seed_seconds": seed_seconds, "long_thread": seed.LONG_THREAD},
+        "machine": {**machine(database, busy), "foreign_share": foreign},
+        "data": {
+            **book(database),
+            "seeded": seeded,
+            "seed_seconds": seed_seconds,
+            "long_thread": seed.LONG_THREAD,
+        },
         "agents": len(agents),
         "web_concurrency": args.web_concurrency,
         "web_threads": WEB_THREADS,
         "page_requests": args.page_requests,
         "rate": args.rate,
         "server": {
-            kind: summary(values[warmup:] if kind in client else values) for kind, values in sorted(times.items())
+            kind: summary(values[warmup:] if kind in client else values)
+            for kind, values in sorted(times.items())
         },
         "client": {kind: summary(values) for kind, values in client.items()},
         "errors": dict(errors),

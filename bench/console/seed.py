@@ -102,7 +102,10 @@ def people(database: Database, agents: int) -> tuple[list[Person], Person]:
                 raise RuntimeError(f"{agent_email(n)} is missing: seed the database first")
             owned = session.scalars(
                 select(Conversation.id)
-                .where(Conversation.assigned_user_id == user.id, Conversation.state == ConversationState.WITH_AGENT)
+                .where(
+                    Conversation.assigned_user_id == user.id,
+                    Conversation.state == ConversationState.WITH_AGENT,
+                )
                 .order_by(Conversation.id)
             ).all()
             found.append(Person(user.email, user.id, tuple(owned)))
@@ -118,11 +121,21 @@ def _add_people(database: Database, agents: int) -> list[int]:
         ids = []
         for n in range(1, agents + 1):
             user = accounts.add(
-                session, email=agent_email(n), name=f"Agente {n:02d}", role=UserRole.AGENT, password=PASSWORD, by=BY
+                session,
+                email=agent_email(n),
+                name=f"Agente {n:02d}",
+                role=UserRole.AGENT,
+                password=PASSWORD,
+                by=BY,
             )
             ids.append(user.id)
         accounts.add(
-            session, email=SUPERVISOR_EMAIL, name="Supervisora", role=UserRole.SUPERVISOR, password=PASSWORD, by=BY
+            session,
+            email=SUPERVISOR_EMAIL,
+            name="Supervisora",
+            role=UserRole.SUPERVISOR,
+            password=PASSWORD,
+            by=BY,
         )
         session.commit()
         return ids
@@ -133,7 +146,8 @@ _DEBTORS = """
 INSERT INTO debtors (name, cpf, phone, whatsapp_id, state, timezone, whatsapp_consent_at, sms_consent_at,
                      verification_failures, created_at, updated_at)
 SELECT (ARRAY['Ana','Bruno','Carla','Diego','Elaine','Fábio','Gabriela','Heitor','Iara','João'])[1 + i % 10]
-       || ' ' || (ARRAY['Silva','Souza','Oliveira','Santos','Lima','Pereira','Costa','Almeida'])[1 + (i / 10) % 8],
+       || ' '
+       || (ARRAY['Silva','Souza','Oliveira','Santos','Lima','Pereira','Costa','Almeida'])[1 + (i / 10) % 8],
        cpf, '+55119' || (80000000 + i), '55119' || (80000000 + i), 'SP', 'America/Sao_Paulo',
        :now - interval '120 days', :now - interval '120 days', 0,
        :now - interval '120 days', :now - interval '120 days'
@@ -143,7 +157,8 @@ FROM unnest(CAST(:cpfs AS text[])) WITH ORDINALITY AS d(cpf, i)
 _CREDITORS = """
 INSERT INTO creditors (legal_name, trade_name, cnpj, contact_channel, fine_bps, monthly_interest_bps,
                        claim_pause_days, created_at, updated_at)
-SELECT 'Credora Bench ' || k || ' Ltda', 'Credora ' || k, cnpj, 'SAC 0800 000 000' || k, 200, 100, 5, :now, :now
+SELECT 'Credora Bench ' || k || ' Ltda', 'Credora ' || k, cnpj, 'SAC 0800 000 000' || k,
+       200, 100, 5, :now, :now
 FROM unnest(CAST(:cnpjs AS text[])) WITH ORDINALITY AS c(cnpj, k)
 """
 
