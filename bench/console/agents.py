@@ -13,6 +13,7 @@ import itertools
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -83,11 +84,13 @@ class AgentPage:
     conversation_id: int
     session: requests.Session
     stop: threading.Event
+    phase: float = 0.0  # where in its polling interval this page's timers tick (0..1)
     after: int = 0
     since: str = ""
     awaited: dict[str, Sighting] = field(default_factory=dict)
     announced: set[int] = field(default_factory=set)
     errors: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)
     polls: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,12 +116,15 @@ class AgentPage:
 
     def _every(self, interval: float, poll) -> None:  # type: ignore[no-untyped-def]
         # setInterval with the pages' `busy` guard: a round that is still running skips the next tick.
-        next_at = time.monotonic()
+        # Browsers opened the pages at different moments: each page's timers start at its own phase.
+        next_at = time.monotonic() + self.phase * interval
+        self.stop.wait(self.phase * interval)
         while not self.stop.is_set():
             try:
                 poll()
-            except (requests.RequestException, ValueError):
+            except (requests.RequestException, ValueError) as error:
                 self.errors += 1
+                self.error_kinds[type(error).__name__] += 1
             next_at += interval
             while next_at < time.monotonic():
                 next_at += interval
@@ -133,6 +139,7 @@ class AgentPage:
         self.polls += 1
         if not response.ok:
             self.errors += 1
+            self.error_kinds[f"HTTP {response.status_code}"] += 1
             return
         data = response.json()
         with self.lock:
@@ -147,6 +154,7 @@ class AgentPage:
         now = time.monotonic()
         if not response.ok:
             self.errors += 1
+            self.error_kinds[f"HTTP {response.status_code}"] += 1
             return
         data = response.json()
         self.since = data["since"]

@@ -149,7 +149,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Lost (not on the page within {delivery['timeout_s']:g} s): {delivery['lost']}; webhook errors: "
         f"{delivery['webhook_errors']}; poll errors: {result['poll_errors']} "
-        f"of {result['polls']} page polls.",
+        f"of {result['polls']} page polls {result.get('poll_error_kinds') or ''}.",
         "",
         "## Notes",
         "",

@@ -11,7 +11,7 @@ import re
 import subprocess
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -29,15 +29,12 @@ from bench.console import seed
 from bench.console.agents import AgentPage, Timed, login, timed_get
 from bench.console.report import DELIVERY_GOAL_S, goals, summary, write
 from bench.inbound.constants import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
     BENCH_VAR,
     PROJECT_ROOT,
     RESULTS,
     SECRET_KEY,
-    SMS_FROM,
-    WHATSAPP_FROM,
     console,
+    twilio_environment,
 )
 from bench.inbound.measure import foreign_share, host_busy_share, wait_for_idle
 from bench.inbound.processes import (
@@ -132,11 +129,8 @@ def running_web(args: argparse.Namespace, url: str, run_dir: Path) -> Iterator[t
         SECRET_KEY=SECRET_KEY,
         WEB_CONCURRENCY=str(args.web_concurrency),
         INBOUND_RATE_LIMIT="100000/minute",
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_WHATSAPP_FROM=WHATSAPP_FROM,
-        TWILIO_SMS_FROM=SMS_FROM,
         GUNICORN_CMD_ARGS=f"--access-logformat='{ACCESS_FORMAT}'",
+        **twilio_environment(),
     )
     command = [str(CURRENT.python), "-m", "bot.cli", "web"]
     try:
@@ -282,7 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     with running_web(args, url, run_dir) as (web, web_url):
         log_file = web.log_file
         console.print(f"web app at {web_url}; logging {len(agents)} agents in ...")
-        pages = [AgentPage(a, web_url, a.owned[0], login(web_url, a.email), stop) for a in agents]
+        pages = [
+            AgentPage(a, web_url, a.owned[0], login(web_url, a.email), stop, phase=n / len(agents))
+            for n, a in enumerate(agents)
+        ]
         supervisor = login(web_url, boss.email)
         for page in pages:
             page.open()
@@ -332,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         "delivery": delivery,
         "polls": sum(p.polls for p in pages),
         "poll_errors": sum(p.errors for p in pages),
+        "poll_error_kinds": dict(sum((p.error_kinds for p in pages), Counter())),
         "notes": NOTES,
     }
     database.dispose()

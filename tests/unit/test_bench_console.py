@@ -1,12 +1,12 @@
 """The console benchmark's own parts: the book it seeds, how it reads gunicorn's access log, and whether its
 verdict follows from what it measured.
 
-The benchmark measures the product; these check the pieces that run without the web app.
+The benchmark measures the product; these check the pieces that run without the web app. That it imports
+nothing from the test suite is checked for every bench in test_bench_inbound.py.
 """
 
 from __future__ import annotations
 
-import ast
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,22 +20,8 @@ from bot.db import Database
 from bot.documents import is_valid_cnpj, is_valid_cpf
 from bot.models import Conversation, ConversationState, Creditor, Debtor, Invoice, Message
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "console"
 NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 TINY = seed.Sizes(conversations=400, messages=2000, agents=4)
-
-
-def test_the_console_bench_imports_nothing_from_the_test_suite():
-    for path in sorted(BENCH.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            assert not any(n == "tests" or n.startswith("tests.") for n in names), path
 
 
 @pytest.fixture
