@@ -72,7 +72,7 @@ def is_seeded(database: Database, sizes: Sizes) -> bool:
         conversations = session.scalar(select(func.count()).select_from(Conversation)) or 0
         messages = session.scalar(select(func.count()).select_from(Message)) or 0
         people = session.scalar(select(func.count()).select_from(User).where(User.email.like("%@bench.%")))
-    return conversations >= sizes.conversations and messages >= sizes.messages and people == sizes.agents + 1
+    return conversations >= sizes.conversations and messages >= sizes.messages and people >= sizes.agents + 1
 
 
 def seed(url: str, sizes: Sizes, now: datetime) -> bool:
