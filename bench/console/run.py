@@ -172,6 +172,28 @@ def time_pages(web_url: str, pages: list[AgentPage], supervisor: requests.Sessio
     return timed
 
 
+def cpu_costs(
+    web: RunningProcess, database: str, web_url: str, page: AgentPage, supervisor: requests.Session, n: int
+) -> dict[str, float]:
+    """CPU milliseconds per request (web app + PostgreSQL) of each page and poll, `n` of each one at a time
+    while nothing else of the bench runs: what a request costs, whatever else the machine is doing."""
+    conversation = f"/console/conversas/{page.conversation_id}"
+    kinds = {
+        "queue_agent": (page.session, "/console/"),
+        "queue_supervisor": (supervisor, "/console/"),
+        "conversation": (page.session, conversation),
+        "novas": (page.session, f"{conversation}/novas?after={page.after}&notes_after=0"),
+        "novidades": (page.session, "/console/novidades"),
+    }
+    costs = {}
+    for kind, (session, path) in kinds.items():
+        before = cpu_seconds(web) + postgres_cpu(database)
+        for _ in range(n):
+            timed_get(session, f"{web_url}{path}", "cost")
+        costs[kind] = round((cpu_seconds(web) + postgres_cpu(database) - before) / n * 1000, 1)
+    return costs
+
+
 def deliver(web_url: str, pages: list[AgentPage], senders: dict[int, str], count: int, rate: float) -> dict:
     """Send `count` debtor messages at `rate`/s, round robin into the agents' open conversations, through
     the signed webhook; wait for each to come back on its page. Latencies in seconds."""
@@ -214,6 +236,7 @@ def deliver(web_url: str, pages: list[AgentPage], senders: dict[int, str], count
 
 
 TIMEOUT_S = 4 * DELIVERY_GOAL_S + 2  # a message not on its page by then is lost
+COST_REQUESTS = 30  # requests of each kind whose CPU is measured
 
 
 def machine(database: Database, busy: float) -> dict[str, Any]:
@@ -239,7 +262,12 @@ def our_cpu(database: str) -> float:
     """CPU seconds of the bench's own process (its agents' and debtors' threads) and of the PostgreSQL
     backends serving `database` (the web app's connections)."""
     times = psutil.Process().cpu_times()
-    total = times.user + times.system
+    return times.user + times.system + postgres_cpu(database)
+
+
+def postgres_cpu(database: str) -> float:
+    """CPU seconds of the PostgreSQL backends connected to `database` right now."""
+    total = 0.0
     for proc in psutil.process_iter(["name", "cmdline"]):
         if proc.info.get("name") == "postgres" and database in " ".join(proc.info.get("cmdline") or []):
             with contextlib.suppress(psutil.Error):
@@ -300,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
+        console.print("measuring what each request costs ...")
+        costs = cpu_costs(web, args.database, web_url, pages[0], supervisor, COST_REQUESTS)
     times, errors = server_times(log_file)
     client: dict[str, list[float]] = defaultdict(list)
     for t in timed:
@@ -326,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "client": {kind: summary(values) for kind, values in client.items()},
         "errors": dict(errors),
+        "cpu_ms": costs,
+        "cost_requests": COST_REQUESTS,
         "delivery": delivery,
         "polls": sum(p.polls for p in pages),
         "poll_errors": sum(p.errors for p in pages),
