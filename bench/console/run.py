@@ -162,13 +162,20 @@ def time_pages(web_url: str, pages: list[AgentPage], supervisor: requests.Sessio
     """`n` requests of each page, one after the other, rotating over the agents (each opens one of their
     conversations other than the one left open)."""
     timed = []
+
+    def get(session: requests.Session, path: str, kind: str) -> None:
+        try:
+            timed.append(timed_get(session, f"{web_url}{path}", kind)[0])
+        except requests.RequestException:  # counted as an error (status 0), the run goes on
+            timed.append(Timed(f"console-bench-{kind}-0", 0, 0.0))
+
     for i in range(n):
         page = pages[i % len(pages)]
         owned = page.person.owned
         other = owned[1 + (i // len(pages)) % (len(owned) - 1)] if len(owned) > 1 else owned[0]
-        timed.append(timed_get(page.session, f"{web_url}/console/", "queue_agent")[0])
-        timed.append(timed_get(supervisor, f"{web_url}/console/", "queue_supervisor")[0])
-        timed.append(timed_get(page.session, f"{web_url}/console/conversas/{other}", "conversation")[0])
+        get(page.session, "/console/", "queue_agent")
+        get(supervisor, "/console/", "queue_supervisor")
+        get(page.session, f"/console/conversas/{other}", "conversation")
     return timed
 
 
@@ -333,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     times, errors = server_times(log_file)
     client: dict[str, list[float]] = defaultdict(list)
     for t in timed:
-        client[t.tag.split("-")[2]].append(t.seconds)
+        if t.status == 0:
+            errors[t.tag.split("-")[2]] += 1  # no answer at all: not in the access log
+        else:
+            client[t.tag.split("-")[2]].append(t.seconds)
     warmup = 10  # the warm-up's requests of each page are left out of the server times too
     result: dict[str, Any] = {
         "started_at": started_at,
