@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.models import Message, MessagePrediction, NluVerdict, User, utcnow
-from bot.models.enums import Direction
+from bot.console.assignments import owner_id
+from bot.models import Direction, Message, MessagePrediction, NluVerdict, User, utcnow
 from bot.nlu_ops.inbox import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT
 from bot.people import accounts
-from bot.people.roles import Permission, require
+from bot.people.roles import NotAllowed, Permission, can_see_conversation, require
 
 
 class ReviewError(ValueError):
@@ -61,12 +61,14 @@ def discard(session: Session, prediction_ids: Iterable[int], user: User) -> int:
     return len(rows)
 
 
-def flag(session: Session, message: Message, user: User) -> MessagePrediction:
-    """An agent says the bot misunderstood `message` (an inbound message of a conversation they may
-    see; the caller checks that): it goes to the inbox. Flagging twice changes nothing."""
-    require(user, Permission.USE_CONSOLE)
-    if message.direction != Direction.INBOUND:
+def flag(session: Session, message_id: int, user: User) -> MessagePrediction:
+    """An agent says the bot misunderstood inbound message `message_id` of a conversation they may see: it
+    goes to the inbox (back to it, if ops had decided about it). Flagging twice changes nothing."""
+    message = session.get(Message, message_id)
+    if message is None or message.direction != Direction.INBOUND:
         raise ReviewError("Só mensagens recebidas do cliente podem ser marcadas.")
+    if not can_see_conversation(user, owner_id(message.conversation)):
+        raise NotAllowed("Você não tem permissão para fazer isso.")
     row = session.scalar(select(MessagePrediction).where(MessagePrediction.message_id == message.id))
     if row is None:  # the model never read it (a person had the conversation): a row without a prediction
         row = MessagePrediction(message_id=message.id, ranking=[], entities=[])
