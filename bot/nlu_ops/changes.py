@@ -38,8 +38,10 @@ def current_model(models_dir: Path) -> Path | None:
     return models[-1] if models else None
 
 
-def since_model(model: Path | None, data_dir: Path = training.DATA_DIR) -> Changes:
-    """The differences between the examples in `data_dir` and those `model` was trained on."""
+def since_model(model: Path | None, data_dir: Path | None = None) -> Changes:
+    """The differences between the examples in `data_dir` (default `nlu_data/`) and those `model` was
+    trained on."""
+    data_dir = data_dir or training.DATA_DIR
     if model is None:
         return Changes(None, known=False)
     snapshot = training.examples_snapshot(model)

@@ -3,10 +3,10 @@
 Each intent's file `nlu_data/nlu/<intent>.yml` keeps its hand-written examples as they are; below them,
 after the `SECTION_MARK` comment, a second block of the same intent holds the examples labelled in the NLU
 inbox, which Régua rewrites whole on every export: masked (`bot.redaction.mask_message`), one line each,
-without Rasa's annotation brackets, deduplicated against every example of every intent (case, accents and
-spaces aside), and sorted, so the same labels always give the same file and a team reviews a change as
-a few added lines. Rasa merges the two blocks of an intent (its YAML format allows an intent to appear
-more than once).
+without Rasa's annotation brackets, deduplicated against every example of every intent (case, accents,
+punctuation and spaces aside), and sorted, so the same labels always give the same file and a team
+reviews a change as a few added lines. Rasa merges the two blocks of an intent (its YAML format allows an
+intent to appear more than once).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Message, MessagePrediction, NluVerdict, utcnow
+from bot.nlu_ops.inbox import normalise
 from bot.rasa import training
 from bot.redaction import mask_message
-from bot.text_folding import fold_accents
 
 SECTION_MARK = (
     "  # Labelled in the NLU inbox (regua nlu inbox): written by Régua, masked, sorted; review the diff."
@@ -30,9 +30,9 @@ SECTION_MARK = (
 _EXAMPLE_INDENT = "      - "
 
 
-def intents(domain_file: Path = training.DOMAIN_FILE) -> list[str]:
+def intents(domain_file: Path | None = None) -> list[str]:
     """The intents the domain declares (the labels ops may choose), sorted."""
-    return sorted((YAML(typ="safe").load(domain_file) or {}).get("intents") or [])
+    return sorted((YAML(typ="safe").load(domain_file or training.DOMAIN_FILE) or {}).get("intents") or [])
 
 
 def example_text(body: str) -> str:
@@ -43,8 +43,9 @@ def example_text(body: str) -> str:
 
 
 def same_example(text: str) -> str:
-    """The form two examples are compared in: annotations stripped, no accents, lower case, single spaces."""
-    return " ".join(fold_accents(training.strip_annotations(text)).casefold().split())
+    """The form two examples are compared in: annotations stripped, then the inbox's grouping form (no
+    accents, punctuation nor case, single spaces)."""
+    return normalise(training.strip_annotations(text))
 
 
 @dataclass
@@ -57,9 +58,10 @@ class WriteReport:
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)  # (text, wanted, existing intent)
 
 
-def write_examples(labelled: Iterable[tuple[str, str]], data_dir: Path = training.DATA_DIR) -> WriteReport:
-    """Write `(intent, text)` pairs (texts as `example_text` makes them) into each intent's file; returns
-    what was added, skipped and refused."""
+def write_examples(labelled: Iterable[tuple[str, str]], data_dir: Path | None = None) -> WriteReport:
+    """Write `(intent, text)` pairs (texts as `example_text` makes them) into each intent's file under
+    `data_dir` (default `nlu_data/`); returns what was added, skipped and refused."""
+    data_dir = data_dir or training.DATA_DIR
     report = WriteReport()
     owners = {
         same_example(t): intent for intent, texts in training.nlu_examples(data_dir).items() for t in texts
@@ -110,7 +112,7 @@ def _order(text: str) -> tuple[str, str]:
     return same_example(text), text
 
 
-def export(session: Session, data_dir: Path = training.DATA_DIR) -> WriteReport:
+def export(session: Session, data_dir: Path | None = None) -> WriteReport:
     """Write every labelled, not yet exported inbox message to the training data and mark them exported
     (conflicts too: the report names them, and relabelling one puts it back)."""
     query = (
