@@ -1,8 +1,8 @@
 """What changed in the training examples since the current model was trained (issue 17 §3).
 
 `bot.rasa.training` keeps the examples a model was trained on next to it (`regua-<fp>.examples.json`);
-the examples now in `nlu_data/` are compared with them, intent by intent. A model trained before
-snapshots existed gets one when its fingerprint shows the data has not changed since.
+the examples now in `nlu_data/` are compared with them, intent by intent. For a model trained before
+snapshots existed, only "nothing changed" is known (its name carries today's data fingerprint).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def since_model(model: Path | None, data_dir: Path | None = None) -> Changes:
         return Changes(None, known=False)
     snapshot = training.examples_snapshot(model)
     if not snapshot.exists():
-        if data_dir != training.DATA_DIR or model.name != training.model_path().name:
-            return Changes(model, known=False)
-        training.write_examples_snapshot(model, data_dir)  # same fingerprint: trained on today's data
+        # Without a snapshot, only a model named after today's data fingerprint is known: nothing changed.
+        same = data_dir == training.DATA_DIR and model.name == training.model_path().name
+        return Changes(model, known=same)
     before: dict[str, list[str]] = json.loads(snapshot.read_text(encoding="utf-8"))
     now = training.nlu_examples(data_dir)
     added, removed = {}, {}
