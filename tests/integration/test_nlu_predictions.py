@@ -14,6 +14,7 @@ from sqlalchemy import select
 from bot.models import MessagePrediction, Processing
 from bot.nlu_ops import examples
 from bot.rasa import training
+from bot.rasa.client import RasaClient
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
@@ -39,14 +40,21 @@ def test_a_real_turn_records_intent_confidence_ranking_entities_and_model(
         assert row.model_file and Path(row.model_file).name == rasa_model.name
 
 
-def test_a_message_the_model_does_not_understand_is_recorded_as_the_fallback(stack: Stack) -> None:
+def test_the_recorded_prediction_is_what_the_served_model_reads(
+    stack: Stack, rasa_server: RasaClient
+) -> None:
     _, phone = new_debtor(stack.database)
-    exchange = say(stack, phone, "xqzw vbnm plok")
+    text = "xqzw vbnm plok"  # whatever the model makes of it, the record says the same
+    exchange = say(stack, phone, text)
     with stack.database.session() as s:
         row = s.scalars(
             select(MessagePrediction).where(MessagePrediction.message_id == exchange.message_id)
         ).one()
-    assert row.intent == "nlu_fallback" and row.ranking[0]["name"] == "nlu_fallback"
+    parsed = rasa_server.parse(text)
+    assert row.intent == parsed["intent"]["name"]
+    assert row.confidence == pytest.approx(parsed["intent"]["confidence"], abs=1e-6)
+    ranking = [r["name"] for r in parsed["intent_ranking"][:3]]
+    assert [r["name"] for r in row.ranking] == ranking
 
 
 _READ_WITH_RASA = """
