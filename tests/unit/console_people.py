@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from flask.testing import FlaskClient
+
 from bot.db import Database
 from bot.models import UserRole
 from bot.people import accounts
@@ -15,3 +19,17 @@ def make_user(
     """Add an active person with `PASSWORD` and return their id."""
     with db.session() as s:
         return accounts.add(s, email=email, name=name, role=UserRole(role), password=PASSWORD, by="test").id
+
+
+def form_field(html: str, name: str) -> str:
+    """The value of the hidden field `name` in a page (the CSRF token, a form's nonce)."""
+    found = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def log_in(client: FlaskClient, email: str) -> None:
+    """Log `email` (made with `make_user`) in through the login form."""
+    token = form_field(client.get("/").get_data(as_text=True), "csrf_token")
+    response = client.post("/", data={"csrf_token": token, "email": email, "password": PASSWORD})
+    assert response.status_code == 302

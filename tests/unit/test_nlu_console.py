@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.config import Settings
@@ -18,21 +17,8 @@ from bot.nlu_ops import inbox
 from bot.rasa import training
 from tests.conftest import People
 from tests.unit.conftest import post_message, run
-from tests.unit.console_people import PASSWORD, make_user
+from tests.unit.console_people import form_field, log_in, make_user
 from tests.unit.nlu_messages import conversation, predicted
-
-
-def _field(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def _login(client: FlaskClient, email: str) -> str:
-    token = _field(client.get("/").get_data(as_text=True), "csrf_token")
-    response = client.post("/", data={"csrf_token": token, "email": email, "password": PASSWORD})
-    assert response.status_code == 302
-    return token
 
 
 def test_ops_relabel_a_group_in_the_console_and_it_leaves_the_inbox(app: Flask, db: Database) -> None:
@@ -41,7 +27,7 @@ def test_ops_relabel_a_group_in_the_console_and_it_leaves_the_inbox(app: Flask, 
     first, _ = predicted(db, c, "meu cpf 123.456.789-09 ta errado", "afirmar", 0.31)
     second, _ = predicted(db, c, "meu CPF 111.222.333-44 ta errado!", "afirmar", 0.4)
     client = app.test_client()
-    _login(client, "ops@regua.example")
+    log_in(client, "ops@regua.example")
     html = client.get("/console/nlu/").get_data(as_text=True)
     key = inbox.group_key("meu cpf <cpf> ta errado")
     assert f'data-group="{key}"' in html and "2 mensagem(ns)" in html and "baixa confiança" in html
@@ -49,7 +35,7 @@ def test_ops_relabel_a_group_in_the_console_and_it_leaves_the_inbox(app: Flask, 
     assert 'data-testid="nav-nlu"' in html
 
     form = {
-        "csrf_token": _field(html, "csrf_token"),
+        "csrf_token": form_field(html, "csrf_token"),
         "action": "label",
         "intent": "contestar_divida",
         "message": [str(first), str(second)],
@@ -68,9 +54,9 @@ def test_only_the_ticked_messages_of_a_group_are_decided(app: Flask, db: Databas
     kept, _ = predicted(db, c, "kkk", "afirmar", 0.2)
     dropped, _ = predicted(db, c, "KKK", "afirmar", 0.2)
     client = app.test_client()
-    _login(client, "sup@regua.example")
+    log_in(client, "sup@regua.example")
     html = client.get("/console/nlu/").get_data(as_text=True)
-    form = {"csrf_token": _field(html, "csrf_token"), "action": "discard", "message": [str(dropped)]}
+    form = {"csrf_token": form_field(html, "csrf_token"), "action": "discard", "message": [str(dropped)]}
     client.post(f"/console/nlu/grupos/{inbox.group_key('kkk')}", data=form)
     with db.session() as s:
         verdicts = {p.message_id: p.verdict for p in s.scalars(select(MessagePrediction))}
@@ -82,7 +68,7 @@ def test_an_agent_cannot_open_the_inbox_and_a_form_without_csrf_is_refused(app: 
     c = conversation(db)
     predicted(db, c, "kkk", "afirmar", 0.2)
     client = app.test_client()
-    _login(client, "ana@regua.example")
+    log_in(client, "ana@regua.example")
     assert client.get("/console/nlu/").status_code == 403
     assert 'data-testid="nav-nlu"' not in client.get("/console/").get_data(as_text=True)
     refused = client.post(f"/console/nlu/grupos/{inbox.group_key('kkk')}", data={"action": "discard"})
@@ -101,13 +87,13 @@ def test_an_agent_flags_a_debtor_message_from_the_conversation_page(
         conversation_row.state = ConversationState.WAITING_AGENT
         conversation_id = conversation_row.id
     client = app.test_client()
-    _login(client, "ana@regua.example")
+    log_in(client, "ana@regua.example")
     page = f"/console/conversas/{conversation_id}"
     html = client.get(page).get_data(as_text=True)
     assert html.count('data-testid="flag-nlu"') == 1  # the debtor's message only, not the bot's answer
     action = re.search(r'action="(/console/nlu/marcar/\d+)"', html).group(1)  # type: ignore[union-attr]
     response = client.post(
-        action, data={"csrf_token": _field(html, "csrf_token"), "conversation": conversation_id}
+        action, data={"csrf_token": form_field(html, "csrf_token"), "conversation": conversation_id}
     )
     assert response.status_code == 302 and response.headers["Location"].endswith(page)
     assert "foi para a caixa de entrada da NLU" in client.get(page).get_data(as_text=True)
