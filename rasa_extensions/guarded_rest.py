@@ -62,7 +62,9 @@ class GuardedRestInput(RestInput):
 
         async def handle_and_report(message: UserMessage) -> None:
             await on_new_message(message)
-            if apps and isinstance(message.output_channel, CollectingOutputChannel):
+            # The plain (non-streamed) answer only: the streaming channel subclasses the collector but
+            # holds a queue, and nothing reads a prediction from a stream.
+            if apps and type(message.output_channel) is CollectingOutputChannel:
                 await _report_prediction(apps[0].ctx.agent, message, message.output_channel)
 
         blueprint = super().blueprint(handle_and_report)

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from bot.models import AuditLog, Message, MessagePrediction, utcnow
@@ -126,7 +126,7 @@ def find_group(session: Session, threshold: float, key: str, *, days: int = 30) 
     return next((g for g in pending(session, threshold, days=days) if g.key == key), None)
 
 
-def _undecided(since: datetime):  # type: ignore[no-untyped-def]
+def _undecided(since: datetime) -> Select[tuple[MessagePrediction, Message]]:
     """Undecided predictions of messages received since `since` whose text is still kept."""
     return (
         select(MessagePrediction, Message)
@@ -140,7 +140,7 @@ def _undecided(since: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-def _misses(threshold: float):  # type: ignore[no-untyped-def]
+def _misses(threshold: float) -> ColumnElement[bool]:
     return or_(
         MessagePrediction.confidence < threshold,
         MessagePrediction.intent.in_((FALLBACK_INTENT, OUT_OF_SCOPE_INTENT)),
