@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.config import Settings
@@ -15,19 +14,9 @@ from bot.db import Database
 from bot.models import Conversation, ConversationState, Message, utcnow
 from tests.conftest import People
 from tests.unit.conftest import FakeRasa, FakeSender, post_message
-from tests.unit.console_people import PASSWORD, make_user
-
-
-def _field(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def _login(client: FlaskClient, email: str) -> None:
-    token = _field(client.get("/").get_data(as_text=True), "csrf_token")
-    response = client.post("/", data={"csrf_token": token, "email": email, "password": PASSWORD})
-    assert response.status_code == 302
+from tests.unit.console_people import form_field as _field
+from tests.unit.console_people import log_in as _login
+from tests.unit.console_people import make_user
 
 
 def _asked_for_a_person(app: Flask, db: Database, settings: Settings, fake_rasa: FakeRasa) -> int:
