@@ -47,11 +47,13 @@ def _canned(values: dict[str, str]) -> list[tuple[str, str]]:
 @bp.get("/<int:conversation_id>")
 @login_required
 def show(conversation_id: int):  # type: ignore[no-untyped-def]
-    """The whole thread, the notes and (for who may act) the composer."""
+    """The whole thread, the notes and (for who may act) the composer; with `?before=<message id>` (the
+    "Carregar mensagens anteriores" link without JavaScript) the messages before that one, to read."""
     me = viewer()
     session = db.session()
+    before = request.args.get("before", type=int)
     try:
-        thread = thread_lib.load(session, me, conversation_id, own_prefix=_own_prefix())
+        thread = thread_lib.load(session, me, conversation_id, own_prefix=_own_prefix(), before=before)
     except (thread_lib.ThreadError, NotAllowed) as error:
         flash(str(error), "error")
         return redirect(url_for("console.queue"))
@@ -72,7 +74,23 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         templates=previews,
         nonce=secrets.token_urlsafe(24),
         me=me,
+        older_page=before is not None,
     )
+
+
+@bp.get("/<int:conversation_id>/anteriores")
+@login_required
+def older(conversation_id: int):  # type: ignore[no-untyped-def]
+    """The `PAGE_SIZE` messages before `before` (and the notes of that stretch): an HTML fragment to put
+    at the top of the thread, and the id to ask from next time (null when there is nothing older)."""
+    me = viewer()
+    before = request.args.get("before", type=int) or 0
+    try:
+        thread = thread_lib.load(db.session(), me, conversation_id, own_prefix=_own_prefix(), before=before)
+    except (thread_lib.ThreadError, NotAllowed) as error:
+        return jsonify(error=str(error)), 403
+    html = render_template("console/_items.html", items=thread.items, thread=thread)
+    return jsonify(html=html, before=thread.older_than)
 
 
 @bp.get("/<int:conversation_id>/novas")

@@ -117,6 +117,7 @@ class Thread:
     last_message_id: int
     last_note_id: int
     statuses: list[Item]  # outbound messages whose status changed lately (for a poll)
+    older_than: int | None = None  # the oldest message shown, when there are older ones to load
 
 
 def _locked_for_view(session: Session, conversation_id: int, viewer: User) -> tuple[Conversation, int | None]:
@@ -177,23 +178,24 @@ def load(
     own_prefix: str = "",
     after: int | None = None,
     notes_after: int | None = None,
+    before: int | None = None,
 ) -> Thread:
-    """The thread `viewer` may read: the last `PAGE_SIZE` messages and the notes, oldest first; with
-    `after` / `notes_after` only what is newer, plus the messages whose status changed lately.
-    `own_prefix` is the start of our own media URLs (shown inline). Raises `ThreadError`, `NotAllowed`."""
+    """The thread `viewer` may read: the last `PAGE_SIZE` messages and the notes written since the first
+    of them, oldest first; with `after` / `notes_after` only what is newer, plus the messages whose status
+    changed lately; with `before` (a message id) the `PAGE_SIZE` messages before it and the notes of that
+    stretch ("Carregar mensagens anteriores"). `own_prefix` is the start of our own media URLs (shown
+    inline). Raises `ThreadError`, `NotAllowed`."""
     conversation, owner = _locked_for_view(session, conversation_id, viewer)
     query = select(Message).where(Message.conversation_id == conversation_id)
     if after is not None:
         query = query.where(Message.id > after)
-    messages = list(reversed(session.scalars(query.order_by(Message.id.desc()).limit(PAGE_SIZE)).all()))
-    note_query = (
-        select(ConversationNote)
-        .options(joinedload(ConversationNote.author))
-        .where(ConversationNote.conversation_id == conversation_id)
-    )
-    if notes_after is not None:
-        note_query = note_query.where(ConversationNote.id > notes_after)
-    notes = list(session.scalars(note_query.order_by(ConversationNote.id)).all())
+    if before is not None:
+        query = query.where(Message.id < before)
+    # One more than a page says whether older messages remain (for the "load older" link).
+    page = session.scalars(query.order_by(Message.id.desc()).limit(PAGE_SIZE + 1)).all()
+    messages = list(reversed(page[:PAGE_SIZE]))
+    older_than = messages[0].id if len(page) > PAGE_SIZE and after is None else None
+    notes = _notes(session, conversation_id, notes_after, before, messages[0] if older_than else None)
     changed: list[Message] = []
     if after is not None:
         changed = list(
@@ -227,7 +229,28 @@ def load(
         last_message_id=max([m.id for m in messages], default=after or 0),
         last_note_id=max([n.id for n in notes], default=notes_after or 0),
         statuses=[_message_item(m, names, reminders, own_prefix) for m in changed],  # type: ignore[arg-type]
+        older_than=older_than,
     )
+
+
+def _notes(
+    session: Session, conversation_id: int, after: int | None, before: int | None, first: Message | None
+) -> list[ConversationNote]:
+    """The notes after note `after`; those written since `first` (the oldest message of a page that has
+    older ones: an older note comes with the older messages) and, with `before`, before that message."""
+    query = (
+        select(ConversationNote)
+        .options(joinedload(ConversationNote.author))
+        .where(ConversationNote.conversation_id == conversation_id)
+    )
+    if after is not None:
+        query = query.where(ConversationNote.id > after)
+    if first is not None:
+        query = query.where(ConversationNote.created_at >= first.created_at)
+    if before is not None:
+        until = select(Message.created_at).where(Message.id == before).scalar_subquery()
+        query = query.where(ConversationNote.created_at < until)
+    return list(session.scalars(query.order_by(ConversationNote.id)).all())
 
 
 def add_note(session: Session, conversation_id: int, user: User, body: str) -> ConversationNote:
