@@ -264,6 +264,11 @@ def creditor_line(name: str, cnpj: str) -> str:
     return f"{name} (CNPJ {format_cnpj(cnpj)})"
 
 
+def agent_sms(creditor_line: str, text: str) -> str:
+    """An agent's message sent by SMS (outside WhatsApp's window): who writes, the text, how to stop."""
+    return f"{creditor_line}: {text} Para não receber mais SMS, responda PARAR."
+
+
 def invoice_label(description: str | None, external_ref: str) -> str:
     """How an invoice is named to its debtor: its description, else "fatura <reference>"."""
     return description or f"fatura {external_ref}"

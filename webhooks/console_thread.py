@@ -13,7 +13,7 @@ import secrets
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from bot.console import assignments, composer, giveback, replies
+from bot.console import assignments, composer, giveback, replies, sms_alternative
 from bot.console import thread as thread_lib
 from bot.localtime import local_date
 from bot.models import utcnow
@@ -72,6 +72,7 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         rules=rules,
         canned=_canned(values),
         templates=previews,
+        sms_preview=sms_alternative.preview(settings(), values) if rules.sms else None,
         nonce=secrets.token_urlsafe(24),
         me=me,
         older_page=before is not None,
@@ -133,6 +134,7 @@ def _draft(prefix: str = "") -> composer.Draft:
         nonce=form.get("nonce", ""),
         text=form.get(f"{prefix}text", ""),
         content_sid=form.get("content_sid") or None,
+        via_sms=form.get("via") == "sms",
         confirmed=form.get("confirm") == "1",
         seen_message_id=form.get("seen", type=int),
     )
@@ -141,7 +143,8 @@ def _draft(prefix: str = "") -> composer.Draft:
 @bp.post("/<int:conversation_id>/enviar")
 @login_required
 def send(conversation_id: int):  # type: ignore[no-untyped-def]
-    """Send the agent's message (free text or a template); the same form twice sends it once."""
+    """Send the agent's message (free text, a template, or outside WhatsApp's window an SMS); the same
+    form twice sends it once."""
     me = viewer()
     session = db.session()
     try:
@@ -150,7 +153,7 @@ def send(conversation_id: int):  # type: ignore[no-untyped-def]
         return refused(error, _page(conversation_id))
     session.commit()
     if not saved.duplicate:
-        _deliver(conversation_id)
+        _deliver(saved.message.conversation_id)  # an SMS goes in the debtor's SMS conversation
     return redirect(_page(conversation_id) + "#fim")
 
 
@@ -166,7 +169,7 @@ def retry(conversation_id: int, message_id: int):  # type: ignore[no-untyped-def
         return refused(error, _page(conversation_id))
     session.commit()
     if not saved.duplicate:
-        _deliver(conversation_id)
+        _deliver(saved.message.conversation_id)  # an SMS goes in the debtor's SMS conversation
         flash("Mensagem reenviada.", "success")
     return redirect(_page(conversation_id) + "#fim")
 

@@ -49,8 +49,7 @@ document.querySelectorAll("select[data-canned-target]").forEach(function (select
         });
         page.dataset.after = data.after;
         // What the agent has now seen: an answer someone else sent meanwhile no longer blocks theirs.
-        var seen = page.querySelector("input[data-seen]");
-        if (seen) { seen.value = data.after; }
+        page.querySelectorAll("input[data-seen]").forEach(function (seen) { seen.value = data.after; });
         page.dataset.notesAfter = data.notes_after;
       })
       .catch(function () { /* the next poll tries again */ })
