@@ -6,7 +6,7 @@ was removed (refused), logs in, sees the conversation in the queue with its reas
 out. The queue is also checked at phone width (no sideways scrolling). Then the conversation page: the
 agent takes the conversation, a new debtor message appears live, the reply reaches the sandbox with a
 status, another agent is kept out, the conversation goes back to the bot and the bot answers; outside the
-WhatsApp 24-hour window only a template can be picked.
+WhatsApp 24-hour window only a template can be picked, or the text sent by SMS.
 
 Screenshots of the login page, the queue and the conversation page, at laptop and phone widths, are
 kept in docs/screenshots/;
@@ -28,7 +28,15 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from bot.config import PROJECT_ROOT
-from bot.models import AuditLog, Conversation, ConversationState, Message, MessageStatus, UserRole
+from bot.models import (
+    AuditLog,
+    Channel,
+    Conversation,
+    ConversationState,
+    Message,
+    MessageStatus,
+    UserRole,
+)
 from bot.people import accounts
 from tests.integration.browser import chromium, keep_screenshot
 from tests.integration.conftest import Stack, new_debtor, say
@@ -185,7 +193,7 @@ def test_an_agent_answers_a_debtor_live_and_gives_the_conversation_back_to_the_b
 
     # Ana answers: one message, through the delivery path, to the sandbox (Twilio's stand-in), with a status.
     page.get_by_label("Mensagem", exact=True).fill("Olá! Aqui é a Ana, posso ajudar.")
-    page.get_by_role("button", name="Enviar").click()
+    page.get_by_role("button", name="Enviar", exact=True).click()
     answer = thread.locator("li.item-agent").last
     expect(answer).to_contain_text("Olá! Aqui é a Ana, posso ajudar.")
     expect(answer).to_contain_text("Guardada (ambiente de teste)")
@@ -217,7 +225,7 @@ def test_an_agent_answers_a_debtor_live_and_gives_the_conversation_back_to_the_b
     assert answered.texts, "the bot answers again after the give-back"
 
 
-def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template(
+def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template_or_write_by_sms(
     stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:
     email = f"ana-{uuid.uuid4().hex[:8]}@regua.example"
@@ -232,6 +240,7 @@ def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template(
         conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, agent.id
         conversation.last_inbound_at = conversation.last_inbound_at - timedelta(hours=30)  # type: ignore[operator]
         conversation_id = conversation.id
+        agent_id = agent.id
     page = _page(browser, PHONE)
     page.goto(f"{stack.web_url}/")
     _log_in(page, email, PASSWORD)
@@ -241,8 +250,27 @@ def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template(
     confirm = page.get_by_test_id("composer").get_by_role("checkbox")
     if confirm.count():  # run outside the legal contact window (a night, a Sunday): a proactive message
         confirm.check()
-    page.get_by_role("button", name="Enviar").click()
+    page.get_by_role("button", name="Enviar", exact=True).click()
     template = page.get_by_test_id("thread").locator("li.item-agent").last
     expect(template).to_contain_text("modelo aprovado")
+
+    # Or the text by SMS to the debtor's phone, naming the creditor: shown in this thread, marked "por SMS".
+    sms_form = page.get_by_test_id("sms-composer")
+    expect(sms_form.get_by_test_id("sms-preview")).to_contain_text("Loja Integração Ltda (CNPJ")
+    sms_form.get_by_label("Ou envie por SMS").fill("Olá! Podemos conversar por aqui também.")
+    confirm = sms_form.get_by_role("checkbox")
+    if confirm.count():
+        confirm.check()
+    sms_form.get_by_role("button", name="Enviar por SMS").click()
+    by_sms = page.get_by_test_id("thread").locator("li.item-agent").last
+    expect(by_sms).to_contain_text("Podemos conversar por aqui também.")
+    expect(by_sms.get_by_test_id("via-sms")).to_be_visible()
+    expect(by_sms).to_contain_text("Guardada (ambiente de teste)")
+    with stack.database.session() as s:
+        sms = s.scalars(
+            select(Message).where(Message.sent_by_user_id == agent_id, Message.channel == Channel.SMS)
+        ).one()
+        assert sms.conversation.address == phone and sms.conversation_id != conversation_id
+        assert sms.body.startswith("Loja Integração Ltda (CNPJ") and sms.status == MessageStatus.STORED
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     _shot(page, "conversation-phone.png", tmp_path)

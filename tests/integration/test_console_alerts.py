@@ -3,7 +3,8 @@
 An agent has the queue open in Debian's Chromium (tests/integration/browser.py); a debtor asks for a person
 through the real signed webhook; without any reload the row appears, the banner says so and the title
 counts it ("(1) Fila — Régua"). The agent takes the conversation from the swapped-in row; when the debtor
-writes again, the alert counts the new message.
+writes again, the alert counts the new message. The banner's screenshot (docs/screenshots/console-alert.png)
+is re-taken with REGUA_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -11,18 +12,21 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
+from bot.config import PROJECT_ROOT
 from bot.models import Conversation, UserRole
 from bot.people import accounts
-from tests.integration.browser import chromium
+from tests.integration.browser import chromium, keep_screenshot
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "correto-cavalo-bateria-grampo"
 TIMEOUT_MS = 15_000
 
@@ -34,7 +38,7 @@ def browser() -> Iterator[Browser]:
 
 
 def test_a_debtor_asking_for_a_person_appears_in_the_open_queue_with_an_alert_and_a_title_count(
-    stack: Stack, browser: Browser
+    stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:
     email = f"caio-{uuid.uuid4().hex[:8]}@regua.example"
     with stack.database.session() as s:
@@ -64,6 +68,9 @@ def test_a_debtor_asking_for_a_person_appears_in_the_open_queue_with_an_alert_an
     expect(page).to_have_title("(1) Fila — Régua")
     banner = page.get_by_test_id("alert-banner")
     expect(banner).to_contain_text("1 nova conversa na fila")
+    taken = tmp_path / "console-alert.png"
+    page.screenshot(path=str(taken))
+    keep_screenshot(taken, SCREENSHOTS / "console-alert.png")
 
     # The swapped-in row works: taking it reloads the queue (the count starts again from zero).
     row.get_by_role("button", name="Assumir").click()
