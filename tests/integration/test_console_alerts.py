@@ -21,14 +21,13 @@ from sqlalchemy import select
 from bot.config import PROJECT_ROOT
 from bot.models import Conversation, UserRole
 from bot.people import accounts
-from tests.integration.browser import chromium, keep_screenshot
+from tests.integration.browser import chromium, keep_screenshot, logged_in
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "correto-cavalo-bateria-grampo"
-TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +42,7 @@ def test_a_debtor_asking_for_a_person_appears_in_the_open_queue_with_an_alert_an
     email = f"caio-{uuid.uuid4().hex[:8]}@regua.example"
     with stack.database.session() as s:
         accounts.add(s, email=email, name="Caio Reis", role=UserRole.AGENT, password=PASSWORD, by="test")
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale="pt-BR", timezone_id="America/Sao_Paulo"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"{stack.web_url}/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Senha").fill(PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page).to_have_url(f"{stack.web_url}/console/")
+    page = logged_in(browser, stack.web_url, email, PASSWORD)
     expect(page).to_have_title("Fila — Régua")
     # The browser's notification is only asked for with a button, never on load.
     expect(page.get_by_role("button", name="Ativar notificações")).to_be_visible()
@@ -84,4 +74,4 @@ def test_a_debtor_asking_for_a_person_appears_in_the_open_queue_with_an_alert_an
     banner.get_by_role("button", name="Ciente").click()
     expect(page).to_have_title("Fila — Régua")
     expect(banner).to_be_hidden()
-    context.close()
+    page.context.close()

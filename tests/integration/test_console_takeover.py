@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from bot.models import (
@@ -30,13 +30,12 @@ from bot.models import (
     utcnow,
 )
 from bot.people import accounts
-from tests.integration.browser import chromium
+from tests.integration.browser import chromium, logged_in
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correto-cavalo-bateria-grampo"
-TIMEOUT_MS = 15_000
 # Messages the bot answers at once when it has the conversation (checked after the give-back).
 DURING_TAKEOVER = ["segunda via", "qual o valor da minha divida?", "oi, alguem ai?", "quero pagar com pix"]
 
@@ -45,20 +44,6 @@ DURING_TAKEOVER = ["segunda via", "qual o valor da minha divida?", "oi, alguem a
 def browser() -> Iterator[Browser]:
     with chromium() as launched:
         yield launched
-
-
-def _logged_in(browser: Browser, stack: Stack, email: str) -> Page:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale="pt-BR", timezone_id="America/Sao_Paulo"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"{stack.web_url}/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Senha").fill(PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page).to_have_url(f"{stack.web_url}/console/")
-    return page
 
 
 def _outbound_since(stack: Stack, conversation_id: int, moment: datetime) -> list[Message]:
@@ -93,7 +78,7 @@ def test_while_an_agent_has_the_conversation_only_the_agent_answers_and_after_th
         conversation_id = s.scalars(select(Conversation.id).where(Conversation.address == phone)).one()
 
     # Ana takes the conversation from its page.
-    page = _logged_in(browser, stack, email)
+    page = logged_in(browser, stack.web_url, email, PASSWORD)
     page.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
     taken_at = utcnow()
     page.get_by_role("button", name="Assumir").click()

@@ -5,7 +5,7 @@ window, and shown in the WhatsApp thread."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -30,11 +30,8 @@ from bot.models import (
 )
 from tests.conftest import PHONE, People
 from tests.unit.conftest import FakeSender
-from tests.unit.console_people import make_user
+from tests.unit.console_people import SUNDAY_NIGHT, WEEKDAY_NOON, make_user, save_draft
 
-# A Wednesday at noon in São Paulo (inside the legal contact window), and a Sunday night (outside it).
-WEEKDAY_NOON = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
-SUNDAY_NIGHT = datetime(2026, 12, 7, 2, 30, tzinfo=UTC)
 A_DAY_AND_MORE = timedelta(hours=30)
 
 
@@ -69,15 +66,6 @@ def _rules(db: Database, settings: Settings, conversation_id: int, now: datetime
         return composer.rules(s, settings, s.get_one(Conversation, conversation_id), now)
 
 
-def _save(
-    db: Database, settings: Settings, conversation_id: int, user_id: int, draft: composer.Draft, now: datetime
-) -> composer.Saved:
-    with db.session() as s:
-        saved = composer.save(s, settings, conversation_id, s.get_one(User, user_id), draft, now)
-        s.flush()
-        return saved
-
-
 def _sms(text: str, nonce: str = "n-sms", *, confirmed: bool = False) -> composer.Draft:
     return composer.Draft(nonce, text, via_sms=True, confirmed=confirmed)
 
@@ -91,7 +79,9 @@ def test_outside_the_24_hour_window_the_text_goes_by_sms_naming_the_creditor_and
     assert not rules.free_text and rules.sms and not rules.sms_needs_confirmation
 
     for _ in range(2):  # a double click, or the browser resending the form
-        saved = _save(db, settings, conversation_id, ana, _sms(" Podemos conversar hoje? "), WEEKDAY_NOON)
+        saved = save_draft(
+            db, settings, conversation_id, ana, _sms(" Podemos conversar hoje? "), WEEKDAY_NOON
+        )
         composer.deliver_now(services, saved.message.conversation_id)
     [request] = sender.sent
     assert request.channel == Channel.SMS and request.to == PHONE and request.content_sid is None
@@ -126,7 +116,7 @@ def test_an_sms_goes_in_the_debtor_s_existing_sms_conversation(
         s.flush()
         reminders_id = reminders.id
     conversation_id = _whatsapp_conversation(db, people, ana, WEEKDAY_NOON - A_DAY_AND_MORE)
-    saved = _save(db, settings, conversation_id, ana, _sms("Olá"), WEEKDAY_NOON)
+    saved = save_draft(db, settings, conversation_id, ana, _sms("Olá"), WEEKDAY_NOON)
     assert saved.message.conversation_id == reminders_id
 
 
@@ -137,7 +127,7 @@ def test_sms_is_offered_neither_inside_the_window_nor_to_a_debtor_who_opted_out_
     inside = _whatsapp_conversation(db, people, ana, WEEKDAY_NOON - timedelta(hours=3))
     assert not _rules(db, settings, inside, WEEKDAY_NOON).sms
     with pytest.raises(composer.ComposeError, match="SMS não está disponível"):
-        _save(db, settings, inside, ana, _sms("Olá"), WEEKDAY_NOON)
+        save_draft(db, settings, inside, ana, _sms("Olá"), WEEKDAY_NOON)
 
     with db.session() as s:
         s.get_one(Conversation, inside).last_inbound_at = WEEKDAY_NOON - A_DAY_AND_MORE
@@ -145,7 +135,7 @@ def test_sms_is_offered_neither_inside_the_window_nor_to_a_debtor_who_opted_out_
     rules = _rules(db, settings, inside, WEEKDAY_NOON)
     assert not rules.sms and rules.templates  # templates are still there
     with pytest.raises(composer.ComposeError, match="SMS não está disponível"):
-        _save(db, settings, inside, ana, _sms("Olá", "n2"), WEEKDAY_NOON)
+        save_draft(db, settings, inside, ana, _sms("Olá", "n2"), WEEKDAY_NOON)
     with db.session() as s:
         assert s.scalars(select(Message).where(Message.channel == Channel.SMS)).all() == []
 
@@ -157,8 +147,10 @@ def test_an_sms_outside_the_legal_contact_window_needs_a_confirmation(
     conversation_id = _whatsapp_conversation(db, people, ana, SUNDAY_NIGHT - A_DAY_AND_MORE)
     assert _rules(db, settings, conversation_id, SUNDAY_NIGHT).sms_needs_confirmation
     with pytest.raises(composer.ComposeError, match="Confirme"):
-        _save(db, settings, conversation_id, ana, _sms("Olá"), SUNDAY_NIGHT)
-    assert not _save(db, settings, conversation_id, ana, _sms("Olá", confirmed=True), SUNDAY_NIGHT).duplicate
+        save_draft(db, settings, conversation_id, ana, _sms("Olá"), SUNDAY_NIGHT)
+    assert not save_draft(
+        db, settings, conversation_id, ana, _sms("Olá", confirmed=True), SUNDAY_NIGHT
+    ).duplicate
     with db.session() as s:
         details = s.scalars(select(AuditLog.details).where(AuditLog.action == "message.sent_by_agent")).all()
     assert [d["confirmed_outside_window"] for d in details] == [True]
@@ -169,7 +161,7 @@ def test_an_sms_longer_than_allowed_is_refused(db: Database, settings: Settings,
     conversation_id = _whatsapp_conversation(db, people, ana, WEEKDAY_NOON - A_DAY_AND_MORE)
     too_long = "a" * (sms_alternative.TEXT_MAX_CHARS + 1)
     with pytest.raises(composer.ComposeError, match="passa de"):
-        _save(db, settings, conversation_id, ana, _sms(too_long), WEEKDAY_NOON)
+        save_draft(db, settings, conversation_id, ana, _sms(too_long), WEEKDAY_NOON)
 
 
 def test_a_failed_sms_is_sent_again_once_with_the_same_text(
@@ -179,7 +171,7 @@ def test_a_failed_sms_is_sent_again_once_with_the_same_text(
     now = utcnow()
     conversation_id = _whatsapp_conversation(db, people, ana, now - A_DAY_AND_MORE)
     sender.failures.append(PermanentSendError("not a mobile", code=21614))
-    failed = _save(db, settings, conversation_id, ana, _sms("Olá", confirmed=True), now).message
+    failed = save_draft(db, settings, conversation_id, ana, _sms("Olá", confirmed=True), now).message
     composer.deliver_now(services, failed.conversation_id)
     with db.session() as s:
         item = thread_lib.load(s, s.get_one(User, ana), conversation_id).items[-1]
