@@ -264,11 +264,6 @@ def creditor_line(name: str, cnpj: str) -> str:
     return f"{name} (CNPJ {format_cnpj(cnpj)})"
 
 
-def agent_sms(creditor_line: str, text: str) -> str:
-    """An agent's message sent by SMS (outside WhatsApp's window): who writes, the text, how to stop."""
-    return f"{creditor_line}: {text} Para não receber mais SMS, responda PARAR."
-
-
 def invoice_label(description: str | None, external_ref: str) -> str:
     """How an invoice is named to its debtor: its description, else "fatura <reference>"."""
     return description or f"fatura {external_ref}"
@@ -310,6 +305,7 @@ def charge_summary(title: str, creditor: str, label: str, amount: str, due: str,
     ]
 
 
+AGENT_SMS = "{creditor}: {text} Para não receber mais SMS, responda PARAR."  # an agent's SMS (console)
 PIX_CODE_FOLLOWS = "Pix copia e cola: copie o código da próxima mensagem e cole no app do seu banco."
 BOLETO_LINE_FOLLOWS = "Boleto: a linha digitável vem em seguida, pronta para copiar."
 CHARGE_TITLE_COPY = "Segunda via"

@@ -7,7 +7,7 @@ channel and address (bot.delivery.outgoing). The WhatsApp thread shows the agent
 their place (`linked_ids`), marked "por SMS", and links to the SMS conversation, where a reply by SMS lands.
 
 The text names who is writing, like the régua's SMS reminders (CDC art. 42-A: the creditor and its CNPJ),
-and says how to stop (`bot.texts.agent_sms`); `SMS_ECONOMY` applies as for reminders.
+and says how to stop (`bot.texts.AGENT_SMS`); `SMS_ECONOMY` applies as for reminders.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def available(session: Session, settings: Settings, conversation: Conversation) 
 def body(settings: Settings, creditor: str, cnpj: str, text: str) -> str:
     """The SMS for the agent's `text`: the creditor's name and CNPJ first, how to stop last (GSM-7 in
     economy mode)."""
-    message = texts.agent_sms(texts.creditor_line(creditor, cnpj), text)
+    message = texts.AGENT_SMS.format(creditor=texts.creditor_line(creditor, cnpj), text=text)
     return sms.to_gsm7(message) if settings.sms_economy else message
 
 
