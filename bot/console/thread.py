@@ -4,7 +4,8 @@ status of each outbound message in plain pt-BR; the last `PAGE_SIZE` messages, a
 
 The page polls `load(..., after=...)` for what is new (see docs/agents.md on why polling): one query for
 the new messages, one for the new notes, one for the statuses that changed lately, one for which messages
-are reminders. Who may read and who may act is decided by bot.people.roles.
+are reminders, one for the debtor's SMS conversations. Who may read and who may act is decided by
+bot.people.roles.
 """
 
 from __future__ import annotations
