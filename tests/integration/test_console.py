@@ -6,7 +6,8 @@ was removed (refused), logs in, sees the conversation in the queue with its reas
 out. The queue is also checked at phone width (no sideways scrolling). Then the conversation page: the
 agent takes the conversation, a new debtor message appears live, the reply reaches the sandbox with a
 status, another agent is kept out, the conversation goes back to the bot and the bot answers; outside the
-WhatsApp 24-hour window only a template can be picked, or the text sent by SMS.
+WhatsApp 24-hour window only a template can be picked, or the text sent by SMS; a long conversation's
+older messages load at the top of the thread without leaving the page.
 
 Screenshots of the login page, the queue and the conversation page, at laptop and phone widths, are
 kept in docs/screenshots/;
@@ -18,6 +19,7 @@ conversations):
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -33,12 +35,13 @@ from bot.models import (
     Channel,
     Conversation,
     ConversationState,
+    Direction,
     Message,
     MessageStatus,
     UserRole,
 )
 from bot.people import accounts
-from tests.integration.browser import chromium, keep_screenshot
+from tests.integration.browser import chromium, keep_screenshot, logged_in
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
@@ -274,3 +277,42 @@ def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template_or_write_
         assert sms.body.startswith("Loja Integração Ltda (CNPJ") and sms.status == MessageStatus.STORED
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     _shot(page, "conversation-phone.png", tmp_path)
+
+
+def test_older_messages_of_a_long_conversation_load_at_the_top_of_the_thread(
+    stack: Stack, browser: Browser
+) -> None:
+    email = f"ana-{uuid.uuid4().hex[:8]}@regua.example"
+    _, phone = new_debtor(stack.database)
+    say(stack, phone, "quero falar com um atendente humano, nao com robo")
+    with stack.database.session() as s:
+        agent_id = accounts.add(
+            s, email=email, name="Ana Souza", role=UserRole.AGENT, password=PASSWORD, by="test"
+        ).id
+        conversation = s.scalars(select(Conversation).where(Conversation.address == phone)).one()
+        conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, agent_id
+        conversation_id = conversation.id
+        s.add_all(
+            Message(
+                conversation_id=conversation_id,
+                direction=Direction.INBOUND,
+                channel=Channel.WHATSAPP,
+                body=f"mensagem {n}",
+                media=[],
+                status=MessageStatus.RECEIVED,
+            )
+            for n in range(250)
+        )
+        s.flush()
+        total = len(s.scalars(select(Message.id).where(Message.conversation_id == conversation_id)).all())
+    page = logged_in(browser, stack.web_url, email, PASSWORD)
+    page.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
+    thread = page.get_by_test_id("thread")
+    expect(thread.locator("li").first).to_contain_text(re.compile(r"\bmensagem 50\b"))
+    older = page.get_by_test_id("older")
+    older.click()  # the page before (the first 50 and the messages before them), put on top
+    expect(thread.locator("li").first).to_contain_text("quero falar com um atendente humano")
+    expect(thread).to_contain_text(re.compile(r"\bmensagem 49\b"))
+    expect(thread.locator("li")).to_have_count(total)
+    expect(older).to_have_count(0)  # nothing older is left
+    expect(page).to_have_url(f"{stack.web_url}/console/conversas/{conversation_id}")  # no reload
