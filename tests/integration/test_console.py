@@ -228,22 +228,28 @@ def test_an_agent_answers_a_debtor_live_and_gives_the_conversation_back_to_the_b
     assert answered.texts, "the bot answers again after the give-back"
 
 
-def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template_or_write_by_sms(
-    stack: Stack, browser: Browser, tmp_path: Path
-) -> None:
+def _owned_by_a_new_agent(stack: Stack) -> tuple[str, int, str, int]:
+    """A debtor who asked for a person, their conversation owned by a new agent: (agent's e-mail, agent's
+    id, debtor's phone, conversation id)."""
     email = f"ana-{uuid.uuid4().hex[:8]}@regua.example"
     _, phone = new_debtor(stack.database)
     say(stack, phone, "quero falar com um atendente humano, nao com robo")
     with stack.database.session() as s:
-        agent = accounts.add(
+        agent_id = accounts.add(
             s, email=email, name="Ana Souza", role=UserRole.AGENT, password=PASSWORD, by="test"
-        )
-        s.flush()
+        ).id
         conversation = s.scalars(select(Conversation).where(Conversation.address == phone)).one()
-        conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, agent.id
+        conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, agent_id
+        return email, agent_id, phone, conversation.id
+
+
+def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template_or_write_by_sms(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    email, agent_id, phone, conversation_id = _owned_by_a_new_agent(stack)
+    with stack.database.session() as s:
+        conversation = s.get_one(Conversation, conversation_id)
         conversation.last_inbound_at = conversation.last_inbound_at - timedelta(hours=30)  # type: ignore[operator]
-        conversation_id = conversation.id
-        agent_id = agent.id
     page = _page(browser, PHONE)
     page.goto(f"{stack.web_url}/")
     _log_in(page, email, PASSWORD)
@@ -282,16 +288,8 @@ def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template_or_write_
 def test_older_messages_of_a_long_conversation_load_at_the_top_of_the_thread(
     stack: Stack, browser: Browser
 ) -> None:
-    email = f"ana-{uuid.uuid4().hex[:8]}@regua.example"
-    _, phone = new_debtor(stack.database)
-    say(stack, phone, "quero falar com um atendente humano, nao com robo")
+    email, _, _, conversation_id = _owned_by_a_new_agent(stack)
     with stack.database.session() as s:
-        agent_id = accounts.add(
-            s, email=email, name="Ana Souza", role=UserRole.AGENT, password=PASSWORD, by="test"
-        ).id
-        conversation = s.scalars(select(Conversation).where(Conversation.address == phone)).one()
-        conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, agent_id
-        conversation_id = conversation.id
         s.add_all(
             Message(
                 conversation_id=conversation_id,
