@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.config import Settings
@@ -15,19 +14,9 @@ from bot.db import Database
 from bot.models import Conversation, ConversationState, Message, utcnow
 from tests.conftest import People
 from tests.unit.conftest import FakeRasa, FakeSender, post_message
-from tests.unit.console_people import PASSWORD, make_user
-
-
-def _field(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def _login(client: FlaskClient, email: str) -> None:
-    token = _field(client.get("/").get_data(as_text=True), "csrf_token")
-    response = client.post("/", data={"csrf_token": token, "email": email, "password": PASSWORD})
-    assert response.status_code == 302
+from tests.unit.console_people import form_field as _field
+from tests.unit.console_people import log_in as _login
+from tests.unit.console_people import make_user
 
 
 def _asked_for_a_person(app: Flask, db: Database, settings: Settings, fake_rasa: FakeRasa) -> int:
@@ -107,8 +96,13 @@ def test_another_agent_reads_nothing_of_a_conversation_someone_else_owns(
         assert s.scalars(select(Message).where(Message.sent_by_user_id.is_not(None))).all() == []
 
 
-def test_outside_the_24_hour_window_the_page_offers_only_templates(
-    app: Flask, db: Database, settings: Settings, fake_rasa: FakeRasa, people: People
+def test_outside_the_24_hour_window_the_page_offers_templates_or_the_text_by_sms(
+    app: Flask,
+    db: Database,
+    settings: Settings,
+    fake_rasa: FakeRasa,
+    sender: FakeSender,
+    people: People,
 ) -> None:
     owner = make_user(db)
     conversation_id = _asked_for_a_person(app, db, settings, fake_rasa)
@@ -118,9 +112,26 @@ def test_outside_the_24_hour_window_the_page_offers_only_templates(
         conversation.last_inbound_at = utcnow() - timedelta(hours=30)
     client = app.test_client()
     _login(client, "ana@regua.example")
-    html = client.get(f"/console/conversas/{conversation_id}").get_data(as_text=True)
+    page_url = f"/console/conversas/{conversation_id}"
+    html = client.get(page_url).get_data(as_text=True)
     assert 'data-testid="templates-only"' in html and 'name="content_sid"' in html
-    assert 'name="text"' not in html
+    composer_form, sms_form = html.split('data-testid="sms-composer"')
+    assert 'name="text"' not in composer_form.split('data-testid="composer"')[1]  # no free WhatsApp text
+    assert 'name="via" value="sms"' in sms_form and "Loja Exemplo Ltda (CNPJ" in sms_form
+
+    form = {
+        "csrf_token": _field(html, "csrf_token"),
+        "nonce": _field(html, "nonce") + "-sms",
+        "via": "sms",
+        "confirm": "1",  # whatever the hour the test runs at
+        "text": "Podemos conversar?",
+    }
+    for _ in range(2):  # a double click
+        assert client.post(f"{page_url}/enviar", data=form).status_code == 302
+    [request] = [r for r in sender.sent if "Podemos conversar?" in r.body]
+    assert request.channel.value == "sms" and request.body.startswith("Loja Exemplo Ltda (CNPJ")
+    html = client.get(page_url).get_data(as_text=True)
+    assert "Podemos conversar?" in html and 'data-testid="via-sms"' in html
 
 
 def test_the_page_s_polling_does_not_keep_an_idle_session_alive(
