@@ -58,3 +58,11 @@ document.querySelectorAll("select[data-canned-target]").forEach(function (select
   }
   setInterval(poll, 1000);
 })();
+
+// The debtor card starts closed on a phone (the thread comes first), unless an action just came back to
+// it (#ficha); on a laptop it stays open beside the thread.
+document.querySelectorAll("details[data-card]").forEach(function (card) {
+  if (window.matchMedia("(max-width: 999px)").matches && window.location.hash !== "#ficha") {
+    card.open = false;
+  }
+});
