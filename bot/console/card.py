@@ -61,7 +61,7 @@ from bot.models import (
     PromiseStatus,
     User,
 )
-from bot.payments.amounts import updated_amount
+from bot.payments.charges import invoice_breakdown
 from bot.people.roles import NotAllowed, can_see_conversation
 from bot.reminders.rechecks import address_on
 
@@ -128,22 +128,14 @@ def _charges(session: Session, debtor_id: int, today: date) -> list[ChargeRow]:
         .where(Invoice.debtor_id == debtor_id, Invoice.status == InvoiceStatus.OPEN)
         .order_by(Invoice.due_date, Invoice.id)
     ):
-        creditor = invoice.creditor
-        breakdown = updated_amount(
-            invoice.amount_cents,
-            invoice.due_date,
-            today,
-            fine_bps=creditor.fine_bps,
-            monthly_interest_bps=creditor.monthly_interest_bps,
-        )
         rows.append(
             ChargeRow(
                 target=f"invoice-{invoice.id}",
-                creditor=creditor.display_name,
+                creditor=invoice.creditor.display_name,
                 label=texts.invoice_label(invoice.description, invoice.external_ref),
                 due_date=invoice.due_date,
                 original_cents=invoice.amount_cents,
-                total_cents=breakdown.total_cents,
+                total_cents=invoice_breakdown(invoice, today).total_cents,
                 hold=_HOLD_LABELS.get(invoice.pause_reason or ""),
                 paused_until=invoice.collection_paused_until if invoice.pause_reason else None,
             )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -76,10 +76,14 @@ class Submit:
 _AGAIN = Done("Esta ação já tinha sido feita (o mesmo formulário veio duas vezes).")
 
 
-def _already_done(session: Session, submit: Submit) -> bool:
+def _already_done(session: Session, conversation_id: int, submit: Submit) -> bool:
+    """True when this form's nonce already saved its messages (a double click, a resubmitted form)."""
     if not submit.nonce or len(submit.nonce) > NONCE_MAX_CHARS:
         raise CardError("Formulário inválido: recarregue a página.")
-    return session.scalar(select(Message.id).where(Message.client_nonce == submit.nonce)) is not None
+    found = session.scalar(select(Message.conversation_id).where(Message.client_nonce == submit.nonce))
+    if found is not None and found != conversation_id:
+        raise CardError("Formulário inválido: recarregue a página.")
+    return found is not None
 
 
 def _check_sendable(session: Session, settings: Settings, conversation: Conversation, submit: Submit) -> None:
@@ -126,7 +130,7 @@ def _prepare(
 ) -> tuple[Conversation, Debtor] | None:
     """Lock and check for an action that sends messages; None when this form was already done."""
     conversation, debtor = locked_conversation(session, conversation_id, user)
-    if _already_done(session, submit):
+    if _already_done(session, conversation.id, submit):
         return None
     _check_sendable(session, settings, conversation, submit)
     return conversation, debtor
@@ -245,7 +249,7 @@ def _own_option(
         min_down_payment_bps=0,
         first_due_days=policy.first_due_days,
     )
-    discount = int((Decimal(debt_cents) * terms.discount_percent / 100).quantize(Decimal(1)))
+    discount = int((Decimal(debt_cents) * terms.discount_percent / 100).quantize(Decimal(1), ROUND_HALF_UP))
     option = pricing.plan(debt_cents - discount, terms.instalments, relaxed, today, 1)
     if option is None:
         raise CardError("Estas condições não fecham um parcelamento: revise o desconto e as parcelas.")

@@ -6,10 +6,12 @@ was removed (refused), logs in, sees the conversation in the queue with its reas
 out. The queue is also checked at phone width (no sideways scrolling). Then the conversation page: the
 agent takes the conversation, a new debtor message appears live, the reply reaches the sandbox with a
 status, another agent is kept out, the conversation goes back to the bot and the bot answers; outside the
-WhatsApp 24-hour window only a template can be picked.
+WhatsApp 24-hour window only a template can be picked. The debtor card: the agent sends a segunda via
+from it (the Pix code reaches the sandbox) and records a promise to pay (it appears on the card), and on a
+phone the card is a collapsible section.
 
-Screenshots of the login page, the queue and the conversation page, at laptop and phone widths, are
-kept in docs/screenshots/;
+Screenshots of the login page, the queue and the conversation page, at laptop and phone widths, and of
+the debtor card (console-card.png), are kept in docs/screenshots/;
 re-take them with REGUA_UPDATE_SCREENSHOTS=1 (run this file alone, so the queue holds only its own
 conversations):
 
@@ -20,18 +22,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from bot.config import PROJECT_ROOT
-from bot.models import AuditLog, Conversation, ConversationState, Message, MessageStatus, UserRole
+from bot.models import AuditLog, Conversation, ConversationState, Debtor, Message, MessageStatus, UserRole
 from bot.people import accounts
 from tests.integration.browser import chromium, keep_screenshot
-from tests.integration.conftest import Stack, new_debtor, say
+from tests.integration.conftest import PIX, Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
@@ -246,3 +249,68 @@ def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template(
     expect(template).to_contain_text("modelo aprovado")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     _shot(page, "conversation-phone.png", tmp_path)
+
+
+def test_an_agent_sends_a_segunda_via_and_records_a_promise_from_the_debtor_card(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    email = f"ana-{uuid.uuid4().hex[:8]}@regua.example"
+    with stack.database.session() as s:
+        agent = accounts.add(
+            s, email=email, name="Ana Souza", role=UserRole.AGENT, password=PASSWORD, by="test"
+        )
+        s.flush()
+        agent_id = agent.id
+    debtor_id, phone = new_debtor(stack.database)
+    say(stack, phone, "quero falar com um atendente humano, nao com robo")
+    with stack.database.session() as s:
+        conversation_id = s.scalars(select(Conversation.id).where(Conversation.address == phone)).one()
+        name = s.get_one(Debtor, debtor_id).name
+
+    page = _page(browser, LAPTOP)
+    page.goto(f"{stack.web_url}/")
+    _log_in(page, email, PASSWORD)
+    page.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
+    page.get_by_role("button", name="Assumir").click()
+    card = page.get_by_test_id("debtor-card")
+    expect(card).to_contain_text(name)
+    expect(card).to_contain_text("CPF ***.")
+    expect(card.get_by_test_id("card-invoices")).to_contain_text("R$ 259,90")
+
+    # The segunda via goes through the delivery path to the sandbox: the summary with the payment page,
+    # then the Pix code and the boleto line, each as Ana's message.
+    card.get_by_test_id("card-invoices").get_by_role("button", name="Enviar 2ª via").click()
+    expect(page.locator(".flash")).to_contain_text("Segunda via enviada.")
+    thread = page.get_by_test_id("thread")
+    expect(thread.locator("li.item-agent").filter(has_text=PIX)).to_contain_text(
+        "Guardada (ambiente de teste)"
+    )
+    with stack.database.session() as s:
+        sent = s.scalars(
+            select(Message).where(
+                Message.conversation_id == conversation_id, Message.sent_by_user_id == agent_id
+            )
+        ).all()
+    assert [m.body for m in sent if m.body == PIX] == [PIX] and "/p/" in sent[0].body
+    assert all((m.provider_sid or "").startswith("SB") for m in sent)
+
+    # The debtor says she pays in two days: Ana records the promise; it appears on the card.
+    day = (datetime.now(ZoneInfo("America/Sao_Paulo")) + timedelta(days=2)).date()
+    card = page.get_by_test_id("debtor-card")
+    card.get_by_label("Pagará em").fill(day.isoformat())
+    card.get_by_role("button", name="Registrar promessa").click()
+    expect(page.locator(".flash")).to_contain_text(f"Promessa de pagamento para {day:%d/%m/%Y} registrada.")
+    expect(page.get_by_test_id("card-promises")).to_contain_text(f"{day:%d/%m/%Y}")
+    expect(page.get_by_test_id("card-promises")).to_contain_text("registrada por agente")
+    expect(thread.locator("li.item-agent").filter(has_text="Combinado!")).to_have_count(1)
+    _shot(page, "console-card.png", tmp_path)
+
+    # On a phone the card is a section that opens above the thread, and nothing scrolls sideways.
+    phone_page = _page(browser, PHONE)
+    phone_page.goto(f"{stack.web_url}/")
+    _log_in(phone_page, email, PASSWORD)
+    phone_page.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
+    expect(phone_page.get_by_test_id("card-promises")).to_be_hidden()
+    phone_page.get_by_text("Ficha do devedor").click()
+    expect(phone_page.get_by_test_id("card-promises")).to_contain_text("registrada por agente")
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bot.db import Database
@@ -22,19 +21,7 @@ from bot.models import (
 )
 from tests.conftest import PHONE, People
 from tests.unit.conftest import FakeSender
-from tests.unit.console_people import PASSWORD, make_user
-
-
-def _field(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def _login(client: FlaskClient, email: str) -> None:
-    token = _field(client.get("/").get_data(as_text=True), "csrf_token")
-    response = client.post("/", data={"csrf_token": token, "email": email, "password": PASSWORD})
-    assert response.status_code == 302
+from tests.unit.console_people import form_field, log_in, make_user
 
 
 def _with(db: Database, owner: int, debtor_id: int | None, address: str = PHONE) -> int:
@@ -65,7 +52,7 @@ def test_an_agent_sends_a_segunda_via_once_and_records_a_promise_from_the_card(
     ana = make_user(db)
     conversation_id = _with(db, ana, people.debtor_id)
     client = app.test_client()
-    _login(client, "ana@regua.example")
+    log_in(client, "ana@regua.example")
     page = f"/console/conversas/{conversation_id}"
     html = client.get(page).get_data(as_text=True)
     assert 'data-testid="debtor-card"' in html and "Maria da Silva" in html and "***.982.247-**" in html
@@ -95,7 +82,7 @@ def test_a_card_form_without_its_csrf_token_is_refused(
     ana = make_user(db)
     conversation_id = _with(db, ana, people.debtor_id)
     client = app.test_client()
-    _login(client, "ana@regua.example")
+    log_in(client, "ana@regua.example")
     response = client.post(f"/console/conversas/{conversation_id}/ficha/pausar", data={"note": "x"})
     assert response.status_code == 400
     with db.session() as s:
@@ -108,12 +95,12 @@ def test_an_agent_cannot_propose_outside_the_policy_even_by_posting_the_form(
     ana = make_user(db)
     conversation_id = _with(db, ana, people.debtor_id)
     client = app.test_client()
-    _login(client, "ana@regua.example")
+    log_in(client, "ana@regua.example")
     page = f"/console/conversas/{conversation_id}"
     html = client.get(page).get_data(as_text=True)
     assert "fora da política" not in html  # not even offered to an agent
     form = {
-        "csrf_token": _field(html, "csrf_token"),
+        "csrf_token": form_field(html, "csrf_token"),
         "nonce": "x-1",
         "instalments": "24",
         "discount": "50",
@@ -132,7 +119,7 @@ def test_a_supervisor_sees_the_out_of_policy_form_and_pauses_the_régua(
     sil = make_user(db, "supervisor", "sil@regua.example", "Silvia Prado")
     conversation_id = _with(db, sil, people.debtor_id)
     client = app.test_client()
-    _login(client, "sil@regua.example")
+    log_in(client, "sil@regua.example")
     page = f"/console/conversas/{conversation_id}"
     html = client.get(page).get_data(as_text=True)
     assert 'data-testid="outside-policy"' in html
@@ -147,7 +134,7 @@ def test_the_page_says_plainly_when_the_debtor_is_not_identified(
     ana = make_user(db)
     conversation_id = _with(db, ana, None, address="+5511900000001")
     client = app.test_client()
-    _login(client, "ana@regua.example")
+    log_in(client, "ana@regua.example")
     html = client.get(f"/console/conversas/{conversation_id}").get_data(as_text=True)
     assert 'data-testid="card-unknown"' in html and "Devedor ainda não identificado" in html
 
@@ -161,11 +148,11 @@ def test_outside_the_whatsapp_window_the_card_offers_no_action_that_sends_text(
         s.get_one(Conversation, conversation_id).last_inbound_at = utcnow() - timedelta(hours=30)
         invoice_id = s.scalar(select(Invoice.id).where(Invoice.external_ref == "F-1"))
     client = app.test_client()
-    _login(client, "ana@regua.example")
+    log_in(client, "ana@regua.example")
     page = f"/console/conversas/{conversation_id}"
     html = client.get(page).get_data(as_text=True)
     assert "Enviar 2ª via" not in html and "ficam indisponíveis" in html
-    form = {"csrf_token": _field(html, "csrf_token"), "nonce": "x-2", "target": f"invoice-{invoice_id}"}
+    form = {"csrf_token": form_field(html, "csrf_token"), "nonce": "x-2", "target": f"invoice-{invoice_id}"}
     client.post(f"{page}/ficha/segunda-via", data=form)  # posted anyway: the server refuses
     assert "Fora da janela de 24 horas" in client.get(page).get_data(as_text=True)
     assert sender.sent == []
