@@ -188,7 +188,7 @@ def test_an_agent_answers_a_debtor_live_and_gives_the_conversation_back_to_the_b
 
     # Ana answers: one message, through the delivery path, to the sandbox (Twilio's stand-in), with a status.
     page.get_by_label("Mensagem", exact=True).fill("Olá! Aqui é a Ana, posso ajudar.")
-    page.get_by_role("button", name="Enviar").click()
+    page.get_by_test_id("composer").get_by_role("button", name="Enviar").click()
     answer = thread.locator("li.item-agent").last
     expect(answer).to_contain_text("Olá! Aqui é a Ana, posso ajudar.")
     expect(answer).to_contain_text("Guardada (ambiente de teste)")
@@ -244,7 +244,7 @@ def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template(
     confirm = page.get_by_test_id("composer").get_by_role("checkbox")
     if confirm.count():  # run outside the legal contact window (a night, a Sunday): a proactive message
         confirm.check()
-    page.get_by_role("button", name="Enviar").click()
+    page.get_by_test_id("composer").get_by_role("button", name="Enviar").click()
     template = page.get_by_test_id("thread").locator("li.item-agent").last
     expect(template).to_contain_text("modelo aprovado")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -62,7 +62,8 @@ document.querySelectorAll("select[data-canned-target]").forEach(function (select
 // The debtor card starts closed on a phone (the thread comes first), unless an action just came back to
 // it (#ficha); on a laptop it stays open beside the thread.
 document.querySelectorAll("details[data-card]").forEach(function (card) {
-  if (window.matchMedia("(max-width: 999px)").matches && window.location.hash !== "#ficha") {
-    card.open = false;
-  }
+  var narrow = window.matchMedia("(max-width: 999px)");
+  if (narrow.matches && window.location.hash !== "#ficha") { card.open = false; }
+  // Turned into a laptop-wide window (a tablet rotated): the card opens, since it cannot be toggled there.
+  narrow.addEventListener("change", function () { if (!narrow.matches) { card.open = true; } });
 });
