@@ -13,7 +13,7 @@ import secrets
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from bot.console import assignments, card, composer, giveback, replies
+from bot.console import assignments, card, composer, giveback, replies, sms_alternative
 from bot.console import thread as thread_lib
 from bot.localtime import local_date
 from bot.models import utcnow
@@ -47,11 +47,13 @@ def _canned(values: dict[str, str]) -> list[tuple[str, str]]:
 @bp.get("/<int:conversation_id>")
 @login_required
 def show(conversation_id: int):  # type: ignore[no-untyped-def]
-    """The whole thread, the notes and (for who may act) the composer."""
+    """The whole thread, the notes and (for who may act) the composer; with `?before=<message id>` (the
+    "Carregar mensagens anteriores" link without JavaScript) the messages before that one, to read."""
     me = viewer()
     session = db.session()
+    before = request.args.get("before", type=int)
     try:
-        thread = thread_lib.load(session, me, conversation_id, own_prefix=_own_prefix())
+        thread = thread_lib.load(session, me, conversation_id, own_prefix=_own_prefix(), before=before)
     except (thread_lib.ThreadError, NotAllowed) as error:
         flash(str(error), "error")
         return redirect(url_for("console.queue"))
@@ -71,9 +73,26 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         rules=rules,
         canned=_canned(values),
         templates=previews,
+        sms_preview=sms_alternative.preview(settings(), values) if rules.sms else None,
         nonce=secrets.token_urlsafe(24),
         me=me,
+        older_page=before is not None,
     )
+
+
+@bp.get("/<int:conversation_id>/anteriores")
+@login_required
+def older(conversation_id: int):  # type: ignore[no-untyped-def]
+    """The `PAGE_SIZE` messages before `before` (and the notes of that stretch): an HTML fragment to put
+    at the top of the thread, and the id to ask from next time (null when there is nothing older)."""
+    me = viewer()
+    before = request.args.get("before", type=int) or 0
+    try:
+        thread = thread_lib.load(db.session(), me, conversation_id, own_prefix=_own_prefix(), before=before)
+    except (thread_lib.ThreadError, NotAllowed) as error:
+        return jsonify(error=str(error)), 403
+    html = render_template("console/_items.html", items=thread.items, thread=thread)
+    return jsonify(html=html, before=thread.older_than)
 
 
 @bp.get("/<int:conversation_id>/novas")
@@ -116,6 +135,7 @@ def _draft(prefix: str = "") -> composer.Draft:
         nonce=form.get("nonce", ""),
         text=form.get(f"{prefix}text", ""),
         content_sid=form.get("content_sid") or None,
+        via_sms=form.get("via") == "sms",
         confirmed=form.get("confirm") == "1",
         seen_message_id=form.get("seen", type=int),
     )
@@ -124,7 +144,8 @@ def _draft(prefix: str = "") -> composer.Draft:
 @bp.post("/<int:conversation_id>/enviar")
 @login_required
 def send(conversation_id: int):  # type: ignore[no-untyped-def]
-    """Send the agent's message (free text or a template); the same form twice sends it once."""
+    """Send the agent's message (free text, a template, or outside WhatsApp's window an SMS); the same
+    form twice sends it once."""
     me = viewer()
     session = db.session()
     try:
@@ -133,7 +154,7 @@ def send(conversation_id: int):  # type: ignore[no-untyped-def]
         return refused(error, _page(conversation_id))
     session.commit()
     if not saved.duplicate:
-        _deliver(conversation_id)
+        _deliver(saved.message.conversation_id)  # an SMS goes in the debtor's SMS conversation
     return redirect(_page(conversation_id) + "#fim")
 
 
@@ -149,7 +170,7 @@ def retry(conversation_id: int, message_id: int):  # type: ignore[no-untyped-def
         return refused(error, _page(conversation_id))
     session.commit()
     if not saved.duplicate:
-        _deliver(conversation_id)
+        _deliver(saved.message.conversation_id)  # an SMS goes in the debtor's SMS conversation
         flash("Mensagem reenviada.", "success")
     return redirect(_page(conversation_id) + "#fim")
 

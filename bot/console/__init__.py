@@ -5,8 +5,11 @@ HTTP and no click, and decide permissions through `bot.people.roles` only.
 - `queue`: the conversations waiting for a person, oldest first, with why, waiting time and the WhatsApp
   window;
 - `assignments`: taking, assigning and releasing a conversation (row-locked: two agents never both own it);
-- `thread`: a conversation's messages and internal notes, with delivery statuses, as an agent reads them;
+- `thread`: a conversation's messages and internal notes, with delivery statuses, as an agent reads them
+  (the last page, and older pages on demand);
 - `composer`: the rules of what an agent may send now, and sending it through bot.delivery, never twice;
+- `sms_alternative`: outside WhatsApp's 24-hour window, the agent's text by SMS to the debtor's phone (the
+  debtor's SMS conversation, the creditor named), shown in the WhatsApp thread;
 - `replies`: canned replies (`canned_replies.yml`) and the creditors' approved WhatsApp templates;
 - `giveback`: "Devolver ao robô" (Rasa's tracker told) and the idle release back to the queue;
 - `cases`: the open cases as the console lists them, and resolving one (the service `regua cases` uses);

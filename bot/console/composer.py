@@ -2,10 +2,12 @@
 
 Rules (docs/agents.md says why):
 * opted-out channels cannot be written to;
-* WhatsApp: free text only inside the 24-hour window (bot.channels.whatsapp_window); outside it only one of
-  the creditor's approved templates (bot.console.replies); SMS has no such window;
+* WhatsApp: free text only inside the 24-hour window (bot.channels.whatsapp_window); outside it one of
+  the creditor's approved templates (bot.console.replies), or the text by SMS to the debtor's phone
+  (bot.console.sms_alternative) unless they opted out of SMS; SMS has no such window;
 * outside the legal contact window (bot.reminders.window) a *proactive* message needs an explicit
-  confirmation; a reply to a debtor who wrote within `REPLY_GRACE` is allowed.
+  confirmation; a reply to a debtor who wrote within `REPLY_GRACE` is allowed. An SMS outside WhatsApp's
+  window is always proactive (the debtor has not written for a day).
 
 Sending: the row is saved first (`pending`, `sent_by_user_id` = the agent, `client_nonce` = the form's
 nonce, unique) in the caller's transaction, with the conversation's row locked; after the commit
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.channels.whatsapp_window import whatsapp_window_open
 from bot.config import Settings
-from bot.console import replies, thread
+from bot.console import replies, sms_alternative, thread
 from bot.console.assignments import owner_id
 from bot.delivery import outgoing, sending
 from bot.localtime import local_date
@@ -61,11 +63,17 @@ class Rules:
     templates: list[replies.TemplateChoice]
     legal_window_open: bool
     debtor_just_wrote: bool
+    sms: bool = False  # outside WhatsApp's window: the text may go by SMS to the debtor's phone
 
     @property
     def needs_confirmation(self) -> bool:
         """A proactive message outside the legal contact window: the agent must confirm it."""
         return not self.legal_window_open and not self.debtor_just_wrote
+
+    @property
+    def sms_needs_confirmation(self) -> bool:
+        """An SMS outside the legal contact window (always a proactive contact): the agent must confirm."""
+        return not self.legal_window_open
 
     @property
     def can_send(self) -> bool:
@@ -80,6 +88,8 @@ class Draft:
     nonce: str
     text: str = ""
     content_sid: str | None = None
+    via_sms: bool = False  # outside WhatsApp's window: send `text` by SMS (Rules.sms)
+    sms_body: str | None = None  # a failed SMS sent again: its body as it was (the creditor already named)
     confirmed: bool = False  # the agent confirmed a proactive message outside the legal window
     seen_message_id: int | None = None  # the newest message on the agent's page when they wrote
 
@@ -103,6 +113,7 @@ def rules(session: Session, settings: Settings, conversation: Conversation, now:
     )
     last_inbound = as_utc(conversation.last_inbound_at)
     debtor = conversation.debtor
+    outside_24h = not free_text and not opted_out
     return Rules(
         channel=conversation.channel,
         opted_out=opted_out,
@@ -112,6 +123,7 @@ def rules(session: Session, settings: Settings, conversation: Conversation, now:
         else [],
         legal_window_open=debtor_window_open(debtor, now) if debtor is not None else True,
         debtor_just_wrote=last_inbound is not None and now - last_inbound < REPLY_GRACE,
+        sms=outside_24h and sms_alternative.available(session, settings, conversation),
     )
 
 
@@ -145,6 +157,29 @@ def _someone_else_answered(session: Session, conversation_id: int, user: User, s
     return newer is not None
 
 
+def _sms_content(session: Session, settings: Settings, conversation: Conversation, draft: Draft) -> str:
+    """The SMS body for `draft`: the agent's text (its payment link filled) with the creditor named."""
+    values = replies.values(session, settings, conversation, local_date(utcnow()), with_link=False)
+    if sms_alternative.preview(settings, values) is None:
+        raise ComposeError("Não há credor desta pessoa para identificar o SMS: escolha um modelo.")
+    text = _text(session, settings, conversation, draft, sms_alternative.TEXT_MAX_CHARS)
+    return sms_alternative.body(settings, values["credor"], values["cnpj"], text)
+
+
+def _text(session: Session, settings: Settings, conversation: Conversation, draft: Draft, limit: int) -> str:
+    """The agent's free text, checked, with the payment link in place of its preview."""
+    text = draft.text.strip()
+    if not text:
+        raise ComposeError("Escreva a mensagem (ou escolha um modelo) antes de enviar.")
+    if len(text) > limit:
+        raise ComposeError(f"A mensagem passa de {limit} caracteres.")
+    if replies.LINK_PREVIEW in text:
+        today = local_date(utcnow())
+        link = replies.values(session, settings, conversation, today, with_link=True)["link"]
+        text = text.replace(replies.LINK_PREVIEW, link)
+    return text
+
+
 def _content(
     session: Session, settings: Settings, conversation: Conversation, found: Rules, draft: Draft
 ) -> tuple[str, str | None, dict[str, str] | None]:
@@ -165,20 +200,11 @@ def _content(
             choice.content_sid,
             variables,
         )
-    text = draft.text.strip()
-    if not text:
-        raise ComposeError("Escreva a mensagem (ou escolha um modelo) antes de enviar.")
-    if len(text) > TEXT_MAX_CHARS:
-        raise ComposeError(f"A mensagem passa de {TEXT_MAX_CHARS} caracteres.")
     if not found.free_text:
         raise ComposeError(
             "Fora da janela de 24 horas do WhatsApp: texto livre não é entregue. Escolha um modelo aprovado."
         )
-    if replies.LINK_PREVIEW in text:
-        today = local_date(utcnow())
-        link = replies.values(session, settings, conversation, today, with_link=True)["link"]
-        text = text.replace(replies.LINK_PREVIEW, link)
-    return text, None, None
+    return _text(session, settings, conversation, draft, TEXT_MAX_CHARS), None, None
 
 
 def save(
@@ -198,14 +224,20 @@ def save(
     conversation = _locked(session, conversation_id)
     existing = _by_nonce(session, draft.nonce)
     if existing is not None:
-        if existing.conversation_id != conversation_id:
+        if existing.conversation_id not in (
+            conversation_id,
+            *sms_alternative.linked_ids(session, conversation),
+        ):
             raise ComposeError("Formulário inválido: recarregue a página.")
         return Saved(existing, duplicate=True)
     require_act_on_conversation(user, owner_id(conversation))
     found = rules(session, settings, conversation, now)
     if found.opted_out:
         raise ComposeError("Esta pessoa pediu para não receber mensagens neste canal: não é possível enviar.")
-    if found.needs_confirmation and not draft.confirmed:
+    if draft.via_sms and not found.sms:
+        raise ComposeError("O envio por SMS não está disponível para esta conversa agora.")
+    confirm = found.sms_needs_confirmation if draft.via_sms else found.needs_confirmation
+    if confirm and not draft.confirmed:
         raise ComposeError(
             "Fora do horário permitido para contato de cobrança, e a pessoa não escreveu agora há pouco. "
             "Confirme que deseja enviar assim mesmo."
@@ -214,11 +246,17 @@ def save(
         raise ComposeError(
             "Outra pessoa acabou de responder nesta conversa. Leia a resposta antes de enviar."
         )
-    body, content_sid, variables = _content(session, settings, conversation, found, draft)
+    target = conversation
+    if draft.via_sms:
+        body = draft.sms_body or _sms_content(session, settings, conversation, draft)
+        content_sid, variables = None, None
+        target = sms_alternative.conversation_for(session, conversation.debtor)  # type: ignore[arg-type]
+    else:
+        body, content_sid, variables = _content(session, settings, conversation, found, draft)
     message = Message(
-        conversation_id=conversation_id,
+        conversation_id=target.id,
         direction=Direction.OUTBOUND,
-        channel=conversation.channel,
+        channel=target.channel,
         body=body,
         media=[],
         status=MessageStatus.PENDING,
@@ -244,7 +282,8 @@ def save(
         message.id,
         conversation=conversation_id,
         template=content_sid,
-        confirmed_outside_window=found.needs_confirmation,
+        channel=Channel(target.channel).value,
+        confirmed_outside_window=confirm,
     )
     return Saved(message)
 
@@ -253,7 +292,11 @@ def retry(session: Session, settings: Settings, conversation_id: int, message_id
     """Send a failed agent message again, as a new message (the failed one stays, with its error). Safe to
     press twice: the retry's nonce is derived from the failed message, so it is saved (and sent) once."""
     failed = session.get(Message, message_id)
-    if failed is None or failed.conversation_id != conversation_id or failed.sent_by_user_id is None:
+    conversation = session.get(Conversation, conversation_id)
+    if failed is None or conversation is None or failed.sent_by_user_id is None:
+        raise ComposeError("Mensagem não encontrada.")
+    via_sms = failed.conversation_id != conversation_id
+    if via_sms and failed.conversation_id not in sms_alternative.linked_ids(session, conversation):
         raise ComposeError("Mensagem não encontrada.")
     if failed.status not in thread.FAILED:
         raise ComposeError("Só uma mensagem que falhou pode ser reenviada.")
@@ -261,6 +304,8 @@ def retry(session: Session, settings: Settings, conversation_id: int, message_id
         nonce=f"retry-{failed.id}",
         text="" if failed.content_sid else failed.body,
         content_sid=failed.content_sid,
+        via_sms=via_sms,
+        sms_body=failed.body if via_sms else None,
         confirmed=True,  # the agent confirmed (or needed not to) when writing it
     )
     return save(session, settings, conversation_id, user, draft)

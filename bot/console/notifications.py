@@ -1,9 +1,10 @@
 """What is new for one person since a moment: conversations that entered the queue and debtor messages in
 the conversations they own, for the console's alerts (banner, sound, browser notification, title count).
 
-Roles decide what counts (`bot.people.roles` only): an agent hears of the conversations nobody owns and
-of messages in their own; a supervisor or admin (`Permission.SEE_ALL`) of every conversation in the queue
-and every message in a conversation someone owns.
+Roles decide what counts (`bot.people.roles` only): everyone hears of a conversation entering the queue
+(nobody owns it yet) and of the debtor's messages in the conversations they own themselves. A supervisor
+or admin (`Permission.SEE_ALL`) counts every conversation in the queue, but is not alerted of every
+message in every agent's conversation: that would ring all day and drown what is theirs.
 
 The cursor is a moment, not an id: a handoff is stamped when it is requested but becomes visible when its
 transaction commits, which may be a little later, so each answer looks back `OVERLAP` before the moment
@@ -72,11 +73,10 @@ def since(session: Session, viewer: User, moment: datetime, now: datetime) -> Ne
         select(Conversation.id).where(*entered).order_by(Conversation.handoff_requested_at).limit(LIMIT)
     ).all()
 
+    # Only the viewer's own conversations, whatever the role (a supervisor reads the others in the queue).
     owned = and_(
-        Conversation.state == ConversationState.WITH_AGENT, Conversation.assigned_user_id.is_not(None)
+        Conversation.state == ConversationState.WITH_AGENT, Conversation.assigned_user_id == viewer.id
     )
-    if not sees_all:
-        owned = and_(owned, Conversation.assigned_user_id == viewer.id)
     messages = session.execute(
         select(Message.id, Message.conversation_id)
         .join(Conversation, Conversation.id == Message.conversation_id)

@@ -1,9 +1,11 @@
-"""A conversation as an agent reads it: every message (the debtor's, the bot's, the agents', reminders) and
-the agents' internal notes, in order, with the delivery status of each outbound message in plain pt-BR.
+"""A conversation as an agent reads it: every message (the debtor's, the bot's, the agents', reminders, and
+the agents' SMS to the debtor sent from it) and the agents' internal notes, in order, with the delivery
+status of each outbound message in plain pt-BR; the last `PAGE_SIZE` messages, and older pages on demand.
 
 The page polls `load(..., after=...)` for what is new (see docs/agents.md on why polling): one query for
 the new messages, one for the new notes, one for the statuses that changed lately, one for which messages
-are reminders. Who may read and who may act is decided by bot.people.roles.
+are reminders, one for the debtor's SMS conversations. Who may read and who may act is decided by
+bot.people.roles.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot import audit
+from bot.console import sms_alternative
 from bot.console.assignments import owner_id
 from bot.models import (
     Conversation,
@@ -94,6 +98,8 @@ class Item:
     status: MessageStatus | None = None  # outbound messages only
     error: str | None = None  # a failed send's explanation
     template: str | None = None  # the Content API SID of a template message
+    # An agent's SMS to the debtor of a WhatsApp conversation: the SMS conversation it went in.
+    sms_conversation: int | None = None
 
     @property
     def status_label(self) -> str | None:
@@ -117,6 +123,7 @@ class Thread:
     last_message_id: int
     last_note_id: int
     statuses: list[Item]  # outbound messages whose status changed lately (for a poll)
+    older_than: int | None = None  # the oldest message shown, when there are older ones to load
 
 
 def _locked_for_view(session: Session, conversation_id: int, viewer: User) -> tuple[Conversation, int | None]:
@@ -140,7 +147,9 @@ def _is_image(media: dict[str, Any], own_prefix: str) -> bool:
     return url.startswith(own_prefix) and url.endswith(".png")
 
 
-def _message_item(message: Message, names: dict[int, str], reminders: set[int], own_prefix: str) -> Item:
+def _message_item(
+    message: Message, names: dict[int, str], reminders: set[int], own_prefix: str, conversation_id: int
+) -> Item:
     if message.direction == Direction.INBOUND:
         kind = "debtor"
     elif message.sent_by_user_id is not None:
@@ -161,6 +170,7 @@ def _message_item(message: Message, names: dict[int, str], reminders: set[int], 
         status=status,
         error=explain_error(message.error_code) if status in FAILED else None,
         template=message.content_sid,
+        sms_conversation=message.conversation_id if message.conversation_id != conversation_id else None,
     )
 
 
@@ -177,29 +187,31 @@ def load(
     own_prefix: str = "",
     after: int | None = None,
     notes_after: int | None = None,
+    before: int | None = None,
 ) -> Thread:
-    """The thread `viewer` may read: the last `PAGE_SIZE` messages and the notes, oldest first; with
-    `after` / `notes_after` only what is newer, plus the messages whose status changed lately.
-    `own_prefix` is the start of our own media URLs (shown inline). Raises `ThreadError`, `NotAllowed`."""
+    """The thread `viewer` may read: the last `PAGE_SIZE` messages and the notes written since the first
+    of them, oldest first; with `after` / `notes_after` only what is newer, plus the messages whose status
+    changed lately; with `before` (a message id) the `PAGE_SIZE` messages before it and the notes of that
+    stretch ("Carregar mensagens anteriores"). `own_prefix` is the start of our own media URLs (shown
+    inline). Raises `ThreadError`, `NotAllowed`."""
     conversation, owner = _locked_for_view(session, conversation_id, viewer)
-    query = select(Message).where(Message.conversation_id == conversation_id)
+    mine = _of_thread(session, conversation)
+    query = select(Message).where(mine)
     if after is not None:
         query = query.where(Message.id > after)
-    messages = list(reversed(session.scalars(query.order_by(Message.id.desc()).limit(PAGE_SIZE)).all()))
-    note_query = (
-        select(ConversationNote)
-        .options(joinedload(ConversationNote.author))
-        .where(ConversationNote.conversation_id == conversation_id)
-    )
-    if notes_after is not None:
-        note_query = note_query.where(ConversationNote.id > notes_after)
-    notes = list(session.scalars(note_query.order_by(ConversationNote.id)).all())
+    if before is not None:
+        query = query.where(Message.id < before)
+    # One more than a page says whether older messages remain (for the "load older" link).
+    page = session.scalars(query.order_by(Message.id.desc()).limit(PAGE_SIZE + 1)).all()
+    messages = list(reversed(page[:PAGE_SIZE]))
+    older_than = messages[0].id if len(page) > PAGE_SIZE and after is None else None
+    notes = _notes(session, conversation_id, notes_after, before, messages[0] if older_than else None)
     changed: list[Message] = []
     if after is not None:
         changed = list(
             session.scalars(
                 select(Message).where(
-                    Message.conversation_id == conversation_id,
+                    mine,
                     Message.direction == Direction.OUTBOUND,
                     Message.id <= after,
                     Message.updated_at >= utcnow() - STATUS_FRESH,
@@ -216,7 +228,7 @@ def load(
     names = (
         dict(session.execute(select(User.id, User.name).where(User.id.in_(authors))).all()) if authors else {}
     )
-    items = [_message_item(m, names, reminders, own_prefix) for m in messages]  # type: ignore[arg-type]
+    items = [_message_item(m, names, reminders, own_prefix, conversation_id) for m in messages]  # type: ignore[arg-type]
     items += [_note_item(n) for n in notes]
     items.sort(key=lambda item: (item.at, item.kind == "note", item.id))
     return Thread(
@@ -226,8 +238,39 @@ def load(
         can_act=can_act_on_conversation(viewer, owner),
         last_message_id=max([m.id for m in messages], default=after or 0),
         last_note_id=max([n.id for n in notes], default=notes_after or 0),
-        statuses=[_message_item(m, names, reminders, own_prefix) for m in changed],  # type: ignore[arg-type]
+        statuses=[_message_item(m, names, reminders, own_prefix, conversation_id) for m in changed],  # type: ignore[arg-type]
+        older_than=older_than,
     )
+
+
+def _of_thread(session: Session, conversation: Conversation) -> ColumnElement[bool]:
+    """The conversation's messages, and the agents' SMS to its debtor (sent from its page outside
+    WhatsApp's window: they belong to the debtor's SMS conversation, see bot.console.sms_alternative)."""
+    own = Message.conversation_id == conversation.id
+    linked = sms_alternative.linked_ids(session, conversation)
+    if not linked:
+        return own
+    return or_(own, and_(Message.conversation_id.in_(linked), Message.sent_by_user_id.is_not(None)))
+
+
+def _notes(
+    session: Session, conversation_id: int, after: int | None, before: int | None, first: Message | None
+) -> list[ConversationNote]:
+    """The notes after note `after`; those written since `first` (the oldest message of a page that has
+    older ones: an older note comes with the older messages) and, with `before`, before that message."""
+    query = (
+        select(ConversationNote)
+        .options(joinedload(ConversationNote.author))
+        .where(ConversationNote.conversation_id == conversation_id)
+    )
+    if after is not None:
+        query = query.where(ConversationNote.id > after)
+    if first is not None:
+        query = query.where(ConversationNote.created_at >= first.created_at)
+    if before is not None:
+        until = select(Message.created_at).where(Message.id == before).scalar_subquery()
+        query = query.where(ConversationNote.created_at < until)
+    return list(session.scalars(query.order_by(ConversationNote.id)).all())
 
 
 def add_note(session: Session, conversation_id: int, user: User, body: str) -> ConversationNote:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless without a sandbox or GPU, and without the background connections this closed network refuses.
@@ -56,3 +56,18 @@ def keep_screenshot(taken: Path, kept: Path) -> None:
     if os.environ.get("REGUA_UPDATE_SCREENSHOTS") == "1":
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(taken, kept)
+
+
+def logged_in(browser: Browser, web_url: str, email: str, password: str, *, timeout_ms: int = 15_000) -> Page:
+    """A new laptop-sized page (Brazilian locale and time) of `email` logged in to the console's queue."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="pt-BR", timezone_id="America/Sao_Paulo"
+    )
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    page.goto(f"{web_url}/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Senha").fill(password)
+    page.get_by_role("button", name="Entrar").click()
+    expect(page).to_have_url(f"{web_url}/console/")
+    return page

@@ -6,9 +6,10 @@ was removed (refused), logs in, sees the conversation in the queue with its reas
 out. The queue is also checked at phone width (no sideways scrolling). Then the conversation page: the
 agent takes the conversation, a new debtor message appears live, the reply reaches the sandbox with a
 status, another agent is kept out, the conversation goes back to the bot and the bot answers; outside the
-WhatsApp 24-hour window only a template can be picked. The debtor card: the agent sends a segunda via
-from it (the Pix code reaches the sandbox) and records a promise to pay (it appears on the card), and on a
-phone the card is a collapsible section.
+WhatsApp 24-hour window only a template can be picked, or the text sent by SMS; a long conversation's
+older messages load at the top of the thread without leaving the page. The debtor card: the agent sends a
+segunda via from it (the Pix code reaches the sandbox) and records a promise to pay (it appears on the
+card), and on a phone the card is a collapsible section.
 
 Screenshots of the login page, the queue and the conversation page, at laptop and phone widths, and of
 the debtor card (console-card.png), are kept in docs/screenshots/;
@@ -20,6 +21,7 @@ conversations):
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -31,9 +33,19 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from bot.config import PROJECT_ROOT
-from bot.models import AuditLog, Conversation, ConversationState, Debtor, Message, MessageStatus, UserRole
+from bot.models import (
+    AuditLog,
+    Channel,
+    Conversation,
+    ConversationState,
+    Debtor,
+    Direction,
+    Message,
+    MessageStatus,
+    UserRole,
+)
 from bot.people import accounts
-from tests.integration.browser import chromium, keep_screenshot
+from tests.integration.browser import chromium, keep_screenshot, logged_in
 from tests.integration.conftest import PIX, Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
@@ -188,7 +200,7 @@ def test_an_agent_answers_a_debtor_live_and_gives_the_conversation_back_to_the_b
 
     # Ana answers: one message, through the delivery path, to the sandbox (Twilio's stand-in), with a status.
     page.get_by_label("Mensagem", exact=True).fill("Olá! Aqui é a Ana, posso ajudar.")
-    page.get_by_test_id("composer").get_by_role("button", name="Enviar").click()
+    page.get_by_role("button", name="Enviar", exact=True).click()
     answer = thread.locator("li.item-agent").last
     expect(answer).to_contain_text("Olá! Aqui é a Ana, posso ajudar.")
     expect(answer).to_contain_text("Guardada (ambiente de teste)")
@@ -220,21 +232,28 @@ def test_an_agent_answers_a_debtor_live_and_gives_the_conversation_back_to_the_b
     assert answered.texts, "the bot answers again after the give-back"
 
 
-def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template(
-    stack: Stack, browser: Browser, tmp_path: Path
-) -> None:
+def _owned_by_a_new_agent(stack: Stack) -> tuple[str, int, str, int]:
+    """A debtor who asked for a person, their conversation owned by a new agent: (agent's e-mail, agent's
+    id, debtor's phone, conversation id)."""
     email = f"ana-{uuid.uuid4().hex[:8]}@regua.example"
     _, phone = new_debtor(stack.database)
     say(stack, phone, "quero falar com um atendente humano, nao com robo")
     with stack.database.session() as s:
-        agent = accounts.add(
+        agent_id = accounts.add(
             s, email=email, name="Ana Souza", role=UserRole.AGENT, password=PASSWORD, by="test"
-        )
-        s.flush()
+        ).id
         conversation = s.scalars(select(Conversation).where(Conversation.address == phone)).one()
-        conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, agent.id
+        conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, agent_id
+        return email, agent_id, phone, conversation.id
+
+
+def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template_or_write_by_sms(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    email, agent_id, phone, conversation_id = _owned_by_a_new_agent(stack)
+    with stack.database.session() as s:
+        conversation = s.get_one(Conversation, conversation_id)
         conversation.last_inbound_at = conversation.last_inbound_at - timedelta(hours=30)  # type: ignore[operator]
-        conversation_id = conversation.id
     page = _page(browser, PHONE)
     page.goto(f"{stack.web_url}/")
     _log_in(page, email, PASSWORD)
@@ -244,11 +263,61 @@ def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template(
     confirm = page.get_by_test_id("composer").get_by_role("checkbox")
     if confirm.count():  # run outside the legal contact window (a night, a Sunday): a proactive message
         confirm.check()
-    page.get_by_test_id("composer").get_by_role("button", name="Enviar").click()
+    page.get_by_role("button", name="Enviar", exact=True).click()
     template = page.get_by_test_id("thread").locator("li.item-agent").last
     expect(template).to_contain_text("modelo aprovado")
+
+    # Or the text by SMS to the debtor's phone, naming the creditor: shown in this thread, marked "por SMS".
+    sms_form = page.get_by_test_id("sms-composer")
+    expect(sms_form.get_by_test_id("sms-preview")).to_contain_text("Loja Integração Ltda (CNPJ")
+    sms_form.get_by_label("Ou envie por SMS").fill("Olá! Podemos conversar por aqui também.")
+    confirm = sms_form.get_by_role("checkbox")
+    if confirm.count():
+        confirm.check()
+    sms_form.get_by_role("button", name="Enviar por SMS").click()
+    by_sms = page.get_by_test_id("thread").locator("li.item-agent").last
+    expect(by_sms).to_contain_text("Podemos conversar por aqui também.")
+    expect(by_sms.get_by_test_id("via-sms")).to_be_visible()
+    expect(by_sms).to_contain_text("Guardada (ambiente de teste)")
+    with stack.database.session() as s:
+        sms = s.scalars(
+            select(Message).where(Message.sent_by_user_id == agent_id, Message.channel == Channel.SMS)
+        ).one()
+        assert sms.conversation.address == phone and sms.conversation_id != conversation_id
+        assert sms.body.startswith("Loja Integração Ltda (CNPJ") and sms.status == MessageStatus.STORED
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     _shot(page, "conversation-phone.png", tmp_path)
+
+
+def test_older_messages_of_a_long_conversation_load_at_the_top_of_the_thread(
+    stack: Stack, browser: Browser
+) -> None:
+    email, _, _, conversation_id = _owned_by_a_new_agent(stack)
+    with stack.database.session() as s:
+        s.add_all(
+            Message(
+                conversation_id=conversation_id,
+                direction=Direction.INBOUND,
+                channel=Channel.WHATSAPP,
+                body=f"mensagem {n}",
+                media=[],
+                status=MessageStatus.RECEIVED,
+            )
+            for n in range(250)
+        )
+        s.flush()
+        total = len(s.scalars(select(Message.id).where(Message.conversation_id == conversation_id)).all())
+    page = logged_in(browser, stack.web_url, email, PASSWORD)
+    page.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
+    thread = page.get_by_test_id("thread")
+    expect(thread.locator("li").first).to_contain_text(re.compile(r"\bmensagem 50\b"))
+    older = page.get_by_test_id("older")
+    older.click()  # the page before (the first 50 and the messages before them), put on top
+    expect(thread.locator("li").first).to_contain_text("quero falar com um atendente humano")
+    expect(thread).to_contain_text(re.compile(r"\bmensagem 49\b"))
+    expect(thread.locator("li")).to_have_count(total)
+    expect(older).to_have_count(0)  # nothing older is left
+    expect(page).to_have_url(f"{stack.web_url}/console/conversas/{conversation_id}")  # no reload
 
 
 def test_an_agent_sends_a_segunda_via_and_records_a_promise_from_the_debtor_card(
@@ -267,9 +336,7 @@ def test_an_agent_sends_a_segunda_via_and_records_a_promise_from_the_debtor_card
         conversation_id = s.scalars(select(Conversation.id).where(Conversation.address == phone)).one()
         name = s.get_one(Debtor, debtor_id).name
 
-    page = _page(browser, LAPTOP)
-    page.goto(f"{stack.web_url}/")
-    _log_in(page, email, PASSWORD)
+    page = logged_in(browser, stack.web_url, email, PASSWORD)
     page.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
     page.get_by_role("button", name="Assumir").click()
     card = page.get_by_test_id("debtor-card")

@@ -3,7 +3,8 @@
 An agent has the queue open in Debian's Chromium (tests/integration/browser.py); a debtor asks for a person
 through the real signed webhook; without any reload the row appears, the banner says so and the title
 counts it ("(1) Fila — Régua"). The agent takes the conversation from the swapped-in row; when the debtor
-writes again, the alert counts the new message.
+writes again, the alert counts the new message. The banner's screenshot (docs/screenshots/console-alert.png)
+is re-taken with REGUA_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -11,20 +12,22 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
+from bot.config import PROJECT_ROOT
 from bot.models import Conversation, UserRole
 from bot.people import accounts
-from tests.integration.browser import chromium
+from tests.integration.browser import chromium, keep_screenshot, logged_in
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "correto-cavalo-bateria-grampo"
-TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +37,12 @@ def browser() -> Iterator[Browser]:
 
 
 def test_a_debtor_asking_for_a_person_appears_in_the_open_queue_with_an_alert_and_a_title_count(
-    stack: Stack, browser: Browser
+    stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:
     email = f"caio-{uuid.uuid4().hex[:8]}@regua.example"
     with stack.database.session() as s:
         accounts.add(s, email=email, name="Caio Reis", role=UserRole.AGENT, password=PASSWORD, by="test")
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale="pt-BR", timezone_id="America/Sao_Paulo"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"{stack.web_url}/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Senha").fill(PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page).to_have_url(f"{stack.web_url}/console/")
+    page = logged_in(browser, stack.web_url, email, PASSWORD)
     expect(page).to_have_title("Fila — Régua")
     # The browser's notification is only asked for with a button, never on load.
     expect(page.get_by_role("button", name="Ativar notificações")).to_be_visible()
@@ -64,6 +58,9 @@ def test_a_debtor_asking_for_a_person_appears_in_the_open_queue_with_an_alert_an
     expect(page).to_have_title("(1) Fila — Régua")
     banner = page.get_by_test_id("alert-banner")
     expect(banner).to_contain_text("1 nova conversa na fila")
+    taken = tmp_path / "console-alert.png"
+    page.screenshot(path=str(taken))
+    keep_screenshot(taken, SCREENSHOTS / "console-alert.png")
 
     # The swapped-in row works: taking it reloads the queue (the count starts again from zero).
     row.get_by_role("button", name="Assumir").click()
@@ -77,4 +74,4 @@ def test_a_debtor_asking_for_a_person_appears_in_the_open_queue_with_an_alert_an
     banner.get_by_role("button", name="Ciente").click()
     expect(page).to_have_title("Fila — Régua")
     expect(banner).to_be_hidden()
-    context.close()
+    page.context.close()

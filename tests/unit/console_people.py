@@ -1,17 +1,24 @@
-"""People for console tests: accounts made through the real service (argon2 hashes included), and logging
-one in with Flask's test client."""
+"""People for console tests: accounts made through the real service (argon2 hashes included), the moments
+the composer's tests write at, saving an agent's draft as the conversation page does, and logging one in
+with Flask's test client."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from flask.testing import FlaskClient
 
+from bot.config import Settings
+from bot.console import composer
 from bot.db import Database
-from bot.models import UserRole
+from bot.models import User, UserRole
 from bot.people import accounts
 
 PASSWORD = "correto-cavalo-bateria-grampo"
+# A Wednesday at noon in São Paulo (inside the legal contact window), and a Sunday night (outside it).
+WEEKDAY_NOON = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
+SUNDAY_NIGHT = datetime(2026, 12, 7, 2, 30, tzinfo=UTC)
 
 
 def make_user(
@@ -20,6 +27,16 @@ def make_user(
     """Add an active person with `PASSWORD` and return their id."""
     with db.session() as s:
         return accounts.add(s, email=email, name=name, role=UserRole(role), password=PASSWORD, by="test").id
+
+
+def save_draft(
+    db: Database, settings: Settings, conversation_id: int, user_id: int, draft: composer.Draft, now: datetime
+) -> composer.Saved:
+    """`composer.save` of `draft` by the person `user_id` at `now`, committed."""
+    with db.session() as s:
+        saved = composer.save(s, settings, conversation_id, s.get_one(User, user_id), draft, now)
+        s.flush()
+        return saved
 
 
 def form_field(html: str, name: str) -> str:

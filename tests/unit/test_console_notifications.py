@@ -106,17 +106,21 @@ def test_an_agent_hears_of_debtor_messages_in_their_own_conversations_only(
     assert ana.conversations == []
 
 
-def test_a_supervisor_hears_of_debtor_messages_in_every_owned_conversation(
+def test_a_supervisor_hears_of_debtor_messages_in_their_own_conversations_not_in_every_agents(
     db: Database, team: dict[str, int]
 ) -> None:
     anas = _conversation(db, 1, minutes=30, state=ConversationState.WITH_AGENT, owner=team["ana"])
     bias = _conversation(db, 2, minutes=30, state=ConversationState.WITH_AGENT, owner=team["bia"])
-    first = _message(db, anas, seconds_ago=5, direction=Direction.INBOUND)
-    second = _message(db, bias, seconds_ago=5, direction=Direction.INBOUND)
+    hers = _conversation(db, 3, minutes=30, state=ConversationState.WITH_AGENT, owner=team["sil"])
+    _message(db, anas, seconds_ago=5, direction=Direction.INBOUND)
+    _message(db, bias, seconds_ago=5, direction=Direction.INBOUND)
+    in_hers = _message(db, hers, seconds_ago=5, direction=Direction.INBOUND)
+    fresh = _conversation(db, 4, minutes=0.5)
 
     sil = _news(db, team["sil"])
-    assert sil.messages == [(first, anas), (second, bias)]
-    assert sil.waiting == 2
+    assert sil.messages == [(in_hers, hers)]
+    assert sil.conversations == [fresh]
+    assert sil.waiting == 4  # she still sees every conversation in the queue
 
 
 def test_a_disabled_role_hears_nothing_and_the_cursor_never_goes_back_before_the_page(

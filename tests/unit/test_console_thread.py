@@ -4,7 +4,7 @@ idempotency (bot.console.composer), giving back to the bot and the idle release 
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -31,11 +31,7 @@ from bot.optout import record_for_conversation
 from bot.people.roles import NotAllowed
 from tests.conftest import PHONE, People
 from tests.unit.conftest import FakeRasa, FakeSender
-from tests.unit.console_people import make_user
-
-# A Wednesday at noon in São Paulo (inside the legal contact window), and a Sunday night (outside it).
-WEEKDAY_NOON = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
-SUNDAY_NIGHT = datetime(2026, 12, 7, 2, 30, tzinfo=UTC)
+from tests.unit.console_people import SUNDAY_NIGHT, WEEKDAY_NOON, make_user, save_draft
 
 
 @pytest.fixture
@@ -91,15 +87,6 @@ def _conversation(
             ]
         )
         return conversation.id
-
-
-def _save(
-    db: Database, settings: Settings, conversation_id: int, user_id: int, draft: composer.Draft, now: datetime
-) -> composer.Saved:
-    with db.session() as s:
-        saved = composer.save(s, settings, conversation_id, s.get_one(User, user_id), draft, now)
-        s.flush()
-        return saved
 
 
 def _outbound_by_agents(db: Database, conversation_id: int) -> list[Message]:
@@ -166,12 +153,12 @@ def test_another_agent_can_neither_read_nor_act_on_a_conversation_someone_else_o
     with pytest.raises(NotAllowed), db.session() as s:
         thread_lib.load(s, s.get_one(User, team["bia"]), conversation_id)
     with pytest.raises(NotAllowed):
-        _save(db, settings, conversation_id, team["bia"], composer.Draft("n-bia", "oi"), WEEKDAY_NOON)
+        save_draft(db, settings, conversation_id, team["bia"], composer.Draft("n-bia", "oi"), WEEKDAY_NOON)
     with pytest.raises(NotAllowed), db.session() as s:
         thread_lib.add_note(s, conversation_id, s.get_one(User, team["bia"]), "nota")
     with db.session() as s:  # a supervisor may do both
         assert thread_lib.load(s, s.get_one(User, team["sil"]), conversation_id).can_act
-    assert not _save(
+    assert not save_draft(
         db, settings, conversation_id, team["sil"], composer.Draft("n-sil", "oi"), WEEKDAY_NOON
     ).duplicate
 
@@ -183,7 +170,7 @@ def test_a_waiting_conversation_must_be_taken_before_answering(
     with db.session() as s:
         assert not thread_lib.load(s, s.get_one(User, team["bia"]), conversation_id).can_act
     with pytest.raises(NotAllowed, match="Assuma"):
-        _save(db, settings, conversation_id, team["bia"], composer.Draft("n1", "oi"), WEEKDAY_NOON)
+        save_draft(db, settings, conversation_id, team["bia"], composer.Draft("n1", "oi"), WEEKDAY_NOON)
 
 
 def test_inside_the_24_hour_window_free_text_goes_through_the_delivery_path_under_the_agent(
@@ -195,7 +182,7 @@ def test_inside_the_24_hour_window_free_text_goes_through_the_delivery_path_unde
     team: dict[str, int],
 ) -> None:
     conversation_id = _conversation(db, people, owner=team["ana"], wrote_at=WEEKDAY_NOON - timedelta(hours=3))
-    saved = _save(
+    saved = save_draft(
         db, settings, conversation_id, team["ana"], composer.Draft("n1", " Olá, Maria! "), WEEKDAY_NOON
     )
     composer.deliver_now(services, conversation_id)
@@ -223,9 +210,9 @@ def test_outside_the_24_hour_window_only_an_approved_template_can_be_sent(
         rules = composer.rules(s, settings, s.get_one(Conversation, conversation_id), WEEKDAY_NOON)
     assert not rules.free_text and rules.templates and rules.can_send
     with pytest.raises(composer.ComposeError, match="modelo aprovado"):
-        _save(db, settings, conversation_id, team["ana"], composer.Draft("n1", "oi"), WEEKDAY_NOON)
+        save_draft(db, settings, conversation_id, team["ana"], composer.Draft("n1", "oi"), WEEKDAY_NOON)
     with pytest.raises(composer.ComposeError, match="não está entre"):
-        _save(
+        save_draft(
             db,
             settings,
             conversation_id,
@@ -234,7 +221,9 @@ def test_outside_the_24_hour_window_only_an_approved_template_can_be_sent(
             WEEKDAY_NOON,
         )
     sid = rules.templates[0].content_sid
-    _save(db, settings, conversation_id, team["ana"], composer.Draft("n3", content_sid=sid), WEEKDAY_NOON)
+    save_draft(
+        db, settings, conversation_id, team["ana"], composer.Draft("n3", content_sid=sid), WEEKDAY_NOON
+    )
     composer.deliver_now(services, conversation_id)
     [request] = sender.sent
     assert (
@@ -264,7 +253,7 @@ def test_an_opted_out_channel_cannot_be_written_to(
             s, s.get_one(Conversation, conversation_id), OptOutAction.OPT_OUT, source="test"
         )
     with pytest.raises(composer.ComposeError, match="não receber"):
-        _save(db, settings, conversation_id, team["ana"], composer.Draft("n1", "oi"), WEEKDAY_NOON)
+        save_draft(db, settings, conversation_id, team["ana"], composer.Draft("n1", "oi"), WEEKDAY_NOON)
     assert _outbound_by_agents(db, conversation_id) == []
 
 
@@ -272,15 +261,15 @@ def test_outside_the_legal_window_a_reply_goes_but_a_proactive_message_needs_a_c
     db: Database, settings: Settings, people: People, team: dict[str, int]
 ) -> None:
     just_wrote = _conversation(db, people, owner=team["ana"], wrote_at=SUNDAY_NIGHT - timedelta(minutes=10))
-    assert not _save(
+    assert not save_draft(
         db, settings, just_wrote, team["ana"], composer.Draft("n1", "Oi!"), SUNDAY_NIGHT
     ).duplicate
     with db.session() as s:  # the same debtor, now written to hours after their last message
         s.get_one(Conversation, just_wrote).last_inbound_at = SUNDAY_NIGHT - timedelta(hours=5)
     with pytest.raises(composer.ComposeError, match="Confirme"):
-        _save(db, settings, just_wrote, team["ana"], composer.Draft("n2", "Oi de novo"), SUNDAY_NIGHT)
+        save_draft(db, settings, just_wrote, team["ana"], composer.Draft("n2", "Oi de novo"), SUNDAY_NIGHT)
     confirmed = composer.Draft("n3", "Oi de novo", confirmed=True)
-    assert not _save(db, settings, just_wrote, team["ana"], confirmed, SUNDAY_NIGHT).duplicate
+    assert not save_draft(db, settings, just_wrote, team["ana"], confirmed, SUNDAY_NIGHT).duplicate
     with db.session() as s:
         details = s.scalars(select(AuditLog.details).where(AuditLog.action == "message.sent_by_agent")).all()
     assert [d["confirmed_outside_window"] for d in details] == [False, True]
@@ -295,9 +284,13 @@ def test_the_same_form_sent_twice_saves_and_sends_one_message(
     team: dict[str, int],
 ) -> None:
     conversation_id = _conversation(db, people, owner=team["ana"], wrote_at=WEEKDAY_NOON)
-    first = _save(db, settings, conversation_id, team["ana"], composer.Draft("same", "Olá"), WEEKDAY_NOON)
+    first = save_draft(
+        db, settings, conversation_id, team["ana"], composer.Draft("same", "Olá"), WEEKDAY_NOON
+    )
     composer.deliver_now(services, conversation_id)
-    again = _save(db, settings, conversation_id, team["ana"], composer.Draft("same", "Olá"), WEEKDAY_NOON)
+    again = save_draft(
+        db, settings, conversation_id, team["ana"], composer.Draft("same", "Olá"), WEEKDAY_NOON
+    )
     composer.deliver_now(services, conversation_id)
     assert again.duplicate and again.message.id == first.message.id
     assert len(sender.sent) == 1 and len(_outbound_by_agents(db, conversation_id)) == 1
@@ -313,7 +306,7 @@ def test_two_submits_of_one_form_at_the_same_moment_save_one_message(
     def submit() -> None:
         start.wait()
         outcomes.append(
-            _save(
+            save_draft(
                 db, settings, conversation_id, team["ana"], composer.Draft("race", "Olá"), WEEKDAY_NOON
             ).duplicate
         )
@@ -333,7 +326,7 @@ def test_an_answer_written_before_someone_else_s_newer_answer_was_seen_is_refuse
     conversation_id = _conversation(db, people, owner=team["ana"], wrote_at=WEEKDAY_NOON)
     with db.session() as s:
         seen = s.scalar(select(func.max(Message.id)).where(Message.conversation_id == conversation_id))
-    _save(
+    save_draft(
         db,
         settings,
         conversation_id,
@@ -343,7 +336,7 @@ def test_an_answer_written_before_someone_else_s_newer_answer_was_seen_is_refuse
     )
     late = composer.Draft("sil", "Oi, aqui é a supervisora", seen_message_id=seen)
     with pytest.raises(composer.ComposeError, match="Outra pessoa"):
-        _save(db, settings, conversation_id, team["sil"], late, WEEKDAY_NOON)
+        save_draft(db, settings, conversation_id, team["sil"], late, WEEKDAY_NOON)
     assert len(_outbound_by_agents(db, conversation_id)) == 1
 
 
@@ -357,7 +350,7 @@ def test_a_failed_send_is_explained_and_its_retry_sends_once(
 ) -> None:
     conversation_id = _conversation(db, people, owner=team["ana"], wrote_at=WEEKDAY_NOON)
     sender.failures.append(PermanentSendError("outside the window", code=63016))
-    failed = _save(
+    failed = save_draft(
         db, settings, conversation_id, team["ana"], composer.Draft("n1", "Olá"), WEEKDAY_NOON
     ).message
     composer.deliver_now(services, conversation_id)

@@ -94,8 +94,13 @@ def test_another_agent_reads_nothing_of_a_conversation_someone_else_owns(
         assert s.scalars(select(Message).where(Message.sent_by_user_id.is_not(None))).all() == []
 
 
-def test_outside_the_24_hour_window_the_page_offers_only_templates(
-    app: Flask, db: Database, settings: Settings, fake_rasa: FakeRasa, people: People
+def test_outside_the_24_hour_window_the_page_offers_templates_or_the_text_by_sms(
+    app: Flask,
+    db: Database,
+    settings: Settings,
+    fake_rasa: FakeRasa,
+    sender: FakeSender,
+    people: People,
 ) -> None:
     owner = make_user(db)
     conversation_id = _asked_for_a_person(app, db, settings, fake_rasa)
@@ -105,9 +110,26 @@ def test_outside_the_24_hour_window_the_page_offers_only_templates(
         conversation.last_inbound_at = utcnow() - timedelta(hours=30)
     client = app.test_client()
     log_in(client, "ana@regua.example")
-    html = client.get(f"/console/conversas/{conversation_id}").get_data(as_text=True)
+    page_url = f"/console/conversas/{conversation_id}"
+    html = client.get(page_url).get_data(as_text=True)
     assert 'data-testid="templates-only"' in html and 'name="content_sid"' in html
-    assert 'name="text"' not in html
+    composer_form, sms_form = html.split('data-testid="sms-composer"')
+    assert 'name="text"' not in composer_form.split('data-testid="composer"')[1]  # no free WhatsApp text
+    assert 'name="via" value="sms"' in sms_form and "Loja Exemplo Ltda (CNPJ" in sms_form
+
+    form = {
+        "csrf_token": form_field(html, "csrf_token"),
+        "nonce": form_field(html, "nonce") + "-sms",
+        "via": "sms",
+        "confirm": "1",  # whatever the hour the test runs at
+        "text": "Podemos conversar?",
+    }
+    for _ in range(2):  # a double click
+        assert client.post(f"{page_url}/enviar", data=form).status_code == 302
+    [request] = [r for r in sender.sent if "Podemos conversar?" in r.body]
+    assert request.channel.value == "sms" and request.body.startswith("Loja Exemplo Ltda (CNPJ")
+    html = client.get(page_url).get_data(as_text=True)
+    assert "Podemos conversar?" in html and 'data-testid="via-sms"' in html
 
 
 def test_the_page_s_polling_does_not_keep_an_idle_session_alive(

@@ -49,8 +49,7 @@ document.querySelectorAll("select[data-canned-target]").forEach(function (select
         });
         page.dataset.after = data.after;
         // What the agent has now seen: an answer someone else sent meanwhile no longer blocks theirs.
-        var seen = page.querySelector("input[data-seen]");
-        if (seen) { seen.value = data.after; }
+        page.querySelectorAll("input[data-seen]").forEach(function (seen) { seen.value = data.after; });
         page.dataset.notesAfter = data.notes_after;
       })
       .catch(function () { /* the next poll tries again */ })
@@ -66,4 +65,38 @@ document.querySelectorAll("details[data-card]").forEach(function (card) {
   if (narrow.matches && window.location.hash !== "#ficha") { card.open = false; }
   // Turned into a laptop-wide window (a tablet rotated): the card opens, since it cannot be toggled there.
   narrow.addEventListener("change", function () { if (!narrow.matches) { card.open = true; } });
+});
+
+// "Carregar mensagens anteriores": the previous page of messages is put at the top of the thread, where the
+// reader stays. Without JavaScript the link opens that page on its own (?before=<id>).
+document.querySelectorAll("a[data-older]").forEach(function (link) {
+  link.addEventListener("click", function (event) {
+    var list = document.querySelector("ol.thread");
+    if (!list || link.dataset.busy) { return; }
+    event.preventDefault();
+    link.dataset.busy = "1";
+    var url = link.dataset.older + "?before=" + link.dataset.before;
+    fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (!data) { window.location.href = link.href; return; }
+        var height = document.documentElement.scrollHeight;
+        var holder = document.createElement("template");
+        holder.innerHTML = data.html;
+        var first = list.firstElementChild;
+        holder.content.querySelectorAll("li").forEach(function (li) {
+          var key = li.dataset.message ? "[data-message='" + li.dataset.message + "']" : "[data-note='" + li.dataset.note + "']";
+          if (!list.querySelector(key)) { list.insertBefore(li, first); }
+        });
+        window.scrollBy(0, document.documentElement.scrollHeight - height);
+        if (data.before) {
+          link.dataset.before = data.before;
+          link.href = link.href.replace(/before=\d+/, "before=" + data.before);
+        } else {
+          link.parentNode.remove();
+        }
+      })
+      .catch(function () { window.location.href = link.href; })
+      .then(function () { delete link.dataset.busy; });
+  });
 });
