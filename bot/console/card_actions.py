@@ -198,6 +198,18 @@ def _send_terms(
     _save(session, settings, conversation, user, [reply], submit)
 
 
+def _new_offer(
+    session: Session, conversation: Conversation, debtor: Debtor
+) -> tuple[AgreementOffer, Creditor, date]:
+    """A new offer for the debtor's largest debt (older open ones expire), its creditor, and the debtor's
+    today."""
+    today = debtor_today(debtor, utcnow())
+    made = offers.make_offer(session, conversation, today)
+    if made is None:
+        raise CardError("Não há dívida em aberto para negociar.")
+    return made[0], made[1], today
+
+
 def propose(
     session: Session, settings: Settings, conversation_id: int, user: User, submit: Submit, instalments: int
 ) -> Done:
@@ -206,10 +218,7 @@ def propose(
     if prepared is None:
         return _AGAIN
     conversation, debtor = prepared
-    made = offers.make_offer(session, conversation, debtor_today(debtor, utcnow()))
-    if made is None:
-        raise CardError("Não há dívida em aberto para negociar.")
-    offer, _ = made
+    offer, _, _ = _new_offer(session, conversation, debtor)
     option = next((o for o in offers.options_of(offer) if o.instalments == instalments), None)
     if option is None:
         raise CardError("Esta opção não está mais entre as da política do credor: recarregue a página.")
@@ -269,11 +278,7 @@ def propose_outside(
     if prepared is None:
         return _AGAIN
     conversation, debtor = prepared
-    today = debtor_today(debtor, utcnow())
-    made = offers.make_offer(session, conversation, today)
-    if made is None:
-        raise CardError("Não há dívida em aberto para negociar.")
-    offer, creditor = made
+    offer, creditor, today = _new_offer(session, conversation, debtor)
     debt = offers.largest_debt(session, debtor.id, today)
     assert debt is not None
     option = _own_option(session, creditor.id, debt.total_cents, terms, today)

@@ -36,16 +36,6 @@ from bot.models import (
 )
 from bot.people.roles import NotAllowed
 from tests.conftest import PHONE, People
-from tests.unit.console_people import make_user
-
-
-@pytest.fixture
-def team(db: Database) -> dict[str, int]:
-    return {
-        "ana": make_user(db, "agent", "ana@regua.example", "Ana Souza"),
-        "bia": make_user(db, "agent", "bia@regua.example", "Bia Lima"),
-        "sil": make_user(db, "supervisor", "sil@regua.example", "Silvia Prado"),
-    }
 
 
 def _conversation(

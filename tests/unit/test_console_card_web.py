@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bot.db import Database
@@ -39,6 +40,19 @@ def _with(db: Database, owner: int, debtor_id: int | None, address: str = PHONE)
         return conversation.id
 
 
+def _owner_opens(
+    app: Flask, db: Database, debtor_id: int | None, *, supervisor: bool = False, address: str = PHONE
+) -> tuple[FlaskClient, str, int]:
+    """A person (Ana, an agent, or Silvia, a supervisor) who owns a conversation with `debtor_id`, logged
+    in: their client, the conversation page's path and the conversation's id."""
+    email = "sil@regua.example" if supervisor else "ana@regua.example"
+    owner = make_user(db, "supervisor", email, "Silvia Prado") if supervisor else make_user(db)
+    conversation_id = _with(db, owner, debtor_id, address)
+    client = app.test_client()
+    log_in(client, email)
+    return client, f"/console/conversas/{conversation_id}", conversation_id
+
+
 def _form(html: str, action: str) -> dict[str, str]:
     """The hidden fields of the card's form posting to `action`."""
     found = re.search(rf'action="{re.escape(action)}"[^>]*>(.*?)</form>', html, re.S)
@@ -49,11 +63,7 @@ def _form(html: str, action: str) -> dict[str, str]:
 def test_an_agent_sends_a_segunda_via_once_and_records_a_promise_from_the_card(
     app: Flask, db: Database, people: People, sender: FakeSender
 ) -> None:
-    ana = make_user(db)
-    conversation_id = _with(db, ana, people.debtor_id)
-    client = app.test_client()
-    log_in(client, "ana@regua.example")
-    page = f"/console/conversas/{conversation_id}"
+    client, page, _ = _owner_opens(app, db, people.debtor_id)
     html = client.get(page).get_data(as_text=True)
     assert 'data-testid="debtor-card"' in html and "Maria da Silva" in html and "***.982.247-**" in html
     assert "R$ 159,90" in html  # the original amount, beside today's updated one
@@ -79,11 +89,8 @@ def test_an_agent_sends_a_segunda_via_once_and_records_a_promise_from_the_card(
 def test_a_card_form_without_its_csrf_token_is_refused(
     app: Flask, db: Database, people: People, sender: FakeSender
 ) -> None:
-    ana = make_user(db)
-    conversation_id = _with(db, ana, people.debtor_id)
-    client = app.test_client()
-    log_in(client, "ana@regua.example")
-    response = client.post(f"/console/conversas/{conversation_id}/ficha/pausar", data={"note": "x"})
+    client, page, _ = _owner_opens(app, db, people.debtor_id)
+    response = client.post(f"{page}/ficha/pausar", data={"note": "x"})
     assert response.status_code == 400
     with db.session() as s:
         assert s.get_one(Debtor, people.debtor_id).reminders_paused_at is None
@@ -92,11 +99,7 @@ def test_a_card_form_without_its_csrf_token_is_refused(
 def test_an_agent_cannot_propose_outside_the_policy_even_by_posting_the_form(
     app: Flask, db: Database, people: People, sender: FakeSender
 ) -> None:
-    ana = make_user(db)
-    conversation_id = _with(db, ana, people.debtor_id)
-    client = app.test_client()
-    log_in(client, "ana@regua.example")
-    page = f"/console/conversas/{conversation_id}"
+    client, page, _ = _owner_opens(app, db, people.debtor_id)
     html = client.get(page).get_data(as_text=True)
     assert "fora da política" not in html  # not even offered to an agent
     form = {
@@ -116,11 +119,7 @@ def test_an_agent_cannot_propose_outside_the_policy_even_by_posting_the_form(
 def test_a_supervisor_sees_the_out_of_policy_form_and_pauses_the_régua(
     app: Flask, db: Database, people: People, sender: FakeSender
 ) -> None:
-    sil = make_user(db, "supervisor", "sil@regua.example", "Silvia Prado")
-    conversation_id = _with(db, sil, people.debtor_id)
-    client = app.test_client()
-    log_in(client, "sil@regua.example")
-    page = f"/console/conversas/{conversation_id}"
+    client, page, _ = _owner_opens(app, db, people.debtor_id, supervisor=True)
     html = client.get(page).get_data(as_text=True)
     assert 'data-testid="outside-policy"' in html
     client.post(f"{page}/ficha/pausar", data={**_form(html, f"{page}/ficha/pausar"), "note": "Em tratamento"})
@@ -131,25 +130,18 @@ def test_a_supervisor_sees_the_out_of_policy_form_and_pauses_the_régua(
 def test_the_page_says_plainly_when_the_debtor_is_not_identified(
     app: Flask, db: Database, people: People
 ) -> None:
-    ana = make_user(db)
-    conversation_id = _with(db, ana, None, address="+5511900000001")
-    client = app.test_client()
-    log_in(client, "ana@regua.example")
-    html = client.get(f"/console/conversas/{conversation_id}").get_data(as_text=True)
+    client, page, _ = _owner_opens(app, db, None, address="+5511900000001")
+    html = client.get(page).get_data(as_text=True)
     assert 'data-testid="card-unknown"' in html and "Devedor ainda não identificado" in html
 
 
 def test_outside_the_whatsapp_window_the_card_offers_no_action_that_sends_text(
     app: Flask, db: Database, people: People, sender: FakeSender
 ) -> None:
-    ana = make_user(db)
-    conversation_id = _with(db, ana, people.debtor_id)
+    client, page, conversation_id = _owner_opens(app, db, people.debtor_id)
     with db.session() as s:
         s.get_one(Conversation, conversation_id).last_inbound_at = utcnow() - timedelta(hours=30)
         invoice_id = s.scalar(select(Invoice.id).where(Invoice.external_ref == "F-1"))
-    client = app.test_client()
-    log_in(client, "ana@regua.example")
-    page = f"/console/conversas/{conversation_id}"
     html = client.get(page).get_data(as_text=True)
     assert "Enviar 2ª via" not in html and "ficam indisponíveis" in html
     form = {"csrf_token": form_field(html, "csrf_token"), "nonce": "x-2", "target": f"invoice-{invoice_id}"}
