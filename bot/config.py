@@ -157,6 +157,8 @@ class Settings:
     retention_unknown_days: int = 30
     retention_tracker_days: int = 30
     privacy_hash_key: str | None = field(default=None, repr=False)
+    # NLU inbox (issue 17, bot.nlu_ops.inbox): a prediction below this confidence goes to ops' inbox.
+    nlu_inbox_threshold: float = 0.6
 
     @property
     def effective_database_url(self) -> str:
@@ -358,6 +360,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         retention_unknown_days=_int(env, "RETENTION_UNKNOWN_DAYS", 30, 1, 3650),
         retention_tracker_days=_int(env, "RETENTION_TRACKER_DAYS", 30, 1, 3650),
         privacy_hash_key=_privacy_hash_key(env),
+        nlu_inbox_threshold=_float(env, "NLU_INBOX_THRESHOLD", 0.6, 0.0, 1.0),
     )
     if settings.console_idle_minutes > settings.console_session_hours * 60:
         raise ConfigError("CONSOLE_IDLE_MINUTES must not exceed CONSOLE_SESSION_HOURS (in minutes)")

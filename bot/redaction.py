@@ -1,4 +1,5 @@
-"""Scrubbing personal data out of error texts before they are logged or stored.
+"""Scrubbing personal data out of error texts before they are logged or stored (`scrub`), and masking it
+in a debtor's message shown outside the conversation (`mask_message`).
 
 Error texts travel further than the data they describe: a log line, RQ's failed-job registry (kept for
 days in Redis), an operator's terminal. PostgreSQL puts the offending values in its error messages
@@ -28,6 +29,39 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # CPF written with its punctuation (the bare 11 digits are caught above).
     (re.compile(r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b"), MASK),
 )  # fmt: skip
+
+
+# What a debtor's own message may hold, masked wherever it is shown outside the conversation (the NLU
+# inbox, the CLI, training examples written to nlu_data/). Each kind gets its own placeholder, so a
+# reviewer still reads "paguei <valor> no pix" and a model still learns from the sentence around it.
+# Order matters: the longer codes go before the numbers they contain.
+_MESSAGE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    # Pix "copia e cola" (EMV: starts 000201, long) and boleto lines (47-48 digits, dots and spaces).
+    (re.compile(r"\b000201\S{20,}"), "<codigo>"),
+    (re.compile(r"\b\d{5}[.\s]?\d{5}[\s]*\d{5}[.\s]?\d{6}[\s]*\d{5}[.\s]?\d{6}[\s]*\d[\s]*\d{14}\b"),
+     "<codigo>"),
+    (re.compile(r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b"), "<cpf>"),
+    (re.compile(r"\b\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}\b"), "<cnpj>"),
+    (re.compile(r"(?<![\w.])\+?\(?\d{2}\)?\s?9?\d{4}[-\s]?\d{4}(?![\w.])"), "<telefone>"),
+    (re.compile(r"(?<![\w.])\+?55\s?\(?\d{2}\)?\s?9?\d{4}[-\s]?\d{4}(?![\w.])"), "<telefone>"),
+    # Amounts: "R$ 1.234,56", "R$50", "1.234,56", "120 reais".
+    (re.compile(r"R\$\s?\d[\d.]*(?:,\d{1,2})?", re.IGNORECASE), "<valor>"),
+    (re.compile(r"(?<![\w.,])\d{1,3}(?:\.\d{3})*,\d{2}(?![\w,])"), "<valor>"),
+    (re.compile(r"(?<![\w.,])\d[\d.]*(?:,\d{1,2})?\s?(?:reais|real|conto|contos|pila)\b", re.IGNORECASE),
+     "<valor>"),
+    # Any other run of 6+ digits: a CPF typed bare, a protocol, an account or an invoice number.
+    (re.compile(r"(?<!\w)\d(?:[\d.\-/\s]?\d){5,}(?!\w)"), "<numero>"),
+)  # fmt: skip
+
+
+def mask_message(text: str) -> str:
+    """A debtor's message with e-mails, Pix and boleto codes, CPFs, CNPJs, phone numbers, amounts and
+    long numbers replaced by placeholders (`<cpf>`, `<valor>`, ...): what is shown of it outside the
+    conversation."""
+    for pattern, replacement in _MESSAGE_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def scrub(text: str) -> str:

@@ -1,4 +1,5 @@
-"""`regua nlu ...`: train, validate and cross-validate the Rasa model (logic lives in `bot.rasa.training`)."""
+"""`regua nlu ...`: train, validate and cross-validate the Rasa model (logic lives in `bot.rasa.training`);
+the NLU inbox, the examples it labels and what changed since the model come from `bot.cli.nlu_inbox`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from bot.cli.nlu_inbox import changes_command, examples_command, inbox_group
 from bot.rasa import cross_validation, training
 
 MIN_MACRO_F1 = 0.90
@@ -24,6 +26,11 @@ def _fail(error: Exception) -> None:
 @click.group()
 def nlu() -> None:
     """Modelo de NLU (Rasa): treinar, validar os dados e medir a qualidade."""
+
+
+nlu.add_command(inbox_group)
+nlu.add_command(examples_command)
+nlu.add_command(changes_command)
 
 
 @nlu.command()

@@ -43,7 +43,10 @@ def user() -> None:
 @click.option("--email", required=True, help="E-mail, usado para entrar no console.")
 @click.option("--name", required=True, help="Nome da pessoa.")
 @click.option(
-    "--role", required=True, callback=_role, help="agent (agente), supervisor ou admin (administrador)."
+    "--role",
+    required=True,
+    callback=_role,
+    help="agent (agente), supervisor, admin (administrador) ou ops (operação de NLU).",
 )
 @click.option("--password-stdin", is_flag=True, help="Lê a senha da entrada padrão (uma linha).")
 def add(email: str, name: str, role: UserRole, password_stdin: bool) -> None:

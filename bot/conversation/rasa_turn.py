@@ -1,5 +1,6 @@
 """Carrying out what the look decided (`carry_out`), outside any transaction: the Rasa turn, then the
-answer saved with its replies (claimed for sending) in one transaction; and the Rasa-outage policy.
+answer saved with its replies (claimed for sending) and the model's prediction (`bot.nlu_ops.recording`)
+in one transaction; and the Rasa-outage policy.
 
 If Rasa (or the action server behind it) is down or slow, the debtor gets one short polite notice per
 outage, the message stays pending with a retry time, and later messages wait behind it so the order is
@@ -22,6 +23,7 @@ from bot.conversation.claiming import Lease
 from bot.delivery import outgoing, sending
 from bot.delivery.outgoing import Outgoing, Reply
 from bot.models import Conversation, Message, Processing, as_utc, utcnow
+from bot.nlu_ops import recording
 from bot.rasa.client import BotMessage, RasaUnavailable
 from bot.runtime import Services
 
@@ -66,7 +68,8 @@ def carry_out(
     if step.rasa_text is None:
         return Done(step.claimed, step.waits_until)
     try:
-        bot_messages = services.rasa.turn(str(conversation_id), step.rasa_text, step.metadata)
+        answer = services.rasa.turn(str(conversation_id), step.rasa_text, step.metadata)
+        bot_messages = answer.messages
         if not bot_messages and not _assistant_healthy(services):
             # Rasa answers nothing when a custom action failed (action server down).
             raise RasaUnavailable("Rasa answered nothing and the assistant is not healthy")
@@ -81,6 +84,7 @@ def carry_out(
         older_pending = _mark_answered(session, step.message_id, conversation_id)
         if older_pending is None:  # an agent or a parallel run dealt with it
             return Done()
+        recording.record(session, step.message_id, answer.prediction)
         if conversation.outage_notice_at is not None:  # Rasa answers again: a new outage gets a notice
             session.execute(
                 update(Conversation)

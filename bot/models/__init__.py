@@ -8,7 +8,8 @@
 - `payments`: `Payment`, `PaymentLink` (and its views), `Case` (claims, disputes, mismatches for agents);
 - `reminders`: the régua's outbox (`OutboxEntry`);
 - `compliance`: `OptOutEvent` and `AuditLog`;
-- `people`: `User`, a person of the agent console.
+- `people`: `User`, a person of the agent console;
+- `nlu`: `MessagePrediction`, what the NLU model made of an inbound message and what ops decided.
 """
 
 from bot.models.agreements import Agreement, AgreementOffer, AgreementPolicy, Instalment, agreement_invoices
@@ -25,6 +26,7 @@ from bot.models.enums import (
     InstalmentStatus,
     InvoiceStatus,
     MessageStatus,
+    NluVerdict,
     OfferStatus,
     OptOutAction,
     OutboxStatus,
@@ -33,6 +35,7 @@ from bot.models.enums import (
     UserRole,
 )
 from bot.models.invoices import PAYMENT_REVIEW, Invoice
+from bot.models.nlu import MessagePrediction
 from bot.models.parties import Creditor, Debtor
 from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
 from bot.models.people import User
@@ -62,7 +65,9 @@ __all__ = [
     "Invoice",
     "InvoiceStatus",
     "Message",
+    "MessagePrediction",
     "MessageStatus",
+    "NluVerdict",
     "OfferStatus",
     "OptOutAction",
     "OptOutEvent",

@@ -147,3 +147,15 @@ class UserRole(enum.StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    OPS = "ops"  # improves the bot: the NLU inbox and its training data (issue 17)
+
+
+class NluVerdict(enum.StrEnum):
+    """What ops decided about a message in the NLU inbox: the predicted intent was right (`confirmed`),
+    another intent is (`relabelled`), no intent fits (`out_of_scope`, labelled `fora_de_escopo`), or the
+    message teaches nothing (`discarded`)."""
+
+    CONFIRMED = "confirmed"
+    RELABELLED = "relabelled"
+    OUT_OF_SCOPE = "out_of_scope"
+    DISCARDED = "discarded"

@@ -7,7 +7,9 @@ roles itself, so a change of policy is a change here.
   resolves cases ("já paguei", disputes, payments that do not match);
 * supervisor: an agent who also sees every conversation and assigns or reassigns them, and may propose
   an agreement outside the creditor's policy (with a written reason, audited);
-* admin: a supervisor who also manages people (`/console/pessoas` and `regua user ...`).
+* admin: a supervisor who also manages people (`/console/pessoas` and `regua user ...`);
+* ops: improves the bot: works the NLU inbox (`/console/nlu`, `regua nlu inbox`) and its training data,
+  and reads conversations to do so, but takes none (issue 17). Supervisors and admins may do it too.
 """
 
 from __future__ import annotations
@@ -27,14 +29,21 @@ class Permission(enum.StrEnum):
     CASES = "cases"  # see and resolve cases
     MANAGE_PEOPLE = "manage_people"  # add and disable people, change roles, reset passwords
     OUT_OF_POLICY_OFFER = "out_of_policy_offer"  # propose an agreement outside the creditor's policy
+    NLU_INBOX = "nlu_inbox"  # review the messages the bot misunderstood and label them for training
 
 
 _AGENT = frozenset({Permission.USE_CONSOLE, Permission.TAKE, Permission.CASES})
-_SUPERVISOR = _AGENT | {Permission.SEE_ALL, Permission.ASSIGN, Permission.OUT_OF_POLICY_OFFER}
+_SUPERVISOR = _AGENT | {
+    Permission.SEE_ALL,
+    Permission.ASSIGN,
+    Permission.OUT_OF_POLICY_OFFER,
+    Permission.NLU_INBOX,
+}
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
     UserRole.AGENT: _AGENT,
     UserRole.SUPERVISOR: _SUPERVISOR,
     UserRole.ADMIN: _SUPERVISOR | {Permission.MANAGE_PEOPLE},
+    UserRole.OPS: frozenset({Permission.USE_CONSOLE, Permission.SEE_ALL, Permission.NLU_INBOX}),
 }
 
 # How the console and the CLI name each role.
@@ -42,6 +51,7 @@ ROLE_LABELS: dict[UserRole, str] = {
     UserRole.AGENT: "Agente",
     UserRole.SUPERVISOR: "Supervisor(a)",
     UserRole.ADMIN: "Administrador(a)",
+    UserRole.OPS: "Operação de NLU",
 }
 
 
@@ -89,7 +99,7 @@ def require_act_on_conversation(user: User | None, owner_id: int | None) -> None
 
 
 def parse_role(value: str) -> UserRole:
-    """The role named `value` (agent, supervisor or admin, any case); ValueError in pt-BR otherwise."""
+    """The role named `value` (agent, supervisor, admin or ops, any case); ValueError in pt-BR otherwise."""
     try:
         return UserRole(value.strip().lower())
     except ValueError:

@@ -30,6 +30,31 @@ class BotMessage:
         return f"{self.text}\n{options}".strip()
 
 
+# The item Régua's REST channel (rasa_extensions/guarded_rest.py) adds to a turn's answer: the prediction.
+PREDICTION_KEY = "regua_prediction"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model made of one message: its intent and confidence, the ranking's top 3 as (intent,
+    confidence), the entities found, and the model that read it (Rasa's model id and file name)."""
+
+    intent: str | None
+    confidence: float | None
+    ranking: list[tuple[str, float]] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    model_id: str | None = None
+    model_file: str | None = None
+
+
+@dataclass(frozen=True)
+class RasaTurn:
+    """One turn's answer: the bot's messages, and the prediction when Rasa reported one."""
+
+    messages: list[BotMessage]
+    prediction: Prediction | None = None
+
+
 class RasaClient:
     """Sends a debtor's message to Rasa and returns what the bot answers.
 
@@ -72,14 +97,29 @@ class RasaClient:
         """POST JSON to Rasa and return the decoded answer; raises `RasaUnavailable`."""
         return self._request("POST", path, payload, self.timeout)
 
-    def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> list[BotMessage]:
-        """One conversation turn through the REST channel; raises `RasaUnavailable`."""
+    def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> RasaTurn:
+        """One conversation turn through the REST channel: the bot's messages and the model's prediction
+        (which the channel reports as one more item); raises `RasaUnavailable`."""
         items = self._post(
             "/webhooks/rest/webhook", {"sender": sender_id, "message": text, "metadata": metadata or {}}
         )
         if not isinstance(items, list):
             raise RasaUnavailable("Rasa answered an unexpected JSON document")
-        return _join_images([_bot_message(item) for item in items if isinstance(item, dict)])
+        prediction = None
+        messages = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            reported = (
+                (item.get("custom") or {}).get(PREDICTION_KEY)
+                if isinstance(item.get("custom"), dict)
+                else None
+            )
+            if reported is not None:
+                prediction = read_prediction(reported)
+            else:
+                messages.append(_bot_message(item))
+        return RasaTurn(_join_images(messages), prediction)
 
     def parse(self, text: str) -> dict[str, Any]:
         """Rasa's NLU reading of `text` (`/model/parse`: intent, entities); raises `RasaUnavailable`."""
@@ -116,3 +156,23 @@ def _join_images(messages: list[BotMessage]) -> list[BotMessage]:
 def _bot_message(item: dict[str, Any]) -> BotMessage:
     buttons = [str(b.get("title", "")) for b in item.get("buttons") or [] if isinstance(b, dict)]
     return BotMessage(text=str(item.get("text") or ""), image=item.get("image"), buttons=buttons)
+
+
+def read_prediction(reported: object) -> Prediction | None:
+    """The typed `Prediction` of what the channel reported; None when it is not a prediction at all."""
+    if not isinstance(reported, dict):
+        return None
+    ranking = [
+        (str(r["name"]), float(r.get("confidence") or 0.0))
+        for r in reported.get("ranking") or []
+        if isinstance(r, dict) and r.get("name")
+    ]
+    confidence = reported.get("confidence")
+    return Prediction(
+        intent=str(reported["intent"]) if reported.get("intent") else None,
+        confidence=float(confidence) if isinstance(confidence, int | float) else None,
+        ranking=ranking,
+        entities=[e for e in reported.get("entities") or [] if isinstance(e, dict)],
+        model_id=str(reported["model_id"]) if reported.get("model_id") else None,
+        model_file=str(reported["model_file"]) if reported.get("model_file") else None,
+    )

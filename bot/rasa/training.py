@@ -229,10 +229,26 @@ def ensure_model(force: bool = False, *, verbose: bool = False) -> Path:
                 raise RasaError(
                     f"Rasa training finished but {target} was not written; see {_log_file('train')}"
                 )
-        for old in target.parent.glob(f"{MODEL_PREFIX}*.tar.gz"):
-            if old != target:
+        if not examples_snapshot(target).exists():
+            write_examples_snapshot(target)
+        for old in target.parent.glob(f"{MODEL_PREFIX}*"):
+            if old.name.split(".", 1)[0] != target.name.split(".", 1)[0]:
                 old.unlink(missing_ok=True)
     return target
+
+
+def examples_snapshot(model: Path) -> Path:
+    """Where the examples `model` was trained on are kept (`regua-<fingerprint>.examples.json`), so
+    `bot.nlu_ops.changes` can say what changed since."""
+    return model.with_name(model.name.removesuffix(".tar.gz") + ".examples.json")
+
+
+def write_examples_snapshot(model: Path, data_dir: Path = DATA_DIR) -> Path:
+    """Record the training examples by intent next to `model` (sorted: the same data, the same file)."""
+    examples = {intent: sorted(set(texts)) for intent, texts in sorted(nlu_examples(data_dir).items())}
+    path = examples_snapshot(model)
+    path.write_text(json.dumps(examples, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    return path
 
 
 def validate(*, strict: bool = True, verbose: bool = False) -> None:

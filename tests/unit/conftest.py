@@ -30,7 +30,7 @@ from bot.conversation import chat
 from bot.db import Database
 from bot.models import MessageStatus
 from bot.phones import Address
-from bot.rasa.client import BotMessage, RasaUnavailable
+from bot.rasa.client import BotMessage, Prediction, RasaTurn, RasaUnavailable
 from tests.conftest import PHONE
 from tests.unit.console_people import make_user
 from webhooks import create_app
@@ -38,7 +38,8 @@ from webhooks import create_app
 
 class FakeRasa:
     """Rasa's REST channel: echoes the text, or runs `answer(sender_id, text, metadata)` (a test sets it to
-    call the same `bot.answers` function the real action would); `down` makes it unreachable."""
+    call the same `bot.answers` function the real action would); `down` makes it unreachable. It reports
+    no prediction unless a test sets `predict(text)`."""
 
     def __init__(self) -> None:
         self.down = False
@@ -47,12 +48,13 @@ class FakeRasa:
         self.answer: Callable[[str, str, dict[str, Any]], list[BotMessage]] = lambda _sender, text, _meta: [
             BotMessage(text=f"eco: {text}")
         ]
+        self.predict: Callable[[str], Prediction | None] = lambda _text: None
 
-    def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> list[BotMessage]:
+    def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> RasaTurn:
         if self.down:
             raise RasaUnavailable("Rasa unreachable: ConnectionError")
         self.calls.append((sender_id, text, metadata or {}))
-        return self.answer(sender_id, text, metadata or {})
+        return RasaTurn(self.answer(sender_id, text, metadata or {}), self.predict(text))
 
     def parse(self, text: str) -> dict[str, Any]:
         """`/model/parse`: no intent and no entities unless a test sets `parsed`."""

@@ -1,6 +1,6 @@
 """People for console tests: accounts made through the real service (argon2 hashes included), the moments
-the composer's tests write at, saving an agent's draft as the conversation page does, and logging one in
-with Flask's test client."""
+the composer's tests write at, saving an agent's draft as the conversation page does, and the login form
+and its hidden fields as a browser fills them."""
 
 from __future__ import annotations
 
@@ -40,14 +40,14 @@ def save_draft(
 
 
 def form_field(html: str, name: str) -> str:
-    """The value of the first hidden field `name` on the page."""
+    """The value of the hidden field `name` in a page (the CSRF token, a form's nonce)."""
     found = re.search(rf'name="{name}" value="([^"]+)"', html)
     assert found, html
     return found.group(1)
 
 
 def log_in(client: FlaskClient, email: str) -> None:
-    """Log `email` in (password `PASSWORD`) through the login form."""
+    """Log `email` (made with `make_user`) in through the login form."""
     token = form_field(client.get("/").get_data(as_text=True), "csrf_token")
     response = client.post("/", data={"csrf_token": token, "email": email, "password": PASSWORD})
     assert response.status_code == 302

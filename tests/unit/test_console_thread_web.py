@@ -14,7 +14,9 @@ from bot.db import Database
 from bot.models import Conversation, ConversationState, Message, utcnow
 from tests.conftest import People
 from tests.unit.conftest import FakeRasa, FakeSender, post_message
-from tests.unit.console_people import form_field, log_in, make_user
+from tests.unit.console_people import form_field as _field
+from tests.unit.console_people import log_in as _login
+from tests.unit.console_people import make_user
 
 
 def _asked_for_a_person(app: Flask, db: Database, settings: Settings, fake_rasa: FakeRasa) -> int:
@@ -34,11 +36,11 @@ def test_an_agent_takes_reads_sees_new_messages_answers_once_and_gives_back(
     make_user(db)
     conversation_id = _asked_for_a_person(app, db, settings, fake_rasa)
     client = app.test_client()
-    log_in(client, "ana@regua.example")
+    _login(client, "ana@regua.example")
     page_url = f"/console/conversas/{conversation_id}"
     html = client.get(page_url).get_data(as_text=True)
     assert "Assuma a conversa para responder" in html and 'data-testid="composer"' not in html
-    client.post(f"{page_url}/assumir", data={"csrf_token": form_field(html, "csrf_token")})
+    client.post(f"{page_url}/assumir", data={"csrf_token": _field(html, "csrf_token")})
     assert fake_rasa.events == [(str(conversation_id), "pause")]
 
     html = client.get(page_url).get_data(as_text=True)
@@ -50,8 +52,8 @@ def test_an_agent_takes_reads_sees_new_messages_answers_once_and_gives_back(
     assert [r.body for r in sender.sent].count("eco: alguém aí?") == 0
 
     form = {
-        "csrf_token": form_field(html, "csrf_token"),
-        "nonce": form_field(html, "nonce"),
+        "csrf_token": _field(html, "csrf_token"),
+        "nonce": _field(html, "nonce"),
         "seen": str(news["after"]),
         "text": "Olá, Maria! Aqui é a Ana.",
     }
@@ -84,11 +86,11 @@ def test_another_agent_reads_nothing_of_a_conversation_someone_else_owns(
         conversation = s.get_one(Conversation, conversation_id)
         conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, owner
     client = app.test_client()
-    log_in(client, "bia@regua.example")
+    _login(client, "bia@regua.example")
     page_url = f"/console/conversas/{conversation_id}"
     assert client.get(page_url).status_code == 302
     assert client.get(f"{page_url}/novas?after=0").status_code == 403
-    token = form_field(client.get("/console/").get_data(as_text=True), "csrf_token")
+    token = _field(client.get("/console/").get_data(as_text=True), "csrf_token")
     client.post(f"{page_url}/enviar", data={"csrf_token": token, "nonce": "x1", "text": "oi"})
     with db.session() as s:
         assert s.scalars(select(Message).where(Message.sent_by_user_id.is_not(None))).all() == []
@@ -109,7 +111,7 @@ def test_outside_the_24_hour_window_the_page_offers_templates_or_the_text_by_sms
         conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, owner
         conversation.last_inbound_at = utcnow() - timedelta(hours=30)
     client = app.test_client()
-    log_in(client, "ana@regua.example")
+    _login(client, "ana@regua.example")
     page_url = f"/console/conversas/{conversation_id}"
     html = client.get(page_url).get_data(as_text=True)
     assert 'data-testid="templates-only"' in html and 'name="content_sid"' in html
@@ -118,8 +120,8 @@ def test_outside_the_24_hour_window_the_page_offers_templates_or_the_text_by_sms
     assert 'name="via" value="sms"' in sms_form and "Loja Exemplo Ltda (CNPJ" in sms_form
 
     form = {
-        "csrf_token": form_field(html, "csrf_token"),
-        "nonce": form_field(html, "nonce") + "-sms",
+        "csrf_token": _field(html, "csrf_token"),
+        "nonce": _field(html, "nonce") + "-sms",
         "via": "sms",
         "confirm": "1",  # whatever the hour the test runs at
         "text": "Podemos conversar?",
@@ -141,7 +143,7 @@ def test_the_page_s_polling_does_not_keep_an_idle_session_alive(
         conversation = s.get_one(Conversation, conversation_id)
         conversation.state, conversation.assigned_user_id = ConversationState.WITH_AGENT, owner
     client = app.test_client()
-    log_in(client, "ana@regua.example")
+    _login(client, "ana@regua.example")
     with client.session_transaction() as session:
         session["seen_at"] -= 60  # a minute without the person doing anything
         before = session["seen_at"]

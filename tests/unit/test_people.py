@@ -48,12 +48,20 @@ def test_a_long_unusual_password_is_accepted_and_hashed_with_argon2id() -> None:
 
 
 def test_roles_grant_what_the_issue_says_and_nothing_to_a_disabled_person() -> None:
-    agent, supervisor, admin = (User(role=r, active=True) for r in UserRole)
+    agent, supervisor, admin, ops = (
+        User(role=r, active=True) for r in (UserRole.AGENT, UserRole.SUPERVISOR, UserRole.ADMIN, UserRole.OPS)
+    )
     assert can(agent, Permission.TAKE) and not can(agent, Permission.SEE_ALL)
     assert not can(agent, Permission.ASSIGN) and not can(agent, Permission.MANAGE_PEOPLE)
     assert can(supervisor, Permission.SEE_ALL) and can(supervisor, Permission.ASSIGN)
     assert not can(supervisor, Permission.MANAGE_PEOPLE)
     assert all(can(admin, p) for p in Permission)
+    # The NLU inbox: ops, supervisors and admins; ops read every conversation but take and assign none.
+    assert can(ops, Permission.NLU_INBOX) and can(supervisor, Permission.NLU_INBOX)
+    assert not can(agent, Permission.NLU_INBOX)
+    assert can(ops, Permission.SEE_ALL) and not can(ops, Permission.TAKE) and not can(ops, Permission.ASSIGN)
+    assert not can(ops, Permission.CASES) and not can(ops, Permission.MANAGE_PEOPLE)
+    assert parse_role("OPS") == UserRole.OPS
     assert not can(User(role=UserRole.ADMIN, active=False), Permission.USE_CONSOLE)
     assert not can(None, Permission.USE_CONSOLE)
     with pytest.raises(NotAllowed, match="permissão"):

@@ -26,10 +26,11 @@ def test_a_turn_posts_to_the_rest_channel_and_reads_the_bot_messages() -> None:
     assert json.loads(sent["body"]) == {"sender": "42", "message": "oi", "metadata": {"channel": "whatsapp"}}
     assert sent["headers"] == {"Content-Type": "application/json"} and sent["timeout"] == 3.0
     # The image joins the text before it (one WhatsApp message with media).
-    assert answer == [
+    assert answer.messages == [
         BotMessage(text="Olá!", image="https://x/pix.png"),
         BotMessage(text="Escolha:", buttons=["Pix"]),
     ]
+    assert answer.prediction is None  # a Rasa channel that reports none
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,9 @@ from bot import runtime
 from bot.config import Settings, override
 from bot.db import Database
 from bot.models import Conversation, Direction, Message
+from bot.rasa.client import Prediction
 from tests.conftest import People
-from tests.unit.conftest import FakeSender, post_message
+from tests.unit.conftest import FakeRasa, FakeSender, post_message
 from webhooks import create_app
 
 ACCOUNT = "AC" + "2" * 32
@@ -78,6 +79,20 @@ def test_a_message_answered_in_the_twiml_response_costs_five_statements_in_two_t
     # save + claim + look (UPDATE, INSERT); answer, replies, release (UPDATE, INSERT, UPDATE)
     assert seen.verbs() == ["UPDATE", "INSERT", "UPDATE", "INSERT", "UPDATE"]
     assert seen.commits == 2 and sender.sent == []
+
+
+def test_the_prediction_rasa_reports_adds_one_insert_to_the_answers_transaction(
+    twilio_app: Flask, db: Database, people: People, sender: FakeSender, fake_rasa: FakeRasa
+) -> None:
+    settings = twilio_app.extensions["regua_services"].settings
+    post_message(twilio_app, settings, "oi")
+    fake_rasa.predict = lambda _text: Prediction("consultar_divida", 0.97, [("consultar_divida", 0.97)])
+    with _traffic(db) as seen:
+        response, _ = post_message(twilio_app, settings, "quanto devo?")
+    assert response.status_code == 200 and b"eco: quanto devo?" in response.data
+    # ... answer, its prediction (bot.nlu_ops.recording), replies, release
+    assert seen.verbs() == ["UPDATE", "INSERT", "UPDATE", "INSERT", "INSERT", "UPDATE"]
+    assert seen.commits == 2
 
 
 def test_the_same_message_delivered_twice_is_saved_and_answered_once_and_gives_its_lease_back(

@@ -6,7 +6,11 @@ document.addEventListener("submit", function (event) {
   if (!form.matches || !form.matches("form[data-once]")) { return; }
   if (form.dataset.sent) { event.preventDefault(); return; }
   form.dataset.sent = "1";
-  form.querySelectorAll("button[type=submit]").forEach(function (button) { button.disabled = true; });
+  // Disabled after this turn of the event loop: the browser builds the form's data after this handler, and
+  // a button disabled now would drop the pressed button's name and value from it.
+  setTimeout(function () {
+    form.querySelectorAll("button[type=submit]").forEach(function (button) { button.disabled = true; });
+  }, 0);
 });
 
 // A canned reply fills the message box (the agent may still edit it).

@@ -1,0 +1,51 @@
+"""What the NLU model made of each inbound message, and what ops decided about it (issue 17)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, UTCDateTime, str_enum
+from bot.models.conversations import Message
+from bot.models.enums import NluVerdict
+
+
+class MessagePrediction(TimestampMixin, Base):
+    """One inbound message's prediction (intent, confidence, the ranking's top 3, entities, the model),
+    and its way through the NLU inbox: flagged by an agent, reviewed by ops, exported to nlu_data/.
+
+    A message an agent flags that Rasa never read (it arrived while a person had the conversation) gets a
+    row without a prediction. Entity values are stored masked: the message body is the only copy of what
+    the debtor wrote, so erasing it (LGPD retention) erases everything.
+    """
+
+    __tablename__ = "message_predictions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    intent: Mapped[str | None] = mapped_column(String(80), index=True)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    # [{"name": ..., "confidence": ...}] (the ranking's top 3, best first).
+    ranking: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
+    # [{"entity": ..., "value": <masked>, "start": ..., "end": ..., ...}]
+    entities: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
+    model_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    model_file: Mapped[str | None] = mapped_column(String(200))
+    # An agent said "o robô não entendeu" in the conversation view.
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    flagged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Ops' decision in the NLU inbox; `label` is the intent written to the training data.
+    verdict: Mapped[NluVerdict | None] = mapped_column(str_enum(NluVerdict, "nlu_verdict"), index=True)
+    label: Mapped[str | None] = mapped_column(String(80))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # When the labelled example was written to nlu_data/ (bot.nlu_ops.examples).
+    exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    message: Mapped[Message] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<MessagePrediction of message {self.message_id}: {self.intent} {self.confidence}>"

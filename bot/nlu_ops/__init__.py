@@ -1,0 +1,12 @@
+"""Improving the bot from real messages (issue 17): what the model made of each message, the NLU inbox
+where ops correct it, and the training data that results.
+
+- `recording`: every prediction (intent, confidence, top-3 ranking, entities, model) stored with its
+  message, in the turn's own transaction;
+- `inbox`: the messages worth a look (unsure, not understood, flagged, before a hand-over), grouped by
+  similar masked text, most frequent first;
+- `review`: ops' decisions (confirm, relabel, out of scope, discard; one message or a group) and an
+  agent's flag "o robô não entendeu";
+- `examples`: labelled messages written to `nlu_data/nlu/<intent>.yml`, masked, deduplicated, sorted;
+- `changes`: what changed in the examples since the current model was trained.
+"""
