@@ -31,7 +31,7 @@ from bot.models import (
     OutboxStatus,
     utcnow,
 )
-from bot.reminders import dispatch, planner
+from bot.reminders import dispatch, planner, preview
 from tests.unit.conftest import FakeSender
 
 BRT = ZoneInfo("America/Sao_Paulo")
@@ -418,6 +418,8 @@ def test_a_debtor_an_agent_paused_gets_no_reminder_and_gets_them_again_once_resu
     # ... and the dispatcher's re-check skips it: only Bruno hears from us.
     assert stats.reasons["debtor_paused"] == 1 and [r.to for r in sender.sent] == ["+5568999887766"]
     with time_machine.travel(at(DUE + timedelta(days=1), 9), tick=False), db.session() as s:
+        # The campaign preview agrees: of the day's two reminders, only Bruno's would go.
+        assert sum(row.count for row in preview.preview(s, settings, DUE + timedelta(days=1)).rows) == 1
         planner.plan(s, DUE + timedelta(days=1))  # while paused, the planner plans nothing for her
         assert s.scalars(
             select(OutboxEntry.step_id).where(OutboxEntry.debtor_id == campaign["ana"])
