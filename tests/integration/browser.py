@@ -30,7 +30,11 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=pt-BR",  # the browser's own widgets (a date field: dd/mm/aaaa) in Portuguese, as users see them
 ]
+
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
 @contextmanager
@@ -58,13 +62,19 @@ def keep_screenshot(taken: Path, kept: Path) -> None:
         shutil.copyfile(taken, kept)
 
 
-def logged_in(browser: Browser, web_url: str, email: str, password: str, *, timeout_ms: int = 15_000) -> Page:
-    """A new laptop-sized page (Brazilian locale and time) of `email` logged in to the console's queue."""
+def new_page(browser: Browser, viewport: dict[str, int] = LAPTOP, *, timeout_ms: int = 15_000) -> Page:
+    """A page in a fresh context (its own cookies) with Brazil's locale and time; a phone when `viewport`
+    is PHONE."""
     context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale="pt-BR", timezone_id="America/Sao_Paulo"
+        viewport=viewport, locale="pt-BR", timezone_id="America/Sao_Paulo", is_mobile=viewport == PHONE
     )
     context.set_default_timeout(timeout_ms)
-    page = context.new_page()
+    return context.new_page()
+
+
+def logged_in(browser: Browser, web_url: str, email: str, password: str, *, timeout_ms: int = 15_000) -> Page:
+    """A new laptop-sized page (Brazilian locale and time) of `email` logged in to the console's queue."""
+    page = new_page(browser, timeout_ms=timeout_ms)
     page.goto(f"{web_url}/")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Senha").fill(password)

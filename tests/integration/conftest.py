@@ -22,6 +22,7 @@ import pytest
 import redis
 import requests
 from faker import Faker
+from playwright.sync_api import Browser
 
 from bot import health, redis_client
 from bot.config import Settings, load_settings
@@ -32,6 +33,7 @@ from bot.models import Creditor, Debtor, Invoice
 from bot.phones import Address, is_mobile, normalize_phone
 from bot.rasa import training
 from bot.rasa.client import RasaClient
+from tests.integration.browser import chromium
 from tests.processes import RunningProcess, free_port, start_process
 
 RASA_START_TIMEOUT = 180.0
@@ -152,6 +154,13 @@ def _separate_redis_db(url: str, db: int = 14) -> str:
     if parts.scheme == "unix":  # urlunsplit would drop the "//" of "unix:///path"
         return f"{url.split('?', 1)[0]}?db={db}"
     return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, launched once per test module (each test opens its own contexts)."""
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="package")

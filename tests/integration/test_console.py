@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -45,30 +44,18 @@ from bot.models import (
     UserRole,
 )
 from bot.people import accounts
-from tests.integration.browser import chromium, keep_screenshot, logged_in
+from tests.integration.browser import LAPTOP, PHONE, keep_screenshot, logged_in, new_page
 from tests.integration.conftest import PIX, Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "correto-cavalo-bateria-grampo"
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 def _page(browser: Browser, viewport: dict[str, int]) -> Page:
-    context = browser.new_context(
-        viewport=viewport, locale="pt-BR", timezone_id="America/Sao_Paulo", is_mobile=viewport == PHONE
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    return context.new_page()
+    return new_page(browser, viewport, timeout_ms=TIMEOUT_MS)
 
 
 def _shot(page: Page, name: str, tmp_path: Path) -> None:

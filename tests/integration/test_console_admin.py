@@ -12,7 +12,6 @@ REGUA_UPDATE_SCREENSHOTS=1 (run this file alone, so the pages hold only its own 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,28 +21,14 @@ from sqlalchemy import select
 from bot.config import PROJECT_ROOT
 from bot.models import AuditLog, Case, CaseKind, CaseStatus, Invoice, UserRole
 from bot.people import accounts
-from tests.integration.browser import chromium, keep_screenshot
+from tests.integration.browser import PHONE, keep_screenshot, new_page
 from tests.integration.conftest import Stack, new_debtor
 
 pytestmark = pytest.mark.integration
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "correto-cavalo-bateria-grampo"
 AGENT_PASSWORD = "girassol-amarelo-na-janela"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-def _page(browser: Browser, viewport: dict[str, int] = LAPTOP) -> Page:
-    context = browser.new_context(viewport=viewport, locale="pt-BR", timezone_id="America/Sao_Paulo")
-    context.set_default_timeout(15_000)
-    return context.new_page()
 
 
 def _log_in(page: Page, url: str, email: str, password: str) -> None:
@@ -77,7 +62,7 @@ def test_an_admin_adds_an_agent_who_logs_in_and_resolves_a_case(
         s.flush()
         case_id, invoice_id = case.id, invoice.id
 
-    admin = _page(browser)
+    admin = new_page(browser)
     _log_in(admin, stack.web_url, admin_email, PASSWORD)
     admin.get_by_role("link", name="Pessoas").click()
     expect(admin.get_by_role("heading", name="Pessoas")).to_be_visible()
@@ -98,14 +83,14 @@ def test_an_admin_adds_an_agent_who_logs_in_and_resolves_a_case(
     _shot(admin, "people-laptop.png", tmp_path)
 
     # On a phone: one card per person, nothing wider than the screen.
-    phone = _page(browser, PHONE)
+    phone = new_page(browser, PHONE)
     _log_in(phone, stack.web_url, admin_email, PASSWORD)
     phone.goto(f"{stack.web_url}/console/pessoas/")
     expect(phone.locator(f"tr[data-person='{agent_email}']")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     _shot(phone, "people-phone.png", tmp_path)
 
-    agent = _page(browser)
+    agent = new_page(browser)
     _log_in(agent, stack.web_url, agent_email, AGENT_PASSWORD)
     expect(agent.get_by_test_id("who")).to_contain_text("Bia Lima")
     expect(agent.get_by_role("link", name="Pessoas")).to_have_count(0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,19 +20,13 @@ from sqlalchemy import select
 from bot.config import PROJECT_ROOT
 from bot.models import Conversation, UserRole
 from bot.people import accounts
-from tests.integration.browser import chromium, keep_screenshot, logged_in
+from tests.integration.browser import keep_screenshot, logged_in
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "correto-cavalo-bateria-grampo"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_a_debtor_asking_for_a_person_appears_in_the_open_queue_with_an_alert_and_a_title_count(

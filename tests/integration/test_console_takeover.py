@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -30,7 +29,7 @@ from bot.models import (
     utcnow,
 )
 from bot.people import accounts
-from tests.integration.browser import chromium, logged_in
+from tests.integration.browser import logged_in
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
@@ -38,12 +37,6 @@ pytestmark = pytest.mark.integration
 PASSWORD = "correto-cavalo-bateria-grampo"
 # Messages the bot answers at once when it has the conversation (checked after the give-back).
 DURING_TAKEOVER = ["segunda via", "qual o valor da minha divida?", "oi, alguem ai?", "quero pagar com pix"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def _outbound_since(stack: Stack, conversation_id: int, moment: datetime) -> list[Message]:

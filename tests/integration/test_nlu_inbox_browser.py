@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import string
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,27 +21,16 @@ from bot.models import Conversation, MessagePrediction, NluVerdict, UserRole
 from bot.nlu_ops import inbox
 from bot.people import accounts
 from bot.redaction import mask_message
-from tests.integration.browser import chromium, keep_screenshot
+from tests.integration.browser import PHONE, keep_screenshot, new_page
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "correto-cavalo-bateria-grampo"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 def _logged_in(browser: Browser, stack: Stack, email: str) -> Page:
-    context = browser.new_context(
-        viewport=PHONE, locale="pt-BR", timezone_id="America/Sao_Paulo", is_mobile=True
-    )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    page = new_page(browser, PHONE)
     page.goto(f"{stack.web_url}/")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Senha").fill(PASSWORD)

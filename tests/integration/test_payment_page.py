@@ -40,7 +40,7 @@ from bot.models import Creditor, Debtor, Invoice, PaymentLinkView, utcnow
 from bot.money import format_brl
 from bot.payments import boleto, links, pix
 from bot.payments.amounts import updated_amount
-from tests.integration.browser import chromium, keep_screenshot
+from tests.integration.browser import keep_screenshot
 from tests.integration.conftest import free_port, new_mobile
 from webhooks import create_app
 
@@ -59,14 +59,6 @@ _fake = Faker("pt_BR")
 LOADED_IMAGE = (
     "sel => { const img = document.querySelector(sel); return img.complete && img.naturalWidth > 0; }"
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, launched once for the module (Playwright gives it a new, empty
-    user-data-dir)."""
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture
