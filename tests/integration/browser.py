@@ -30,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--lang=pt-BR",  # the browser's own widgets (a date field: dd/mm/aaaa) in Portuguese, as users see them
 ]
 
 LAPTOP = {"width": 1280, "height": 800}
