@@ -5,7 +5,6 @@ gate)."""
 from __future__ import annotations
 
 import click
-import redis
 
 from bot import redis_client
 from bot.cli.imports import fail, open_database
@@ -32,23 +31,25 @@ def train(wait: bool, email: str | None) -> None:
         with database.session() as session:
             try:
                 person = accounts.active_user(session, email) if email else None
-                row = candidates.start(session, person, via="cli")
-            except (accounts.AccountError, NotAllowed, candidates.AlreadyTraining) as error:
+                if wait:
+                    row = candidates.start(session, person, via="cli")
+                else:
+                    row = trainer.request(session, person, redis_client.connect(get_settings()), via="cli")
+            except (
+                accounts.AccountError,
+                NotAllowed,
+                candidates.AlreadyTraining,
+                trainer.NotQueued,
+            ) as error:
                 fail(str(error).rstrip("."))
             candidate_id, name = row.id, row.model_file
-        if wait:
-            click.echo(f"Treinando {name} (leva alguns minutos) ...")
-            trainer.run(database, candidate_id)
-            with database.session() as session:
-                _show(session, name)
+        if not wait:
+            click.echo(f"{name} na fila `nlu`; um worker (`regua worker --queue nlu`) vai treiná-lo.")
             return
-        try:
-            trainer.enqueue(redis_client.connect(get_settings()), candidate_id)
-        except (redis.RedisError, OSError):
-            with database.session() as session:
-                candidates.fail(session, candidate_id, "Não foi possível pôr o treinamento na fila (Redis).")
-            fail("o Redis não respondeu; tente de novo ou use --wait")
-        click.echo(f"{name} na fila `nlu`; um worker (`regua worker --queue nlu`) vai treiná-lo.")
+        click.echo(f"Treinando {name} (leva alguns minutos) ...")
+        trainer.run(database, candidate_id)
+        with database.session() as session:
+            _show(session, name)
     finally:
         database.dispose()
 

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import redis
 from rq import Callback, Queue
+from sqlalchemy.orm import Session
 
 from bot.config import get_settings
 from bot.conversation.sweep_schedule import RESULT_TTL
 from bot.db import Database, get_database
-from bot.models import CandidateStatus, NluModel
+from bot.models import CandidateStatus, NluModel, User
 from bot.nlu_ops import candidates, changes, evaluation
 from bot.rasa import training
 
@@ -44,6 +45,27 @@ def enqueue(conn: redis.Redis, candidate_id: int) -> None:
         failure_ttl=86400,
         on_failure=Callback(FAILED_CALLBACK),
     )
+
+
+class NotQueued(Exception):
+    """The training could not be put on the queue (Redis did not answer); the message is pt-BR."""
+
+
+NOT_QUEUED = "Não foi possível pôr o treinamento na fila (o Redis não respondeu). Tente de novo."
+
+
+def request(session: Session, user: User | None, conn: redis.Redis, *, via: str = "console") -> NluModel:
+    """Register a candidate for `user` (None: the CLI), commit, and enqueue its training. Raises
+    `candidates.AlreadyTraining`, or `NotQueued` (the candidate is then failed, so a new request may go)."""
+    row = candidates.start(session, user, via=via)
+    session.commit()
+    try:
+        enqueue(conn, row.id)
+    except (redis.RedisError, OSError):
+        candidates.fail(session, row.id, NOT_QUEUED)
+        session.commit()
+        raise NotQueued(NOT_QUEUED) from None
+    return row
 
 
 def train_job(candidate_id: int) -> bool:
