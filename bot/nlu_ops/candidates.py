@@ -49,7 +49,7 @@ class CandidateGone(Exception):
 
 def model_file_name(fingerprint: str, now: datetime) -> str:
     """A candidate's file name: the data fingerprint and when it was asked for (unique per training)."""
-    return f"{training.MODEL_PREFIX}{fingerprint}-{now:%Y%m%d%H%M%S}.tar.gz"
+    return f"{training.MODEL_PREFIX}{fingerprint}-{now:%Y%m%d%H%M%S%f}.tar.gz"
 
 
 def model_path(row: NluModel) -> Path:
