@@ -9,29 +9,23 @@ bot.nlu_ops, render or redirect.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from bot.models import CandidateStatus, User
+from bot.models import CandidateStatus
 from bot.nlu_ops import candidates, evaluation, gate, trainer
-from bot.people.roles import NotAllowed, Permission, can, require
-from webhooks.console_views import refused
+from bot.people.roles import NotAllowed, Permission, can
+from webhooks.console_views import nlu_person, refused
 from webhooks.extensions import db, redis_ext
 
 bp = Blueprint("nlu_models", __name__, url_prefix="/console/nlu/modelos")
-
-
-def _ops() -> User:
-    user: User = current_user.user
-    require(user, Permission.NLU_INBOX)
-    return user
 
 
 @bp.get("/")
 @login_required
 def index():  # type: ignore[no-untyped-def]
     """The candidates, newest first, and the chosen one's evaluation and gate verdict."""
-    me = _ops()
+    me = nlu_person()
     session = db.session()
     rows = candidates.listing(session)
     chosen = next((r for r in rows if str(r.id) == request.args.get("modelo")), rows[0] if rows else None)
@@ -53,7 +47,7 @@ def index():  # type: ignore[no-untyped-def]
 @login_required
 def train() -> Response:
     """Ask for a new candidate: registered, then its training queued for the `nlu` worker."""
-    me = _ops()
+    me = nlu_person()
     try:
         row = trainer.request(db.session(), me, redis_ext.client())
     except (candidates.AlreadyTraining, trainer.NotQueued, NotAllowed) as error:
@@ -66,7 +60,7 @@ def train() -> Response:
 @login_required
 def confusion_matrix(candidate_id: int) -> Response:
     """The confusion matrix Rasa drew for the candidate on the test split."""
-    _ops()
+    nlu_person()
     row = candidates.find(db.session(), candidate_id)
     if row is None:
         abort(404)
@@ -80,7 +74,7 @@ def confusion_matrix(candidate_id: int) -> Response:
 @login_required
 def override(candidate_id: int) -> Response:
     """A supervisor lets a candidate the gate refused through, with a written reason."""
-    me = _ops()
+    me = nlu_person()
     session = db.session()
     back = url_for("nlu_models.index", modelo=candidate_id)
     row = candidates.find(session, candidate_id)

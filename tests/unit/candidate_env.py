@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot.config import get_settings
+from bot.db import Database
+from bot.nlu_ops import trainer
 from bot.rasa import training
 
 FAKE_RASA = Path(__file__).with_name("fake_rasa.py")
@@ -25,6 +28,20 @@ class CandidateEnv:
     models_dir: Path
     data_dir: Path
     current_model: Path
+
+
+@pytest.fixture
+def candidate_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, db: Database
+) -> Iterator[CandidateEnv]:
+    """Private directories and the fake Rasa for one test (the settings cache is cleared after)."""
+    yield install(tmp_path, monkeypatch, database_url)
+    get_settings.cache_clear()
+
+
+def run_job(db: Database, env: CandidateEnv, candidate_id: int) -> bool:
+    """Run the training job of `candidate_id` on the test's data copy, against its current model."""
+    return trainer.run(db, candidate_id, data_dir=env.data_dir, current_model=env.current_model)
 
 
 def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> CandidateEnv:

@@ -9,29 +9,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from bot.config import get_settings
 from bot.db import Database
 from bot.models import AuditLog, CandidateStatus, NluModel, User, utcnow
 from bot.nlu_ops import candidates, evaluation, gate, review, trainer
 from bot.rasa import training
-from tests.unit.candidate_env import CandidateEnv, install
+from tests.unit.candidate_env import CandidateEnv, run_job
 from tests.unit.console_people import make_user
 from tests.unit.nlu_messages import conversation, predicted
-
-
-@pytest.fixture
-def env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, db: Database
-) -> Iterator[CandidateEnv]:
-    yield install(tmp_path, monkeypatch, database_url)
-    get_settings.cache_clear()
 
 
 def _start(db: Database) -> int:
@@ -46,12 +35,8 @@ def _row(db: Database, candidate_id: int) -> NluModel:
         return row
 
 
-def _run(db: Database, env: CandidateEnv, candidate_id: int) -> bool:
-    return trainer.run(db, candidate_id, data_dir=env.data_dir, current_model=env.current_model)
-
-
 def test_only_one_candidate_trains_at_a_time_and_a_second_request_says_so(
-    env: CandidateEnv, db: Database
+    candidate_env: CandidateEnv, db: Database
 ) -> None:
     first = _start(db)
     with db.session() as s, pytest.raises(candidates.AlreadyTraining, match="Já há um modelo sendo treinado"):
@@ -62,7 +47,7 @@ def test_only_one_candidate_trains_at_a_time_and_a_second_request_says_so(
 
 
 def test_a_candidate_whose_heartbeat_stopped_is_failed_by_the_sweep_and_only_then(
-    env: CandidateEnv, db: Database
+    candidate_env: CandidateEnv, db: Database
 ) -> None:
     candidate = _start(db)
     with db.session() as s:
@@ -76,17 +61,17 @@ def test_a_candidate_whose_heartbeat_stopped_is_failed_by_the_sweep_and_only_the
 
 
 def test_a_job_trains_into_the_candidates_dir_evaluates_and_ends_ready(
-    env: CandidateEnv, db: Database
+    candidate_env: CandidateEnv, db: Database
 ) -> None:
     candidate = _start(db)
-    served_before = sorted(p.name for p in env.models_dir.iterdir())
-    assert _run(db, env, candidate)
+    served_before = sorted(p.name for p in candidate_env.models_dir.iterdir())
+    assert run_job(db, candidate_env, candidate)
     row = _row(db, candidate)
     assert row.status == CandidateStatus.READY and row.progress == "done" and row.finished_at is not None
-    model = env.candidates_dir / row.model_file
-    assert model.exists() and sorted(p.name for p in env.models_dir.iterdir()) == served_before
+    model = candidate_env.candidates_dir / row.model_file
+    assert model.exists() and sorted(p.name for p in candidate_env.models_dir.iterdir()) == served_before
     trained_on = set(json.loads(model.read_text())["texts"])
-    held_out = {t for texts in training.split_examples(env.data_dir).values() for t in texts}
+    held_out = {t for texts in training.split_examples(candidate_env.data_dir).values() for t in texts}
     assert held_out and not trained_on & held_out  # the frozen test split is never trained on
     result = row.evaluation
     assert result["current_model"] == "regua-current.tar.gz" and result["test_examples"] == len(held_out)
@@ -95,17 +80,17 @@ def test_a_job_trains_into_the_candidates_dir_evaluates_and_ends_ready(
 
 
 def test_a_rasa_failure_ends_the_candidate_failed_with_a_plain_reason_and_no_file(
-    env: CandidateEnv, db: Database, monkeypatch: pytest.MonkeyPatch
+    candidate_env: CandidateEnv, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_RASA_FAIL", "1")
     candidate = _start(db)
-    assert not _run(db, env, candidate)
+    assert not run_job(db, candidate_env, candidate)
     row = _row(db, candidate)
     assert row.status == CandidateStatus.FAILED and row.error.startswith("O Rasa falhou")
-    assert not (env.candidates_dir / row.model_file).exists()
+    assert not (candidate_env.candidates_dir / row.model_file).exists()
 
 
-def test_the_rq_failure_callback_fails_the_candidate(env: CandidateEnv, db: Database) -> None:
+def test_the_rq_failure_callback_fails_the_candidate(candidate_env: CandidateEnv, db: Database) -> None:
     class Job:
         args = (_start(db),)
 
@@ -114,14 +99,14 @@ def test_the_rq_failure_callback_fails_the_candidate(env: CandidateEnv, db: Data
 
 
 def test_a_training_job_killed_mid_way_leaves_a_candidate_the_sweep_fails(
-    env: CandidateEnv, db: Database, monkeypatch: pytest.MonkeyPatch
+    candidate_env: CandidateEnv, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     candidate = _start(db)
     monkeypatch.setenv("FAKE_RASA_SLEEP", "120")
     code = (
         "from bot.config import get_settings; from bot.db import Database; from bot.nlu_ops import trainer; "
         f"trainer.run(Database(get_settings().effective_database_url), {candidate}, "
-        f"data_dir=__import__('pathlib').Path({str(env.data_dir)!r}))"
+        f"data_dir=__import__('pathlib').Path({str(candidate_env.data_dir)!r}))"
     )
     job = subprocess.Popen(
         [sys.executable, "-c", code], cwd=training.PROJECT_ROOT, env=dict(os.environ), start_new_session=True
@@ -142,11 +127,11 @@ def test_a_training_job_killed_mid_way_leaves_a_candidate_the_sweep_fails(
 
 
 def test_a_candidate_that_breaks_parar_is_refused_by_the_gate(
-    env: CandidateEnv, db: Database, monkeypatch: pytest.MonkeyPatch
+    candidate_env: CandidateEnv, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_RASA_BREAK", "parar")
     candidate = _start(db)
-    assert _run(db, env, candidate)
+    assert run_job(db, candidate_env, candidate)
     row = _row(db, candidate)
     with db.session() as s:
         verdict = gate.verdict(s, row.model_file)
@@ -193,14 +178,14 @@ def test_recent_messages_are_those_of_the_last_days_masked_with_their_recorded_i
         }
 
 
-def test_asking_for_a_training_is_audited(env: CandidateEnv, db: Database) -> None:
+def test_asking_for_a_training_is_audited(candidate_env: CandidateEnv, db: Database) -> None:
     candidate = _start(db)
     with db.session() as s:
         row = s.scalar(select(AuditLog).where(AuditLog.action == "nlu.candidate_requested"))
         assert row.actor == "cli" and row.entity_id == str(candidate)
 
 
-def test_verdicts_on_a_candidate_not_ready_say_why(env: CandidateEnv, db: Database) -> None:
+def test_verdicts_on_a_candidate_not_ready_say_why(candidate_env: CandidateEnv, db: Database) -> None:
     candidate = _start(db)
     name = _row(db, candidate).model_file
     with db.session() as s:

@@ -3,36 +3,24 @@ the real services, database and Redis queue (Rasa is tests/unit/fake_rasa.py).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis
 from flask import Flask
 from rq import Queue
 from sqlalchemy import select
 
-from bot.config import get_settings
 from bot.db import Database
 from bot.models import CandidateStatus, NluModel
 from bot.nlu_ops import candidates, trainer
-from tests.unit.candidate_env import CandidateEnv, install
+from tests.unit.candidate_env import CandidateEnv, run_job
 from tests.unit.conftest import run
 from tests.unit.console_people import form_field, log_in, make_user
 
 
-@pytest.fixture
-def env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, db: Database
-) -> Iterator[CandidateEnv]:
-    yield install(tmp_path, monkeypatch, database_url)
-    get_settings.cache_clear()
-
-
-def _trained(db: Database, env: CandidateEnv) -> NluModel:
+def _trained(db: Database, candidate_env: CandidateEnv) -> NluModel:
     with db.session() as s:
         candidate_id = candidates.start(s, None, via="cli").id
-    assert trainer.run(db, candidate_id, data_dir=env.data_dir, current_model=env.current_model)
+    assert run_job(db, candidate_env, candidate_id)
     with db.session() as s:
         row = s.get(NluModel, candidate_id)
         s.expunge(row)
@@ -40,7 +28,7 @@ def _trained(db: Database, env: CandidateEnv) -> NluModel:
 
 
 def test_ops_ask_for_a_candidate_and_its_training_is_queued_for_the_nlu_worker(
-    app: Flask, db: Database, env: CandidateEnv, redis_conn: redis.Redis
+    app: Flask, db: Database, candidate_env: CandidateEnv, redis_conn: redis.Redis
 ) -> None:
     make_user(db, "ops", "ops@regua.example")
     client = app.test_client()
@@ -66,10 +54,10 @@ def test_ops_ask_for_a_candidate_and_its_training_is_queued_for_the_nlu_worker(
 
 
 def test_the_page_shows_metrics_the_confusion_matrix_changes_and_the_gate_and_a_supervisor_overrides(
-    app: Flask, db: Database, env: CandidateEnv, monkeypatch: pytest.MonkeyPatch
+    app: Flask, db: Database, candidate_env: CandidateEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_RASA_BREAK", "parar")
-    row = _trained(db, env)
+    row = _trained(db, candidate_env)
     make_user(db, "ops", "ops@regua.example")
     make_user(db, "supervisor", "sup@regua.example", name="Sup")
     ops = app.test_client()
@@ -100,7 +88,7 @@ def test_the_page_shows_metrics_the_confusion_matrix_changes_and_the_gate_and_a_
 
 
 def test_an_agent_cannot_see_candidates_and_a_form_without_csrf_is_refused(
-    app: Flask, db: Database, env: CandidateEnv
+    app: Flask, db: Database, candidate_env: CandidateEnv
 ) -> None:
     make_user(db, "agent", "ana@regua.example")
     client = app.test_client()
@@ -112,7 +100,7 @@ def test_an_agent_cannot_see_candidates_and_a_form_without_csrf_is_refused(
 
 
 def test_the_cli_trains_inline_lists_shows_and_overrides(
-    db: Database, env: CandidateEnv, monkeypatch: pytest.MonkeyPatch
+    db: Database, candidate_env: CandidateEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_RASA_BREAK", "ja_paguei")
     make_user(db, "supervisor", "sup@regua.example")

@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from bot.config import get_settings
 from bot.rasa import test_split, training
-from tests.unit.candidate_env import CandidateEnv, install
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[CandidateEnv]:
-    yield install(tmp_path, monkeypatch, database_url)
-    get_settings.cache_clear()
+from tests.unit.candidate_env import CandidateEnv
 
 
 def _pairs(examples: dict[str, list[str]]) -> dict[str, list[tuple[str, str]]]:
@@ -75,14 +65,16 @@ def test_the_split_directory_is_not_read_as_training_examples(tmp_path: Path) ->
 
 
 def test_ensure_model_trains_on_the_copy_without_the_split_and_leaves_candidates_alone(
-    env: CandidateEnv,
+    candidate_env: CandidateEnv,
 ) -> None:
-    candidate = env.candidates_dir / "regua-0123456789ab-20261206120000000000.tar.gz"
+    candidate = candidate_env.candidates_dir / "regua-0123456789ab-20261206120000000000.tar.gz"
     candidate.parent.mkdir()
     candidate.write_text("{}")
     model = training.ensure_model()
-    assert candidate.exists() and not env.current_model.exists()  # older served models go, candidates stay
-    assert model.parent == env.models_dir
+    assert (
+        candidate.exists() and not candidate_env.current_model.exists()
+    )  # older served models go, candidates stay
+    assert model.parent == candidate_env.models_dir
     trained_on = set(json.loads(model.read_text())["texts"])
     held = {t for texts in training.split_examples().values() for t in texts}
     assert trained_on and not trained_on & held
