@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -193,3 +194,25 @@ def test_verdicts_on_a_candidate_not_ready_say_why(candidate_env: CandidateEnv, 
         candidates.fail(s, candidate, "O Rasa falhou.")
     with db.session() as s:
         assert gate.verdict(s, name).reasons == ["O treinamento falhou: O Rasa falhou."]
+
+
+def test_a_job_the_sweep_gave_up_on_stops_its_rasa_at_the_next_heartbeat(
+    candidate_env: CandidateEnv, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RASA_SLEEP", "60")
+    monkeypatch.setattr(training, "HEARTBEAT_SECONDS", 0.2)
+    candidate = _start(db)
+    outcome: list[bool] = []
+    job = threading.Thread(target=lambda: outcome.append(run_job(db, candidate_env, candidate)))
+    started = time.monotonic()
+    job.start()
+    while _row(db, candidate).progress != "training":
+        assert time.monotonic() - started < 30 and job.is_alive(), "the job never reached training"
+        time.sleep(0.1)
+    with db.session() as s:
+        candidates.fail(s, candidate, candidates.STALE_REASON)  # what the sweep does to a silent job
+    job.join(timeout=30)
+    assert outcome == [False] and time.monotonic() - started < 30  # Rasa (sleeping 60 s) was stopped
+    row = _row(db, candidate)
+    assert row.status == CandidateStatus.FAILED and row.error == candidates.STALE_REASON
+    assert not (candidate_env.candidates_dir / row.model_file).exists()
