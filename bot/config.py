@@ -75,6 +75,8 @@ class Settings:
     log_level: str = "INFO"
     var_dir: Path = PROJECT_ROOT / "var"
     models_dir: Path = PROJECT_ROOT / "models"
+    # Candidate NLU models (issue 17 §4): trained here, apart from the served ones in models_dir.
+    candidates_dir: Path = PROJECT_ROOT / "var" / "candidates"
     # Storage. None means "embedded default": a SQLite file / a private Redis on a unix socket in var_dir.
     database_url: str | None = None
     redis_url: str | None = None
@@ -252,6 +254,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
 
     var_dir = Path(_text(env, "REGUA_VAR_DIR") or PROJECT_ROOT / "var").resolve()
     models_dir = Path(_text(env, "REGUA_MODELS_DIR") or PROJECT_ROOT / "models").resolve()
+    candidates_dir = Path(_text(env, "REGUA_CANDIDATES_DIR") or var_dir / "candidates").resolve()
     web_port = _int(env, "WEB_PORT", 5000, 1, 65535)
     rasa_port = _int(env, "RASA_PORT", 5005, 1, 65535)
     action_port = _int(env, "ACTION_SERVER_PORT", 5055, 1, 65535)
@@ -308,6 +311,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         log_level=log_level,
         var_dir=var_dir,
         models_dir=models_dir,
+        candidates_dir=candidates_dir,
         database_url=_database_url(env),
         redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
         web_host=_text(env, "WEB_HOST") or "127.0.0.1",

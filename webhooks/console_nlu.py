@@ -8,13 +8,12 @@ redirect.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from bot.models import User
 from bot.nlu_ops import changes, examples, inbox, review
-from bot.people.roles import NotAllowed, Permission, require
-from webhooks.console_views import refused, viewer
+from bot.people.roles import NotAllowed
+from webhooks.console_views import nlu_person, refused, viewer
 from webhooks.extensions import db, settings
 
 bp = Blueprint("nlu", __name__, url_prefix="/console/nlu")
@@ -22,17 +21,11 @@ bp = Blueprint("nlu", __name__, url_prefix="/console/nlu")
 _DONE = {"confirm": "confirmada(s)", "label": "rotulada(s)", "discard": "descartada(s)"}
 
 
-def _ops() -> User:
-    user: User = current_user.user
-    require(user, Permission.NLU_INBOX)
-    return user
-
-
 @bp.get("/")
 @login_required
 def index():  # type: ignore[no-untyped-def]
     """The inbox's groups, most frequent first, and the changes since the current model."""
-    _ops()
+    nlu_person()
     groups = inbox.pending(db.session(), settings().nlu_inbox_threshold)
     found = changes.since_model(changes.current_model(settings().models_dir))
     return render_template(
@@ -49,7 +42,7 @@ def index():  # type: ignore[no-untyped-def]
 @login_required
 def decide(key: str) -> Response:
     """Confirm, relabel or discard a group: the messages ticked in it (all, by default)."""
-    me = _ops()
+    me = nlu_person()
     action = request.form.get("action", "")
     if action not in _DONE:
         abort(400)

@@ -18,6 +18,13 @@ def viewer() -> User:
     return user
 
 
+def nlu_person() -> User:
+    """The logged-in person, who must be allowed to work on the NLU (the inbox, candidate models)."""
+    user: User = current_user.user
+    require(user, Permission.NLU_INBOX)
+    return user
+
+
 def refused(error: Exception, back: str) -> Response:
     """A service refused the action: undo the transaction, say why (pt-BR, from the service), go back."""
     db.session().rollback()

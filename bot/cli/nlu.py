@@ -1,5 +1,6 @@
 """`regua nlu ...`: train, validate and cross-validate the Rasa model (logic lives in `bot.rasa.training`);
-the NLU inbox, the examples it labels and what changed since the model come from `bot.cli.nlu_inbox`."""
+the NLU inbox, the examples it labels and what changed since the model come from `bot.cli.nlu_inbox`;
+candidate models and the quality gate from `bot.cli.nlu_candidate`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from bot.cli.nlu_candidate import candidate_group
 from bot.cli.nlu_inbox import changes_command, examples_command, inbox_group
 from bot.rasa import cross_validation, training
 
@@ -31,6 +33,7 @@ def nlu() -> None:
 nlu.add_command(inbox_group)
 nlu.add_command(examples_command)
 nlu.add_command(changes_command)
+nlu.add_command(candidate_group)
 
 
 @nlu.command()

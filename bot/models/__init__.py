@@ -9,7 +9,8 @@
 - `reminders`: the régua's outbox (`OutboxEntry`);
 - `compliance`: `OptOutEvent` and `AuditLog`;
 - `people`: `User`, a person of the agent console;
-- `nlu`: `MessagePrediction`, what the NLU model made of an inbound message and what ops decided.
+- `nlu`: `MessagePrediction`, what the NLU model made of an inbound message and what ops decided;
+  `NluModel`, a candidate model trained from those decisions, its evaluation and the gate's verdict.
 """
 
 from bot.models.agreements import Agreement, AgreementOffer, AgreementPolicy, Instalment, agreement_invoices
@@ -20,6 +21,7 @@ from bot.models.enums import (
     AgreementStatus,
     CaseKind,
     CaseStatus,
+    CandidateStatus,
     Channel,
     ConversationState,
     Direction,
@@ -35,7 +37,7 @@ from bot.models.enums import (
     UserRole,
 )
 from bot.models.invoices import PAYMENT_REVIEW, Invoice
-from bot.models.nlu import MessagePrediction
+from bot.models.nlu import MessagePrediction, NluModel
 from bot.models.parties import Creditor, Debtor
 from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
 from bot.models.people import User
@@ -49,6 +51,7 @@ __all__ = [
     "AgreementPolicy",
     "AgreementStatus",
     "AuditLog",
+    "CandidateStatus",
     "Base",
     "Case",
     "CaseKind",
@@ -67,6 +70,7 @@ __all__ = [
     "Message",
     "MessagePrediction",
     "MessageStatus",
+    "NluModel",
     "NluVerdict",
     "OfferStatus",
     "OptOutAction",

@@ -159,3 +159,12 @@ class NluVerdict(enum.StrEnum):
     RELABELLED = "relabelled"
     OUT_OF_SCOPE = "out_of_scope"
     DISCARDED = "discarded"
+
+
+class CandidateStatus(enum.StrEnum):
+    """Where a candidate NLU model is: being trained (and evaluated), `ready` (trained and evaluated: the
+    gate may judge it) or `failed` (the reason is on the row)."""
+
+    TRAINING = "training"
+    READY = "ready"
+    FAILED = "failed"

@@ -8,5 +8,12 @@ where ops correct it, and the training data that results.
 - `review`: ops' decisions (confirm, relabel, out of scope, discard; one message or a group) and an
   agent's flag "o robô não entendeu";
 - `examples`: labelled messages written to `nlu_data/nlu/<intent>.yml`, masked, deduplicated, sorted;
-- `changes`: what changed in the examples since the current model was trained.
+- `changes`: what changed in the examples since the current model was trained;
+- `candidates`: the registry of candidate models (`nlu_models`): one training at a time, its stages,
+  heartbeat and the sweep that fails a dead job's candidate;
+- `trainer`: the background job (RQ queue `nlu`) that trains a candidate off the serving path and
+  evaluates it;
+- `evaluation`: a candidate against the current model on the frozen test split, the regression set of
+  corrected messages and recent real messages;
+- `gate`: the quality gate's rules, its verdict and a supervisor's override.
 """

@@ -5,11 +5,13 @@ roles itself, so a change of policy is a change here.
 
 * agent: works the queue: sees the conversations waiting for anyone and their own, takes one; sees and
   resolves cases ("já paguei", disputes, payments that do not match);
-* supervisor: an agent who also sees every conversation and assigns or reassigns them, and may propose
-  an agreement outside the creditor's policy (with a written reason, audited);
+* supervisor: an agent who also sees every conversation and assigns or reassigns them, may propose
+  an agreement outside the creditor's policy (with a written reason, audited), and may let a candidate
+  NLU model the quality gate refused go through, with a written reason (`OVERRIDE_GATE`);
 * admin: a supervisor who also manages people (`/console/pessoas` and `regua user ...`);
 * ops: improves the bot: works the NLU inbox (`/console/nlu`, `regua nlu inbox`) and its training data,
-  and reads conversations to do so, but takes none (issue 17). Supervisors and admins may do it too.
+  trains candidate models, and reads conversations to do so, but takes none (issue 17). Supervisors and
+  admins may do it too.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class Permission(enum.StrEnum):
     CASES = "cases"  # see and resolve cases
     MANAGE_PEOPLE = "manage_people"  # add and disable people, change roles, reset passwords
     OUT_OF_POLICY_OFFER = "out_of_policy_offer"  # propose an agreement outside the creditor's policy
-    NLU_INBOX = "nlu_inbox"  # review the messages the bot misunderstood and label them for training
+    NLU_INBOX = "nlu_inbox"  # review the messages the bot misunderstood, label them, train candidates
+    OVERRIDE_GATE = "override_gate"  # let a candidate model the quality gate refused through, with a reason
 
 
 _AGENT = frozenset({Permission.USE_CONSOLE, Permission.TAKE, Permission.CASES})
@@ -38,6 +41,7 @@ _SUPERVISOR = _AGENT | {
     Permission.ASSIGN,
     Permission.OUT_OF_POLICY_OFFER,
     Permission.NLU_INBOX,
+    Permission.OVERRIDE_GATE,
 }
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
     UserRole.AGENT: _AGENT,

@@ -15,12 +15,12 @@ from pathlib import Path
 from bot.config import PROJECT_ROOT, get_settings
 from bot.rasa.training import (
     CONFIG_FILE,
-    DATA_DIR,
     RasaError,
     _log_file,
     model_fingerprint,
     nlu_examples,
     run_rasa,
+    training_data,
 )
 
 REPORT_FILE = PROJECT_ROOT / "docs" / "nlu-report.md"
@@ -89,7 +89,8 @@ def cross_validate(
     out = get_settings().var_dir / "nlu-test"
     shutil.rmtree(out, ignore_errors=True)
     started = time.monotonic()
-    args = ["test", "nlu", "--nlu", str(DATA_DIR), "--config", str(CONFIG_FILE), "--cross-validation"]
+    data = training_data(get_settings().var_dir / "nlu-test-data")
+    args = ["test", "nlu", "--nlu", str(data), "--config", str(CONFIG_FILE), "--cross-validation"]
     args += ["--folds", str(folds), "--out", str(out), "--no-plot"]
     run_rasa(args, log_name="test-nlu", verbose=verbose)
     duration = time.monotonic() - started

@@ -7,7 +7,9 @@ here imports Rasa.
 The cross-validation report lives in `bot.rasa.cross_validation`.
 
 The model file is named after a fingerprint of the training inputs (`config.yml`, `domain.yml` and every
-file under `nlu_data/`), so `ensure_model()` retrains exactly when one of them changed.
+file under `nlu_data/`), so `ensure_model()` retrains exactly when one of them changed. Rasa trains on a
+copy of `nlu_data/` without the frozen test split (`bot.rasa.test_split`): neither its file nor the
+examples it holds are ever trained on.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
 from bot.config import PROJECT_ROOT, get_settings
+from bot.rasa import test_split
 
 CONFIG_FILE = PROJECT_ROOT / "config.yml"
 DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
@@ -34,6 +37,7 @@ MODEL_PREFIX = "regua-"
 # `[texto](entidade)` or `[texto]{"entity": "entidade", ...}` inside a training example.
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<name>[^)]+)\)|(?P<json>\{[^}]*\}))")
 _LOG_TAIL_LINES = 40
+HEARTBEAT_SECONDS = 15
 # `path.py:12: SomethingWarning: ...` lines that Rasa's dependencies print on every start.
 _WARNING_LINE = re.compile(r"^\S+:\d+: \w*Warning: ")
 
@@ -95,10 +99,18 @@ def entity_annotations(example: str) -> list[tuple[str, str]]:
 
 
 def nlu_examples(data_dir: Path = DATA_DIR) -> dict[str, list[str]]:
-    """Training examples by intent, as written (with entity annotations), from the YAML in `data_dir`."""
+    """Examples by intent, as written (with entity annotations), from the YAML in `data_dir` (the test
+    split's directory aside: see `split_examples`)."""
+    split_dir = data_dir / test_split.SPLIT_DIR
+    paths = sorted(data_dir.rglob("*.yml")) + sorted(data_dir.rglob("*.yaml"))
+    return file_examples([p for p in paths if not p.is_relative_to(split_dir)])
+
+
+def file_examples(paths: Sequence[Path]) -> dict[str, list[str]]:
+    """Examples by intent, as written, from the NLU YAML files `paths`."""
     yaml = YAML(typ="safe")
     examples: dict[str, list[str]] = {}
-    for path in sorted(data_dir.rglob("*.yml")) + sorted(data_dir.rglob("*.yaml")):
+    for path in paths:
         for item in (yaml.load(path) or {}).get("nlu") or []:
             if "intent" not in item:
                 continue  # regexes, lookups and synonyms
@@ -106,6 +118,37 @@ def nlu_examples(data_dir: Path = DATA_DIR) -> dict[str, list[str]]:
             texts = [line.strip()[1:].strip() for line in lines if line.strip().startswith("-")]
             examples.setdefault(item["intent"], []).extend(texts)
     return examples
+
+
+def split_file(data_dir: Path = DATA_DIR) -> Path:
+    """Where the frozen test split of `data_dir` lives (`nlu_data/test/test_split.yml`)."""
+    return data_dir / test_split.SPLIT_DIR / test_split.SPLIT_FILE
+
+
+def ensure_test_split(data_dir: Path = DATA_DIR) -> Path:
+    """The test split's file, picked from the examples of `data_dir` and written if it does not exist yet
+    (then kept: later examples never join it)."""
+    path = split_file(data_dir)
+    if not path.exists():
+        pairs = {
+            intent: [(text, strip_annotations(text)) for text in texts]
+            for intent, texts in nlu_examples(data_dir).items()
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(test_split.render(test_split.pick(pairs)), encoding="utf-8")
+    return path
+
+
+def split_examples(data_dir: Path = DATA_DIR) -> dict[str, list[str]]:
+    """The test split's examples by intent ({} when it was never picked)."""
+    path = split_file(data_dir)
+    return file_examples([path]) if path.exists() else {}
+
+
+def training_data(dest: Path, data_dir: Path = DATA_DIR) -> Path:
+    """Write to `dest` the data Rasa trains on: `data_dir` without the test split. Returns `dest`."""
+    held = {text for texts in split_examples(data_dir).values() for text in texts}
+    return test_split.training_copy(data_dir, dest, held)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -157,11 +200,19 @@ def tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-def run_rasa(args: Sequence[str], *, log_name: str, verbose: bool = False) -> Path:
+def run_rasa(
+    args: Sequence[str],
+    *,
+    log_name: str,
+    verbose: bool = False,
+    heartbeat: Callable[[], None] | None = None,
+) -> Path:
     """Run `rasa *args` in the project root; return its log file.
 
     Output goes to `var/logs/rasa-<log_name>.log` (and to the terminal too when `verbose`). A non-zero
-    exit raises `RasaError` with the end of the log.
+    exit raises `RasaError` with the end of the log. `heartbeat`, if given, is called every
+    `HEARTBEAT_SECONDS` while Rasa runs (a background job proves it is alive); if it raises, Rasa is
+    stopped and the error goes up.
     """
     command = rasa_command(*args)
     log = _log_file(log_name)
@@ -183,14 +234,29 @@ def run_rasa(args: Sequence[str], *, log_name: str, verbose: bool = False) -> Pa
                 out.write(line)
             returncode = proc.wait()
         else:
-            returncode = subprocess.run(
+            proc = subprocess.Popen(
                 command, cwd=PROJECT_ROOT, env=rasa_env(), stdout=out, stderr=subprocess.STDOUT
-            ).returncode
+            )
+            returncode = _wait(proc, heartbeat)
     if returncode != 0:
         raise RasaError(
             f"`rasa {' '.join(args)}` failed with exit code {returncode} (full log: {log}):\n{tail(log)}"
         )
     return log
+
+
+def _wait(proc: subprocess.Popen, heartbeat: Callable[[], None] | None) -> int:
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=HEARTBEAT_SECONDS)
+            except subprocess.TimeoutExpired:
+                if heartbeat is not None:
+                    heartbeat()
+    except BaseException:
+        proc.kill()  # never leave a Rasa training behind its job
+        proc.wait()
+        raise
 
 
 @contextlib.contextmanager
@@ -216,8 +282,9 @@ def ensure_model(force: bool = False, *, verbose: bool = False) -> Path:
     with _training_lock():
         if force or not target.exists():
             fixed_name = target.name.removesuffix(".tar.gz")
+            data = training_data(get_settings().var_dir / "train-data")
             args = ["train", "--config", str(CONFIG_FILE), "--domain", str(DOMAIN_FILE)]
-            args += ["--data", str(DATA_DIR), "--out", str(target.parent), "--fixed-model-name", fixed_name]
+            args += ["--data", str(data), "--out", str(target.parent), "--fixed-model-name", fixed_name]
             if force:
                 args.append("--force")
             try:
@@ -257,7 +324,7 @@ def validate(*, strict: bool = True, verbose: bool = False) -> None:
     With `strict` (the default) validator warnings (unused intents, utterances without rules...) fail too.
     """
     args = ["data", "validate", "--config", str(CONFIG_FILE), "--domain", str(DOMAIN_FILE)]
-    args += ["--data", str(DATA_DIR)]
+    args += ["--data", str(training_data(get_settings().var_dir / "validate-data"))]
     if strict:
         args.append("--fail-on-warnings")
     run_rasa(args, log_name="validate", verbose=verbose)

@@ -32,6 +32,7 @@ from bot.models import MessageStatus
 from bot.phones import Address
 from bot.rasa.client import BotMessage, Prediction, RasaTurn, RasaUnavailable
 from tests.conftest import PHONE
+from tests.unit.candidate_env import candidate_env  # noqa: F401 - a fixture for the candidate tests
 from tests.unit.console_people import make_user
 from webhooks import create_app
 
