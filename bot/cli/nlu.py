@@ -1,5 +1,6 @@
 """`regua nlu ...`: train, validate and cross-validate the Rasa model (logic lives in `bot.rasa.training`);
-the NLU inbox, the examples it labels and what changed since the model come from `bot.cli.nlu_inbox`."""
+the NLU inbox, the examples it labels and what changed since the model come from `bot.cli.nlu_inbox`;
+promote, rollback and history from `bot.cli.nlu_serving`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli.nlu_inbox import changes_command, examples_command, inbox_group
+from bot.cli.nlu_serving import history_command, promote_command, rollback_command
 from bot.rasa import cross_validation, training
 
 MIN_MACRO_F1 = 0.90
@@ -31,6 +33,9 @@ def nlu() -> None:
 nlu.add_command(inbox_group)
 nlu.add_command(examples_command)
 nlu.add_command(changes_command)
+nlu.add_command(promote_command)
+nlu.add_command(rollback_command)
+nlu.add_command(history_command)
 
 
 @nlu.command()

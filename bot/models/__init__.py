@@ -9,7 +9,8 @@
 - `reminders`: the régua's outbox (`OutboxEntry`);
 - `compliance`: `OptOutEvent` and `AuditLog`;
 - `people`: `User`, a person of the agent console;
-- `nlu`: `MessagePrediction`, what the NLU model made of an inbound message and what ops decided.
+- `nlu`: `MessagePrediction`, what the NLU model made of an inbound message and what ops decided;
+- `serving`: `NluServing` (which Rasa slot answers debtors, the swap in progress) and `NluDeployment`.
 """
 
 from bot.models.agreements import Agreement, AgreementOffer, AgreementPolicy, Instalment, agreement_invoices
@@ -22,6 +23,7 @@ from bot.models.enums import (
     CaseStatus,
     Channel,
     ConversationState,
+    DeploymentAction,
     Direction,
     InstalmentStatus,
     InvoiceStatus,
@@ -32,6 +34,7 @@ from bot.models.enums import (
     OutboxStatus,
     Processing,
     PromiseStatus,
+    RasaSlot,
     UserRole,
 )
 from bot.models.invoices import PAYMENT_REVIEW, Invoice
@@ -41,6 +44,7 @@ from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
 from bot.models.people import User
 from bot.models.promises import PaymentPromise
 from bot.models.reminders import OutboxEntry
+from bot.models.serving import NluDeployment, NluServing
 
 __all__ = [
     "PAYMENT_REVIEW",
@@ -57,6 +61,7 @@ __all__ = [
     "Conversation",
     "ConversationNote",
     "ConversationState",
+    "DeploymentAction",
     "Creditor",
     "Debtor",
     "Direction",
@@ -67,6 +72,8 @@ __all__ = [
     "Message",
     "MessagePrediction",
     "MessageStatus",
+    "NluDeployment",
+    "NluServing",
     "NluVerdict",
     "OfferStatus",
     "OptOutAction",
@@ -79,6 +86,7 @@ __all__ = [
     "PaymentPromise",
     "Processing",
     "PromiseStatus",
+    "RasaSlot",
     "User",
     "UserRole",
     "agreement_invoices",

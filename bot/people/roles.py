@@ -28,15 +28,18 @@ class Permission(enum.StrEnum):
     CASES = "cases"  # see and resolve cases
     MANAGE_PEOPLE = "manage_people"  # add and disable people, change roles, reset passwords
     NLU_INBOX = "nlu_inbox"  # review the messages the bot misunderstood and label them for training
+    NLU_DEPLOY = "nlu_deploy"  # promote a model to answer debtors, or roll back to an earlier one
 
 
 _AGENT = frozenset({Permission.USE_CONSOLE, Permission.TAKE, Permission.CASES})
-_SUPERVISOR = _AGENT | {Permission.SEE_ALL, Permission.ASSIGN, Permission.NLU_INBOX}
+_SUPERVISOR = _AGENT | {Permission.SEE_ALL, Permission.ASSIGN, Permission.NLU_INBOX, Permission.NLU_DEPLOY}
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
     UserRole.AGENT: _AGENT,
     UserRole.SUPERVISOR: _SUPERVISOR,
     UserRole.ADMIN: _SUPERVISOR | {Permission.MANAGE_PEOPLE},
-    UserRole.OPS: frozenset({Permission.USE_CONSOLE, Permission.SEE_ALL, Permission.NLU_INBOX}),
+    UserRole.OPS: frozenset(
+        {Permission.USE_CONSOLE, Permission.SEE_ALL, Permission.NLU_INBOX, Permission.NLU_DEPLOY}
+    ),
 }
 
 # How the console and the CLI name each role.
