@@ -53,8 +53,8 @@ def green(stack: Stack) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def models(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Private copies of the current model under other names ("new", "other", "truncated"): the tests never touch
-    models/."""
+    """Private copies of the current model under other names ("new", "other", "truncated"): the tests
+    never touch models/."""
     directory = tmp_path_factory.mktemp("models")
     new = directory / "regua-swaptest-new.tar.gz"
     shutil.copyfile(rasa_model, new)
