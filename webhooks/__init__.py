@@ -6,8 +6,8 @@ thin (check, parse, one service call in `bot/`, render): `twilio` (inbound messa
 session expiry), `console` (the agent console's queue), `console_thread` (its conversation page: thread,
 composer, notes, give back), `console_cases` (its open cases, resolved there), `console_people`
 (people management for admins), `console_nlu` (the NLU inbox, and the thread's "o robô não entendeu"),
-`console_views` (what they share: the viewer, a refused action),
-`sandbox` (development only). Around them:
+`console_models` (which NLU model answers, its history, rollback), `console_views` (what they share: the
+viewer, a refused action), `sandbox` (development only). Around them:
 `extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
 headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
 styles in `static/`.
@@ -60,6 +60,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webhooks import (
         auth,
         console_cases,
+        console_models,
         console_nlu,
         console_people,
         console_thread,
@@ -78,6 +79,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(console_cases.bp)
     app.register_blueprint(console_people.bp)
     app.register_blueprint(console_nlu.bp)
+    app.register_blueprint(console_models.bp)
     console_cases.init_app(app)
     app.register_blueprint(twilio.bp)
     app.register_blueprint(payments.bp)

@@ -103,12 +103,29 @@ def promote(
     return Outcome(str(path), held.target, action, loaded, time.monotonic() - started)
 
 
-def rollback(settings: Settings, database: Database, actor: str, model: str | None = None) -> Outcome:
+def rollback(
+    settings: Settings,
+    database: Database,
+    actor: str,
+    model: str | None = None,
+    *,
+    instant_only: bool = False,
+    load_timeout: float = LOAD_TIMEOUT_SECONDS,
+) -> Outcome:
     """Serve an earlier model again: `model` (a path or file name from the history) or, by default, the
-    one the current model replaced (instant when the idle slot still runs it)."""
+    one the current model replaced (instant when the idle slot still runs it). With `instant_only` (the
+    console, inside a web request), refuse a rollback that would have to load a model."""
     with database.session() as session:
         target = state.rollback_target(session, model)
-    return promote(settings, database, Path(target), actor, DeploymentAction.ROLLBACK)
+        now = state.serving(session)
+        if instant_only and now.model_of(now.active_slot.other) != target:
+            raise state.SwapRefused(
+                f"{state.model_name(target)} não está carregado no Rasa reserva: use "
+                f"`regua nlu rollback {state.model_name(target)}`."
+            )
+    return promote(
+        settings, database, Path(target), actor, DeploymentAction.ROLLBACK, load_timeout=load_timeout
+    )
 
 
 def _wait_for_drain(settings: Settings, held: state.Claim) -> None:

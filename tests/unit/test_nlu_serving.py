@@ -4,12 +4,14 @@ abandons that leave the truth in the state, the deployment history, and the per-
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import event, select
 
 from bot.config import Settings, override
@@ -18,6 +20,7 @@ from bot.models import AuditLog, DeploymentAction, NluDeployment, RasaSlot, utcn
 from bot.nlu_serving import routing, state, swap
 from bot.rasa.client import RasaClient
 from tests.unit.conftest import FakePool
+from tests.unit.console_people import form_field, log_in, make_user
 
 PROMOTE = DeploymentAction.PROMOTE
 
@@ -209,3 +212,34 @@ def test_loading_a_model_is_a_put_that_only_a_204_confirms() -> None:
     refused = FakePool(status=400, body={"message": "could not be loaded"})
     with pytest.raises(Exception, match="HTTP 400"):
         RasaClient("http://rasa:5006", 3.0, refused).load_model("/m/x.tar.gz", timeout=60)  # type: ignore[arg-type]
+
+
+def test_ops_see_which_model_answers_its_history_and_a_rollback_to_the_spare_slot(
+    app: Flask, db: Database
+) -> None:
+    make_user(db, "ops", "ops@regua.example")
+    _start(db, green="/m/a.tar.gz")
+    state.switch(db, state.claim(db, "/m/b.tar.gz", PROMOTE, "agent:1"))
+    state.abandon(db, state.claim(db, "/m/c.tar.gz", PROMOTE, "agent:1"), "O Rasa blue não ficou pronto")
+    client = app.test_client()
+    log_in(client, "ops@regua.example")
+    html = client.get("/console/nlu/modelos/").get_data(as_text=True)
+    assert 'data-testid="nav-nlu-models"' in html
+    assert re.search(r'data-testid="nlu-active-model">b\.tar\.gz<', html)
+    assert "O Rasa blue não ficou pronto" in html and "O modelo em uso não mudou" in html
+    assert "Voltar para a.tar.gz" in html  # blue still runs it: an instant rollback
+
+    # A model the spare slot does not run would need a load: not inside a web request.
+    form = {"csrf_token": form_field(html, "csrf_token"), "model": "c.tar.gz"}
+    assert client.post("/console/nlu/modelos/voltar", data=form).status_code == 302
+    assert "nunca respondeu" in client.get("/console/nlu/modelos/").get_data(as_text=True)
+    assert _serving(db).active_slot is RasaSlot.GREEN
+
+
+def test_an_agent_cannot_see_nor_roll_back_models(app: Flask, db: Database) -> None:
+    make_user(db, "agent", "ana@regua.example")
+    client = app.test_client()
+    log_in(client, "ana@regua.example")
+    assert client.get("/console/nlu/modelos/").status_code == 403
+    assert 'data-testid="nav-nlu-models"' not in client.get("/console/").get_data(as_text=True)
+    assert client.post("/console/nlu/modelos/voltar", data={}).status_code == 400  # no CSRF token
