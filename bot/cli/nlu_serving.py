@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from bot.cli.imports import fail, open_database
-from bot.config import get_settings
+from bot.config import Settings, get_settings
 from bot.db import Database
 from bot.localtime import local_datetime
 from bot.nlu_serving import state, swap
@@ -44,11 +44,18 @@ def check_gate(model_file: Path, skip_gate: bool) -> None:
         fail("o portão de qualidade ainda não está ligado a este comando; use --skip-gate")
 
 
-def _swap(run: Callable[[], swap.Outcome]) -> None:
+def _swap(email: str | None, run: Callable[[Settings, Database, str], swap.Outcome]) -> None:
+    """Run a swap as `email` (or the OS user) and say which model now answers, or why nothing changed."""
+    settings = get_settings()
+    database = open_database()
     try:
-        outcome = run()
-    except (state.SwapRefused, swap.SwapFailed) as error:
-        fail(str(error).rstrip("."))
+        actor = _actor(database, email)
+        try:
+            outcome = run(settings, database, actor)
+        except (state.SwapRefused, swap.SwapFailed) as error:
+            fail(str(error).rstrip("."))
+    finally:
+        database.dispose()
     verb = "carregado e " if outcome.loaded else ""
     click.echo(
         f"{state.model_name(outcome.model_file)} {verb}respondendo no Rasa {outcome.slot.value} "
@@ -63,13 +70,7 @@ def _swap(run: Callable[[], swap.Outcome]) -> None:
 def promote_command(model_file: Path, skip_gate: bool, email: str | None) -> None:
     """Põe o modelo MODEL_FILE para responder aos devedores, sem perder nem repetir mensagens."""
     check_gate(model_file, skip_gate)
-    settings = get_settings()
-    database = open_database()
-    try:
-        actor = _actor(database, email)
-        _swap(lambda: swap.promote(settings, database, model_file, actor))
-    finally:
-        database.dispose()
+    _swap(email, lambda settings, database, actor: swap.promote(settings, database, model_file, actor))
 
 
 @click.command("rollback")
@@ -77,13 +78,7 @@ def promote_command(model_file: Path, skip_gate: bool, email: str | None) -> Non
 @_USER
 def rollback_command(model_file: str | None, email: str | None) -> None:
     """Volta a um modelo que já respondeu aos devedores (padrão: o anterior ao atual)."""
-    settings = get_settings()
-    database = open_database()
-    try:
-        actor = _actor(database, email)
-        _swap(lambda: swap.rollback(settings, database, actor, model_file))
-    finally:
-        database.dispose()
+    _swap(email, lambda settings, database, actor: swap.rollback(settings, database, actor, model_file))
 
 
 @click.command("history")

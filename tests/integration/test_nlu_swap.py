@@ -5,6 +5,8 @@ answers debtors untouched."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import shutil
 import socket
 import statistics
@@ -31,6 +33,7 @@ from tests.integration.conftest import RASA_START_TIMEOUT, Stack, new_debtor, sa
 pytestmark = pytest.mark.integration
 
 RATE = 10.0  # messages per second, as issue 17 asks
+TURNS_PER_DEBTOR = 3
 TEXTS = ["oi", "quanto eu devo?", "como faço pra pagar?", "qual o valor da minha dívida?", "bom dia"]
 
 
@@ -71,16 +74,34 @@ class Sent:
     at: float  # wall clock, just before the webhook POST
 
 
-def _load(stack: Stack, phones: list[str], stop: threading.Event) -> list[Sent]:
-    """Signed webhooks at `RATE` (open loop) from `phones` in turn, until `stop`."""
+def _debtors(stack: Stack, stop: threading.Event) -> queue.Queue[str]:
+    """Phones of fresh debtors, made ahead of the load by a thread until `stop`: each writes only
+    `TURNS_PER_DEBTOR` different messages, as a person would (more, faster, or the same text again, and
+    Régua's reply-loop guard rightly stops answering: bot/conversation/abuse.py)."""
+    phones: queue.Queue[str] = queue.Queue(maxsize=100)
+
+    def make() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                phones.put(new_debtor(stack.database)[1], timeout=0.5)
+
+    threading.Thread(target=make, daemon=True).start()
+    return phones
+
+
+def _load(stack: Stack, stop: threading.Event) -> list[Sent]:
+    """Signed webhooks at `RATE` (open loop), `TURNS_PER_DEBTOR` per debtor, until `stop`."""
+    phones = _debtors(stack, stop)
     sent: list[Sent] = []
     start = time.monotonic()
+    phone = ""
     with ThreadPoolExecutor(max_workers=32) as pool:
         index = 0
         while not stop.is_set():
             due = start + index / RATE
             time.sleep(max(0.0, due - time.monotonic()))
-            phone = phones[index % len(phones)]
+            if index % TURNS_PER_DEBTOR == 0:
+                phone = phones.get()
             form = chat.inbound_form(stack.settings, Address("whatsapp", phone), TEXTS[index % len(TEXTS)])
             sent.append(Sent(form["MessageSid"], time.time()))
             pool.submit(chat.post, stack.settings, stack.web_url, chat.MESSAGES_PATH, form)
@@ -131,10 +152,9 @@ def _tally(stack: Stack, sent: list[Sent]) -> Tally:
 
 
 def _run_load(stack: Stack, seconds: float | None = None, during=None) -> Tally:  # type: ignore[no-untyped-def]
-    phones = [new_debtor(stack.database)[1] for _ in range(20)]
     stop = threading.Event()
     result: list[list[Sent]] = []
-    loader = threading.Thread(target=lambda: result.append(_load(stack, phones, stop)))
+    loader = threading.Thread(target=lambda: result.append(_load(stack, stop)))
     loader.start()
     try:
         if during is not None:

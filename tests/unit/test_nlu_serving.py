@@ -19,7 +19,7 @@ from bot.db import Database
 from bot.models import AuditLog, DeploymentAction, NluDeployment, RasaSlot, utcnow
 from bot.nlu_serving import routing, state, swap
 from bot.rasa.client import RasaClient
-from tests.unit.conftest import FakePool
+from tests.unit.conftest import FakePool, run
 from tests.unit.console_people import form_field, log_in, make_user
 
 PROMOTE = DeploymentAction.PROMOTE
@@ -243,3 +243,29 @@ def test_an_agent_cannot_see_nor_roll_back_models(app: Flask, db: Database) -> N
     assert client.get("/console/nlu/modelos/").status_code == 403
     assert 'data-testid="nav-nlu-models"' not in client.get("/console/").get_data(as_text=True)
     assert client.post("/console/nlu/modelos/voltar", data={}).status_code == 400  # no CSRF token
+
+
+def test_the_cli_refuses_a_promote_without_the_gate_and_reports_an_abandoned_one_in_the_history(
+    cli_env: Path, db: Database, tmp_path: Path
+) -> None:
+    _start(db)
+    missing = tmp_path / "regua-missing.tar.gz"
+    assert run("nlu", "promote", str(missing)).exit_code != 0  # the quality gate first
+    assert _serving(db).swap_token is None and _serving(db).last_error is None
+    refused = run("nlu", "promote", str(missing), "--skip-gate")
+    assert refused.exit_code != 0 and "não encontrado" in refused.output
+    listing = run("nlu", "history")
+    assert "Respondendo: Rasa blue com a.tar.gz" in listing.output
+    assert "Última troca abandonada" in listing.output and "regua-missing.tar.gz" in listing.output
+    assert _serving(db).active_slot is RasaSlot.BLUE
+
+
+def test_the_cli_promote_needs_a_person_allowed_to_deploy(
+    cli_env: Path, db: Database, tmp_path: Path
+) -> None:
+    make_user(db, "agent", "ana@regua.example")
+    _start(db)
+    refused = run("nlu", "promote", str(tmp_path / "x.tar.gz"), "--skip-gate", "--user", "ana@regua.example")
+    assert refused.exit_code != 0 and _serving(db).last_error is None  # refused before any claim
+    nothing = run("nlu", "rollback")
+    assert nothing.exit_code != 0 and "Não há modelo anterior" in nothing.output
