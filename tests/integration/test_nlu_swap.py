@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import texts
 from bot.config import override
@@ -52,6 +52,11 @@ def green(stack: Stack) -> Iterator[None]:
     )
     yield
     stack.stop("rasa-green")
+    # The stack's other tests expect blue, with the trained model, to answer: whatever happened here.
+    with stack.database.session() as session:
+        session.execute(
+            update(NluServing).values(active_slot=RasaSlot.BLUE, swap_token=None, green_model=None)
+        )
 
 
 @pytest.fixture(scope="module")
