@@ -25,8 +25,9 @@ from bot.models import DeploymentAction, RasaSlot, as_utc, utcnow
 from bot.nlu_serving import routing, state
 from bot.rasa.client import RasaClient, RasaUnavailable
 
-# How long the idle slot may take to load a model and report it (Rasa loads TensorFlow graphs: ~10-30 s).
-LOAD_TIMEOUT_SECONDS = 180.0
+# How long the idle slot may take to load a model and report it: ~30 s on an idle 2-core machine, over
+# 3 minutes on a busy one (it answers no debtor meanwhile, so waiting long costs nothing).
+LOAD_TIMEOUT_SECONDS = 600.0
 # A few parses make the new model run its whole pipeline once before a debtor's message does.
 WARM_TEXTS = ("oi", "quero pagar minha conta", "já paguei", "quero falar com um atendente", "parar")
 
