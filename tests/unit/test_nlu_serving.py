@@ -14,10 +14,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, select
 
-from bot.config import Settings, override
+from bot.config import Settings, get_settings, override
 from bot.db import Database
 from bot.models import AuditLog, DeploymentAction, NluDeployment, RasaSlot, utcnow
-from bot.nlu_serving import routing, state, swap
+from bot.nlu_serving import boot, routing, state, swap
+from bot.rasa import training
 from bot.rasa.client import RasaClient
 from tests.unit.conftest import FakePool, run
 from tests.unit.console_people import form_field, log_in, make_user
@@ -269,3 +270,20 @@ def test_the_cli_promote_needs_a_person_allowed_to_deploy(
     assert refused.exit_code != 0 and _serving(db).last_error is None  # refused before any claim
     nothing = run("nlu", "rollback")
     assert nothing.exit_code != 0 and "Não há modelo anterior" in nothing.output
+
+
+def test_a_slot_starts_with_the_model_the_state_says_it_runs_else_the_trained_one_which_it_records(
+    cli_env: Path, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGUA_MODELS_DIR", str(tmp_path / "models"))
+    get_settings.cache_clear()
+    trained = training.model_path()
+    trained.parent.mkdir()
+    trained.write_bytes(b"model")
+    promoted = _model_archive(tmp_path / "promoted.tar.gz")
+    state.record_slot_model(db, RasaSlot.GREEN, str(promoted))
+    assert boot.model_to_serve(get_settings(), RasaSlot.GREEN) == promoted
+    assert boot.model_to_serve(get_settings(), RasaSlot.BLUE) == trained
+    assert _serving(db).blue_model == str(trained.resolve())
+    promoted.unlink()  # a recorded model that is gone: the trained one
+    assert boot.model_to_serve(get_settings(), RasaSlot.GREEN) == trained
