@@ -4,10 +4,11 @@ Build it with `create_app()`; gunicorn runs `webhooks:create_app()`. One bluepri
 thin (check, parse, one service call in `bot/`, render): `twilio` (inbound messages and delivery status),
 `payments` (payment page, chat images, provider confirmations), `health`, `auth` (`/`: login, logout,
 session expiry), `console` (the agent console's queue), `console_thread` (its conversation page: thread,
-composer, notes, give back), `console_cases` (its open cases, resolved there), `console_people`
-(people management for admins), `console_nlu` (the NLU inbox, and the thread's "o robô não entendeu"),
-`console_models` (which NLU model answers, its history, rollback), `console_views` (what they share: the
-viewer, a refused action), `sandbox` (development only). Around them:
+composer, notes, give back), `console_card` (the debtor card's actions on that page), `console_cases`
+(its open cases, resolved there), `console_people` (people management for admins), `console_nlu` (the
+NLU inbox, and the thread's "o robô não entendeu"), `console_models` (which NLU model answers, its
+history, rollback), `console_views` (what they share: the viewer, a refused action), `sandbox`
+(development only). Around them:
 `extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
 headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
 styles in `static/`.
@@ -59,6 +60,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     from webhooks import (
         auth,
+        console_card,
         console_cases,
         console_models,
         console_nlu,
@@ -76,6 +78,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(console_pages.bp)
     app.register_blueprint(console_thread.bp)
+    app.register_blueprint(console_card.bp)
     app.register_blueprint(console_cases.bp)
     app.register_blueprint(console_people.bp)
     app.register_blueprint(console_nlu.bp)

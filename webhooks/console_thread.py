@@ -13,7 +13,7 @@ import secrets
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from bot.console import assignments, composer, giveback, replies, sms_alternative
+from bot.console import assignments, card, composer, giveback, replies, sms_alternative
 from bot.console import thread as thread_lib
 from bot.localtime import local_date
 from bot.models import utcnow
@@ -69,6 +69,7 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
     return render_template(
         "console/conversation.html",
         thread=thread,
+        card=card.load(session, me, thread.conversation, now),
         rules=rules,
         canned=_canned(values),
         templates=previews,

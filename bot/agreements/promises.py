@@ -55,10 +55,11 @@ def _deadline(promised_on: date) -> datetime:
 
 
 def promise(
-    session: Session, conversation: Conversation, today: date, promised_on: date
+    session: Session, conversation: Conversation, today: date, promised_on: date, *, actor: str | None = None
 ) -> PromiseResult | None:
     """Record the debtor's promise to pay on `promised_on` if the creditor's policy allows the date.
-    None when the debtor has nothing open to promise on."""
+    None when the debtor has nothing open to promise on. `actor` is who recorded it when not the debtor
+    in the chat (an agent: "agent:<id>")."""
     assert conversation.debtor_id is not None
     debt = largest_debt(session, conversation.debtor_id, today)
     if debt is None:
@@ -82,7 +83,7 @@ def promise(
             debtor_id=conversation.debtor_id,
             creditor_id=creditor_id,
             status=PromiseStatus.OPEN,
-            created_by="bot",
+            created_by=actor or "bot",
         )
         session.add(found)
     found.conversation_id = conversation.id
@@ -95,7 +96,7 @@ def promise(
     session.flush()
     audit.record(
         session,
-        f"debtor:{conversation.debtor_id}",
+        actor or f"debtor:{conversation.debtor_id}",
         "promise.recorded",
         "payment_promise",
         found.id,

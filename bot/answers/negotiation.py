@@ -7,6 +7,7 @@ The services are in `bot.agreements`; every sentence is in `bot.texts`.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from bot.conversation import identity
 from bot.conversation.identity import Trust
 from bot.delivery.outgoing import Reply
 from bot.localtime import DEFAULT_TZ
-from bot.models import Conversation, Creditor, Message, OfferStatus, utcnow
+from bot.models import Agreement, Conversation, Creditor, Message, OfferStatus, utcnow
 from bot.money import format_brl
 from bot.payments import charges
 
@@ -104,6 +105,14 @@ def answer_offer(
         offers.decline(offer)
         return [Reply(texts.AGREEMENT_DECLINED)]
     agreement = lifecycle.accept(session, offer, actor=f"debtor:{offer.debtor_id}")
+    return agreement_closed_replies(session, settings, conversation, agreement)
+
+
+def agreement_closed_replies(
+    session: Session, settings: Settings, conversation: Conversation, agreement: Agreement
+) -> list[Reply]:
+    """The agreement closed, with its terms, and the charge of its first instalment (what the debtor is
+    told when they confirm in the chat, or when an agent registers their acceptance)."""
     first = agreement.instalments[0]
     today = localtime.local_date(
         utcnow(), conversation.debtor.timezone if conversation.debtor else DEFAULT_TZ
@@ -134,7 +143,20 @@ def prometer_pagamento(
         return [Reply(texts.PROMISE_ASK_DATE)]
     if result.latest is not None:
         return [Reply(texts.promise_too_far(promised_on, result.latest))]
+    return promise_replies(session, settings, conversation, result, today)
+
+
+def promise_replies(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    result: promises.PromiseResult,
+    today: date,
+) -> list[Reply]:
+    """A recorded promise confirmed to the debtor, with the charge of each invoice for the promised day
+    (the bot's answer, and what an agent's card sends)."""
     assert result.promise is not None
+    promised_on = result.promise.promised_on
     replies = [Reply(texts.promise_recorded(promised_on, format_brl(result.promise.amount_cents)))]
     provider = charges.provider_for(settings)
     for invoice in result.invoices[:MAX_DETAILED_INVOICES]:

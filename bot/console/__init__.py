@@ -15,5 +15,11 @@ HTTP and no click, and decide permissions through `bot.people.roles` only.
 - `cases`: the open cases as the console lists them, and resolving one (the service `regua cases` uses);
 - `people`: people management for admins (add, role, disable/enable, reset), guarding the last admin;
 - `notifications`: what is new for one person since a moment (new conversations, debtor messages), by role;
+- `card`: the debtor card beside a conversation (who, channels, invoices, agreements, promises, payments,
+  cases, reminders, the policy's agreement options), read only; `card_rows`: its typed rows and labels;
+- `card_actions`: the card's actions that write to the debtor (segunda via, agreement proposals and
+  acceptance, promises), through the composer's rules and bot.delivery;
+- `card_records`: the card's actions that only change records (pause/resume the régua for the debtor,
+  resolve a case, register an opt-out);
 - `duty`: whether an agent is on duty (`AGENT_HOURS`) and, if not, the next opening in local time.
 """

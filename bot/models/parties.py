@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.localtime import DEFAULT_TZ
@@ -95,6 +95,14 @@ class Debtor(TimestampMixin, Base):
     # recreating the person. The CPF column then holds a random token that is never a valid CPF.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     erased_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+
+    # The régua paused for this debtor by an agent (the console's card): no reminder is planned or sent
+    # while `reminders_paused_at` is set, whatever the invoice; who paused it and why (bot.console).
+    reminders_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminders_paused_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    reminders_pause_note: Mapped[str | None] = mapped_column(String(200))
 
     invoices: Mapped[list[Invoice]] = relationship(back_populates="debtor")
 

@@ -74,17 +74,23 @@ def provider_for(settings: Settings) -> PaymentProvider:
     return DefaultProvider(settings)
 
 
-def for_invoice(invoice: Invoice, today: date, provider: PaymentProvider) -> Charge:
-    """The charge of an open invoice: updated amount; a Pix code for exactly that amount when the
-    provider can issue one (else the imported code); the imported boleto."""
+def invoice_breakdown(invoice: Invoice, today: date) -> Breakdown:
+    """The invoice's amount as of `today`: fine and interest per its creditor's rules."""
     creditor = invoice.creditor
-    breakdown = updated_amount(
+    return updated_amount(
         invoice.amount_cents,
         invoice.due_date,
         today,
         fine_bps=creditor.fine_bps,
         monthly_interest_bps=creditor.monthly_interest_bps,
     )
+
+
+def for_invoice(invoice: Invoice, today: date, provider: PaymentProvider) -> Charge:
+    """The charge of an open invoice: updated amount; a Pix code for exactly that amount when the
+    provider can issue one (else the imported code); the imported boleto."""
+    creditor = invoice.creditor
+    breakdown = invoice_breakdown(invoice, today)
     pix_code = provider.pix_code(creditor, breakdown.total_cents, invoice.external_ref) or invoice.pix_code
     return Charge(
         creditor=creditor,

@@ -5,7 +5,8 @@ roles itself, so a change of policy is a change here.
 
 * agent: works the queue: sees the conversations waiting for anyone and their own, takes one; sees and
   resolves cases ("já paguei", disputes, payments that do not match);
-* supervisor: an agent who also sees every conversation and assigns or reassigns them;
+* supervisor: an agent who also sees every conversation and assigns or reassigns them, and may propose
+  an agreement outside the creditor's policy (with a written reason, audited);
 * admin: a supervisor who also manages people (`/console/pessoas` and `regua user ...`);
 * ops: improves the bot: works the NLU inbox (`/console/nlu`, `regua nlu inbox`) and its training data,
   and reads conversations to do so, but takes none (issue 17). Supervisors and admins may do it too.
@@ -27,12 +28,19 @@ class Permission(enum.StrEnum):
     ASSIGN = "assign"  # assign a conversation to someone else, or take it from them
     CASES = "cases"  # see and resolve cases
     MANAGE_PEOPLE = "manage_people"  # add and disable people, change roles, reset passwords
+    OUT_OF_POLICY_OFFER = "out_of_policy_offer"  # propose an agreement outside the creditor's policy
     NLU_INBOX = "nlu_inbox"  # review the messages the bot misunderstood and label them for training
     NLU_DEPLOY = "nlu_deploy"  # promote a model to answer debtors, or roll back to an earlier one
 
 
 _AGENT = frozenset({Permission.USE_CONSOLE, Permission.TAKE, Permission.CASES})
-_SUPERVISOR = _AGENT | {Permission.SEE_ALL, Permission.ASSIGN, Permission.NLU_INBOX, Permission.NLU_DEPLOY}
+_SUPERVISOR = _AGENT | {
+    Permission.SEE_ALL,
+    Permission.ASSIGN,
+    Permission.OUT_OF_POLICY_OFFER,
+    Permission.NLU_INBOX,
+    Permission.NLU_DEPLOY,
+}
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
     UserRole.AGENT: _AGENT,
     UserRole.SUPERVISOR: _SUPERVISOR,

@@ -173,6 +173,7 @@ def erase(
     debtor.cpf = random_cpf_token()
     debtor.name = ERASED_NAME
     debtor.email = debtor.phone_secondary = debtor.whatsapp_id = debtor.notes = debtor.state = None
+    debtor.reminders_pause_note = None  # an agent wrote it: it may name the person
     debtor.phone = ""
     # The identity check's memory names the number the CPF digits came from (bot.conversation.identity).
     debtor.verified_at = debtor.verified_phone = debtor.verification_failed_at = None

@@ -8,8 +8,9 @@ late). `INSERT ... SELECT ... ON CONFLICT DO NOTHING` against the unique (invoic
 schedulers, and a step is still planned exactly once. Rows are committed before anything is sent.
 
 Renegotiation steps (tone `negociacao`) are not planned for agreement instalments: they are already an
-agreement. Whether a row is really sent is decided by the dispatcher right before sending (paid? opted
-out? paused? inside the contact window?).
+agreement. Debtors an agent paused the régua for (`Debtor.reminders_paused_at`) get no rows. Whether a
+row is really sent is decided by the dispatcher right before sending (paid? opted out? paused? inside
+the contact window?).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bot.models import (
     Agreement,
     AgreementStatus,
     Creditor,
+    Debtor,
     Instalment,
     InstalmentStatus,
     Invoice,
@@ -100,6 +102,8 @@ def _plan_step(session: Session, cadence: Cadence, step: Step, creditor_ids: lis
         literal(step.id),
     ]
     tail = [literal(OutboxStatus.PENDING.value), literal(0), literal(0), literal(now), literal(now)]
+    # A debtor an agent paused the régua for gets no new rows (the dispatcher skips rows planned before).
+    paused = select(Debtor.id).where(Debtor.reminders_paused_at.is_not(None))
     invoices = select(
         Invoice.id,
         literal(None),
@@ -112,6 +116,7 @@ def _plan_step(session: Session, cadence: Cadence, step: Step, creditor_ids: lis
         Invoice.status == InvoiceStatus.OPEN,
         Invoice.due_date.between(first, last),
         Invoice.creditor_id.in_(creditor_ids),
+        Invoice.debtor_id.not_in(paused),
     )
     created = _insert(session, invoices, _COLUMNS)
     if step.tone != "negociacao":
@@ -131,6 +136,7 @@ def _plan_step(session: Session, cadence: Cadence, step: Step, creditor_ids: lis
                 Agreement.status == AgreementStatus.ACTIVE,
                 Instalment.due_date.between(first, last),
                 Agreement.creditor_id.in_(creditor_ids),
+                Agreement.debtor_id.not_in(paused),
             )
         )
         created += _insert(session, instalments, _COLUMNS)

@@ -107,6 +107,7 @@ def _step_rows(
             Invoice.status == InvoiceStatus.OPEN,
             Invoice.due_date == due,
             Invoice.creditor_id.in_(creditor_ids),
+            Debtor.reminders_paused_at.is_(None),  # the planner plans nothing for a paused debtor
         )
     )
     counts: Counter[tuple[str, str | None]] = Counter()

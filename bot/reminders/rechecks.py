@@ -1,7 +1,8 @@
 """Re-checking claimed outbox rows right before a reminder is composed: may it still go, and on which channel?
 
-A row is sent only if its invoice or instalment is still open and not paused (paid, cancelled, in an
-agreement, "já paguei", a dispute, a payment under review: bot.payments.mismatches), no person is talking
+A row is sent only if an agent has not paused the régua for the debtor (the console's card), its invoice
+or instalment is still open and not paused (paid, cancelled, in an agreement, "já paguei", a dispute, a
+payment under review: bot.payments.mismatches), no person is talking
 to the debtor, the channel is not opted out (and WhatsApp is consented), the debtor's local time is inside
 the legal contact window, and the frequency caps allow it (one proactive message a day, a weekly cap).
 A row that fails waits (window, caps, handoff), moves to its next channel, or is skipped for good. What
@@ -163,7 +164,7 @@ def check(
 ) -> bool:
     """Re-check one row; True when it may be sent now on `entry.channel` (set here)."""
     debtor = session.get_one(Debtor, entry.debtor_id)
-    reason = _charge_state(session, entry, now)
+    reason = "debtor_paused" if debtor.reminders_paused_at is not None else _charge_state(session, entry, now)
     if reason is not None:
         outbox_rows.skip(entry, reason, stats)
         return False

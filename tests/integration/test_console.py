@@ -7,10 +7,12 @@ out. The queue is also checked at phone width (no sideways scrolling). Then the 
 agent takes the conversation, a new debtor message appears live, the reply reaches the sandbox with a
 status, another agent is kept out, the conversation goes back to the bot and the bot answers; outside the
 WhatsApp 24-hour window only a template can be picked, or the text sent by SMS; a long conversation's
-older messages load at the top of the thread without leaving the page.
+older messages load at the top of the thread without leaving the page. The debtor card: the agent sends a
+segunda via from it (the Pix code reaches the sandbox) and records a promise to pay (it appears on the
+card), and on a phone the card is a collapsible section.
 
-Screenshots of the login page, the queue and the conversation page, at laptop and phone widths, are
-kept in docs/screenshots/;
+Screenshots of the login page, the queue and the conversation page, at laptop and phone widths, and of
+the debtor card (console-card.png), are kept in docs/screenshots/;
 re-take them with REGUA_UPDATE_SCREENSHOTS=1 (run this file alone, so the queue holds only its own
 conversations):
 
@@ -22,8 +24,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -35,6 +38,7 @@ from bot.models import (
     Channel,
     Conversation,
     ConversationState,
+    Debtor,
     Direction,
     Message,
     MessageStatus,
@@ -42,7 +46,7 @@ from bot.models import (
 )
 from bot.people import accounts
 from tests.integration.browser import chromium, keep_screenshot, logged_in
-from tests.integration.conftest import Stack, new_debtor, say
+from tests.integration.conftest import PIX, Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
@@ -314,3 +318,66 @@ def test_older_messages_of_a_long_conversation_load_at_the_top_of_the_thread(
     expect(thread.locator("li")).to_have_count(total)
     expect(older).to_have_count(0)  # nothing older is left
     expect(page).to_have_url(f"{stack.web_url}/console/conversas/{conversation_id}")  # no reload
+
+
+def test_an_agent_sends_a_segunda_via_and_records_a_promise_from_the_debtor_card(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    email = f"ana-{uuid.uuid4().hex[:8]}@regua.example"
+    with stack.database.session() as s:
+        agent = accounts.add(
+            s, email=email, name="Ana Souza", role=UserRole.AGENT, password=PASSWORD, by="test"
+        )
+        s.flush()
+        agent_id = agent.id
+    debtor_id, phone = new_debtor(stack.database)
+    say(stack, phone, "quero falar com um atendente humano, nao com robo")
+    with stack.database.session() as s:
+        conversation_id = s.scalars(select(Conversation.id).where(Conversation.address == phone)).one()
+        name = s.get_one(Debtor, debtor_id).name
+
+    page = logged_in(browser, stack.web_url, email, PASSWORD)
+    page.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
+    page.get_by_role("button", name="Assumir").click()
+    card = page.get_by_test_id("debtor-card")
+    expect(card).to_contain_text(name)
+    expect(card).to_contain_text("CPF ***.")
+    expect(card.get_by_test_id("card-invoices")).to_contain_text("R$ 259,90")
+
+    # The segunda via goes through the delivery path to the sandbox: the summary with the payment page,
+    # then the Pix code and the boleto line, each as Ana's message.
+    card.get_by_test_id("card-invoices").get_by_role("button", name="Enviar 2ª via").click()
+    expect(page.locator(".flash")).to_contain_text("Segunda via enviada.")
+    thread = page.get_by_test_id("thread")
+    expect(thread.locator("li.item-agent").filter(has_text=PIX)).to_contain_text(
+        "Guardada (ambiente de teste)"
+    )
+    with stack.database.session() as s:
+        sent = s.scalars(
+            select(Message).where(
+                Message.conversation_id == conversation_id, Message.sent_by_user_id == agent_id
+            )
+        ).all()
+    assert [m.body for m in sent if m.body == PIX] == [PIX] and "/p/" in sent[0].body
+    assert all((m.provider_sid or "").startswith("SB") for m in sent)
+
+    # The debtor says she pays in two days: Ana records the promise; it appears on the card.
+    day = (datetime.now(ZoneInfo("America/Sao_Paulo")) + timedelta(days=2)).date()
+    card = page.get_by_test_id("debtor-card")
+    card.get_by_label("Pagará em").fill(day.isoformat())
+    card.get_by_role("button", name="Registrar promessa").click()
+    expect(page.locator(".flash")).to_contain_text(f"Promessa de pagamento para {day:%d/%m/%Y} registrada.")
+    expect(page.get_by_test_id("card-promises")).to_contain_text(f"{day:%d/%m/%Y}")
+    expect(page.get_by_test_id("card-promises")).to_contain_text("registrada por agente")
+    expect(thread.locator("li.item-agent").filter(has_text="Combinado!")).to_have_count(1)
+    _shot(page, "console-card.png", tmp_path)
+
+    # On a phone the card is a section that opens above the thread, and nothing scrolls sideways.
+    phone_page = _page(browser, PHONE)
+    phone_page.goto(f"{stack.web_url}/")
+    _log_in(phone_page, email, PASSWORD)
+    phone_page.goto(f"{stack.web_url}/console/conversas/{conversation_id}")
+    expect(phone_page.get_by_test_id("card-promises")).to_be_hidden()
+    phone_page.get_by_text("Ficha do devedor").click()
+    expect(phone_page.get_by_test_id("card-promises")).to_contain_text("registrada por agente")
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

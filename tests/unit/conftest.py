@@ -32,6 +32,7 @@ from bot.models import MessageStatus
 from bot.phones import Address
 from bot.rasa.client import BotMessage, Prediction, RasaTurn, RasaUnavailable
 from tests.conftest import PHONE
+from tests.unit.console_people import make_user
 from webhooks import create_app
 
 
@@ -141,6 +142,16 @@ def failing_statements(db: Database, marker: str, *, skip: int = 0) -> Iterator[
         yield failed
     finally:
         event.remove(db.engine, "before_cursor_execute", fail)
+
+
+@pytest.fixture
+def team(db: Database) -> dict[str, int]:
+    """Three people of the console: agents Ana and Bia, supervisor Silvia (their ids)."""
+    return {
+        "ana": make_user(db, "agent", "ana@regua.example", "Ana Souza"),
+        "bia": make_user(db, "agent", "bia@regua.example", "Bia Lima"),
+        "sil": make_user(db, "supervisor", "sil@regua.example", "Silvia Prado"),
+    }
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from bot.models import (
     User,
     utcnow,
 )
-from tests.unit.console_people import make_user
 
 NOW = utcnow()
 BEFORE = NOW - timedelta(minutes=1)
@@ -66,15 +65,6 @@ def _message(db: Database, conversation_id: int, *, seconds_ago: float, directio
 def _news(db: Database, user_id: int, since: datetime = BEFORE) -> notifications.News:
     with db.session() as s:
         return notifications.since(s, s.get_one(User, user_id), since, NOW)
-
-
-@pytest.fixture
-def team(db: Database) -> dict[str, int]:
-    return {
-        "ana": make_user(db, "agent", "ana@regua.example", "Ana Souza"),
-        "bia": make_user(db, "agent", "bia@regua.example", "Bia Lima"),
-        "sil": make_user(db, "supervisor", "sil@regua.example", "Silvia Prado"),
-    }
 
 
 def test_a_conversation_entering_the_queue_is_news_for_every_agent_but_an_older_one_is_not(

@@ -13,7 +13,6 @@ from bot.db import Database
 from bot.models import Channel, Conversation, ConversationState, User, utcnow
 from bot.people.roles import NotAllowed
 from tests.conftest import People
-from tests.unit.console_people import make_user
 
 NOW = utcnow()
 
@@ -49,15 +48,6 @@ def _conversation(
 def _load(db: Database, user_id: int, wanted: QueueFilter | None = None) -> queue_lib.Queue:
     with db.session() as s:
         return queue_lib.load(s, s.get_one(User, user_id), wanted or QueueFilter(), NOW)
-
-
-@pytest.fixture
-def team(db: Database) -> dict[str, int]:
-    return {
-        "ana": make_user(db, "agent", "ana@regua.example", "Ana Souza"),
-        "bia": make_user(db, "agent", "bia@regua.example", "Bia Lima"),
-        "sil": make_user(db, "supervisor", "sil@regua.example", "Silvia Prado"),
-    }
 
 
 def test_the_oldest_request_comes_first_and_the_bot_s_conversations_are_not_there(

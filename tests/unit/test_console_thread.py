@@ -31,16 +31,7 @@ from bot.optout import record_for_conversation
 from bot.people.roles import NotAllowed
 from tests.conftest import PHONE, People
 from tests.unit.conftest import FakeRasa, FakeSender
-from tests.unit.console_people import SUNDAY_NIGHT, WEEKDAY_NOON, make_user, save_draft
-
-
-@pytest.fixture
-def team(db: Database) -> dict[str, int]:
-    return {
-        "ana": make_user(db, "agent", "ana@regua.example", "Ana Souza"),
-        "bia": make_user(db, "agent", "bia@regua.example", "Bia Lima"),
-        "sil": make_user(db, "supervisor", "sil@regua.example", "Silvia Prado"),
-    }
+from tests.unit.console_people import SUNDAY_NIGHT, WEEKDAY_NOON, save_draft
 
 
 def _conversation(

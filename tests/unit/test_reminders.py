@@ -31,7 +31,7 @@ from bot.models import (
     OutboxStatus,
     utcnow,
 )
-from bot.reminders import dispatch, planner
+from bot.reminders import dispatch, planner, preview
 from tests.unit.conftest import FakeSender
 
 BRT = ZoneInfo("America/Sao_Paulo")
@@ -405,3 +405,26 @@ def test_a_send_not_yet_recorded_at_a_crash_is_looked_up_not_resent(
         sids = {m.provider_sid for m in s.scalars(select(Message))}
         assert sids == {result.sid for result in sender.accepted.values()}
         assert {e.status for e in s.scalars(select(OutboxEntry))} == {OutboxStatus.SENT}
+
+
+def test_a_debtor_an_agent_paused_gets_no_reminder_and_gets_them_again_once_resumed(
+    db: Database, settings: Settings, campaign: dict[str, int]
+) -> None:
+    sender = FakeSender()
+    with time_machine.travel(at(DUE - timedelta(days=3), 9), tick=False), db.session() as s:
+        planner.plan(s, DUE - timedelta(days=3))  # Ana's row is planned before the pause...
+        s.get_one(Debtor, campaign["ana"]).reminders_paused_at = utcnow()
+    stats = run(db, settings, sender, at(DUE - timedelta(days=3), 10))
+    # ... and the dispatcher's re-check skips it: only Bruno hears from us.
+    assert stats.reasons["debtor_paused"] == 1 and [r.to for r in sender.sent] == ["+5568999887766"]
+    with time_machine.travel(at(DUE + timedelta(days=1), 9), tick=False), db.session() as s:
+        # The campaign preview agrees: of the day's two reminders, only Bruno's would go.
+        assert sum(row.count for row in preview.preview(s, settings, DUE + timedelta(days=1)).rows) == 1
+        planner.plan(s, DUE + timedelta(days=1))  # while paused, the planner plans nothing for her
+        assert s.scalars(
+            select(OutboxEntry.step_id).where(OutboxEntry.debtor_id == campaign["ana"])
+        ).all() == ["antes"]
+        s.get_one(Debtor, campaign["ana"]).reminders_paused_at = None  # resumed
+    run(db, settings, sender, at(DUE + timedelta(days=1), 10))
+    assert "+5511987654321" in [r.to for r in sender.sent[1:]]
+    assert ("A-1", "depois", "sent") in {(ref, step, state) for ref, step, state, _ in entries(db)}

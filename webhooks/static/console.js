@@ -62,6 +62,15 @@ document.querySelectorAll("select[data-canned-target]").forEach(function (select
   setInterval(poll, 1000);
 })();
 
+// The debtor card starts closed on a phone (the thread comes first), unless an action just came back to
+// it (#ficha); on a laptop it stays open beside the thread.
+document.querySelectorAll("details[data-card]").forEach(function (card) {
+  var narrow = window.matchMedia("(max-width: 999px)");
+  if (narrow.matches && window.location.hash !== "#ficha") { card.open = false; }
+  // Turned into a laptop-wide window (a tablet rotated): the card opens, since it cannot be toggled there.
+  narrow.addEventListener("change", function () { if (!narrow.matches) { card.open = true; } });
+});
+
 // "Carregar mensagens anteriores": the previous page of messages is put at the top of the thread, where the
 // reader stays. Without JavaScript the link opens that page on its own (?before=<id>).
 document.querySelectorAll("a[data-older]").forEach(function (link) {
