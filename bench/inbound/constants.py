@@ -24,6 +24,18 @@ AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
 WHATSAPP_FROM = "whatsapp:+5511999990000"
 SMS_FROM = "+5511999990000"
 SECRET_KEY = "inbound-bench-secret-key-0123456789"
+
+
+def twilio_environment() -> dict[str, str]:
+    """The fake Twilio account as Régua's processes read it from the environment."""
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
+        "TWILIO_SMS_FROM": SMS_FROM,
+    }
+
+
 REQUEST_TIMEOUT = 30.0
 RASA_START_TIMEOUT = 300.0
 TURNS_PER_DEBTOR = 3

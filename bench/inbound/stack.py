@@ -23,8 +23,8 @@ from bench.inbound.constants import (
     RASA_START_TIMEOUT,
     RECORDER,
     SECRET_KEY,
-    SMS_FROM,
     WHATSAPP_FROM,
+    twilio_environment,
 )
 from bench.inbound.processes import (
     PRISM_FLAGS,
@@ -139,11 +139,8 @@ def running_stack(
         INBOUND_RATE_LIMIT="100000/minute",
         WEB_CONCURRENCY=str(args.web_concurrency),
         RASA_TIMEOUT_SECONDS="10",
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_WHATSAPP_FROM=WHATSAPP_FROM,
-        TWILIO_SMS_FROM=SMS_FROM,
         TWILIO_API_BASE_URL=recorder_url,
+        **twilio_environment(),
     )
     env.update(tree.env())
     # The bench's own settings: ports, URLs and tokens, derived from the same variables as the tree's.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, UTCDateTime, str_enum
@@ -13,12 +13,29 @@ from bot.models.enums import Channel, ConversationState, Direction, MessageStatu
 from bot.models.parties import Debtor
 from bot.models.people import User
 
+_HANDED_OVER = "state IN ('waiting_agent', 'with_agent')"
+
 
 class Conversation(TimestampMixin, Base):
     """The thread with one phone number on one channel. Unknown numbers get one too (debtor is None)."""
 
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("channel", "address"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "address"),
+        # The console's queue (bot.console.queue, bot.console.notifications): a few thousand conversations
+        # handed over to people among hundreds of thousands, walked in request order (the page stops after
+        # its rows) and counted per reason and owner from the index alone.
+        Index(
+            "ix_conversations_handed_over",
+            "handoff_requested_at",
+            "id",
+            "state",
+            "assigned_user_id",
+            "handoff_reason",
+            postgresql_where=text(_HANDED_OVER),
+            sqlite_where=text(_HANDED_OVER),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtors.id", ondelete="SET NULL"), index=True)
@@ -77,6 +94,8 @@ class Message(TimestampMixin, Base):
         Index("ix_messages_conversation_id_processing", "conversation_id", "processing"),
         # The retention job's question: which messages, not yet redacted, are older than the period?
         Index("ix_messages_redacted_at_created_at", "redacted_at", "created_at"),
+        # The console's alerts: a person's conversations' messages since a moment (bot.console.notifications).
+        Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
