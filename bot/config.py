@@ -91,6 +91,10 @@ class Settings:
     # Rasa server and action server (both reached over HTTP only).
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_port: int = 5005
+    # The second Rasa "slot" (green; `rasa_url` is blue): a new model is loaded into the slot that is not
+    # answering debtors, then traffic switches to it (bot.nlu_serving, docs/nlu-ops.md).
+    rasa_green_url: str = "http://127.0.0.1:5006"
+    rasa_green_port: int = 5006
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     action_server_port: int = 5055
     rasa_bin: Path = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -257,6 +261,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
     candidates_dir = Path(_text(env, "REGUA_CANDIDATES_DIR") or var_dir / "candidates").resolve()
     web_port = _int(env, "WEB_PORT", 5000, 1, 65535)
     rasa_port = _int(env, "RASA_PORT", 5005, 1, 65535)
+    rasa_green_port = _int(env, "RASA_GREEN_PORT", min(rasa_port + 1, 65535), 1, 65535)
+    if rasa_green_port == rasa_port:
+        raise ConfigError("RASA_GREEN_PORT must differ from RASA_PORT (two Rasa slots, one port each)")
     action_port = _int(env, "ACTION_SERVER_PORT", 5055, 1, 65535)
     http = ("http", "https")
 
@@ -320,6 +327,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         secret_key=secret_key,
         rasa_url=(_url(env, "RASA_URL", http) or f"http://127.0.0.1:{rasa_port}").rstrip("/"),
         rasa_port=rasa_port,
+        rasa_green_url=(_url(env, "RASA_GREEN_URL", http) or f"http://127.0.0.1:{rasa_green_port}").rstrip(
+            "/"
+        ),
+        rasa_green_port=rasa_green_port,
         action_server_url=_url(env, "ACTION_SERVER_URL", http) or f"http://127.0.0.1:{action_port}/webhook",
         action_server_port=action_port,
         rasa_bin=Path(_text(env, "RASA_BIN") or PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"),

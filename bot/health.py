@@ -150,14 +150,17 @@ def check_web(settings: Settings, *, timeout: float = 3.0) -> CheckResult:
 
 
 def process_checks(settings: Settings, redis_conn: redis.Redis) -> dict[str, CheckResult]:
-    """The health of each process of the Procfile: web, rasa, actions, worker, scheduler, dispatcher."""
+    """The health of each process of the Procfile: web, rasa (blue), rasa-green, actions, worker,
+    scheduler, dispatcher, trainer."""
     return {
         "web": check_web(settings),
         "rasa": check_rasa(settings.rasa_url, token=settings.rasa_auth_token, timeout=2.0),
+        "rasa-green": check_rasa(settings.rasa_green_url, token=settings.rasa_auth_token, timeout=2.0),
         "actions": check_action_server(settings.action_server_url, token=settings.action_server_token),
         "worker": check_workers(redis_conn, "default"),
         "scheduler": check_scheduler(redis_conn),
         "dispatcher": check_workers(redis_conn, "reminders"),
+        "trainer": check_workers(redis_conn, "nlu"),  # candidate NLU models (bot.nlu_ops.trainer)
     }
 
 

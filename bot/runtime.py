@@ -22,6 +22,7 @@ from bot.channels import Sender, make_sender
 from bot.config import Settings, get_settings
 from bot.conversation.sweep_schedule import DEFAULT_QUEUE, RESULT_TTL
 from bot.db import Database, get_database
+from bot.nlu_serving import routing
 from bot.rasa.client import RasaClient
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,13 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
-    """Services for `settings`: the database, Rasa, the outbound channel and RQ for follow-ups."""
+    """Services for `settings`: the database, Rasa (the slot answering debtors, bot.nlu_serving), the
+    outbound channel and RQ for follow-ups."""
+    database = get_database(settings.effective_database_url)
     return Services(
         settings=settings,
-        database=get_database(settings.effective_database_url),
-        rasa=RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, token=settings.rasa_auth_token),
+        database=database,
+        rasa=routing.routed_client(settings, database),
         sender=make_sender(settings),
         later=RqLater(redis_client.connect(settings)),
     )

@@ -7,8 +7,9 @@ session expiry), `console` (the agent console's queue), `console_thread` (its co
 composer, notes, give back), `console_card` (the debtor card's actions on that page), `console_cases`
 (its open cases, resolved there), `console_people` (people management for admins), `console_nlu` (the
 NLU inbox, and the thread's "o robô não entendeu"), `console_nlu_models` (candidate NLU models:
-training, evaluation, the quality gate), `console_views` (what they share: the viewer, a refused
-action), `sandbox` (development only). Around them:
+training, evaluation, the quality gate), `console_nlu_serving` (which NLU model answers, its history,
+rollback), `console_views` (what they share: the viewer, a refused action), `sandbox` (development only).
+Around them:
 `extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
 headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
 styles in `static/`.
@@ -64,6 +65,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         console_cases,
         console_nlu,
         console_nlu_models,
+        console_nlu_serving,
         console_people,
         console_thread,
         health,
@@ -83,6 +85,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(console_people.bp)
     app.register_blueprint(console_nlu.bp)
     app.register_blueprint(console_nlu_models.bp)
+    app.register_blueprint(console_nlu_serving.bp)
     console_cases.init_app(app)
     app.register_blueprint(twilio.bp)
     app.register_blueprint(payments.bp)

@@ -18,8 +18,8 @@ from bot.config import Settings
 from bot.conversation.abuse import InboundRateLimiter
 from bot.conversation.spool import Spool
 from bot.db import Database
+from bot.nlu_serving import routing
 from bot.people.login_limits import LoginLimiter
-from bot.rasa.client import RasaClient
 from bot.runtime import RqLater, Services
 
 # The web process's Rasa timeout (the workers use RASA_TIMEOUT_SECONDS): see webhooks.twilio.
@@ -146,10 +146,10 @@ class ConversationsExtension:
                 database=DatabaseExtension.database(),
                 # Shorter than the workers' timeout: an inline turn must leave the webhook inside Twilio's
                 # 15 seconds; a message Rasa is too slow for is retried by a worker with the full timeout.
-                rasa=RasaClient(
-                    settings.rasa_url,
+                rasa=routing.routed_client(
+                    settings,
+                    DatabaseExtension.database(),
                     min(settings.rasa_timeout_seconds, INLINE_RASA_TIMEOUT_SECONDS),
-                    token=settings.rasa_auth_token,
                 ),
                 sender=make_sender(settings),
                 later=cls.later(),

@@ -114,7 +114,8 @@ def running_stack(
     with the twilio channel; wait until all are healthy."""
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("web", "rasa", "actions", "rasa_twilio", "prism", "recorder")}
+    names = ("web", "rasa", "rasa_green", "actions", "rasa_twilio", "prism", "recorder")
+    ports = {name: free_port() for name in names}
     records = run_dir / "twilio_records.jsonl"
     recorder_url = f"http://127.0.0.1:{ports['recorder']}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
@@ -132,6 +133,7 @@ def running_stack(
         WEB_PORT=str(ports["web"]),
         PUBLIC_BASE_URL=f"http://127.0.0.1:{ports['web']}",
         RASA_PORT=str(ports["rasa"]),
+        RASA_GREEN_PORT=str(ports["rasa_green"]),
         ACTION_SERVER_PORT=str(ports["actions"]),
         SECRET_KEY=SECRET_KEY,
         INBOUND_RATE_LIMIT="100000/minute",
@@ -189,6 +191,13 @@ def running_stack(
         )
         # Rasa first: it takes longest (the others start while it loads the model).
         rasa = start("rasa", "rasa", [*regua, "rasa-server"], env)
+        # The second Rasa slot (bench/nlu_swap.py promotes a model into it), when asked for.
+        green_slot = getattr(args, "green_slot", False)
+        green = (
+            start("rasa", "rasa-green", [*regua, "rasa-server", "--slot", "green"], env)
+            if green_slot
+            else None
+        )
         rasa_twilio_url = None
         if "rasa_twilio" in args.systems:
             rasa_twilio = start_rasa_twilio(start, settings, env, run_dir, ports["rasa_twilio"], recorder_url)
@@ -218,6 +227,15 @@ def running_stack(
             "model loaded",
             RASA_START_TIMEOUT,
         )
+        if green is not None:
+            wait_until(
+                green,
+                http_ok(
+                    f"{settings.rasa_green_url}/status", model_loaded, {"token": settings.rasa_auth_token}
+                ),
+                "model loaded",
+                RASA_START_TIMEOUT,
+            )
         if rasa_twilio_url:
             wait_until(
                 rasa_twilio,

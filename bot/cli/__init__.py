@@ -2,9 +2,9 @@
 
 `processes` (the Procfile processes: web, rasa-server, actions, worker, health), `service` (setup, up), `db`,
 `creditors`, `imports`, `demo`, `campaign` (scheduler, campaign previews), `chat`, `handoff`, `cases`, `lgpd`,
-`nlu` (and `nlu_inbox`, its inbox commands, and `nlu_candidate`, candidate models and the gate),
-`users` (people of the agent console). Each module only parses options and prints: the logic lives in
-the package its docstring names.
+`nlu` (and `nlu_inbox`, its inbox commands, `nlu_candidate`, candidate models and the quality gate,
+and `nlu_serving`: promote, rollback, history), `users` (people of the agent console). Each module only
+parses options and prints: the logic lives in the package its docstring names.
 """
 
 from __future__ import annotations

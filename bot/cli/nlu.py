@@ -1,6 +1,7 @@
 """`regua nlu ...`: train, validate and cross-validate the Rasa model (logic lives in `bot.rasa.training`);
 the NLU inbox, the examples it labels and what changed since the model come from `bot.cli.nlu_inbox`;
-candidate models and the quality gate from `bot.cli.nlu_candidate`."""
+candidate models and the quality gate from `bot.cli.nlu_candidate`, and promote, rollback and history
+from `bot.cli.nlu_serving`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from bot.cli.nlu_candidate import candidate_group
 from bot.cli.nlu_inbox import changes_command, examples_command, inbox_group
+from bot.cli.nlu_serving import history_command, promote_command, rollback_command
 from bot.rasa import cross_validation, training
 
 MIN_MACRO_F1 = 0.90
@@ -34,6 +36,9 @@ nlu.add_command(inbox_group)
 nlu.add_command(examples_command)
 nlu.add_command(changes_command)
 nlu.add_command(candidate_group)
+nlu.add_command(promote_command)
+nlu.add_command(rollback_command)
+nlu.add_command(history_command)
 
 
 @nlu.command()

@@ -10,7 +10,9 @@ import click
 from bot import health, redis_client, worker
 from bot.config import PROJECT_ROOT, get_settings
 from bot.logging_setup import configure_logging
-from bot.rasa import server, training
+from bot.models import RasaSlot
+from bot.nlu_serving import boot
+from bot.rasa import server
 
 
 def _exec(argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -44,16 +46,26 @@ def web() -> None:
 
 
 @click.command("rasa-server")
-def rasa_server() -> None:
-    """Inicia o servidor Rasa com o modelo treinado (API HTTP)."""
+@click.option(
+    "--slot",
+    type=click.Choice([s.value for s in RasaSlot]),
+    default=RasaSlot.BLUE.value,
+    show_default=True,
+    help="Qual dos dois servidores Rasa (blue em RASA_PORT, green em RASA_GREEN_PORT).",
+)
+def rasa_server(slot: str) -> None:
+    """Inicia um servidor Rasa (API HTTP) com o modelo que o seu slot deve servir."""
     settings = get_settings()
-    model = training.model_path()
+    configure_logging(settings)
+    chosen = RasaSlot(slot)
+    model = boot.model_to_serve(settings, chosen)
     if not model.exists():
         raise click.ClickException("Nenhum modelo treinado para os dados atuais. Rode `regua nlu train`.")
     endpoints = server.write_endpoints(settings)
     credentials = server.write_credentials(settings)
+    port = settings.rasa_port if chosen is RasaSlot.BLUE else settings.rasa_green_port
     _exec(
-        server.server_command(settings, model, endpoints, credentials),
+        server.server_command(settings, model, endpoints, credentials, port),
         server.server_environment(settings),
     )
 

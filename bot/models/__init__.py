@@ -11,6 +11,7 @@
 - `people`: `User`, a person of the agent console;
 - `nlu`: `MessagePrediction`, what the NLU model made of an inbound message and what ops decided;
   `NluModel`, a candidate model trained from those decisions, its evaluation and the gate's verdict.
+- `serving`: `NluServing` (which Rasa slot answers debtors, the swap in progress) and `NluDeployment`.
 """
 
 from bot.models.agreements import Agreement, AgreementOffer, AgreementPolicy, Instalment, agreement_invoices
@@ -24,6 +25,7 @@ from bot.models.enums import (
     CandidateStatus,
     Channel,
     ConversationState,
+    DeploymentAction,
     Direction,
     InstalmentStatus,
     InvoiceStatus,
@@ -34,6 +36,7 @@ from bot.models.enums import (
     OutboxStatus,
     Processing,
     PromiseStatus,
+    RasaSlot,
     UserRole,
 )
 from bot.models.invoices import PAYMENT_REVIEW, Invoice
@@ -43,6 +46,7 @@ from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
 from bot.models.people import User
 from bot.models.promises import PaymentPromise
 from bot.models.reminders import OutboxEntry
+from bot.models.serving import NluDeployment, NluServing
 
 __all__ = [
     "PAYMENT_REVIEW",
@@ -60,6 +64,7 @@ __all__ = [
     "Conversation",
     "ConversationNote",
     "ConversationState",
+    "DeploymentAction",
     "Creditor",
     "Debtor",
     "Direction",
@@ -71,6 +76,8 @@ __all__ = [
     "MessagePrediction",
     "MessageStatus",
     "NluModel",
+    "NluDeployment",
+    "NluServing",
     "NluVerdict",
     "OfferStatus",
     "OptOutAction",
@@ -83,6 +90,7 @@ __all__ = [
     "PaymentPromise",
     "Processing",
     "PromiseStatus",
+    "RasaSlot",
     "User",
     "UserRole",
     "agreement_invoices",

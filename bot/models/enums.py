@@ -168,3 +168,23 @@ class CandidateStatus(enum.StrEnum):
     TRAINING = "training"
     READY = "ready"
     FAILED = "failed"
+
+
+class RasaSlot(enum.StrEnum):
+    """One of the two Rasa servers (bot.nlu_serving): `blue` on RASA_PORT, `green` on RASA_GREEN_PORT.
+    One answers debtors; the other holds the previous model (an instant rollback) or loads the next."""
+
+    BLUE = "blue"
+    GREEN = "green"
+
+    @property
+    def other(self) -> RasaSlot:
+        """The other slot."""
+        return RasaSlot.GREEN if self is RasaSlot.BLUE else RasaSlot.BLUE
+
+
+class DeploymentAction(enum.StrEnum):
+    """How a model came to answer debtors: promoted (a new model) or rolled back to (an earlier one)."""
+
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"

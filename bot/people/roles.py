@@ -33,6 +33,7 @@ class Permission(enum.StrEnum):
     OUT_OF_POLICY_OFFER = "out_of_policy_offer"  # propose an agreement outside the creditor's policy
     NLU_INBOX = "nlu_inbox"  # review the messages the bot misunderstood, label them, train candidates
     OVERRIDE_GATE = "override_gate"  # let a candidate model the quality gate refused through, with a reason
+    NLU_DEPLOY = "nlu_deploy"  # promote a model to answer debtors, or roll back to an earlier one
 
 
 _AGENT = frozenset({Permission.USE_CONSOLE, Permission.TAKE, Permission.CASES})
@@ -42,12 +43,15 @@ _SUPERVISOR = _AGENT | {
     Permission.OUT_OF_POLICY_OFFER,
     Permission.NLU_INBOX,
     Permission.OVERRIDE_GATE,
+    Permission.NLU_DEPLOY,
 }
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
     UserRole.AGENT: _AGENT,
     UserRole.SUPERVISOR: _SUPERVISOR,
     UserRole.ADMIN: _SUPERVISOR | {Permission.MANAGE_PEOPLE},
-    UserRole.OPS: frozenset({Permission.USE_CONSOLE, Permission.SEE_ALL, Permission.NLU_INBOX}),
+    UserRole.OPS: frozenset(
+        {Permission.USE_CONSOLE, Permission.SEE_ALL, Permission.NLU_INBOX, Permission.NLU_DEPLOY}
+    ),
 }
 
 # How the console and the CLI name each role.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -61,12 +62,23 @@ class RasaClient:
     Rasa is an internal service, reached directly (no proxy) with urllib3: on this hot path `requests`
     cost ~0.8 ms more CPU per call (see bot/channels/twilio_http.py). Every call carries the Rasa auth
     token as `?token=` (how Rasa's API and Régua's guarded REST channel expect it); it is never logged:
-    errors name only the exception type or the HTTP status."""
+    errors name only the exception type or the HTTP status.
+
+    With `route` (the engine's: `bot.nlu_serving.routing`), each call asks it for the base URL of the Rasa
+    slot answering debtors now, so a model swap moves new turns while turns in flight finish where they
+    started."""
 
     def __init__(
-        self, base_url: str, timeout: float, pool: urllib3.PoolManager | None = None, *, token: str = ""
+        self,
+        base_url: str,
+        timeout: float,
+        pool: urllib3.PoolManager | None = None,
+        *,
+        token: str = "",
+        route: Callable[[], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.route = route
         self.timeout = timeout
         self._query = f"?{urlencode({'token': token})}" if token else ""
         # Several gunicorn threads of one process may call Rasa at once.
@@ -74,10 +86,11 @@ class RasaClient:
 
     def _request(self, method: str, path: str, payload: dict[str, Any] | None, timeout: float) -> Any:
         """Send a request and return the decoded JSON answer; raises `RasaUnavailable`."""
+        base_url = self.route().rstrip("/") if self.route is not None else self.base_url
         try:
             response = self.http.request(
                 method,
-                f"{self.base_url}{path}{self._query}",
+                f"{base_url}{path}{self._query}",
                 body=json.dumps(payload).encode() if payload is not None else None,
                 headers={"Content-Type": "application/json"} if payload is not None else None,
                 timeout=timeout,
@@ -131,13 +144,34 @@ class RasaClient:
         (`POST /conversations/<id>/tracker/events`); raises `RasaUnavailable`."""
         self._post(f"/conversations/{sender_id}/tracker/events", {"event": event})
 
+    def status(self) -> dict[str, Any]:
+        """Rasa's `/status` (`model_file`, `model_id`, ...); raises `RasaUnavailable`."""
+        status = self._request("GET", "/status", None, min(self.timeout, 2.0))
+        return status if isinstance(status, dict) else {}
+
     def healthy(self) -> bool:
         """True when Rasa answers `/status` with a loaded model."""
         try:
-            status = self._request("GET", "/status", None, min(self.timeout, 2.0))
+            return bool(self.status().get("model_file"))
         except RasaUnavailable:
             return False
-        return isinstance(status, dict) and bool(status.get("model_file"))
+
+    def load_model(self, model_file: str, timeout: float) -> None:
+        """Replace the model with `model_file` (`PUT /model`; a path Rasa's server can read) and wait up to
+        `timeout` for it; raises `RasaUnavailable`. Rasa answers nothing else while it loads
+        (RasaHQ/rasa#3910): only ever call this on a slot that is not answering debtors."""
+        try:
+            response = self.http.request(
+                "PUT",
+                f"{self.base_url}/model{self._query}",
+                body=json.dumps({"model_file": model_file}).encode(),
+                headers={"Content-Type": "application/json"},
+                timeout=timeout,
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise RasaUnavailable(f"Rasa did not load the model: {type(error).__name__}") from None
+        if response.status != 204:
+            raise RasaUnavailable(f"Rasa refused the model (HTTP {response.status})")
 
 
 def _join_images(messages: list[BotMessage]) -> list[BotMessage]:

@@ -95,9 +95,12 @@ def server_environment(settings: Settings) -> dict[str, str]:
     return {**rasa_environment(), "RASA_AUTH_TOKEN": settings.rasa_auth_token}
 
 
-def server_command(settings: Settings, model: Path, endpoints: Path, credentials: Path) -> list[str]:
-    """The `rasa run` command line serving `model` with the HTTP API on `settings.rasa_host`:`rasa_port`,
-    started through `rasa_extensions.launch` (run it with `server_environment()`)."""
+def server_command(
+    settings: Settings, model: Path, endpoints: Path, credentials: Path, port: int | None = None
+) -> list[str]:
+    """The `rasa run` command line serving `model` with the HTTP API on `settings.rasa_host`:`port`
+    (`rasa_port` by default; the green slot's is `rasa_green_port`), started through
+    `rasa_extensions.launch` (run it with `server_environment()`)."""
     return [
         str(settings.rasa_bin.with_name("python")),  # the interpreter of Rasa's environment
         "-m", "rasa_extensions.launch",
@@ -108,5 +111,5 @@ def server_command(settings: Settings, model: Path, endpoints: Path, credentials
         "--credentials", str(credentials),
         # The API can retrain and replace the model: loopback unless RASA_HOST opts in to a private network.
         "--interface", settings.rasa_host,
-        "--port", str(settings.rasa_port),
+        "--port", str(port or settings.rasa_port),
     ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""`regua up` (the end of `make run`) brings all four Procfile processes up healthy and stops them all."""
+"""`regua up` (the end of `make run`) brings every Procfile process (both Rasa slots too) up healthy and
+stops them all."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ stored candidate, and a supervisor's override (roles, reason, audit)."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from bot.db import Database
 from bot.models import AuditLog, CandidateStatus, NluModel, User, UserRole, utcnow
 from bot.nlu_ops import gate
 from bot.people.roles import NotAllowed, Permission, can
+from tests.unit.conftest import run
 from tests.unit.console_people import make_user
 
 
@@ -162,3 +164,14 @@ def test_ops_cannot_override_and_a_passing_candidate_needs_no_override(db: Datab
             gate.override(s, name, admin, "quero liberar este modelo")
         with pytest.raises(gate.GateError, match="não encontrado"):
             gate.verdict(s, "regua-nenhum.tar.gz")
+
+
+def test_regua_nlu_promote_refuses_a_candidate_the_gate_refused_and_says_why(
+    cli_env: Path, db: Database, tmp_path: Path
+) -> None:
+    model_file = _ready(db, _with(candidate__intents__parar__recall=0.5))
+    refused = run("nlu", "promote", str(tmp_path / model_file))
+    assert refused.exit_code != 0
+    assert "portão de qualidade recusou" in refused.output and "parar" in refused.output
+    unknown = run("nlu", "promote", str(tmp_path / "regua-unknown.tar.gz"))
+    assert unknown.exit_code != 0 and "não encontrado" in unknown.output
