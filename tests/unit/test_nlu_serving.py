@@ -225,7 +225,7 @@ def test_ops_see_which_model_answers_its_history_and_a_rollback_to_the_spare_slo
     client = app.test_client()
     log_in(client, "ops@regua.example")
     html = client.get("/console/nlu/servindo/").get_data(as_text=True)
-    assert 'data-testid="nav-nlu-models"' in html
+    assert 'data-testid="nav-nlu-serving"' in html
     assert re.search(r'data-testid="nlu-active-model">b\.tar\.gz<', html)
     assert "O Rasa blue não ficou pronto" in html and "O modelo em uso não mudou" in html
     assert "Voltar para a.tar.gz" in html  # blue still runs it: an instant rollback
