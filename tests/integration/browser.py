@@ -71,9 +71,18 @@ def new_page(browser: Browser, viewport: dict[str, int] = LAPTOP, *, timeout_ms:
     return context.new_page()
 
 
-def logged_in(browser: Browser, web_url: str, email: str, password: str, *, timeout_ms: int = 15_000) -> Page:
-    """A new laptop-sized page (Brazilian locale and time) of `email` logged in to the console's queue."""
-    page = new_page(browser, timeout_ms=timeout_ms)
+def logged_in(
+    browser: Browser,
+    web_url: str,
+    email: str,
+    password: str,
+    *,
+    viewport: dict[str, int] = LAPTOP,
+    timeout_ms: int = 15_000,
+) -> Page:
+    """A new page (laptop-sized unless `viewport` says otherwise; Brazilian locale and time) of `email`
+    logged in to the console's queue."""
+    page = new_page(browser, viewport, timeout_ms=timeout_ms)
     page.goto(f"{web_url}/")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Senha").fill(password)

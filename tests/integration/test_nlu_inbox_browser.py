@@ -21,7 +21,7 @@ from bot.models import Conversation, MessagePrediction, NluVerdict, UserRole
 from bot.nlu_ops import inbox
 from bot.people import accounts
 from bot.redaction import mask_message
-from tests.integration.browser import PHONE, keep_screenshot, new_page
+from tests.integration.browser import PHONE, keep_screenshot, logged_in
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
@@ -30,13 +30,7 @@ PASSWORD = "correto-cavalo-bateria-grampo"
 
 
 def _logged_in(browser: Browser, stack: Stack, email: str) -> Page:
-    page = new_page(browser, PHONE)
-    page.goto(f"{stack.web_url}/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Senha").fill(PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page).to_have_url(f"{stack.web_url}/console/")
-    return page
+    return logged_in(browser, stack.web_url, email, PASSWORD, viewport=PHONE)
 
 
 def test_an_agent_flags_a_message_and_ops_relabel_it_on_a_phone(
