@@ -35,8 +35,10 @@ def private_dirs(
 
 
 def test_a_tiny_candidate_trains_off_the_serving_path_and_is_judged_against_the_current_model(
-    db: Database, private_dirs: tuple[Path, Path]
+    migrated_database: Database, private_dirs: tuple[Path, Path]
 ) -> None:
+    # Not the `db` fixture: it empties every table, under the stack other modules of this package run.
+    db = migrated_database
     candidates_dir, config = private_dirs
     current = changes.current_model(training.PROJECT_ROOT / "models")
     if current is None:
