@@ -14,7 +14,7 @@ import pytest
 from bot.config import get_settings
 from bot.db import Database
 from bot.models import CandidateStatus, NluModel
-from bot.nlu_ops import candidates, changes, gate, trainer
+from bot.nlu_ops import candidates, gate, trainer
 from bot.rasa import training
 
 
@@ -35,14 +35,12 @@ def private_dirs(
 
 
 def test_a_tiny_candidate_trains_off_the_serving_path_and_is_judged_against_the_current_model(
-    migrated_database: Database, private_dirs: tuple[Path, Path]
+    migrated_database: Database, private_dirs: tuple[Path, Path], rasa_model: Path
 ) -> None:
     # Not the `db` fixture: it empties every table, under the stack other modules of this package run.
     db = migrated_database
     candidates_dir, config = private_dirs
-    current = changes.current_model(training.PROJECT_ROOT / "models")
-    if current is None:
-        pytest.skip("no served model to compare with (run `regua nlu train` once)")
+    current = rasa_model  # the stack's served model (trained by the fixture when missing): never a skip
     served = {p.name: p.stat().st_mtime for p in current.parent.glob("regua-*")}
     with db.session() as s:
         candidate_id = candidates.start(s, None, via="cli").id
