@@ -95,6 +95,9 @@ def promote(
         _wait_serving(client, held.target, path.name, started + load_timeout)
         _warm(client, held.target)
         state.switch(database, held)
+        # Return once every process routes turns to the new slot (routes are at most ROUTE_TTL old), so
+        # the caller's next message is read by the model it just chose.
+        time.sleep(routing.ROUTE_TTL)
     except SwapFailed as failure:
         state.abandon(database, held, str(failure))
         raise
