@@ -22,6 +22,7 @@ from bot.conversation import claiming, inbound, leases, loop
 from bot.conversation.abuse import InboundRateLimiter
 from bot.conversation.spool import Spool
 from bot.delivery.outgoing import Outgoing
+from bot.observability.instruments import instruments
 from bot.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,21 @@ def receive(
 ) -> Received:
     """Save `message` (parsed from Twilio's `form`) and answer it within `INLINE_BUDGET_SECONDS`; what
     waits goes to the workers. With `hold`, the replies come back in `Received.replies` for the TwiML
-    response instead of being sent. `limiter` and `spool` are the web process's (webhooks.extensions)."""
+    response instead of being sent. `limiter` and `spool` are the web process's (webhooks.extensions).
+    Each message is counted by channel and outcome (`regua_messages_total{direction="in"}`)."""
+    received = _receive(services, message, form, limiter, spool, hold)
+    instruments().messages.labels("in", message.sender.channel, received.outcome.value).inc()
+    return received
+
+
+def _receive(
+    services: Services,
+    message: inbound.Inbound,
+    form: Mapping[str, str],
+    limiter: InboundRateLimiter,
+    spool: Spool,
+    hold: bool,
+) -> Received:
     received_at = time.time()
     deadline = time.monotonic() + INLINE_BUDGET_SECONDS
     allowed = limiter.allow(message.sender.canonical_e164)

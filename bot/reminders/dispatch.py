@@ -53,6 +53,7 @@ from bot.models import (
     as_utc,
     utcnow,
 )
+from bot.observability.instruments import instruments
 from bot.owner_ids import new_owner_id
 from bot.reminders import claiming, composing, outbox_rows, rechecks
 from bot.reminders.claiming import BATCH_SIZE, claim, pending_count
@@ -278,7 +279,20 @@ def dispatch_batch(
         while_waiting=while_waiting,
     )
     sending.deliver(database, sender, claimed, parallel=parallel)
+    _count(stats)
     return stats
+
+
+# What `regua_reminders_dispatched_total{outcome}` counts of a batch (outbox rows): its rate is the
+# dispatch rate.
+_OUTCOMES = ("sent", "skipped", "deferred", "retried", "fell_back", "failed")
+
+
+def _count(stats: DispatchStats) -> None:
+    counter = instruments().reminders_dispatched
+    for outcome in _OUTCOMES:
+        if getattr(stats, outcome):
+            counter.labels(outcome).inc(getattr(stats, outcome))
 
 
 def on_delivery_failure(session: Session, message: Message) -> bool:
