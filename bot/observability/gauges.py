@@ -134,8 +134,8 @@ class ScrapeGauges(Collector):
 def _outbox_gauges(outbox: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
     backlog = GaugeMetricFamily(
         "regua_outbox_backlog",
-        "Reminder outbox rows due and not sent, by status (pending: waiting for a dispatcher; sending: "
-        "claimed, or waiting for a retry).",
+        "Reminder outbox rows due and not sent, by status (pending: waiting for a dispatcher or a retry "
+        "time; sending: claimed by a dispatcher).",
         labels=["status"],
     )
     for status, count in outbox["counts"].items():

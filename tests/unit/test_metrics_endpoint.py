@@ -4,6 +4,9 @@ mode), so each test compares a value before and after."""
 
 from __future__ import annotations
 
+import json
+import re
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +16,7 @@ import urllib3
 from flask import Flask
 
 from bot.channels import PermanentSendError
-from bot.config import Settings, override
+from bot.config import PROJECT_ROOT, Settings, override
 from bot.db import Database
 from bot.localtime import local_date
 from bot.models import OutboxEntry, OutboxStatus, utcnow
@@ -102,10 +105,15 @@ def test_every_documented_metric_is_exposed_and_the_database_and_redis_are_repor
     assert 'regua_queue_jobs{queue="reminders",state="queued"} 0.0' in text
 
 
-def test_documentation_describes_every_metric() -> None:
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "observability.md").read_text(encoding="utf-8")
+def test_documentation_describes_every_metric_and_the_grafana_dashboard_uses_only_those() -> None:
+    docs = PROJECT_ROOT / "docs"
+    described = (docs / "observability.md").read_text(encoding="utf-8")
     for name in METRIC_NAMES:
-        assert f"`{name}`" in docs, name
+        assert f"`{name}`" in described, name
+    dashboard = json.loads((docs / "grafana-regua.json").read_text(encoding="utf-8"))
+    queries = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {re.sub(r"_bucket$", "", n) for q in queries for n in re.findall(r"regua_\w+", q)}
+    assert used == set(METRIC_NAMES)  # every metric has a panel, and no panel queries a name we lack
 
 
 def test_an_inbound_webhook_moves_the_latency_histogram_and_the_messages_received(
@@ -222,17 +230,26 @@ def test_a_hung_reading_is_reported_failed_within_the_wait_and_run_once_at_a_tim
 
 def test_a_reading_is_served_from_cache_until_it_is_older_than_its_ttl() -> None:
     now = [0.0]
-    reads = iter(range(1, 100))
-    reading = BackgroundReading(lambda: next(reads), ttl=10.0, max_age=30.0, wait=1.0, clock=lambda: now[0])
+    reads: list[int] = []
+    second_may_finish = threading.Event()
+
+    def read() -> int:
+        reads.append(len(reads) + 1)
+        if len(reads) > 1:
+            second_may_finish.wait(5)
+        return len(reads)
+
+    reading = BackgroundReading(read, ttl=10.0, max_age=30.0, wait=1.0, clock=lambda: now[0])
     assert reading.get() == 1
     now[0] = 9.0
-    assert reading.get() == 1
+    assert reading.get() == 1 and reads == [1]  # fresh: not read again
     now[0] = 11.0
-    first = reading.get()  # stale but servable: answered at once, refreshed in the background
-    deadline = time.monotonic() + 2
+    assert reading.get() == 1  # stale but servable: answered at once while the refresh runs
+    second_may_finish.set()
+    deadline = time.monotonic() + 5
     while reading.get() == 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert first == 1 and reading.get() == 2
+    assert reading.get() == 2 and reads == [1, 2]
 
 
 def test_error_code_labels_stay_bounded() -> None:
