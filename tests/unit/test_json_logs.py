@@ -7,12 +7,16 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from gunicorn.config import Config
 
-from bot.config import ConfigError, Settings, load_settings, override
+from bot.config import ConfigError, Settings, get_settings, load_settings, override
 from bot.logging_setup import configure_logging
 from tests.unit.test_production_config import PLACEHOLDER, production
+from webhooks.access_log import MaskedLogger
 
 
 @pytest.fixture
@@ -74,3 +78,28 @@ def test_production_refuses_a_placeholder_metrics_token() -> None:
     with pytest.raises(ConfigError, match=r"^METRICS_TOKEN"):
         production(METRICS_TOKEN=PLACEHOLDER)
     assert production(METRICS_TOKEN="Rk2Vn8Qx4Lp7Wz3Tb6Yc9Hd5Jf1Gs0Ma").metrics_token
+
+
+def test_gunicorns_access_log_is_json_too_with_tokens_masked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    get_settings.cache_clear()
+    try:
+        cfg = Config()
+        cfg.set("accesslog", "-")
+        logger = MaskedLogger(cfg)
+    finally:
+        get_settings.cache_clear()
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/p/Zr8pT2kQ_payment-token",
+        "PATH_INFO": "/p/Zr8pT2kQ_payment-token",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "203.0.113.9",
+    }
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+    logger.access(response, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=3))
+    entry = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert entry["logger"] == "gunicorn.access" and "GET /p/*** HTTP/1.1" in entry["message"]
