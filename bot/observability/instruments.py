@@ -19,10 +19,10 @@ number, an id or a message.
 from __future__ import annotations
 
 import fcntl
-import functools
 import logging
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,13 +57,17 @@ class Instruments:
     reminders_dispatched: Counter
 
 
+_BUILT: dict[str, Instruments] = {}
+_BUILD_LOCK = threading.Lock()
+
+
 def enable_multiprocess(directory: Path) -> bool:
     """Count in files under `directory`, shared with the stack's other processes. Call it at the start of
     a long-running process, before anything is recorded; False (and a warning) when the instruments were
     already built in memory."""
     if multiprocess_dir() == str(directory):  # a second app in the same process
         return True
-    if instruments.cache_info().currsize:
+    if "instruments" in _BUILT:
         log.warning("metrics already recorded in memory; multiprocess mode not enabled")
         return False
     directory.mkdir(parents=True, exist_ok=True)
@@ -111,10 +115,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@functools.cache
 def instruments() -> Instruments:
-    """This process's instruments, built on first use."""
-    registry = REGISTRY
+    """This process's instruments, built on first use (once, even when threads ask at the same time: a
+    second build would register every name twice)."""
+    built = _BUILT.get("instruments")
+    if built is None:
+        with _BUILD_LOCK:
+            built = _BUILT.get("instruments") or _BUILT.setdefault("instruments", _build(REGISTRY))
+    return built
+
+
+def _build(registry: CollectorRegistry) -> Instruments:
     return Instruments(
         http_latency=Histogram(
             "regua_http_request_duration_seconds",

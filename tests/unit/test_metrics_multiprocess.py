@@ -11,6 +11,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import PROJECT_ROOT
+from bot.observability import instruments
 
 COUNT = """
 import sys
@@ -60,3 +61,10 @@ def test_counts_of_every_process_are_summed_and_kept_until_the_whole_stack_resta
         running.communicate("\n", timeout=60)
     # Nobody who wrote to the directory is running any more: the next process to start empties it.
     assert answered(directory) == 0.0
+
+
+def test_a_process_that_already_counted_in_memory_stays_in_memory(tmp_path: Path) -> None:
+    instruments.instruments().messages.labels("in", "sms", "answered").inc(0)  # built in memory
+    assert instruments.enable_multiprocess(tmp_path / "prometheus") is False
+    assert instruments.multiprocess_dir() is None
+    assert not list((tmp_path / "prometheus").glob("*.db"))
