@@ -32,7 +32,7 @@ from bot.redaction import mask_message
 from tests.conftest import People
 from tests.unit.conftest import FakePool, FakeRasa, FakeSender, post_message
 from tests.unit.console_people import make_user
-from tests.unit.nlu_messages import conversation, predicted
+from tests.unit.nlu_messages import conversation, copy_nlu_data, predicted
 
 THRESHOLD = 0.6
 INTENTS = examples.intents()
@@ -314,12 +314,7 @@ def test_only_a_visible_inbound_message_can_be_flagged(db: Database) -> None:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A copy of the real nlu_data/ to write into."""
-    target = tmp_path / "nlu_data"
-    for path in training.DATA_DIR.rglob("*.yml"):
-        copy = target / path.relative_to(training.DATA_DIR)
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_bytes(path.read_bytes())
-    return target
+    return copy_nlu_data(tmp_path / "nlu_data")
 
 
 def test_labelled_examples_are_added_sorted_deduplicated_below_the_hand_written_ones(data_dir: Path) -> None:
@@ -402,7 +397,7 @@ def test_the_changes_since_the_model_are_the_examples_added_and_removed(
     model = tmp_path / "models" / "regua-0123456789ab.tar.gz"
     model.parent.mkdir()
     model.write_bytes(b"model")
-    assert changes.current_model(model.parent) == model
+    assert changes.newest_model(model.parent) == model
     assert not changes.since_model(model, data_dir).known  # trained before snapshots, on other data
     training.write_examples_snapshot(model, data_dir)
     assert changes.since_model(model, data_dir).empty
