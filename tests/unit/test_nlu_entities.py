@@ -152,7 +152,7 @@ def test_a_refused_annotation_decides_none_of_the_messages(db: Database) -> None
     with db.session() as s:
         assert review.relabel(s, [first, second], "ja_paguei", ops, intents=intents, marks=marks) == 2
     with db.session() as s:
-        stored = dict(s.execute(select(MessagePrediction.id, MessagePrediction.annotations)).tuples().all())
+        stored = dict(s.execute(select(MessagePrediction.id, MessagePrediction.annotations)).all())
     assert stored == {
         first: [{"entity": "data", "value": "dia 15"}],
         second: [{"entity": "data", "value": "DIA 15"}],
