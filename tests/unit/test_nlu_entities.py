@@ -12,12 +12,12 @@ from flask import Flask
 from sqlalchemy import select
 
 from bot.db import Database
-from bot.models import MessagePrediction, NluVerdict, User
+from bot.models import MessagePrediction, NluVerdict
 from bot.nlu_ops import annotations, examples, inbox, review
 from bot.nlu_ops.annotations import Annotation, AnnotationError
 from bot.rasa import training
 from tests.unit.conftest import run
-from tests.unit.console_people import form_field, log_in, make_user
+from tests.unit.console_people import detached_user, form_field, log_in, make_user
 from tests.unit.nlu_messages import conversation, copy_nlu_data, predicted
 
 ENTITIES = ("data", "parcelas", "valor")
@@ -89,18 +89,10 @@ def test_an_annotation_that_no_longer_fits_the_example_is_left_out_and_the_examp
 # ---- stored with the decision, written to the training data ------------------------------------------
 
 
-def _ops(db: Database) -> User:
-    make_user(db, "ops", "ops@regua.example")
-    with db.session() as s:
-        user = s.scalars(select(User).where(User.email == "ops@regua.example")).one()
-        s.expunge(user)
-        return user
-
-
 def test_a_decision_with_annotations_is_stored_and_exported_in_rasa_syntax_sorted_and_stable(
     db: Database, tmp_path: Path
 ) -> None:
-    ops = _ops(db)
+    ops = detached_user(db, "ops", "ops@regua.example")
     c = conversation(db)
     _, first = predicted(db, c, "Paguei R$ 80,00 dia 15", "ja_paguei", 0.3)
     _, second = predicted(db, c, "paguei R$ 12,50 dia 15!", "ja_paguei", 0.35)
@@ -135,7 +127,7 @@ def test_a_decision_with_annotations_is_stored_and_exported_in_rasa_syntax_sorte
 
 
 def test_a_refused_annotation_decides_none_of_the_messages(db: Database) -> None:
-    ops = _ops(db)
+    ops = detached_user(db, "ops", "ops@regua.example")
     c = conversation(db)
     _, first = predicted(db, c, "paguei dia 15", "ja_paguei", 0.3)
     _, second = predicted(db, c, "Paguei no DIA 15", "ja_paguei", 0.3)

@@ -18,15 +18,16 @@ from sqlalchemy import select
 from bot import health
 from bot.config import Settings, get_settings
 from bot.db import Database
-from bot.models import Channel, Conversation, ConversationState, DeploymentAction, NluModel, RasaSlot
+from bot.models import Conversation, ConversationState, DeploymentAction, NluModel, RasaSlot
 from bot.nlu_ops import candidates, changes, trainer
 from bot.nlu_serving import state
 from bot.rasa import client as rasa_client
 from bot.rasa import training
-from tests.conftest import PHONE, People
+from tests.conftest import PHONE
 from tests.unit.candidate_env import CandidateEnv
 from tests.unit.conftest import FakePool, run
 from tests.unit.console_people import make_user
+from tests.unit.nlu_messages import conversation
 
 PROMOTE = DeploymentAction.PROMOTE
 
@@ -84,21 +85,14 @@ def test_regua_health_says_which_slot_answers_debtors_and_which_is_the_spare(
 
 
 def test_handoff_release_tells_the_rasa_slot_answering_debtors(
-    cli_env: Path, db: Database, people: People, monkeypatch: pytest.MonkeyPatch
+    cli_env: Path, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pool = FakePool(body={})
     monkeypatch.setattr(rasa_client.urllib3, "PoolManager", lambda **_: pool)
     _green_answers(db)
-    with db.session() as s:
-        conversation = Conversation(
-            channel=Channel.WHATSAPP,
-            address=PHONE,
-            debtor_id=people.debtor_id,
-            state=ConversationState.WAITING_AGENT,
-        )
-        s.add(conversation)
-        s.flush()
-        conversation_id = conversation.id
+    conversation_id = conversation(db, PHONE)
+    with db.session() as s:  # the debtor asked for a person
+        s.get_one(Conversation, conversation_id).state = ConversationState.WAITING_AGENT
     make_user(db, "agent", "ana@regua.example", "Ana Souza")
     user = ("--user", "ana@regua.example")
     assert run("handoff", "take", str(conversation_id), *user).exit_code == 0
