@@ -9,10 +9,21 @@ import enum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.analytics import reactions
 from bot.analytics.contacts import contacts, scoped
 from bot.analytics.costs import costs
 from bot.analytics.outcomes import outcomes
+from bot.analytics.reactions import (
+    agreed,
+    copied,
+    delivered,
+    handed_off,
+    opted_out,
+    page_opened,
+    paid,
+    promised,
+    read,
+    replied,
+)
 from bot.analytics.results import CollectionMetrics, Rate, Slice
 from bot.analytics.scope import UNSET, Prices, Scope
 from bot.analytics.sql import count_where
@@ -34,18 +45,18 @@ def collection_metrics(session: Session, scope: Scope, prices: Prices) -> Collec
     c = contacts(scope)
     response, attribution = scope.windows.response_seconds, scope.windows.attribution_seconds
     flags = {
-        "delivered": reactions.delivered(Message),
-        "read": reactions.read(Message),
-        "replied": reactions.replied(c.c, response),
-        "opened": reactions.page_opened(c.c, attribution),
-        "pix": reactions.copied(c.c, PageEvent.PIX_COPIED, attribution),
-        "line": reactions.copied(c.c, PageEvent.LINE_COPIED, attribution),
-        "promised": reactions.promised(c.c, attribution),
-        "agreed": reactions.agreed(c.c, attribution),
-        "paid": reactions.paid(c.c, attribution),
-        "opted_out": reactions.opted_out(c.c, response),
-        "complained": reactions.handed_off(c.c, response, complaints_only=True),
-        "handed_off": reactions.handed_off(c.c, response),
+        "delivered": delivered(Message),
+        "read": read(Message),
+        "replied": replied(c.c, response),
+        "opened": page_opened(c.c, attribution),
+        "pix": copied(c.c, PageEvent.PIX_COPIED, attribution),
+        "line": copied(c.c, PageEvent.LINE_COPIED, attribution),
+        "promised": promised(c.c, attribution),
+        "agreed": agreed(c.c, attribution),
+        "paid": paid(c.c, attribution),
+        "opted_out": opted_out(c.c, response),
+        "complained": handed_off(c.c, response, complaints_only=True),
+        "handed_off": handed_off(c.c, response),
     }
     stmt = select(
         func.count().label("contacts"),
