@@ -49,13 +49,19 @@ def scoped(scope: Scope) -> Select[Any]:
             OutboxEntry.sent_at < scope.period.end,
         )
     )
-    for column, value in (
+    return narrowed(
+        stmt,
         (OutboxEntry.creditor_id, filters.creditor_id),
         (OutboxEntry.step_id, filters.step_id),
         (OutboxEntry.channel, filters.channel),
         (OutboxEntry.variant, filters.variant),
         (Debtor.segment, filters.segment),
-    ):
+    )
+
+
+def narrowed(stmt: Select[Any], *conditions: tuple[Any, object]) -> Select[Any]:
+    """`stmt` with each (column, filter value): None leaves it out, `UNSET` keeps rows without a value."""
+    for column, value in conditions:
         if value == UNSET:
             stmt = stmt.where(column.is_(None))
         elif value is not None:

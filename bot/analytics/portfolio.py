@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.analytics.contacts import is_contact
+from bot.analytics.contacts import is_contact, narrowed
 from bot.analytics.results import BucketRates
-from bot.analytics.scope import UNSET, Filters, Period
+from bot.analytics.scope import Filters, Period
 from bot.analytics.sql import count_where
 from bot.models import Agreement, Debtor, Invoice, InvoiceStatus, OutboxEntry, agreement_invoices
 
@@ -58,16 +58,12 @@ def _reminded(period: Period, filters: Filters) -> ColumnElement[bool]:
         OutboxEntry.sent_at >= period.start,
         OutboxEntry.sent_at < period.end,
     )
-    for column, value in (
+    return narrowed(
+        stmt,
         (OutboxEntry.step_id, filters.step_id),
         (OutboxEntry.channel, filters.channel),
         (OutboxEntry.variant, filters.variant),
-    ):
-        if value == UNSET:
-            stmt = stmt.where(column.is_(None))
-        elif value is not None:
-            stmt = stmt.where(column == value)
-    return stmt.exists()
+    ).exists()
 
 
 def bucket_rates(session: Session, period: Period, filters: Filters | None = None) -> list[BucketRates]:
@@ -94,12 +90,9 @@ def bucket_rates(session: Session, period: Period, filters: Filters | None = Non
             ~_in_agreement_before(period.start),
         )
     )
-    if filters.creditor_id is not None:
-        population = population.where(Invoice.creditor_id == filters.creditor_id)
-    if filters.segment == UNSET:
-        population = population.where(Debtor.segment.is_(None))
-    elif filters.segment is not None:
-        population = population.where(Debtor.segment == filters.segment)
+    population = narrowed(
+        population, (Invoice.creditor_id, filters.creditor_id), (Debtor.segment, filters.segment)
+    )
     if any(v is not None for v in (filters.step_id, filters.channel, filters.variant)):
         population = population.where(_reminded(period, filters))
     rows = population.subquery()

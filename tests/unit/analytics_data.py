@@ -198,29 +198,16 @@ def build(db: Database) -> DataSet:
 
         s.add_all(
             [
-                Payment(
-                    provider="pix",
-                    external_id="p1",
-                    creditor_id=a.id,
-                    invoice_id=i1.id,
-                    amount_cents=10000,
-                    paid_at=at(7, 12, 10),
-                ),
-                Payment(
-                    provider="pix",
-                    external_id="p2",
-                    creditor_id=a.id,
-                    invoice_id=i2.id,
-                    amount_cents=20000,
-                    paid_at=at(10, 15),
-                ),
-                Payment(
-                    provider="pix",
-                    external_id="p3",
-                    creditor_id=b.id,
-                    invoice_id=i5.id,
-                    amount_cents=8000,
-                    paid_at=at(4, 12),
+                *(
+                    Payment(
+                        provider="pix",
+                        external_id=ref,
+                        creditor_id=inv.creditor_id,
+                        invoice_id=inv.id,
+                        amount_cents=inv.amount_cents,
+                        paid_at=inv.paid_at,
+                    )
+                    for ref, inv in (("p1", i1), ("p2", i2), ("p3", i5))
                 ),
                 PaymentPromise(
                     debtor_id=d2.id,

@@ -64,6 +64,28 @@ def summary(m: CollectionMetrics) -> dict[str, Any]:
     }
 
 
+# c3 and c4: the SMS contacts, which are also the contacts without a variant.
+C3_AND_C4 = {
+    "contacts": 2,
+    "messages": 2,
+    "delivery": (2, 2),
+    "read": (0, 2),
+    "response": (2, 2),
+    "page_opened": (0, 2),
+    "pix_copied": (0, 2),
+    "line_copied": (0, 2),
+    "promise_to_pay": (0, 2),
+    "promise_kept": (0, 0),
+    "agreement": (1, 2),
+    "broken_agreement": (1, 1),
+    "collection": (0, 2),
+    "recovered_cents": 0,
+    "opt_out": (1, 2),
+    "complaint": (1, 2),
+    "handoff": (2, 2),
+    "costs": (3, 0, 22, 0),
+}
+
 EVERY_CONTACT = {
     "contacts": 6,
     "messages": 6,
@@ -185,26 +207,7 @@ BY_DIMENSION = {
     Dimension.CHANNEL: [
         (
             "sms",
-            {
-                "contacts": 2,
-                "messages": 2,
-                "delivery": (2, 2),
-                "read": (0, 2),
-                "response": (2, 2),
-                "page_opened": (0, 2),
-                "pix_copied": (0, 2),
-                "line_copied": (0, 2),
-                "promise_to_pay": (0, 2),
-                "promise_kept": (0, 0),
-                "agreement": (1, 2),
-                "broken_agreement": (1, 1),
-                "collection": (0, 2),
-                "recovered_cents": 0,
-                "opt_out": (1, 2),
-                "complaint": (1, 2),
-                "handoff": (2, 2),
-                "costs": (3, 0, 22, 0),
-            },
+            C3_AND_C4,
         ),
         (
             "whatsapp",
@@ -279,26 +282,7 @@ BY_DIMENSION = {
         ),
         (
             None,
-            {
-                "contacts": 2,
-                "messages": 2,
-                "delivery": (2, 2),
-                "read": (0, 2),
-                "response": (2, 2),
-                "page_opened": (0, 2),
-                "pix_copied": (0, 2),
-                "line_copied": (0, 2),
-                "promise_to_pay": (0, 2),
-                "promise_kept": (0, 0),
-                "agreement": (1, 2),
-                "broken_agreement": (1, 1),
-                "collection": (0, 2),
-                "recovered_cents": 0,
-                "opt_out": (1, 2),
-                "complaint": (1, 2),
-                "handoff": (2, 2),
-                "costs": (3, 0, 22, 0),
-            },
+            C3_AND_C4,
         ),
     ],
     Dimension.SEGMENT: [
