@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, String, cast, or_, select
 from sqlalchemy.orm import aliased
 
 from bot.analytics.sql import within
-from bot.conversation.handoff import PRIORITY_REASONS
+from bot.conversation.handoff import HANDOFF_REQUESTED, PRIORITY_REASONS
 from bot.models import (
     Agreement,
     AuditLog,
@@ -32,8 +32,6 @@ from bot.models import (
     PaymentPageEvent,
     PaymentPromise,
 )
-
-HANDOFF_ACTION = "conversation.handoff_requested"
 
 
 def delivered(message: Any) -> ColumnElement[bool]:
@@ -159,7 +157,7 @@ def handed_off(c: Any, seconds: int, *, complaints_only: bool = False) -> Column
         select(AuditLog.id)
         .join(Conversation, AuditLog.entity_id == cast(Conversation.id, String))
         .where(
-            AuditLog.action == HANDOFF_ACTION,
+            AuditLog.action == HANDOFF_REQUESTED,
             AuditLog.entity_type == "conversation",
             Conversation.debtor_id == c.debtor_id,
             within(AuditLog.created_at, c.sent_at, seconds),

@@ -24,6 +24,19 @@ from bot.analytics import (
 )
 from bot.config import ConfigError, load_settings
 from bot.db import Database
+from bot.models import (
+    Agreement,
+    Conversation,
+    Creditor,
+    Debtor,
+    Direction,
+    Instalment,
+    Message,
+    OutboxEntry,
+    Payment,
+    PaymentLink,
+    PaymentLinkView,
+)
 from tests.unit import analytics_data
 
 PRICES = Prices(sms_per_segment=Decimal("0.0735"), whatsapp_per_conversation=Decimal("0.04"))
@@ -446,3 +459,48 @@ def test_the_prices_come_from_the_settings_and_a_bad_price_fails_loudly() -> Non
         load_settings({"WHATSAPP_PRICE_PER_CONVERSATION": "cinco centavos"})
     with pytest.raises(ConfigError, match="WHATSAPP_PRICE_PER_CONVERSATION"):
         load_settings({"WHATSAPP_PRICE_PER_CONVERSATION": "-1"})
+
+
+def test_an_instalment_reminder_counts_its_page_its_payment_and_the_amount_paid(db: Database) -> None:
+    at = analytics_data.at
+    with db.session() as s:
+        creditor = Creditor(legal_name="Loja A Ltda", cnpj="11111111000101", contact_channel="SAC A")
+        debtor = Debtor(name="Pessoa", cpf="00000000009", phone="+5511999990009")
+        s.add_all([creditor, debtor])
+        s.flush()
+        agreement = Agreement(creditor_id=creditor.id, debtor_id=debtor.id, debt_cents=9000, total_cents=9000)
+        s.add(agreement)
+        s.flush()
+        instalment = Instalment(
+            agreement_id=agreement.id, number=1, amount_cents=4500, due_date=date(2026, 3, 5),
+            status="paid", paid_at=at(6, 10),
+        )  # fmt: skip
+        conversation = Conversation(channel="sms", address=debtor.phone, debtor_id=debtor.id)
+        s.add_all([instalment, conversation])
+        s.flush()
+        message = Message(
+            conversation_id=conversation.id, direction=Direction.OUTBOUND, channel="sms", status="delivered",
+            segments=1, delivered_at=at(5, 12, 1),
+        )  # fmt: skip
+        link = PaymentLink(token="t-instalment", instalment_id=instalment.id, expires_at=at(30, 0, month=4))
+        s.add_all([message, link])
+        s.flush()
+        s.add_all(
+            [
+                OutboxEntry(
+                    instalment_id=instalment.id, debtor_id=debtor.id, creditor_id=creditor.id,
+                    cadence="padrao", step_id="parcela", send_on=date(2026, 3, 5), channel="sms",
+                    status="sent", message_id=message.id, sent_at=at(5, 12),
+                ),
+                PaymentLinkView(link_id=link.id, opened_at=at(6, 9)),
+                Payment(
+                    provider="pix", external_id="pi1", creditor_id=creditor.id, instalment_id=instalment.id,
+                    amount_cents=4500, paid_at=at(6, 10),
+                ),
+            ]
+        )  # fmt: skip
+        s.commit()
+        metrics = collection_metrics(s, Scope(MARCH), PRICES)
+    assert (metrics.contacts, metrics.delivery, metrics.page_opened) == (1, Rate(1, 1), Rate(1, 1))
+    assert (metrics.collection, metrics.recovered_cents) == (Rate(1, 1), 4500)
+    assert (metrics.costs.sms_segments, metrics.costs.sms_cents) == (1, 7)
