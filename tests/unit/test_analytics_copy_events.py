@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from bot.config import Settings
 from bot.db import Database
+from bot.logging_setup import mask_tokens
 from bot.models import Invoice, PageEvent, PaymentLink, PaymentPageEvent, utcnow
 from bot.payments import links
 from tests.conftest import People
@@ -92,3 +93,7 @@ def test_a_link_stops_recording_a_kind_after_the_cap(
         assert links.record_copy(s, token, PageEvent.LINE_COPIED)
     assert stored == [True] * links.MAX_COPY_EVENTS + [False]
     assert _events(db).count("pix_copied") == links.MAX_COPY_EVENTS
+
+
+def test_the_token_of_a_copy_event_never_reaches_a_log() -> None:
+    assert mask_tokens("POST /p/s3cr3t-token/copiado HTTP/1.1") == "POST /p/***/copiado HTTP/1.1"
