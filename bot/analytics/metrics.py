@@ -26,7 +26,7 @@ from bot.analytics.reactions import (
 )
 from bot.analytics.results import CollectionMetrics, Rate, Slice
 from bot.analytics.scope import UNSET, Prices, Scope
-from bot.analytics.sql import count_where
+from bot.analytics.sql import count_where, for_analytics
 from bot.models import Message, PageEvent
 
 
@@ -42,6 +42,7 @@ class Dimension(enum.StrEnum):
 
 def collection_metrics(session: Session, scope: Scope, prices: Prices) -> CollectionMetrics:
     """Every metric of `scope` (see docs/metrics.md); rates without data say "sem dados"."""
+    for_analytics(session)
     c = contacts(scope)
     response, attribution = scope.windows.response_seconds, scope.windows.attribution_seconds
     flags = {

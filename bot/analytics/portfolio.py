@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot.analytics.contacts import is_contact, narrowed
 from bot.analytics.results import BucketRates
 from bot.analytics.scope import Filters, Period
-from bot.analytics.sql import count_where
+from bot.analytics.sql import count_where, for_analytics
 from bot.models import Agreement, Debtor, Invoice, InvoiceStatus, OutboxEntry, agreement_invoices
 
 # (label, first day past due, last day past due or None).
@@ -72,6 +72,7 @@ def bucket_rates(session: Session, period: Period, filters: Filters | None = Non
     Filters by creditor and segment narrow the portfolio; filters by step, channel or variant keep the
     invoices that got such a reminder during the period.
     """
+    for_analytics(session)
     filters = filters or Filters()
     cured = and_(Invoice.paid_at.is_not(None), Invoice.paid_at < period.end)
     agreed = and_(~cured, _in_agreement_before(period.end))
