@@ -1,7 +1,7 @@
 """entities ops annotate in the NLU inbox (message_predictions.annotations: [{"entity", "value"}] on the
 masked text, written to the training data in Rasa's `[value](entity)` syntax)
 
-Revision ID: 0017_nlu_review_entities
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-07 01:00:00.000000
 """
@@ -13,9 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# A descriptive id rather than "0017": another change may add its own 0017 at the same time, and two
-# revisions with one id cannot both exist; whichever merges second chains after the other.
-revision: str = "0017_nlu_review_entities"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
