@@ -273,7 +273,7 @@ def _training_lock() -> Iterator[None]:
 
 
 def ensure_model(
-    force: bool = False, *, verbose: bool = False, keep: Collection[str | Path] | None = ()
+    force: bool = False, *, verbose: bool = False, keep: Collection[str | Path] | None = None
 ) -> Path:
     """The trained model for the current training data, training it first if it is missing.
 
@@ -281,7 +281,8 @@ def ensure_model(
     older `regua-*` files (models and their `.examples.json`) are removed, except those of the models in
     `keep` (paths or file names: what the serving state and the deployment history name, read by the
     caller with `bot.nlu_serving.state.referenced_models`, since a slot may run one and a rollback may
-    need any). `keep=None` (the caller could not read them) removes nothing. Returns the model's path.
+    need any). `keep=None` (the default: a caller that does not know them, such as a test session sharing
+    `models/` with a running stack) removes nothing. Returns the model's path.
     """
     target = model_path()
     with _training_lock():
