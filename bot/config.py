@@ -150,10 +150,10 @@ class Settings:
     # rotated by prepending a new one and dropping the old after MEDIA_URL_HOURS. Empty (development and
     # test only): one key derived from SECRET_KEY, see `media_keys`.
     media_signing_keys: tuple[str, ...] = field(default=(), repr=False)
-    # Web edge (issue 14 §5): who may read the deep readiness check `/health/ready` besides loopback
-    # callers (a monitor sending `Authorization: Bearer <HEALTH_TOKEN>`). None: loopback only.
+    # Web edge (issue 14 §5, 18 §4): who may read `/health/ready` and `/metrics` besides loopback callers
+    # (a monitor, Prometheus) sending `Authorization: Bearer <HEALTH_TOKEN or METRICS_TOKEN>`; None: loopback
+    # only.
     health_token: str | None = field(default=None, repr=False)
-    # Who may read `/metrics` besides loopback callers (Prometheus sending `Bearer <METRICS_TOKEN>`).
     metrics_token: str | None = field(default=None, repr=False)
     # Spool and Redis circuit breaker (issue 14 §4, bot/conversation/spool.py and bot/breaker.py): the web
     # process's
@@ -175,11 +175,6 @@ class Settings:
     def effective_database_url(self) -> str:
         """The database URL in use: `DATABASE_URL`, or the embedded SQLite file under `var_dir`."""
         return self.database_url or f"sqlite:///{self.var_dir / 'regua.db'}"
-
-    @property
-    def metrics_dir(self) -> Path:
-        """Where every process keeps its Prometheus counters (bot.observability.instruments)."""
-        return self.var_dir / "prometheus"
 
     @property
     def redis_socket(self) -> Path:

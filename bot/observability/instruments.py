@@ -85,10 +85,10 @@ def enable_multiprocess(directory: Path) -> bool:
 
 
 def enable_for(settings: Settings) -> None:
-    """A long-running process's start: multiprocess mode in `settings.metrics_dir`, except in tests (each
-    test process counts in memory, and reads its own counts)."""
+    """A long-running process's start: multiprocess mode in `<var>/prometheus`, except in tests (each test
+    process counts in memory, and reads its own counts)."""
     if settings.env != "test":
-        enable_multiprocess(settings.metrics_dir)
+        enable_multiprocess(settings.var_dir / "prometheus")
 
 
 def multiprocess_dir() -> str | None:
