@@ -111,7 +111,8 @@ Where the code lives
 --------------------
 This module is the public face: import from here. The code is split by responsibility:
 `cadence_model` (the dataclasses, placeholders), `cadence_schema` (loading and validation, the
-default cadence), `forbidden` (the forbidden phrasings) and `rendering` (filling texts, picking variants).
+default cadence) with `cadence_checker` (`CadenceError` and the checks every field shares), `forbidden`
+(the forbidden phrasings) and `rendering` (filling texts, picking variants and the holdout).
 """
 
 from bot.reminders.cadence_model import (
