@@ -53,14 +53,15 @@ def plan(baseline: str, mde: str, alpha: float, power: float, arms: int) -> None
         result = plan_sample(_share(baseline, "--baseline"), _share(mde, "--mde"), alpha, power, arms)
     except PlanError as error:
         fail(str(error))
+    effect, base = _number(result.minimum_effect * 100), _number(result.baseline * 100)
     click.echo(
-        f"Para detectar {_number(result.minimum_effect * 100)} p.p. sobre {_number(result.baseline * 100)} % "
-        f"(alfa {_number(alpha)}, poder {_number(power)}, {arms} braços): {result.per_arm} contatos por braço, "
-        f"{result.total} no total."
+        f"Para detectar {effect} p.p. sobre {base} % (alfa {_number(alpha)}, poder {_number(power)}, "
+        f"{arms} braços): {result.per_arm} contatos por braço, {result.total} no total."
     )
     if arms > 2:
+        per_comparison = _number(round(result.comparison_alpha, 4))
         click.echo(
-            f"Com {arms - 1} comparações contra o controle, cada uma usa alfa {_number(round(result.comparison_alpha, 4))} "
+            f"Com {arms - 1} comparações contra o controle, cada uma usa alfa {per_comparison} "
             "(Bonferroni, o caso mais exigente da correção de Holm aplicada no resultado)."
         )
     click.echo(f"Na régua, escreva na etapa: sample_size: {result.per_arm}")

@@ -6,7 +6,8 @@ layer the console's dashboard and `regua experiment` call:
 
 - `power`: `plan_sample(baseline, minimum_effect, alpha, power, arms) -> SamplePlan`, the contacts per arm
   needed before starting;
-- `readout`: `readout(session, creditor_id, step_id, period, ...) -> Readout`, each arm's collection rate
+- `readout`: `experiment_steps(session, creditor_id)`, the steps running one, and
+  `readout(session, creditor_id, step_id, period, ...) -> Readout`, each arm's collection rate
   (bot.analytics) with a Wilson interval, z-tests against the control with Holm's correction, or "ainda
   não há dados suficientes" and why;
 - `statistics`: the computations on counts (intervals, tests, the enough-data rule);
@@ -16,7 +17,7 @@ layer the console's dashboard and `regua experiment` call:
 """
 
 from bot.experiments.power import PlanError, SamplePlan, plan_sample
-from bot.experiments.readout import ExperimentError, matured, readout
+from bot.experiments.readout import ExperimentError, experiment_steps, matured, readout
 from bot.experiments.results import MESSAGE_ARM, NOT_ENOUGH_DATA, Arm, Comparison, Readout
 from bot.experiments.statistics import MIN_EACH
 from bot.experiments.winner import WINNER_DECLARED, declare_winner
@@ -33,6 +34,7 @@ __all__ = [
     "Readout",
     "SamplePlan",
     "declare_winner",
+    "experiment_steps",
     "matured",
     "plan_sample",
     "readout",

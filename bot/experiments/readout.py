@@ -39,6 +39,14 @@ def matured(period: Period, windows: Windows, today: date) -> Period | None:
     return Period(period.first_day, last) if last >= period.first_day else None
 
 
+def experiment_steps(session: Session, creditor_id: int) -> list[Step]:
+    """The steps of the creditor's cadence that run an experiment (variants or a holdout), in order."""
+    creditor = session.get(Creditor, creditor_id)
+    if creditor is None:
+        raise ExperimentError(f"credor {creditor_id} não encontrado")
+    return [step for step in cadence_for(creditor).steps if step.is_experiment]
+
+
 def _step_of(session: Session, creditor_id: int, step_id: str) -> Step | None:
     """The step in the creditor's cadence today (None once removed: its past data can still be read)."""
     creditor = session.get(Creditor, creditor_id)

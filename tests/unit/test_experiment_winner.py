@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import Database
-from bot.experiments import WINNER_DECLARED, ExperimentError, declare_winner
+from bot.experiments import WINNER_DECLARED, ExperimentError, declare_winner, experiment_steps
 from bot.models import AuditLog, Creditor
 from bot.reminders import cadence_schema
 from bot.reminders.cadence import DEFAULT_CADENCE_FILE, load_cadence
@@ -54,6 +54,16 @@ def test_the_winner_becomes_the_steps_only_content_and_is_audited(db: Database, 
         str(creditor_id),
     )
     assert audit.details == {"step": "depois", "variant": "b", "cadence": "teste", "had_holdout": 20}
+
+
+def test_the_steps_running_an_experiment_are_listed_until_a_winner_is_declared(
+    db: Database, creditor_id: int
+) -> None:
+    with db.session() as s:
+        assert [step.id for step in experiment_steps(s, creditor_id)] == ["depois"]
+        declare_winner(s, creditor_id, "depois", "a", actor="cli")
+    with db.session() as s:
+        assert experiment_steps(s, creditor_id) == []
 
 
 def test_a_step_with_only_a_holdout_keeps_its_message(db: Database, creditor_id: int) -> None:
