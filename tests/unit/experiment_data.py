@@ -36,11 +36,7 @@ steps:
 """
 
 
+
 def cpf(n: int) -> str:
-    """A valid CPF for test debtor `n`."""
-    base = f"{100000000 + n * 7919:09d}"
-    digits = [int(c) for c in base]
-    for length in (9, 10):
-        total = sum(d * w for d, w in zip(digits, range(length + 1, 1, -1), strict=False))
-        digits.append((total * 10) % 11 % 10)
-    return "".join(map(str, digits))
+    """A distinct CPF-shaped number for test debtor `n` (the models store it as given)."""
+    return f"{n:011d}"
