@@ -119,6 +119,29 @@ def test_a_holdout_debtor_gets_nothing_and_the_moment_is_recorded(
     assert {row.variant for row in rows} == {"a", "b", "holdout"}
 
 
+def test_a_debtor_keeps_its_arm_for_an_invoice_reminded_on_another_day(
+    db: Database, settings: Settings, experiment: dict[str, int]
+) -> None:
+    step = _step()
+    with db.session() as s:
+        debtors = [d for d in s.scalars(select(Debtor).order_by(Debtor.id)) if not in_holdout(step, d.id)][:6]
+        creditor = s.get_one(Creditor, experiment["creditor"])
+        for debtor in debtors:  # due a day later: its D+1 is on Saturday 12 December
+            s.add(Invoice(creditor=creditor, debtor=debtor, external_ref=f"L{debtor.id}", amount_cents=9000,
+                          due_date=DUE + timedelta(days=1)))  # fmt: skip
+        wanted = {d.id for d in debtors}
+    for day in (STEP_DAY, STEP_DAY + timedelta(days=1)):
+        _plan(db, day)
+        _dispatch(db, settings, FakeSender(), day)
+    arms: dict[int, set[str | None]] = {}
+    for row in _rows(db):
+        if row.debtor_id in wanted:
+            assert row.status == OutboxStatus.SENT
+            arms.setdefault(row.debtor_id, set()).add(row.variant)
+    assert len(arms) == 6 and all(len(variants) == 1 for variants in arms.values())
+    assert {v for variants in arms.values() for v in variants} <= {"a", "b"}
+
+
 def test_a_holdout_debtor_is_protected_by_every_rule_before_being_counted(
     db: Database, settings: Settings, experiment: dict[str, int]
 ) -> None:
