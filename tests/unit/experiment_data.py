@@ -36,7 +36,6 @@ steps:
 """
 
 
-
 def cpf(n: int) -> str:
     """A distinct CPF-shaped number for test debtor `n` (the models store it as given)."""
     return f"{n:011d}"
