@@ -109,6 +109,17 @@ def _promote(client: FlaskClient, candidate_id: int) -> int:
     return client.post(f"/console/nlu/modelos/{candidate_id}/promover", data=form).status_code
 
 
+def _ops_promoted(app: Flask, db: Database) -> FlaskClient:
+    """Ops (logged in: the client returned) asked for the promote of a passed candidate."""
+    make_user(db, "ops", "otto@regua.example")
+    state.record_slot_model(db, RasaSlot.BLUE, CURRENT)
+    candidate_id = _candidate(db, "regua-new.tar.gz")
+    client = app.test_client()
+    log_in(client, "otto@regua.example")
+    assert _promote(client, candidate_id) == 302
+    return client
+
+
 def test_ops_promote_a_passed_candidate_as_a_job_on_the_nlu_queue_and_a_second_click_is_refused(
     app: Flask, db: Database, settings: Settings, redis_conn: redis.Redis, slots: FakeSlots
 ) -> None:
@@ -186,12 +197,7 @@ def test_an_agent_cannot_promote_a_candidate(
 def test_a_swap_whose_load_fails_is_abandoned_and_the_page_says_why_while_the_model_in_use_stays(
     app: Flask, db: Database, settings: Settings, redis_conn: redis.Redis, slots: FakeSlots
 ) -> None:
-    make_user(db, "ops", "otto@regua.example")
-    state.record_slot_model(db, RasaSlot.BLUE, CURRENT)
-    candidate_id = _candidate(db, "regua-new.tar.gz")
-    client = app.test_client()
-    log_in(client, "otto@regua.example")
-    _promote(client, candidate_id)
+    client = _ops_promoted(app, db)
     slots.refuse = True
     assert jobs.run(settings, db, redis_conn, _queued(redis_conn)[0].args[0], load_timeout=5) is None
     row = _serving(db)
@@ -203,12 +209,7 @@ def test_a_swap_whose_load_fails_is_abandoned_and_the_page_says_why_while_the_mo
 def test_a_swap_job_whose_worker_was_killed_is_released_and_the_page_tells_the_truth(
     app: Flask, db: Database, redis_conn: redis.Redis, slots: FakeSlots
 ) -> None:
-    make_user(db, "ops", "otto@regua.example")
-    state.record_slot_model(db, RasaSlot.BLUE, CURRENT)
-    candidate_id = _candidate(db, "regua-new.tar.gz")
-    client = app.test_client()
-    log_in(client, "otto@regua.example")
-    _promote(client, candidate_id)
+    client = _ops_promoted(app, db)
     (job,) = _queued(redis_conn)
     token = job.args[0].token
     # The worker took the job and is alive: it renews its stage key.
