@@ -23,11 +23,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from bot.config import PROJECT_ROOT
 from bot.models import UserRole
+from bot.nlu_ops import review
 from bot.nlu_serving import state
 from bot.people import accounts
 from tests.candidate_rows import ready_candidate
 from tests.integration.browser import keep_screenshot, logged_in
-from tests.integration.conftest import Stack, green_slot
+from tests.integration.conftest import Stack, green_slot, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +74,17 @@ def _person(stack: Stack, role: UserRole, name: str) -> str:
     return email
 
 
+def _flagged(stack: Stack, email: str, texts: list[str]) -> None:
+    """A debtor writes `texts` through the signed webhook (the real Rasa reads them) and the person
+    `email` flags each one "o robô não entendeu", so the inbox has something to show."""
+    _, phone = new_debtor(stack.database)
+    message_ids = [say(stack, phone, text).message_id for text in texts]
+    with stack.database.session() as s:
+        person = accounts.active_user(s, email)
+        for message_id in message_ids:
+            review.flag(s, message_id, person)
+
+
 def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
     taken = tmp_path / name
     page.screenshot(path=str(taken), full_page=True)
@@ -82,15 +94,22 @@ def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
 def test_ops_read_the_candidates_and_a_refused_evaluation_and_a_supervisor_lets_it_through(
     stack: Stack, browser: Browser, models: Models, tmp_path: Path
 ) -> None:
+    supervisor_email = _person(stack, UserRole.SUPERVISOR, "Sara")
+    word = uuid.uuid4().hex[:6]  # this run's own inbox groups
+    texts = [f"me diz o total {word} com juros, cpf 123.456.789-09", f"e o boleto {word}?"]
+    _flagged(stack, supervisor_email, texts)
     ops = logged_in(browser, stack.web_url, _person(stack, UserRole.OPS, "Otto Lima"), PASSWORD)
     ops.get_by_test_id("nav-nlu").click()
     expect(ops).to_have_url(f"{stack.web_url}/console/nlu/")
+    expect(ops.locator("body")).to_contain_text(f"me diz o total {word} com juros, cpf <cpf>")
     _screenshot(ops, tmp_path, "nlu-inbox.png")
 
-    ops.goto(f"{stack.web_url}/console/nlu/modelos/")
+    ops.goto(f"{stack.web_url}/console/nlu/modelos/?modelo={models.passed_id}")
     listing = ops.get_by_test_id("candidates")
     expect(listing).to_contain_text(models.promoted.name)
     expect(listing).to_contain_text(models.refused_name)
+    expect(ops.get_by_test_id("gate-verdict")).to_have_text("aprovado")
+    expect(ops.get_by_test_id("promote")).to_be_visible()
     _screenshot(ops, tmp_path, "nlu-candidates.png")
 
     ops.get_by_role("link", name=models.refused_name).click()
@@ -101,7 +120,7 @@ def test_ops_read_the_candidates_and_a_refused_evaluation_and_a_supervisor_lets_
     expect(ops.get_by_test_id("promote")).to_have_count(0)  # nor promote what the gate refused
     _screenshot(ops, tmp_path, "nlu-candidate-evaluation.png")
 
-    supervisor = logged_in(browser, stack.web_url, _person(stack, UserRole.SUPERVISOR, "Sara"), PASSWORD)
+    supervisor = logged_in(browser, stack.web_url, supervisor_email, PASSWORD)
     supervisor.goto(f"{stack.web_url}/console/nlu/modelos/?modelo={models.refused_id}")
     form = supervisor.get_by_test_id("override-form")
     form.get_by_label("Liberar mesmo assim (supervisão): motivo").fill("Recall de parar revisado à mão.")
