@@ -138,7 +138,9 @@ def test_ops_promote_a_passed_candidate_as_a_job_on_the_nlu_queue_and_a_second_c
     html = _page(client)
     assert 'data-testid="swap-progress"' in html and "Na fila do worker de NLU" in html
     assert 'http-equiv="refresh"' in html  # without JavaScript, the page refreshes itself meanwhile
-    assert client.get("/console/nlu/servindo/andamento").get_json()["stage"] == "queued"
+    polled = client.get("/console/nlu/servindo/andamento")
+    assert polled.get_json()["stage"] == "queued"
+    assert "Set-Cookie" not in polled.headers  # a poll is not the person's activity (webhooks.auth)
 
     assert _promote(client, candidate_id) == 302  # a double click, or a second person
     assert "Já há uma troca de modelo em andamento" in _page(client)

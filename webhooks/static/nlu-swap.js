@@ -10,7 +10,11 @@
     if (busy) { return; }
     busy = true;
     fetch(box.dataset.progress, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (response) {
+        // The session expired (polls do not keep it alive): show the login page, not a frozen stage.
+        if (response.redirected) { window.location.href = response.url; return null; }
+        return response.ok ? response.json() : null;
+      })
       .then(function (data) {
         if (!data) { return; }
         if (!data.swapping) { window.location.reload(); return; }
