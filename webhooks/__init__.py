@@ -8,8 +8,9 @@ session expiry), `console` (the agent console's queue), `console_thread` (its co
 composer, notes, give back), `console_card` (the debtor card's actions on that page), `console_cases`
 (its open cases, resolved there), `console_people` (people management for admins), `console_nlu` (the
 NLU inbox, and the thread's "o robô não entendeu"), `console_nlu_models` (candidate NLU models:
-training, evaluation, the quality gate), `console_nlu_serving` (which NLU model answers, its history,
-rollback), `console_views` (what they share: the viewer, a refused action), `sandbox` (development only).
+training, evaluation, the quality gate, promote), `console_nlu_serving` (which NLU model answers, the
+swap in progress, its history, rollback), `console_views` (what they share: the viewer, a refused
+action), `sandbox` (development only).
 Around them:
 `extensions` (database and Redis per app), `local_access` (loopback or token: who may read `/health/ready`
 and `/metrics`), `errors` (every error mapped in one place), `headers` (security
