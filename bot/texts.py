@@ -305,7 +305,8 @@ def charge_summary(title: str, creditor: str, label: str, amount: str, due: str,
     ]
 
 
-AGENT_SMS = "{creditor}: {text} Para não receber mais SMS, responda PARAR."  # an agent's SMS (console)
+SMS_STOP_HINT = "Para não receber mais SMS, responda PARAR."  # an agent's SMS, a copy by SMS (console)
+AGENT_SMS = "{creditor}: {text} " + SMS_STOP_HINT
 PIX_CODE_FOLLOWS = "Pix copia e cola: copie o código da próxima mensagem e cole no app do seu banco."
 BOLETO_LINE_FOLLOWS = "Boleto: a linha digitável vem em seguida, pronta para copiar."
 CHARGE_TITLE_COPY = "Segunda via"

@@ -31,15 +31,16 @@ def _page(conversation_id: int) -> str:
 
 
 def _submit() -> card_actions.Submit:
+    form = request.form
     return card_actions.Submit(
-        nonce=request.form.get("nonce", ""), confirmed=request.form.get("confirm") == "1"
+        nonce=form.get("nonce", ""), confirmed=form.get("confirm") == "1", via_sms=form.get("via") == "sms"
     )
 
 
 def _finish(conversation_id: int, done: Done) -> Response:
     db.session().commit()
     if done.to_deliver:
-        composer.deliver_now(conversations.services(), conversation_id)
+        composer.deliver_now(conversations.services(), done.deliver_in or conversation_id)
     flash(done.notice, "success")
     return redirect(_page(conversation_id))
 

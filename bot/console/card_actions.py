@@ -32,7 +32,7 @@ from bot.agreements import lifecycle, offers, pricing, promises
 from bot.answers.debts import charge_replies
 from bot.answers.negotiation import agreement_closed_replies, promise_replies
 from bot.config import Settings
-from bot.console import composer, thread
+from bot.console import composer, sms_alternative, thread
 from bot.console.card import debtor_today
 from bot.console.card_records import CardError, Done, locked_conversation
 from bot.conversation import identity
@@ -43,6 +43,7 @@ from bot.models import (
     AgreementOffer,
     AgreementPolicy,
     AgreementStatus,
+    Channel,
     Conversation,
     Creditor,
     Debtor,
@@ -71,23 +72,37 @@ class Submit:
 
     nonce: str = ""
     confirmed: bool = False
+    via_sms: bool = False  # outside WhatsApp's 24-hour window: a segunda via goes by SMS (sms_alternative)
 
 
 _AGAIN = Done("Esta ação já tinha sido feita (o mesmo formulário veio duas vezes).")
 
 
-def _already_done(session: Session, conversation_id: int, submit: Submit) -> bool:
-    """True when this form's nonce already saved its messages (a double click, a resubmitted form)."""
+def _already_done(session: Session, conversation: Conversation, submit: Submit) -> bool:
+    """True when this form's nonce already saved its messages (a double click, a resubmitted form), in
+    this conversation or, by SMS, in the debtor's SMS conversation."""
     if not submit.nonce or len(submit.nonce) > NONCE_MAX_CHARS:
         raise CardError("Formulário inválido: recarregue a página.")
     found = session.scalar(select(Message.conversation_id).where(Message.client_nonce == submit.nonce))
-    if found is not None and found != conversation_id:
+    if found is not None and found not in (
+        conversation.id,
+        *sms_alternative.linked_ids(session, conversation),
+    ):
         raise CardError("Formulário inválido: recarregue a página.")
     return found is not None
 
 
-def _check_sendable(session: Session, settings: Settings, conversation: Conversation, submit: Submit) -> None:
-    """Refuse (pt-BR) before anything changes when the debtor cannot be sent the action's messages now."""
+_CONFIRM = (
+    "Fora do horário permitido para contato de cobrança, e a pessoa não escreveu agora há pouco. "
+    "Confirme que deseja enviar assim mesmo."
+)
+
+
+def _check_sendable(
+    session: Session, settings: Settings, conversation: Conversation, submit: Submit, by_sms: bool
+) -> Conversation:
+    """Refuse (pt-BR) before anything changes when the debtor cannot be sent the action's messages now;
+    else the conversation they go in (the debtor's SMS one for a segunda via by SMS, `by_sms`)."""
     if identity.trust(settings, conversation) != Trust.CONFIRMED:
         raise CardError(
             "Este número ainda não foi confirmado como da pessoa: dados da dívida não podem ser enviados."
@@ -95,16 +110,19 @@ def _check_sendable(session: Session, settings: Settings, conversation: Conversa
     rules = composer.rules(session, settings, conversation, utcnow())
     if rules.opted_out:
         raise CardError("Esta pessoa pediu para não receber mensagens neste canal: não é possível enviar.")
-    if not rules.free_text:
-        raise CardError(
-            "Fora da janela de 24 horas do WhatsApp: esta ação envia texto livre, que não seria entregue. "
-            "Envie um modelo aprovado pelo campo de resposta; quando a pessoa responder, tente de novo."
-        )
-    if rules.needs_confirmation and not submit.confirmed:
-        raise CardError(
-            "Fora do horário permitido para contato de cobrança, e a pessoa não escreveu agora há pouco. "
-            "Confirme que deseja enviar assim mesmo."
-        )
+    if rules.free_text:
+        if rules.needs_confirmation and not submit.confirmed:
+            raise CardError(_CONFIRM)
+        return conversation
+    if by_sms and submit.via_sms and rules.sms:
+        if rules.sms_needs_confirmation and not submit.confirmed:
+            raise CardError(_CONFIRM)
+        return sms_alternative.conversation_for(session, conversation.debtor)  # type: ignore[arg-type]
+    raise CardError(
+        "Fora da janela de 24 horas do WhatsApp: esta ação envia texto livre, que não seria entregue. "
+        + ("Envie a segunda via por SMS, ou um " if by_sms and rules.sms else "Envie um ")
+        + "modelo aprovado pelo campo de resposta; quando a pessoa responder, tente de novo."
+    )
 
 
 def _save(
@@ -114,10 +132,11 @@ def _save(
     user: User,
     replies: list[Reply],
     submit: Submit,
+    into: Conversation | None = None,
 ) -> None:
-    """Save `replies` as the agent's pending messages (the first under the form's nonce), to be delivered
-    after the commit."""
-    rows = outgoing.save_replies(session, settings, conversation, replies)
+    """Save `replies` as the agent's pending messages (the first under the form's nonce) in `into`
+    (default: `conversation`, the one the agent acts on), to be delivered after the commit."""
+    rows = outgoing.save_replies(session, settings, into or conversation, replies)
     for index, row in enumerate(rows):
         row.sent_by_user_id = user.id
         row.client_nonce = submit.nonce if index == 0 else f"{submit.nonce}.{index}"
@@ -130,9 +149,9 @@ def _prepare(
 ) -> tuple[Conversation, Debtor] | None:
     """Lock and check for an action that sends messages; None when this form was already done."""
     conversation, debtor = locked_conversation(session, conversation_id, user)
-    if _already_done(session, conversation.id, submit):
+    if _already_done(session, conversation, submit):
         return None
-    _check_sendable(session, settings, conversation, submit)
+    _check_sendable(session, settings, conversation, submit, by_sms=False)
     return conversation, debtor
 
 
@@ -165,21 +184,25 @@ def _charge(session: Session, debtor: Debtor, target: str, today: date, settings
 def send_copy(
     session: Session, settings: Settings, conversation_id: int, user: User, submit: Submit, target: str
 ) -> Done:
-    """Send the segunda via of `target` ("invoice-<id>" or "instalment-<id>")."""
-    prepared = _prepare(session, settings, conversation_id, user, submit)
-    if prepared is None:
+    """Send the segunda via of `target` ("invoice-<id>" or "instalment-<id>"); outside WhatsApp's window,
+    by SMS when the form asks (`submit.via_sms`) and the debtor may get one."""
+    conversation, debtor = locked_conversation(session, conversation_id, user)
+    if _already_done(session, conversation, submit):
         return _AGAIN
-    conversation, debtor = prepared
+    into = _check_sendable(session, settings, conversation, submit, by_sms=True)
     today = debtor_today(debtor, utcnow())
     charge = _charge(session, debtor, target, today, settings)
-    replies = charge_replies(
-        session, settings, charge, conversation.channel, today, title=texts.CHARGE_TITLE_COPY
-    )
-    _save(session, settings, conversation, user, replies, submit)
+    replies = charge_replies(session, settings, charge, into.channel, today, title=texts.CHARGE_TITLE_COPY)
+    if into is not conversation:
+        replies = sms_alternative.charge(settings, replies)
+    _save(session, settings, conversation, user, replies, submit, into)
     audit.record(
-        session, actor(user), "card.copy_sent", "conversation", conversation.id, charge=charge.reference
-    )
-    return Done("Segunda via enviada.", to_deliver=True)
+        session, actor(user), "card.copy_sent", "conversation", conversation.id,
+        charge=charge.reference, channel=Channel(into.channel).value,
+    )  # fmt: skip
+    if into is conversation:
+        return Done("Segunda via enviada.", to_deliver=True)
+    return Done("Segunda via enviada por SMS.", to_deliver=True, deliver_in=into.id)
 
 
 def _send_terms(

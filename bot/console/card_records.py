@@ -37,6 +37,7 @@ class Done:
 
     notice: str
     to_deliver: bool = False
+    deliver_in: int | None = None  # where the messages wait, when not the action's conversation (an SMS)
 
 
 def locked_conversation(session: Session, conversation_id: int, user: User) -> tuple[Conversation, Debtor]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import texts
 from bot.config import Settings
+from bot.delivery.outgoing import Reply
 from bot.models import Channel, Conversation, Debtor
 from bot.optout import is_opted_out
 from bot.reminders import sms
@@ -42,6 +43,14 @@ def body(settings: Settings, creditor: str, cnpj: str, text: str) -> str:
     economy mode)."""
     message = texts.AGENT_SMS.format(creditor=texts.creditor_line(creditor, cnpj), text=text)
     return sms.to_gsm7(message) if settings.sms_economy else message
+
+
+def charge(settings: Settings, replies: list[Reply]) -> list[Reply]:
+    """A charge's messages (bot.answers.debts.charge_replies for SMS: the summary names the creditor and
+    its CNPJ) sent by SMS from the console: the summary also says how to stop (GSM-7 in economy mode)."""
+    summary, *codes = replies
+    text = f"{summary.text}\n{texts.SMS_STOP_HINT}"
+    return [Reply(sms.to_gsm7(text) if settings.sms_economy else text), *codes]
 
 
 def preview(settings: Settings, values: dict[str, str]) -> str | None:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from bot.db import Database
 from bot.models import (
     AgreementOffer,
+    Channel,
     Conversation,
     ConversationState,
     Debtor,
@@ -141,6 +142,7 @@ def test_outside_the_whatsapp_window_the_card_offers_no_action_that_sends_text(
     client, page, conversation_id = _owner_opens(app, db, people.debtor_id)
     with db.session() as s:
         s.get_one(Conversation, conversation_id).last_inbound_at = utcnow() - timedelta(hours=30)
+        s.get_one(Debtor, people.debtor_id).sms_opted_out_at = utcnow()  # and no SMS either
         invoice_id = s.scalar(select(Invoice.id).where(Invoice.external_ref == "F-1"))
     html = client.get(page).get_data(as_text=True)
     assert "Enviar 2ª via" not in html and "ficam indisponíveis" in html
@@ -150,3 +152,24 @@ def test_outside_the_whatsapp_window_the_card_offers_no_action_that_sends_text(
     assert sender.sent == []
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(PaymentPromise)) == 0
+
+
+def test_outside_the_whatsapp_window_the_segunda_via_goes_once_by_sms_naming_the_creditor(
+    app: Flask, db: Database, people: People, sender: FakeSender
+) -> None:
+    client, page, conversation_id = _owner_opens(app, db, people.debtor_id)
+    with db.session() as s:
+        s.get_one(Conversation, conversation_id).last_inbound_at = utcnow() - timedelta(hours=30)
+    html = client.get(page).get_data(as_text=True)
+    assert "Enviar 2ª via por SMS" in html and "a segunda via pode ir por SMS" in html
+    assert "Registrar promessa" not in html  # the other actions still need the window
+    copy = _form(html, f"{page}/ficha/segunda-via")
+    assert copy["via"] == "sms"
+    copy.setdefault("confirm", "1")  # outside the legal contact window the agent confirms
+    for _ in range(2):  # a double click
+        client.post(f"{page}/ficha/segunda-via", data=copy)
+    assert all(r.channel == Channel.SMS and r.to == PHONE and not r.media_urls for r in sender.sent)
+    summary, pix = sender.sent[0], [r for r in sender.sent if r.body.startswith("000201")]
+    assert "CNPJ" in summary.body and "responda PARAR" in summary.body and len(pix) == 1
+    html = client.get(page).get_data(as_text=True)
+    assert "Segunda via enviada por SMS." in html and html.count('data-testid="via-sms"') == len(sender.sent)
