@@ -5,8 +5,9 @@ and `/metrics` all ask here, so each number has one definition (docs/metrics.md)
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bot.analytics.contacts import contacts, scoped
@@ -40,25 +41,33 @@ class Dimension(enum.StrEnum):
     SEGMENT = "segment"
 
 
+def contact_flags(c: Any, scope: Scope) -> dict[str, ColumnElement[bool]]:
+    """Per-contact conditions over the contacts' columns `c` (joined with their `Message`), by name: what
+    each contact led to within the scope's windows. `collection_metrics` and the precomputed aggregates
+    (bot.analytics.daily) count the same ones."""
+    response, attribution = scope.windows.response_seconds, scope.windows.attribution_seconds
+    return {
+        "delivered": delivered(Message),
+        "read": read(Message),
+        "replied": replied(c, response),
+        "opened": page_opened(c, attribution),
+        "pix": copied(c, PageEvent.PIX_COPIED, attribution),
+        "line": copied(c, PageEvent.LINE_COPIED, attribution),
+        "promised": promised(c, attribution),
+        "agreed": agreed(c, attribution),
+        "paid": paid(c, attribution),
+        "opted_out": opted_out(c, response),
+        "complained": handed_off(c, response, complaints_only=True),
+        "handed_off": handed_off(c, response),
+    }
+
+
 def collection_metrics(session: Session, scope: Scope, prices: Prices) -> CollectionMetrics:
     """Every metric of `scope` (see docs/metrics.md); rates without data say "sem dados"."""
     for_analytics(session)
     c = contacts(scope)
-    response, attribution = scope.windows.response_seconds, scope.windows.attribution_seconds
-    flags = {
-        "delivered": delivered(Message),
-        "read": read(Message),
-        "replied": replied(c.c, response),
-        "opened": page_opened(c.c, attribution),
-        "pix": copied(c.c, PageEvent.PIX_COPIED, attribution),
-        "line": copied(c.c, PageEvent.LINE_COPIED, attribution),
-        "promised": promised(c.c, attribution),
-        "agreed": agreed(c.c, attribution),
-        "paid": paid(c.c, attribution),
-        "opted_out": opted_out(c.c, response),
-        "complained": handed_off(c.c, response, complaints_only=True),
-        "handed_off": handed_off(c.c, response),
-    }
+    attribution = scope.windows.attribution_seconds
+    flags = contact_flags(c.c, scope)
     stmt = select(
         func.count().label("contacts"),
         func.count(func.distinct(c.c.message_id)).label("messages"),
