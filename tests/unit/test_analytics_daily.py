@@ -8,10 +8,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+import redis
+import time_machine
+from rq import Queue
 
-from bot.analytics import Dimension, Filters, Period, Prices, Scope, breakdown, collection_metrics
+from bot import runtime
+from bot.analytics import Dimension, Filters, Period, Prices, Scope, breakdown, collection_metrics, jobs
 from bot.analytics.daily import refresh, refresh_recent, refreshed_at
 from bot.analytics.summed import recovered_by_day, sliced, summed
+from bot.conversation import sweep, sweep_schedule
 from bot.db import Database
 from bot.models import DailyResult
 from tests.unit import analytics_data
@@ -78,3 +83,20 @@ def test_without_a_refresh_there_is_no_freshness_to_show(db: Database) -> None:
     with db.session() as s:
         assert refreshed_at(s) is None
         assert summed(s, MARCH, Filters(), PRICES).collection.label == "sem dados"
+
+
+def test_the_hourly_sweep_queues_one_refresh_job_that_recomputes_the_recent_days(
+    db: Database, services, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    analytics_data.build(db)
+    services.later = runtime.RqLater(redis_conn)
+    monkeypatch.setattr("bot.runtime.services", lambda: services)
+    with time_machine.travel(datetime(2026, 3, 4, 12, 0, tzinfo=UTC), tick=False):
+        sweep.sweep_once(services)
+        sweep.sweep_once(services)  # a second worker's sweep in the same hour
+        queued = [j for j in Queue(sweep_schedule.DEFAULT_QUEUE, connection=redis_conn).jobs]
+        assert [j.func_name for j in queued] == [jobs.REFRESH_JOB]
+        assert jobs.refresh() > 0
+    with db.session() as s:
+        assert refreshed_at(s) == datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+        assert summed(s, MARCH, Filters(), PRICES).contacts == 6
