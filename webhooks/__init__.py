@@ -8,7 +8,8 @@ composer, notes, give back), `console_card` (the debtor card's actions on that p
 (its open cases, resolved there), `console_people` (people management for admins), `console_nlu` (the
 NLU inbox, and the thread's "o robô não entendeu"), `console_nlu_models` (candidate NLU models:
 training, evaluation, the quality gate), `console_nlu_serving` (which NLU model answers, its history,
-rollback), `console_results` (the supervisors' results dashboard and its CSV exports), `console_views` (what they share: the viewer, a refused action), `sandbox` (development only).
+rollback), `console_results` (the supervisors' results dashboard and its CSV exports), `console_views`
+(what they share: the viewer, a refused action), `sandbox` (development only).
 Around them:
 `extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
 headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
