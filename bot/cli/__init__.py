@@ -3,7 +3,8 @@
 `processes` (the Procfile processes: web, rasa-server, actions, worker, health), `service` (setup, up), `db`,
 `creditors`, `imports`, `demo`, `campaign` (scheduler, campaign previews), `chat`, `handoff`, `cases`, `lgpd`,
 `nlu` (and `nlu_inbox`, its inbox commands, `nlu_candidate`, candidate models and the quality gate,
-and `nlu_serving`: promote, rollback, history), `users` (people of the agent console). Each module only
+and `nlu_serving`: promote, rollback, history), `users` (people of the agent console), `report` (the
+results dashboard in the terminal). Each module only
 parses options and prints: the logic lives in the package its docstring names.
 """
 
@@ -31,6 +32,7 @@ def _register() -> None:
         lgpd,
         nlu,
         processes,
+        report,
         service,
         users,
     )
@@ -47,6 +49,7 @@ def _register() -> None:
         lgpd.lgpd,
         campaign.campaign,
         campaign.scheduler_command,
+        report.report,
         nlu.nlu,
         processes.web,
         processes.rasa_server,
