@@ -10,10 +10,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from bot.analytics.contacts import narrowed
-from bot.analytics.costs import priced
 from bot.analytics.daily import COUNTS
-from bot.analytics.metrics import Dimension
-from bot.analytics.results import CollectionMetrics, Rate, Slice
+from bot.analytics.metrics import Dimension, metrics_of
+from bot.analytics.results import CollectionMetrics, Slice
 from bot.analytics.scope import Filters, Period, Prices
 from bot.models import DailyResult
 
@@ -29,35 +28,6 @@ def _within(stmt: Select[Any], period: Period, filters: Filters) -> Select[Any]:
         (DailyResult.channel, filters.channel),
         (DailyResult.variant, filters.variant),
         (DailyResult.segment, filters.segment),
-    )
-
-
-def metrics_of(counts: dict[str, int], prices: Prices) -> CollectionMetrics:
-    """The metrics of a set of summed counts (the same divisions as `collection_metrics`)."""
-    total = int(counts["contacts"])
-
-    def of_contacts(name: str, per: int = 1) -> Rate:
-        return Rate(int(counts[name]), total, per)
-
-    return CollectionMetrics(
-        contacts=total,
-        messages=int(counts["messages"]),
-        delivery=of_contacts("delivered"),
-        read=Rate(int(counts["read"]), int(counts["delivered"])),
-        response=of_contacts("replied"),
-        page_opened=of_contacts("opened"),
-        pix_copied=of_contacts("pix"),
-        line_copied=of_contacts("line"),
-        promise_to_pay=of_contacts("promised"),
-        promise_kept=Rate(int(counts["promises_kept"]), int(counts["promises_resolved"])),
-        agreement=of_contacts("agreed"),
-        broken_agreement=Rate(int(counts["agreements_broken"]), int(counts["agreements_counted"])),
-        collection=of_contacts("paid"),
-        recovered_cents=int(counts["recovered_cents"]),
-        opt_out=of_contacts("opted_out", 1000),
-        complaint=of_contacts("complained", 1000),
-        handoff=of_contacts("handed_off"),
-        costs=priced(int(counts["sms_segments"]), int(counts["whatsapp_conversations"]), prices),
     )
 
 
