@@ -1,4 +1,5 @@
-"""precomputed collection results: counts per Brasília day and slice, and the refreshes that wrote them
+"""precomputed collection results: counts per Brasília day and slice, the refreshes that wrote them, and
+an index for the handoffs of a conversation
 
 Revision ID: 0020
 Revises: 0018
@@ -66,9 +67,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_refreshes")),
     )
     op.create_index(op.f("ix_analytics_refreshes_finished_at"), "analytics_refreshes", ["finished_at"])
+    # Without it each reminder's handoff lookup read the whole audit log (bench/analytics.py).
+    op.create_index("ix_audit_log_entity_type_entity_id", "audit_log", ["entity_type", "entity_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_entity_type_entity_id", table_name="audit_log")
     op.drop_index(op.f("ix_analytics_refreshes_finished_at"), table_name="analytics_refreshes")
     op.drop_table("analytics_refreshes")
     op.drop_index("ix_analytics_daily_day_creditor", table_name="analytics_daily")
