@@ -72,6 +72,10 @@ def test_filtering_a_creditor_shows_only_its_reminders(app: Flask, db: Database,
     client = _client(app, db)
     html = client.get(f"/console/resultados/?{MARCH}&credor={data.creditor_b}").get_data(as_text=True)
     assert "Loja B Ltda" in html and 'data-testid="table-credores"' not in html
+    # Each table's CSV link keeps the filters.
+    assert (
+        f"/console/resultados/funil.csv?de=2026-03-01&amp;ate=2026-03-31&amp;credor={data.creditor_b}" in html
+    )
     rows = _csv_rows(client.get(f"/console/resultados/funil.csv?{MARCH}&credor={data.creditor_b}").data)
     assert rows[0] == ["Etapa", "Contatos", "% dos enviados"]
     assert rows[1] == ["Enviados", "1", "100,0 %"] and rows[2] == ["Entregues", "0", "0,0 %"]
