@@ -44,7 +44,9 @@ GOAL_S = 2.0
 RUNS = 5
 
 # Invoice i (1..1,000,000) belongs to debtor (i + 1) / 2; its one reminder went out `sent_day` days ago
-# at 12:00 Brasília plus (i % 300) minutes, for step i % 4; what it led to follows from i too.
+# (a multiplicative hash of i, so that every day holds every creditor, step, channel, variant and
+# segment, as a real book does) at 12:00 Brasília plus (i % 300) minutes, for step i % 4; what it led to
+# follows from i too.
 _SQL = [
     """INSERT INTO creditors (legal_name, trade_name, cnpj, contact_channel, created_at, updated_at)
        SELECT 'Credora Analítica ' || k || ' Ltda', 'Credora ' || k, lpad(k::text, 14, '7'), 'SAC', :now, :now
@@ -63,7 +65,7 @@ _SQL = [
               (ARRAY[-3, 1, 5, 15])[1 + i % 4] AS step_offset,
               CASE i % 4 WHEN 1 THEN (ARRAY['a', 'b'])[1 + (i / 4) % 2]
                          WHEN 2 THEN (ARRAY['a', 'b', 'c'])[1 + (i / 4) % 3] END AS variant,
-              (CAST(:today AS date) - 1 - ((i::bigint * 7919) % 365)::int) AS sent_day
+              (CAST(:today AS date) - 1 - ((i::bigint * 2654435761 % 4294967296) % 365)::int) AS sent_day
        FROM generate_series(1, :invoices) i,
             (SELECT array_agg(id ORDER BY id) AS ids FROM creditors) c""",
     """ALTER TABLE bench_plan ADD COLUMN sent_at timestamptz""",
