@@ -2,8 +2,8 @@
 
 Seeds (set-based `INSERT ... SELECT generate_series`, skipped when already there) 1,000,000 invoices of
 500,000 debtors and 10 creditors, 1,000,000 reminders (outbox rows, one per invoice, spread over the last
-year, four steps, two channels, variants), 3,000,000 messages (each reminder, a reply to it and the bot's
-answer), with the payments, payment-page openings, copies, promises, agreements, opt-outs and handoffs
+year, the default cadence's four steps, two channels, variants a and b of its experiment), 3,000,000
+messages (each reminder, a reply to it and the bot's answer), with the payments, payment-page openings, copies, promises, agreements, opt-outs and handoffs
 they led to. Then it times the refresh of the aggregates (bot.analytics.daily: the whole year, and the
 hourly job's 90 days), one month's metrics computed live for comparison, and every dashboard view through
 the web app (a supervisor logged in, Flask's test client: the server's time, no network), and writes
@@ -61,10 +61,10 @@ _SQL = [
        FROM debtors ORDER BY id""",
     """CREATE TEMP TABLE bench_plan AS
        SELECT i, (i + 1) / 2 AS debtor_n, c.ids[1 + i % 10] AS creditor_id,
-              (ARRAY['d-3', 'd1', 'd5', 'd15'])[1 + i % 4] AS step_id,
-              (ARRAY[-3, 1, 5, 15])[1 + i % 4] AS step_offset,
-              CASE i % 4 WHEN 1 THEN (ARRAY['a', 'b'])[1 + (i / 4) % 2]
-                         WHEN 2 THEN (ARRAY['a', 'b', 'c'])[1 + (i / 4) % 3] END AS variant,
+              (ARRAY['lembrete_d-3', 'acompanhamento_d+1', 'aviso_d+5', 'negociacao_d+10'])[1 + i % 4]
+                  AS step_id,
+              (ARRAY[-3, 1, 5, 10])[1 + i % 4] AS step_offset,
+              CASE i % 4 WHEN 1 THEN (ARRAY['a', 'b'])[1 + (i / 4) % 2] END AS variant,
               (CAST(:today AS date) - 1 - ((i::bigint * 2654435761 % 4294967296) % 365)::int) AS sent_day
        FROM generate_series(1, :invoices) i,
             (SELECT array_agg(id ORDER BY id) AS ids FROM creditors) c""",
@@ -262,12 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.analytics", description=__doc__)
     parser.add_argument("--url", default=os.environ.get("BENCH_ANALYTICS_URL", DEFAULT_URL))
     parser.add_argument("--invoices", type=int, default=1_000_000)
+    parser.add_argument("--seed-only", action="store_true", help="fill the database and stop")
     args = parser.parse_args(argv)
     ensure_database(args.url)
     migrations.upgrade(args.url)
     database = Database(args.url)
     today = local_date(utcnow(), DEFAULT_TZ)
     seeded = seed(database, args.invoices, today)
+    if args.seed_only:
+        return 0
     with database.session() as session:
         counts = {
             name: session.scalar(text(f"SELECT count(*) FROM {name}"))
