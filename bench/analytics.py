@@ -3,11 +3,12 @@
 Seeds (set-based `INSERT ... SELECT generate_series`, skipped when already there) 1,000,000 invoices of
 500,000 debtors and 10 creditors, 1,000,000 reminders (outbox rows, one per invoice, spread over the last
 year, the default cadence's four steps, two channels, variants a and b of its experiment), 3,000,000
-messages (each reminder, a reply to it and the bot's answer), with the payments, payment-page openings, copies, promises, agreements, opt-outs and handoffs
-they led to. Then it times the refresh of the aggregates (bot.analytics.daily: the whole year, and the
-hourly job's 90 days), one month's metrics computed live for comparison, and every dashboard view through
-the web app (a supervisor logged in, Flask's test client: the server's time, no network), and writes
-bench/results/analytics.md and .json. Goal: every view within 2 s.
+messages (each reminder, a reply to it and the bot's answer), with the payments, payment-page openings,
+copies, promises, agreements, opt-outs and handoffs they led to. Then it times the refresh of the
+aggregates (bot.analytics.daily: the whole year, and the hourly job's 90 days), one month's metrics
+computed live for comparison, and every dashboard view through the web app (a supervisor logged in,
+Flask's test client: the server's time, no network), and writes bench/results/analytics.md and .json.
+Goal: every view within 2 s.
 """
 
 from __future__ import annotations

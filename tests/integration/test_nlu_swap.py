@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot import texts
 from bot.config import override
@@ -28,7 +28,7 @@ from bot.models import Direction, Message, MessagePrediction, NluServing, Proces
 from bot.nlu_serving import routing, state, swap
 from bot.phones import Address
 from bot.rasa.client import RasaUnavailable
-from tests.integration.conftest import RASA_START_TIMEOUT, Stack, new_debtor, say, wait_for_http
+from tests.integration.conftest import Stack, green_slot, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
@@ -40,26 +40,8 @@ TEXTS = ["oi", "quanto eu devo?", "como faço pra pagar?", "qual o valor da minh
 @pytest.fixture(scope="module")
 def green(stack: Stack, rasa_model: Path) -> Iterator[None]:
     """The second Rasa slot, started like the Procfile's `rasa-green` (the stack starts only blue)."""
-    # Blue has served the stack's model since the stack started, but a test of another module that empties
-    # every table (the `db` fixture) may have wiped that record since: say again what blue runs.
-    state.record_slot_model(stack.database, RasaSlot.BLUE, str(rasa_model.resolve()))
-    stack.commands["rasa-green"] = [*stack.commands["rasa"], "--slot", "green"]
-    stack.start("rasa-green")
-    settings = stack.settings
-    wait_for_http(
-        stack.running["rasa-green"],
-        f"{settings.rasa_green_url}/status",
-        timeout=RASA_START_TIMEOUT,
-        ready=lambda r: r.ok and bool(r.json().get("model_file")),
-        params={"token": settings.rasa_auth_token},
-    )
-    yield
-    stack.stop("rasa-green")
-    # The stack's other tests expect blue, with the trained model, to answer: whatever happened here.
-    with stack.database.session() as session:
-        session.execute(
-            update(NluServing).values(active_slot=RasaSlot.BLUE, swap_token=None, green_model=None)
-        )
+    with green_slot(stack, rasa_model):
+        yield
 
 
 @pytest.fixture(scope="module")
