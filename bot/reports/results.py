@@ -19,6 +19,8 @@ from bot.analytics.daily import refreshed_at
 from bot.analytics.summed import recovered_by_day, sliced, summed
 from bot.models import Creditor
 from bot.money import format_brl
+from bot.reports.experiments import HEADERS as READOUT_HEADERS
+from bot.reports.experiments import ExperimentView, experiment_views
 from bot.reports.query import ReportQuery
 
 CHANNEL_LABELS = {"whatsapp": "WhatsApp", "sms": "SMS"}
@@ -65,6 +67,7 @@ class Report:
     tables: list[Table]
     by_step: Series
     by_channel: Series
+    experiments: list[ExperimentView]  # the readouts (bot.experiments), when one creditor is chosen
 
     def table(self, key: str) -> Table | None:
         """The table named `key`, or None."""
@@ -182,11 +185,8 @@ def _series_table(key: str, title: str, first: str, series: Series) -> Table:
 
 
 def _experiments_table(session: Session, query: ReportQuery, prices: Prices) -> Table:
-    """Each step sent in more than one variant, variant by variant: the numbers only.
-
-    EXPERIMENTS HOOK: the experiments' readout (confidence intervals, tests, "not enough data", holdouts)
-    belongs to bot.experiments (issue 18 §2), which replaces or extends this table; nothing here is a
-    statistical verdict."""
+    """Each step sent in more than one variant, variant by variant: the numbers only, for every creditor
+    at once (the readouts with their statistics are per creditor: bot.reports.experiments)."""
     rows = []
     for step in sliced(session, query.period, query.filters, prices, Dimension.STEP):
         narrowed = query.filters.narrowed("step_id", step.key)
@@ -204,7 +204,7 @@ def _experiments_table(session: Session, query: ReportQuery, prices: Prices) -> 
             for v in variants
         ]
     headers = ("Passo", "Variante", "Contatos", "Recuperação", "Valor recuperado")
-    return Table("experimentos", "Experimentos", headers, rows)
+    return Table("experimentos", "Variantes por passo", headers, rows)
 
 
 def creditor_names(session: Session) -> dict[int, str]:
@@ -238,6 +238,10 @@ def build(session: Session, query: ReportQuery, prices: Prices) -> Report:
         _series_table("evolucao-canais", "Valor recuperado por dia e canal", "Canal", by_channel),
         _experiments_table(session, query, prices),
     ]
+    readouts = experiment_views(session, query)
+    if readouts:
+        rows = [row for view in readouts for row in view.rows]
+        tables.append(Table("analise-experimentos", "Análise dos experimentos", READOUT_HEADERS, rows))
     return Report(
         query=query,
         creditor_name=names.get(query.creditor_id) if query.creditor_id else None,
@@ -248,4 +252,5 @@ def build(session: Session, query: ReportQuery, prices: Prices) -> Report:
         tables=tables,
         by_step=by_step,
         by_channel=by_channel,
+        experiments=readouts,
     )

@@ -21,7 +21,7 @@ def test_report_prints_the_same_tables_as_the_console_for_a_creditor(cli_env: Pa
     out = result.output
     assert "Resultados de 01/03/2026 a 31/03/2026 · Loja A Ltda" in out
     assert "Números atualizados em" in out
-    for title in ("Indicadores", "Funil", "Por passo da régua", "Por canal", "Experimentos"):
+    for title in ("Indicadores", "Funil", "Por passo da régua", "Por canal", "Variantes por passo"):
         assert title in out
     assert "R$ 100,00" in out and "Por credor" not in out
 

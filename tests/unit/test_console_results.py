@@ -123,3 +123,31 @@ def test_the_experiments_section_lists_the_variants_of_each_step_sent_in_more_th
     rows = _csv_rows(client.get(f"/console/resultados/experimentos.csv?{MARCH}").data)
     # d1 went out in variants a (c1, c6), b (c2) and none (c3, c4); d5 in one variant only.
     assert [row[:3] for row in rows[1:]] == [["d1", "a", "2"], ["d1", "b", "1"], ["d1", "(nenhum)", "2"]]
+
+
+def test_with_a_creditor_chosen_each_experiment_of_its_cadence_has_a_readout(
+    app: Flask, db: Database, data
+) -> None:  # type: ignore[no-untyped-def]
+    client = _client(app, db)
+    html = client.get(f"/console/resultados/?{MARCH}&credor={data.creditor_a}").get_data(as_text=True)
+    # The default cadence's experiment (acompanhamento_d+1, variants a and b) sent nothing in March.
+    assert 'data-testid="readout-acompanhamento_d+1"' in html
+    assert "ainda não há dados suficientes" in html
+    rows = _csv_rows(
+        client.get(f"/console/resultados/analise-experimentos.csv?{MARCH}&credor={data.creditor_a}").data
+    )
+    assert rows[0] == [
+        "Passo",
+        "Braço",
+        "Contatos",
+        "Pagaram",
+        "Recuperação",
+        "Intervalo de confiança",
+        "Conclusão",
+    ]
+    assert [row[:3] for row in rows[1:]] == [
+        ["acompanhamento_d+1", "a (controle)", "0"],
+        ["acompanhamento_d+1", "b", "0"],
+    ]
+    everyone = client.get(f"/console/resultados/?{MARCH}").get_data(as_text=True)
+    assert "Escolha um credor no filtro" in everyone and "readout-" not in everyone
