@@ -35,7 +35,8 @@ SENT = datetime(2025, 7, 15, 15, 0, tzinfo=UTC)
 
 
 def _reminded_creditor(db: Database, name: str) -> int:
-    """A creditor whose four debtors got step d1 on DAY in variants a and b; one of each paid R$ 120,00."""
+    """A creditor whose four debtors got the default cadence's experiment step (acompanhamento_d+1) on DAY
+    in variants a and b; one of each paid R$ 120,00."""
     with db.session() as s:
         creditor = Creditor(legal_name=name, cnpj=normalize_cnpj(FAKE.cnpj()), contact_channel="SAC")
         s.add(creditor)
@@ -75,7 +76,7 @@ def _reminded_creditor(db: Database, name: str) -> int:
                     debtor_id=debtor.id,
                     creditor_id=creditor.id,
                     cadence="padrao",
-                    step_id="d1",
+                    step_id="acompanhamento_d+1",
                     variant=variant,
                     send_on=DAY,
                     channel="whatsapp",
@@ -133,17 +134,21 @@ def test_a_supervisor_filters_a_creditor_reads_the_experiments_and_exports_csv(
 
     experiments = page.get_by_test_id("experiments")
     experiments.scroll_into_view_if_needed()
-    rows = experiments.locator("tbody tr")
-    expect(rows).to_have_count(2)
-    expect(rows.nth(0)).to_contain_text("a")
-    expect(rows.nth(1)).to_contain_text("R$ 120,00")
+    readout = experiments.get_by_test_id("readout-acompanhamento_d+1")
+    expect(readout.get_by_test_id("verdict")).to_contain_text("ainda não há dados suficientes")
+    arms = readout.locator("tbody tr")
+    expect(arms).to_have_count(2)
+    expect(arms.nth(0)).to_contain_text("a (controle)")
+    expect(arms.nth(1)).to_contain_text("50,0 %")
     _shot(page, "results-laptop.png", tmp_path)
 
+    variants = page.get_by_test_id("table-experimentos")
     with page.expect_download() as download:
-        experiments.get_by_role("link", name="Baixar CSV").click()
+        variants.get_by_role("link", name="Baixar CSV").click()
     text = Path(download.value.path()).read_bytes().decode("utf-8")
     assert text.startswith("\ufeffPasso;Variante;Contatos;Recuperação;Valor recuperado\r\n")
-    assert "d1;a;2;50,0 %;R$ 120,00\r\n" in text and "d1;b;2;50,0 %;R$ 120,00\r\n" in text
+    assert "acompanhamento_d+1;a;2;50,0 %;R$ 120,00\r\n" in text
+    assert "acompanhamento_d+1;b;2;50,0 %;R$ 120,00\r\n" in text
 
     phone = logged_in(browser, stack.web_url, email, PASSWORD, viewport=PHONE)
     phone.goto(page.url)
