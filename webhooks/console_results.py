@@ -13,7 +13,7 @@ from bot.analytics import Prices
 from bot.localtime import local_datetime
 from bot.models import User, utcnow
 from bot.people.roles import Permission, require
-from bot.reports import charts, csv_export, query, results
+from bot.reports import charts, csv_export, experiments, query, results
 from webhooks.extensions import db, settings
 
 bp = Blueprint("results", __name__, url_prefix="/console/resultados")
@@ -38,6 +38,7 @@ def _asked() -> query.ReportQuery:
 def index():  # type: ignore[no-untyped-def]
     """The dashboard of the period and creditor in the query string (defaults: this month, everyone)."""
     _supervisor()
+    experiments.warm_up()
     error = None
     try:
         asked = _asked()

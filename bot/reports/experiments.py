@@ -7,12 +7,20 @@ daily sums), so they are asked only when one creditor is chosen: a few steps of 
 
 from __future__ import annotations
 
+import importlib
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from bot.experiments import ExperimentError, Readout, experiment_steps, readout
 from bot.reports.query import ReportQuery
+
+# bot.experiments imports statsmodels where it is used (seconds: pandas, scipy), so that processes that
+# never read an experiment start fast; the dashboard starts that import early (`warm_up`).
+STATISTICS_MODULES = ("statsmodels.stats.proportion", "statsmodels.stats.multitest")
+_warming = threading.Lock()
+_warmed: list[threading.Thread] = []
 
 HEADERS = ("Passo", "Braço", "Contatos", "Pagaram", "Recuperação", "Intervalo de confiança", "Conclusão")
 
@@ -60,3 +68,19 @@ def experiment_views(session: Session, query: ReportQuery) -> list[ExperimentVie
         except ExperimentError:  # a step without contacts nor a place in the cadence: nothing to read
             continue
     return views
+
+
+def _import_statistics() -> None:
+    for name in STATISTICS_MODULES:
+        importlib.import_module(name)
+
+
+def warm_up() -> None:
+    """Start importing the experiments' statistics library in the background, once per process: a
+    supervisor opens the dashboard, reads it, then picks a creditor, whose readouts need it by then
+    (instead of waiting seconds for the import on that first request)."""
+    with _warming:
+        if not _warmed:
+            thread = threading.Thread(target=_import_statistics, name="statistics-warm-up", daemon=True)
+            thread.start()
+            _warmed.append(thread)
