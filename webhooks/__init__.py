@@ -9,8 +9,9 @@ composer, notes, give back), `console_card` (the debtor card's actions on that p
 (its open cases, resolved there), `console_people` (people management for admins), `console_nlu` (the
 NLU inbox, and the thread's "o robô não entendeu"), `console_nlu_models` (candidate NLU models:
 training, evaluation, the quality gate, promote), `console_nlu_serving` (which NLU model answers, the
-swap in progress, its history, rollback), `console_views` (what they share: the viewer, a refused
-action), `sandbox` (development only).
+swap in progress, its history, rollback), `console_results` (the supervisors' results dashboard and its
+CSV exports), `console_views` (what they share: the viewer, a refused action), `sandbox` (development
+only).
 Around them:
 `extensions` (database and Redis per app), `local_access` (loopback or token: who may read `/health/ready`
 and `/metrics`), `errors` (every error mapped in one place), `headers` (security
@@ -70,6 +71,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         console_nlu_models,
         console_nlu_serving,
         console_people,
+        console_results,
         console_thread,
         health,
         metrics,
@@ -92,6 +94,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(console_nlu.bp)
     app.register_blueprint(console_nlu_models.bp)
     app.register_blueprint(console_nlu_serving.bp)
+    app.register_blueprint(console_results.bp)
     console_cases.init_app(app)
     app.register_blueprint(twilio.bp)
     app.register_blueprint(payments.bp)

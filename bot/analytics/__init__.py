@@ -11,7 +11,9 @@
 - `portfolio`: cure and roll rates by days-past-due bucket;
 - `results`: the typed results (`Rate`, `CostPerReal`, `CollectionMetrics`, `BucketRates`, `Slice`);
 - `metrics`: the entry points, `collection_metrics` and `breakdown` (one scope's metrics per value of a
-  dimension).
+  dimension);
+- `daily`: the same counts precomputed per Brasília day and slice (`analytics_daily`), refreshed hourly
+  by the RQ job of `jobs`; `summed`: a period's metrics read back from them (the dashboard, `regua report`).
 """
 
 from bot.analytics.metrics import Dimension, breakdown, collection_metrics

@@ -23,7 +23,7 @@ from bot.reminders.sms import estimate_cost
 WHATSAPP_CONVERSATION_SECONDS = 24 * 3600
 
 
-def _opens_conversation(message_conversation_id: Any, sent_at: Any) -> ColumnElement[bool]:
+def opens_conversation(message_conversation_id: Any, sent_at: Any) -> ColumnElement[bool]:
     """No WhatsApp reminder went to this conversation in the 24 hours before `sent_at`."""
     earlier_entry = aliased(OutboxEntry)
     earlier_message = aliased(Message)
@@ -40,10 +40,12 @@ def _opens_conversation(message_conversation_id: Any, sent_at: Any) -> ColumnEle
     )
 
 
-def costs(session: Session, c: Subquery, prices: Prices) -> Costs:
-    """The segments, conversations and their prices of the messages that carried the contacts in `c`."""
-    messages = (
+def carrying_messages(c: Subquery, *keys: Any) -> Subquery:
+    """The distinct messages that carried the contacts in `c` (channel, segments, conversation, first
+    contact's time), with the contacts' columns `keys` (a message carries contacts of one slice)."""
+    return (
         select(
+            *keys,
             Message.id,
             Message.channel,
             Message.segments,
@@ -51,18 +53,33 @@ def costs(session: Session, c: Subquery, prices: Prices) -> Costs:
             func.min(c.c.sent_at).label("sent_at"),
         )
         .join(c, c.c.message_id == Message.id)
-        .group_by(Message.id, Message.channel, Message.segments, Message.conversation_id)
+        .group_by(*keys, Message.id, Message.channel, Message.segments, Message.conversation_id)
         .subquery()
     )
+
+
+def billed(messages: Subquery) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """Aggregates over `carrying_messages`: SMS segments, and WhatsApp conversations opened."""
     is_sms = messages.c.channel == Channel.SMS
     # A message saved before segments were recorded is billed as one segment (the usual reminder).
     segments = func.coalesce(func.sum(case((is_sms, func.coalesce(messages.c.segments, 1)), else_=0)), 0)
     conversations = count_where(
         (messages.c.channel == Channel.WHATSAPP)
-        & _opens_conversation(messages.c.conversation_id, messages.c.sent_at)
+        & opens_conversation(messages.c.conversation_id, messages.c.sent_at)
     )
-    row = session.execute(select(segments, conversations).select_from(messages)).one()
-    sms_segments, whatsapp_conversations = int(row[0]), int(row[1])
+    return segments, conversations
+
+
+def costs(session: Session, c: Subquery, prices: Prices) -> Costs:
+    """The segments, conversations and their prices of the messages that carried the contacts in `c`."""
+    messages = carrying_messages(c)
+    row = session.execute(select(*billed(messages)).select_from(messages)).one()
+    return priced(int(row[0]), int(row[1]), prices)
+
+
+def priced(sms_segments: int, whatsapp_conversations: int, prices: Prices) -> Costs:
+    """`Costs` of so many SMS segments and WhatsApp conversations at `prices` (rounded to centavos once,
+    on the totals, so a month priced from its days' counts equals the month priced live)."""
     whatsapp_cents = (prices.whatsapp_per_conversation * whatsapp_conversations * 100).quantize(
         Decimal(1), rounding=ROUND_HALF_UP
     )

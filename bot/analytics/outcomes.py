@@ -4,8 +4,9 @@ how many broke) and the money recovered (each payment credited to its last remin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Subquery, and_, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.analytics.contacts import later_contact_of_target
@@ -24,37 +25,46 @@ class Outcomes:
     recovered_cents: int
 
 
-def _promise_kept(session: Session, c: Subquery, seconds: int) -> Rate:
-    promises = (
-        select(PaymentPromise.id, PaymentPromise.status)
+def attributed_promises(c: Subquery, seconds: int, *keys: Any) -> Subquery:
+    """The promises made within `seconds` after a contact in `c`, once each (per value of the contacts'
+    columns `keys`), with their status."""
+    return (
+        select(*keys, PaymentPromise.id, PaymentPromise.status)
         .join(c, promise_condition(c.c, seconds))
         .distinct()
         .subquery()
     )
+
+
+def promise_counts(promises: Subquery) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """Aggregates over `attributed_promises`: kept, and decided (kept or broken)."""
     kept = count_where(promises.c.status == PromiseStatus.KEPT)
     resolved = count_where(promises.c.status != PromiseStatus.OPEN)
-    row = session.execute(select(kept, resolved).select_from(promises)).one()
-    return Rate(int(row[0]), int(row[1]))
+    return kept, resolved
 
 
-def _broken_agreement(session: Session, c: Subquery, seconds: int) -> Rate:
-    agreements = (
-        select(Agreement.id, Agreement.status)
+def attributed_agreements(c: Subquery, seconds: int, *keys: Any) -> Subquery:
+    """The agreements (cancelled ones left out) made within `seconds` after a contact in `c`, once each
+    (per value of `keys`), with their status."""
+    return (
+        select(*keys, Agreement.id, Agreement.status)
         .join(c, agreement_condition(c.c, seconds))
         .where(Agreement.status != AgreementStatus.CANCELLED)
         .distinct()
         .subquery()
     )
-    broken = count_where(agreements.c.status == AgreementStatus.BROKEN)
-    row = session.execute(select(broken, func.count()).select_from(agreements)).one()
-    return Rate(int(row[0]), int(row[1]))
 
 
-def _recovered_cents(session: Session, c: Subquery, seconds: int) -> int:
+def agreement_counts(agreements: Subquery) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """Aggregates over `attributed_agreements`: broken, and all of them."""
+    return count_where(agreements.c.status == AgreementStatus.BROKEN), func.count()
+
+
+def recovered_payments(c: Subquery, seconds: int, *keys: Any) -> Subquery:
     """Payments of the contacts' invoices and instalments within the window, each credited to the last
     contact for its invoice or instalment before it (so no payment is counted twice across steps)."""
-    payments = (
-        select(Payment.id, Payment.amount_cents)
+    return (
+        select(*keys, Payment.id, Payment.amount_cents)
         .join(
             c,
             and_(
@@ -66,6 +76,22 @@ def _recovered_cents(session: Session, c: Subquery, seconds: int) -> int:
         .distinct()
         .subquery()
     )
+
+
+def _promise_kept(session: Session, c: Subquery, seconds: int) -> Rate:
+    promises = attributed_promises(c, seconds)
+    row = session.execute(select(*promise_counts(promises)).select_from(promises)).one()
+    return Rate(int(row[0]), int(row[1]))
+
+
+def _broken_agreement(session: Session, c: Subquery, seconds: int) -> Rate:
+    agreements = attributed_agreements(c, seconds)
+    row = session.execute(select(*agreement_counts(agreements)).select_from(agreements)).one()
+    return Rate(int(row[0]), int(row[1]))
+
+
+def _recovered_cents(session: Session, c: Subquery, seconds: int) -> int:
+    payments = recovered_payments(c, seconds)
     total = session.scalar(select(func.coalesce(func.sum(payments.c.amount_cents), 0)))
     return int(total or 0)
 

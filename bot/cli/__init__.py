@@ -4,8 +4,8 @@
 `creditors`, `imports`, `demo`, `campaign` (scheduler, campaign previews), `chat`, `handoff`, `cases`, `lgpd`,
 `nlu` (and `nlu_inbox`, its inbox commands, `nlu_candidate`, candidate models and the quality gate,
 and `nlu_serving`: promote, rollback, history), `users` (people of the agent console), `experiments`
-(A/B experiments on the régua's steps). Each module only parses options and prints: the logic lives in
-the package its docstring names.
+(A/B experiments on the régua's steps), `report` (the results dashboard in the terminal). Each module
+only parses options and prints: the logic lives in the package its docstring names.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def _register() -> None:
         lgpd,
         nlu,
         processes,
+        report,
         service,
         users,
     )
@@ -50,6 +51,7 @@ def _register() -> None:
         campaign.campaign,
         campaign.scheduler_command,
         experiments.experiment,
+        report.report,
         nlu.nlu,
         processes.web,
         processes.rasa_server,

@@ -2,8 +2,8 @@
 spooled while the database was down (bot.conversation.spool), re-enqueues work whose job was lost (a
 Redis restart, a message saved while Redis was down), settles sends whose outcome is unknown (asking
 Twilio) and, once an hour, breaks agreements with an instalment overdue beyond the creditor's limit,
-settles promises to pay, and runs the LGPD retention job when it has not run for a day
-(bot.privacy.retention).
+settles promises to pay, queues the refresh of the dashboard's aggregates (bot.analytics.jobs), and
+runs the LGPD retention job when it has not run for a day (bot.privacy.retention).
 
 It reschedules itself first, whatever then happens, and each step and each row is isolated (a failure
 is logged and the rest goes on); the job id is the minute it runs in, so any number of workers (and the
@@ -24,7 +24,7 @@ from bot.channels import RetryableSendError
 from bot.console.giveback import sweep_idle
 from bot.conversation import leases
 from bot.conversation.spool import Spool
-from bot.conversation.sweep_schedule import schedule_sweep
+from bot.conversation.sweep_schedule import RESULT_TTL, schedule_sweep
 from bot.delivery import lookup, sending
 from bot.localtime import DEFAULT_TZ
 from bot.models import Conversation, Direction, Message, MessageStatus, OutboxEntry, Processing, utcnow
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # A reply `sending` this long without a SID: Twilio may or may not have it (see sending.STUCK_SENDING).
 STUCK_SENDING = sending.STUCK_SENDING
 SWEEP_BATCH = 1000
+# The dashboard's aggregates (bot.analytics.jobs), by dotted path: the sweep never imports the analytics.
+ANALYTICS_JOB = "bot.analytics.jobs.refresh"
 # At most this many Twilio lookups per sweep (the rest wait for the next one).
 LOOKUP_BATCH = 100
 # The sweep replays spooled messages for at most this long (the rest wait for the next sweep).
@@ -119,6 +121,7 @@ def sweep_once(services: Services) -> dict[str, int]:
     if now.minute == 0:  # hourly is plenty for a limit counted in days
         broken = _step("overdue agreements", _break_overdue, services, now)
         promised = _step("promises", _settle_promises, services, now) or promised
+        _step("analytics refresh", _queue_analytics_refresh, services, now)
     for conversation_id in to_process:
         _step("enqueue", services.later.process, conversation_id)
     for conversation_id in to_deliver:
@@ -154,6 +157,17 @@ def _settle_promises(services: Services, now: datetime) -> dict[str, int]:
     """Promises to pay kept or broken (bot.agreements.promises), hourly; a failure waits for the next hour."""
     with services.database.session() as session:
         return promises.settle(session, now)
+
+
+def _queue_analytics_refresh(services: Services, now: datetime) -> None:
+    """Queue the hourly refresh of the dashboard's aggregates (bot.analytics.jobs) as its own job, by
+    dotted path; the job id is the hour, so several workers' sweeps queue it once."""
+    if not isinstance(services.later, RqLater):
+        return
+    queue = services.later.queue
+    job_id = f"regua-analytics-{now:%Y%m%d%H}"
+    if not queue.connection.exists(f"rq:job:{job_id}"):
+        queue.enqueue(ANALYTICS_JOB, job_id=job_id, job_timeout=1800, result_ttl=RESULT_TTL)
 
 
 def _retention(services: Services, now: datetime) -> None:

@@ -12,18 +12,20 @@
 - `people`: `User`, a person of the agent console;
 - `nlu`: `MessagePrediction`, what the NLU model made of an inbound message and what ops decided;
   `NluModel`, a candidate model trained from those decisions, its evaluation and the gate's verdict.
+- `analytics`: `DailyResult` (precomputed collection results per day and slice) and `AnalyticsRefresh`;
 - `serving`: `NluServing` (which Rasa slot answers debtors, the swap in progress) and `NluDeployment`.
 """
 
 from bot.models.agreements import Agreement, AgreementOffer, AgreementPolicy, Instalment, agreement_invoices
+from bot.models.analytics import AnalyticsRefresh, DailyResult
 from bot.models.base import Base, as_utc, utcnow
 from bot.models.compliance import AuditLog, OptOutEvent
 from bot.models.conversations import Conversation, ConversationNote, Message
 from bot.models.enums import (
     AgreementStatus,
+    CandidateStatus,
     CaseKind,
     CaseStatus,
-    CandidateStatus,
     Channel,
     ConversationState,
     DeploymentAction,
@@ -56,9 +58,10 @@ __all__ = [
     "AgreementOffer",
     "AgreementPolicy",
     "AgreementStatus",
+    "AnalyticsRefresh",
     "AuditLog",
-    "CandidateStatus",
     "Base",
+    "CandidateStatus",
     "Case",
     "CaseKind",
     "CaseStatus",
@@ -66,9 +69,10 @@ __all__ = [
     "Conversation",
     "ConversationNote",
     "ConversationState",
-    "DeploymentAction",
     "Creditor",
+    "DailyResult",
     "Debtor",
+    "DeploymentAction",
     "Direction",
     "Instalment",
     "InstalmentStatus",
@@ -77,8 +81,8 @@ __all__ = [
     "Message",
     "MessagePrediction",
     "MessageStatus",
-    "NluModel",
     "NluDeployment",
+    "NluModel",
     "NluServing",
     "NluVerdict",
     "OfferStatus",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, str_enum
@@ -31,6 +31,8 @@ class AuditLog(TimestampMixin, Base):
     """Who did what to which record, for disputes and regulators. Never holds secrets."""
 
     __tablename__ = "audit_log"
+    # The handoffs of a debtor's conversations (bot.analytics.reactions), for every reminder counted.
+    __table_args__ = (Index("ix_audit_log_entity_type_entity_id", "entity_type", "entity_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     actor: Mapped[str] = mapped_column(String(80))  # "system", "cli", "agent:<id>", "debtor:<id>"
