@@ -290,9 +290,8 @@ def breakdown(total: int, original: int, fine: int, interest: int, days_late: in
     if not itemised:
         return format_brl(total)
     return (
-        f"{format_brl(total)} (valor original {format_brl(original)} + "
-        f"multa {format_brl(fine)} + juros {format_brl(interest)}, "
-        f"{days_late} dia(s) de atraso)"
+        f"{format_brl(total)} (valor original {format_brl(original)} + multa {format_brl(fine)} + "
+        f"juros {format_brl(interest)}, {days_late} dia(s) de atraso)"
     )
 
 
