@@ -6,14 +6,18 @@ precomputed aggregates, as fresh as their last hourly refresh (the page says whe
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response as Redirect
 
 from bot.analytics import Prices
+from bot.experiments import ExperimentError, declare_winner
 from bot.localtime import local_datetime
 from bot.models import User, utcnow
-from bot.people.roles import Permission, require
+from bot.people.accounts import actor
+from bot.people.roles import NotAllowed, Permission, require
 from bot.reports import charts, csv_export, experiments, query, results
+from webhooks.console_views import refused
 from webhooks.extensions import db, settings
 
 bp = Blueprint("results", __name__, url_prefix="/console/resultados")
@@ -79,3 +83,30 @@ def export(key: str):  # type: ignore[no-untyped-def]
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@bp.post("/experimentos/<int:creditor_id>/<step_id>/vencedora")
+@login_required
+def declare(creditor_id: int, step_id: str) -> Redirect:
+    """Declare the winning variant of a step's experiment (bot.experiments.declare_winner: the creditor's
+    cadence rewritten, validated and audited), once the person confirmed it."""
+    form = request.form
+    back = (
+        url_for("results.index", credor=creditor_id, de=form.get("de"), ate=form.get("ate")) + "#experimentos"
+    )
+    variant = form.get("variant", "")
+    try:
+        user: User = current_user.user
+        require(user, Permission.DECLARE_WINNER)
+        if form.get("confirm") != "1":
+            raise ExperimentError("confirme que a régua do credor passará a usar só a variante vencedora")
+        declare_winner(db.session(), creditor_id, step_id, variant or None, actor(user))
+    except ExperimentError as error:
+        return refused(ExperimentError(f"Não foi possível declarar a vencedora: {error}."), back)
+    except NotAllowed as error:
+        return refused(error, back)
+    db.session().commit()
+    flash(
+        f"A variante {variant} venceu no passo {step_id}: a régua do credor passa a usar só ela.", "success"
+    )
+    return redirect(back)

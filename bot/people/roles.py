@@ -8,7 +8,8 @@ roles itself, so a change of policy is a change here.
 * supervisor: an agent who also sees every conversation and assigns or reassigns them, may propose
   an agreement outside the creditor's policy (with a written reason, audited), and may let a candidate
   NLU model the quality gate refused go through, with a written reason (`OVERRIDE_GATE`), and reads the
-  collection results (`SEE_RESULTS`: `/console/resultados`, its CSV exports);
+  collection results (`SEE_RESULTS`: `/console/resultados`, its CSV exports) and declares an
+  experiment's winning variant, which rewrites the creditor's cadence (`DECLARE_WINNER`, audited);
 * admin: a supervisor who also manages people (`/console/pessoas` and `regua user ...`);
 * ops: improves the bot: works the NLU inbox (`/console/nlu`, `regua nlu inbox`) and its training data,
   trains candidate models, and reads conversations to do so, but takes none (issue 17). Supervisors and
@@ -36,6 +37,7 @@ class Permission(enum.StrEnum):
     OVERRIDE_GATE = "override_gate"  # let a candidate model the quality gate refused through, with a reason
     NLU_DEPLOY = "nlu_deploy"  # promote a model to answer debtors, or roll back to an earlier one
     SEE_RESULTS = "see_results"  # the results dashboard (/console/resultados) and its CSV exports
+    DECLARE_WINNER = "declare_winner"  # end an experiment: its winning variant becomes the step's message
 
 
 _AGENT = frozenset({Permission.USE_CONSOLE, Permission.TAKE, Permission.CASES})
@@ -47,6 +49,7 @@ _SUPERVISOR = _AGENT | {
     Permission.OVERRIDE_GATE,
     Permission.NLU_DEPLOY,
     Permission.SEE_RESULTS,
+    Permission.DECLARE_WINNER,
 }
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
     UserRole.AGENT: _AGENT,

@@ -33,6 +33,7 @@ class ExperimentView:
     verdict: str
     enough_data: bool
     rows: list[tuple[str, ...]]
+    variants: list[str]  # the arms that may be declared the winner (not the holdout)
 
 
 def _arm_label(arm_id: str, is_control: bool, is_holdout: bool) -> str:
@@ -54,7 +55,8 @@ def _view(found: Readout) -> ExperimentView:
         )
         for arm in found.arms
     ]
-    return ExperimentView(found.step_id, found.verdict, found.enough_data, rows)
+    variants = [arm.id for arm in found.arms if not arm.is_holdout]
+    return ExperimentView(found.step_id, found.verdict, found.enough_data, rows, variants)
 
 
 def experiment_views(session: Session, query: ReportQuery) -> list[ExperimentView]:

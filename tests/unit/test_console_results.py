@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from bot.analytics.daily import refresh
 from bot.db import Database
-from bot.models import Creditor
+from bot.experiments import WINNER_DECLARED
+from bot.models import AuditLog, Creditor
+from bot.reminders.planner import cadence_for
 from tests.unit import analytics_data
 from tests.unit.console_people import log_in, make_user
 
 MARCH = "de=2026-03-01&ate=2026-03-31"
+STEP = "acompanhamento_d+1"  # the default cadence's experiment (variants a and b)
 
 
 @pytest.fixture
@@ -151,3 +156,53 @@ def test_with_a_creditor_chosen_each_experiment_of_its_cadence_has_a_readout(
     ]
     everyone = client.get(f"/console/resultados/?{MARCH}").get_data(as_text=True)
     assert "Escolha um credor no filtro" in everyone and "readout-" not in everyone
+
+
+def _declare(client: FlaskClient, creditor_id: int, **form: str):  # type: ignore[no-untyped-def]
+    html = client.get(f"/console/resultados/?{MARCH}&credor={creditor_id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token, html
+    return client.post(
+        f"/console/resultados/experimentos/{creditor_id}/{STEP}/vencedora",
+        data={"csrf_token": token.group(1), "de": "2026-03-01", "ate": "2026-03-31", **form},
+    )
+
+
+def _variants(db: Database, creditor_id: int) -> list[str]:
+    with db.session() as s:
+        return [v.id for v in cadence_for(s.get_one(Creditor, creditor_id)).step(STEP).variants]
+
+
+def test_the_declare_form_waits_for_enough_data(app: Flask, db: Database, data) -> None:  # type: ignore[no-untyped-def]
+    client = _client(app, db)
+    html = client.get(f"/console/resultados/?{MARCH}&credor={data.creditor_a}").get_data(as_text=True)
+    assert "ainda não há dados suficientes" in html and 'data-testid="declare-' not in html
+
+
+def test_a_supervisor_declares_a_winner_once_confirmed_and_the_cadence_keeps_only_it(
+    app: Flask, db: Database, data
+) -> None:  # type: ignore[no-untyped-def]
+    client = _client(app, db)
+    refused = _declare(client, data.creditor_a, variant="b")  # the confirmation box left empty
+    assert "#experimentos" in refused.headers["Location"]
+    assert "confirme que a régua" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert _variants(db, data.creditor_a) == ["a", "b"]
+
+    done = _declare(client, data.creditor_a, variant="b", confirm="1")
+    assert "A variante b venceu" in client.get(done.headers["Location"]).get_data(as_text=True)
+    assert _variants(db, data.creditor_a) == []
+    with db.session() as s:
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == WINNER_DECLARED)).one()
+        assert audit.actor.startswith("agent:")
+
+
+def test_an_agent_cannot_declare_a_winner_even_by_posting_the_form(app: Flask, db: Database, data) -> None:  # type: ignore[no-untyped-def]
+    agent = _client(app, db, "agent")
+    agent_html = agent.get("/console/").get_data(as_text=True)
+    agent_token = re.search(r'name="csrf_token" value="([^"]+)"', agent_html)
+    assert agent_token
+    agent.post(
+        f"/console/resultados/experimentos/{data.creditor_a}/{STEP}/vencedora",
+        data={"csrf_token": agent_token.group(1), "variant": "b", "confirm": "1"},
+    )
+    assert _variants(db, data.creditor_a) == ["a", "b"]
