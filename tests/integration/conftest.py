@@ -23,13 +23,15 @@ import redis
 import requests
 from faker import Faker
 from playwright.sync_api import Browser
+from sqlalchemy import update
 
 from bot import health, redis_client
 from bot.config import Settings, load_settings
 from bot.conversation import chat
 from bot.db import Database
 from bot.documents import normalize_cnpj, normalize_cpf
-from bot.models import Creditor, Debtor, Invoice
+from bot.models import Creditor, Debtor, Invoice, NluServing, RasaSlot
+from bot.nlu_serving import state
 from bot.phones import Address, is_mobile, normalize_phone
 from bot.rasa import training
 from bot.rasa.client import RasaClient
@@ -213,6 +215,32 @@ def stack(
         for name in commands:
             _wait_healthy(result, name)
         yield result
+
+
+@pytest.fixture(scope="module")
+def green(stack: Stack, rasa_model: Path) -> Iterator[None]:
+    """The second Rasa slot, started like the Procfile's `rasa-green` (the stack starts only blue), for
+    the tests of a module that swaps models; afterwards blue answers again with the stack's model."""
+    # Blue has served the stack's model since the stack started, but a test of another module that empties
+    # every table (the `db` fixture) may have wiped that record since: say again what blue runs.
+    state.record_slot_model(stack.database, RasaSlot.BLUE, str(rasa_model.resolve()))
+    stack.commands["rasa-green"] = [*stack.commands["rasa"], "--slot", "green"]
+    stack.start("rasa-green")
+    settings = stack.settings
+    wait_for_http(
+        stack.running["rasa-green"],
+        f"{settings.rasa_green_url}/status",
+        timeout=RASA_START_TIMEOUT,
+        ready=lambda r: r.ok and bool(r.json().get("model_file")),
+        params={"token": settings.rasa_auth_token},
+    )
+    yield
+    stack.stop("rasa-green")
+    # The stack's other tests expect blue, with the trained model, to answer: whatever happened here.
+    with stack.database.session() as session:
+        session.execute(
+            update(NluServing).values(active_slot=RasaSlot.BLUE, swap_token=None, green_model=None)
+        )
 
 
 PAYMENT_SECRET = "integration-payment-secret-0123"
