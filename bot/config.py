@@ -135,7 +135,8 @@ class Settings:
     # Reminders (the régua).
     whatsapp_send_rate: int = 80  # messages per second per sender, shared by every dispatcher
     sms_send_rate: int = 30
-    sms_price_per_segment: str = "0.0735"  # reais per SMS segment, for campaign previews
+    sms_price_per_segment: str = "0.0735"  # reais per SMS segment, for campaign previews and metrics
+    whatsapp_price_per_conversation: str = "0.0400"  # reais per business-initiated conversation (metrics)
     sms_economy: bool = False  # transliterate SMS to GSM-7 (cheaper segments)
     reminder_dispatchers: int = 2
     # Payments.
@@ -358,6 +359,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         whatsapp_send_rate=_int(env, "WHATSAPP_SEND_RATE", 80, 1, 1000),
         sms_send_rate=_int(env, "SMS_SEND_RATE", 30, 1, 1000),
         sms_price_per_segment=_price(env, "SMS_PRICE_PER_SEGMENT", "0.0735"),
+        whatsapp_price_per_conversation=_price(env, "WHATSAPP_PRICE_PER_CONVERSATION", "0.0400"),
         sms_economy=_bool(env, "SMS_ECONOMY", False),
         reminder_dispatchers=_int(env, "REMINDER_DISPATCHERS", 2, 1, 32),
         payment_webhook_secret=_payment_secret(env),

@@ -21,6 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import migrations
 from bot.config import Settings, is_loopback
 from bot.db import Database
+from bot.models import RasaSlot
+from bot.nlu_serving import routing
 
 # A worker that has not sent a heartbeat for this long is considered gone (RQ beats every few seconds).
 WORKER_HEARTBEAT_GRACE = timedelta(seconds=90)
@@ -131,6 +133,18 @@ def check_rasa(rasa_url: str, *, token: str = "", timeout: float = 1.0) -> Check
     )
 
 
+def check_active_rasa(settings: Settings, database: Database, *, timeout: float = 1.0) -> CheckResult:
+    """The Rasa slot answering debtors (the serving state's active slot, bot.nlu_serving) answers
+    `/status` with a model loaded. When the database does not say which slot it is, blue is checked and
+    the detail says the slot is a guess (the engine's route keeps its last known slot then)."""
+    slot = routing.active_slot(database)
+    result = check_rasa(
+        routing.slot_url(settings, slot or RasaSlot.BLUE), token=settings.rasa_auth_token, timeout=timeout
+    )
+    which = f"active slot {slot.value}" if slot else "active slot unknown (database), checked blue"
+    return CheckResult(result.ok, f"{which}: {result.detail}", {"slot": slot.value if slot else None})
+
+
 def check_action_server(action_server_url: str, *, token: str = "", timeout: float = 2.0) -> CheckResult:
     """The action server answers: with `token`, its `/actions` list accepts that token (so Rasa, which
     sends the same one, can call it); without, its open `/health` endpoint."""
@@ -149,19 +163,31 @@ def check_web(settings: Settings, *, timeout: float = 3.0) -> CheckResult:
     return check_http(url, timeout=timeout, json_check=lambda j: j.get("status") == "ok", headers=headers)
 
 
-def process_checks(settings: Settings, redis_conn: redis.Redis) -> dict[str, CheckResult]:
+def process_checks(
+    settings: Settings, redis_conn: redis.Redis, database: Database | None = None
+) -> dict[str, CheckResult]:
     """The health of each process of the Procfile: web, rasa (blue), rasa-green, actions, worker,
-    scheduler, dispatcher, trainer."""
+    scheduler, dispatcher, trainer. Both Rasa slots must be up (the spare one is the instant rollback);
+    with `database`, the detail of the slot answering debtors says so."""
+    active = routing.active_slot(database) if database is not None else None
     return {
         "web": check_web(settings),
-        "rasa": check_rasa(settings.rasa_url, token=settings.rasa_auth_token, timeout=2.0),
-        "rasa-green": check_rasa(settings.rasa_green_url, token=settings.rasa_auth_token, timeout=2.0),
+        "rasa": _slot_check(settings, RasaSlot.BLUE, active),
+        "rasa-green": _slot_check(settings, RasaSlot.GREEN, active),
         "actions": check_action_server(settings.action_server_url, token=settings.action_server_token),
         "worker": check_workers(redis_conn, "default"),
         "scheduler": check_scheduler(redis_conn),
         "dispatcher": check_workers(redis_conn, "reminders"),
         "trainer": check_workers(redis_conn, "nlu"),  # candidate NLU models (bot.nlu_ops.trainer)
     }
+
+
+def _slot_check(settings: Settings, slot: RasaSlot, active: RasaSlot | None) -> CheckResult:
+    result = check_rasa(routing.slot_url(settings, slot), token=settings.rasa_auth_token, timeout=2.0)
+    if active is None:
+        return result
+    role = "answers debtors" if slot is active else "spare slot"
+    return CheckResult(result.ok, f"{result.detail} ({role})", {"active": slot is active})
 
 
 def _local(host: str) -> str:

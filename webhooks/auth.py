@@ -65,7 +65,7 @@ def _load(token: str) -> Person | None:
 
 # Requests a page makes by itself (the conversation page's polling): they are not a person's activity, so
 # they do not keep an idle session alive.
-AUTOMATIC_ENDPOINTS = frozenset({"conversation.updates"})
+AUTOMATIC_ENDPOINTS = frozenset({"conversation.updates", "console.news", "console.queue_rows"})
 
 
 def _expired(settings: Settings, now: float) -> bool:

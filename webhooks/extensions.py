@@ -174,9 +174,13 @@ class ConsoleExtension:
             SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_SAMESITE="Lax",
             SESSION_COOKIE_SECURE=settings.env == "production",
-            # The cookie's own lifetime is the idle limit (renewed on every request); webhooks.auth also
-            # checks both limits on the server, so an old copy of a cookie is worth nothing.
+            # The cookie's own lifetime is the idle limit (renewed by every request of the person's own);
+            # webhooks.auth also checks both limits on the server, an old copy of a cookie is worth nothing.
             PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.console_idle_minutes),
+            # Only a response that changed the session sets the cookie. Otherwise a background poll that
+            # started before a form was sent answers after it with the older session, and the browser
+            # keeps that copy: the form's flash message (or any other change) would be lost.
+            SESSION_REFRESH_EACH_REQUEST=False,
             # A form's token lives as long as a session may: a login page left open is still usable.
             WTF_CSRF_TIME_LIMIT=settings.console_session_hours * 3600,
             WTF_CSRF_SSL_STRICT=False,  # the Referer check: our pages send no Referer (Referrer-Policy)

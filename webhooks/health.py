@@ -2,10 +2,11 @@
 loopback or token only).
 
 `/health` says only that this web process answers: load balancers and uptime monitors may hit it as often
-as they like. `/health/ready` asks the database, Redis, the workers and Rasa; its result is cached for
-`READY_CACHE_SECONDS` with single flight (bot.cached_probe), so a burst of callers or a hung Rasa never
-takes the web threads the Twilio webhooks need. It shows internal details (revisions, URLs), so only
-loopback callers (`regua health`, `make run`, the tests) and holders of `HEALTH_TOKEN` may read it.
+as they like. `/health/ready` asks the database, Redis, the workers and Rasa (the slot answering
+debtors); its result is cached for `READY_CACHE_SECONDS` with single flight (bot.cached_probe), so a burst
+of callers or a hung Rasa never takes the web threads the Twilio webhooks need. It shows internal details
+(revisions, URLs), so only loopback callers (`regua health`, `make run`, the tests) and holders of
+`HEALTH_TOKEN` may read it.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ def _probe() -> dict[str, Any]:
     ok = all(c.ok for c in checks.values())
     if checks["redis"].ok:
         checks["workers"] = health.check_workers(redis_ext.client(), "default")
-    checks["rasa"] = health.check_rasa(
-        settings().rasa_url, token=settings().rasa_auth_token, timeout=READY_RASA_TIMEOUT_SECONDS
-    )
+    # The slot answering debtors (bot.nlu_serving), not blue by default: after a promote to green,
+    # blue is the spare slot and may well be loading the next model.
+    checks["rasa"] = health.check_active_rasa(settings(), db.database(), timeout=READY_RASA_TIMEOUT_SECONDS)
     # Reported, not required: messages spooled while the database was down wait for their replay.
     waiting = conversations.spool().pending()
     checks["spool"] = health.CheckResult(

@@ -1,9 +1,10 @@
-"""Paying: the payment page (`/p/<token>`), chat images (`/m/<token>.png`) and provider confirmations
-(`/webhooks/payments/<provider>`)."""
+"""Paying: the payment page (`/p/<token>`) and its copy events (`/p/<token>/copiado`), chat images
+(`/m/<token>.png`) and provider confirmations (`/webhooks/payments/<provider>`)."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from bot.models import (
     InstalmentStatus,
     Invoice,
     InvoiceStatus,
+    PageEvent,
     PaymentLink,
     utcnow,
 )
@@ -115,6 +117,35 @@ def page(token: str):  # type: ignore[no-untyped-def]
         200,
         PRIVATE_HEADERS,
     )
+
+
+def _same_origin_script() -> bool:
+    """True for a request the page's own script could have sent: JSON (a cross-site form cannot send it
+    without a CORS preflight, which this app never grants) and, when the browser says where it comes from,
+    from this origin. The blueprint has no session, so this is its CSRF defence; the token is the secret."""
+    if not request.is_json:
+        return False
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("Origin")
+    # The host only: behind a TLS-terminating proxy the app may see http while the page was https.
+    return origin is None or urlsplit(origin).netloc == request.host
+
+
+@bp.post("/p/<token>/copiado")
+def copied(token: str) -> Response:
+    """The payment page's copy buttons report a copy (Pix code or linha digitável) for the metrics."""
+    if not _same_origin_script():
+        abort(403)
+    payload = request.get_json(silent=True)
+    kind = payload.get("kind") if isinstance(payload, dict) else None
+    if kind not in {event.value for event in PageEvent}:
+        abort(400)
+    session = db.session()
+    if not links.record_copy(session, token, PageEvent(kind)):
+        abort(404)
+    session.commit()
+    return Response(status=204, headers=PRIVATE_HEADERS)
 
 
 @bp.get("/m/<token>.png")

@@ -8,9 +8,10 @@ from bot.cli.imports import fail, open_database
 from bot.config import get_settings
 from bot.console import assignments, giveback
 from bot.conversation import handoff as handoff_lib
+from bot.db import Database
+from bot.nlu_serving import routing
 from bot.people import accounts
 from bot.people.roles import NotAllowed
-from bot.rasa.client import RasaClient
 
 # Why a conversation waits (conversations.handoff_reason), as the operator reads it.
 _REASONS = {
@@ -62,15 +63,16 @@ def _change(conversation_id: int, action: str, email: str) -> None:
                 fail(str(error).rstrip("."))
             click.echo(f"Conversa {conversation_id}: {conversation.state.value}")
         if action == "release":
-            _resume_rasa(conversation_id)
+            _resume_rasa(conversation_id, database)
     finally:
         database.dispose()
 
 
-def _resume_rasa(conversation_id: int) -> None:
-    """Tell Rasa's tracker the bot has the conversation again (the console's page pauses it on a take)."""
-    settings = get_settings()
-    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, token=settings.rasa_auth_token)
+def _resume_rasa(conversation_id: int, database: Database) -> None:
+    """Tell Rasa's tracker the bot has the conversation again (the console's page pauses it on a take),
+    through the slot answering debtors, as the console's give-back does (bot.nlu_serving.routing): the
+    tracker store is shared, but the spare slot may be down or loading a model."""
+    rasa = routing.routed_client(get_settings(), database)
     if not giveback.tell_rasa(rasa, conversation_id, "resume"):
         click.echo(
             "Aviso: o Rasa não foi avisado (fora do ar?). Rode o comando de novo quando ele voltar, "

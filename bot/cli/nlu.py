@@ -15,6 +15,9 @@ from rich.table import Table
 from bot.cli.nlu_candidate import candidate_group
 from bot.cli.nlu_inbox import changes_command, examples_command, inbox_group
 from bot.cli.nlu_serving import history_command, promote_command, rollback_command
+from bot.config import get_settings
+from bot.db import Database
+from bot.nlu_serving import state
 from bot.rasa import cross_validation, training
 
 MIN_MACRO_F1 = 0.90
@@ -52,11 +55,24 @@ def train(force: bool, verbose: bool) -> None:
         return
     console.print(f"Treinando {target.name} ...")
     started = time.monotonic()
+    keep = models_in_use()
     try:
-        path = training.ensure_model(force=force, verbose=verbose)
+        path = training.ensure_model(force=force, verbose=verbose, keep=keep)
     except training.RasaError as error:
         _fail(error)
     console.print(f"[green]Modelo treinado[/] em {time.monotonic() - started:.0f} s: {path}")
+    if keep is None:
+        console.print("[yellow]Aviso:[/] o banco não respondeu; os modelos antigos foram mantidos.")
+
+
+def models_in_use() -> set[str] | None:
+    """The models a clean-up after training must keep: those the serving state and the deployment
+    history name (bot.nlu_serving.state); None (keep every model) when the database does not answer."""
+    database = Database(get_settings().effective_database_url)
+    try:
+        return state.models_to_keep(database)
+    finally:
+        database.dispose()
 
 
 @nlu.command()

@@ -12,7 +12,7 @@ from bot.cli.imports import fail, open_database
 from bot.config import get_settings
 from bot.localtime import local_datetime
 from bot.models import User
-from bot.nlu_ops import changes, examples, inbox, review
+from bot.nlu_ops import annotations, changes, examples, inbox, review
 from bot.people import accounts
 from bot.people.roles import NotAllowed, Permission, require
 
@@ -56,9 +56,11 @@ def _group_line(group: inbox.InboxGroup) -> str:
     confidence = f"{group.confidence:.2f}" if group.confidence is not None else "-"
     why = ", ".join(inbox.REASONS[r] for r in group.reasons)
     last = local_datetime(group.items[0].received_at)
+    # The predicted entities, written as `--entity` takes them (masked values), to copy into a decision.
+    found = "".join(f"  {entity}={value!r}" for entity, value in group.entities if entity and value)
     return (
         f"{group.key}  {group.count:>4}x  {group.intent or '-':20} {confidence:>5}  {last:%d/%m %H:%M}  "
-        f"{group.text!r}  ({why})"
+        f"{group.text!r}  ({why}){found}"
     )
 
 
@@ -95,30 +97,63 @@ _KEY = click.argument("key")
 _MESSAGES = click.option(
     "--message", "message_ids", multiple=True, type=int, help="Só estas mensagens do grupo (id; repetível)."
 )
+_ENTITIES = click.option(
+    "--entity",
+    "entity_options",
+    multiple=True,
+    metavar="ENTIDADE=TRECHO",
+    help="Marca uma entidade do domínio no texto mascarado (ex.: data='dia 15'; repetível).",
+)
+
+
+def _marks(entity_options: tuple[str, ...]) -> review.Marks:
+    """The `--entity` options as the entities marked on the group's messages (a clear error if malformed)."""
+    try:
+        pairs = [annotations.parse_option(option) for option in entity_options]
+        return review.Marks(annotations.from_pairs(pairs), examples.entities())
+    except annotations.AnnotationError as error:
+        fail(str(error).rstrip("."))
 
 
 @inbox_group.command("confirm")
 @_KEY
 @_MESSAGES
+@_ENTITIES
 @_USER
 @_DAYS
-def confirm(key: str, message_ids: tuple[int, ...], email: str, days: int) -> None:
-    """Confirma a intenção prevista para o grupo KEY."""
-    _decide(key, message_ids, email, days, review.confirm)
+def confirm(
+    key: str, message_ids: tuple[int, ...], entity_options: tuple[str, ...], email: str, days: int
+) -> None:
+    """Confirma a intenção prevista para o grupo KEY (com as entidades de --entity)."""
+    marks = _marks(entity_options)
+
+    def act(session: Session, ids: list[int], person: User) -> int:
+        return review.confirm(session, ids, person, marks)
+
+    _decide(key, message_ids, email, days, act)
 
 
 @inbox_group.command("label")
 @_KEY
 @click.argument("intent")
 @_MESSAGES
+@_ENTITIES
 @_USER
 @_DAYS
-def label(key: str, intent: str, message_ids: tuple[int, ...], email: str, days: int) -> None:
-    """Troca a intenção do grupo KEY para INTENT (fora_de_escopo: fora do escopo)."""
-    known = examples.intents()
+def label(
+    key: str,
+    intent: str,
+    message_ids: tuple[int, ...],
+    entity_options: tuple[str, ...],
+    email: str,
+    days: int,
+) -> None:
+    """Troca a intenção do grupo KEY para INTENT (fora_de_escopo: fora do escopo), com as entidades de
+    --entity."""
+    known, marks = examples.intents(), _marks(entity_options)
 
     def act(session: Session, ids: list[int], person: User) -> int:
-        return review.relabel(session, ids, intent, person, intents=known)
+        return review.relabel(session, ids, intent, person, intents=known, marks=marks)
 
     _decide(key, message_ids, email, days, act)
 
@@ -157,8 +192,14 @@ def examples_command() -> None:
 
 @click.command("changes")
 def changes_command() -> None:
-    """Mostra o que mudou nos exemplos de treino desde o modelo atual."""
-    found = changes.since_model(changes.current_model(get_settings().models_dir))
+    """Mostra o que mudou nos exemplos de treino desde o modelo atual (o que responde aos devedores)."""
+    database = open_database()
+    try:
+        with database.session() as session:
+            current = changes.current_model(session, get_settings().models_dir)
+    finally:
+        database.dispose()
+    found = changes.since_model(current)
     if found.model is None:
         fail("nenhum modelo treinado (rode `regua nlu train`)")
     if not found.known:

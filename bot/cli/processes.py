@@ -9,6 +9,7 @@ import click
 
 from bot import health, redis_client, worker
 from bot.config import PROJECT_ROOT, get_settings
+from bot.db import Database
 from bot.logging_setup import configure_logging
 from bot.models import RasaSlot
 from bot.nlu_serving import boot
@@ -103,7 +104,11 @@ def health_command(deep: bool) -> None:
     """Verifica a saúde de cada processo (web, rasa, actions, worker)."""
     settings = get_settings()
     conn = redis_client.connect(settings)
-    results = health.process_checks(settings, conn)
+    database = Database(settings.effective_database_url)
+    try:
+        results = health.process_checks(settings, conn, database)  # names the slot answering debtors
+    finally:
+        database.dispose()
     if deep and results["worker"].ok:
         results["worker job"] = health.check_worker_roundtrip(conn)
     if deep:

@@ -43,9 +43,10 @@ def setup(demo: bool, train: bool) -> None:
             database.dispose()
         click.echo(str(summary))
     if train:
+        from bot.cli.nlu import models_in_use
         from bot.rasa import training
 
-        model = training.ensure_model()
+        model = training.ensure_model(keep=models_in_use())
         click.echo(f"Modelo do Rasa: {model.name}")
 
 

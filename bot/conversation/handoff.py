@@ -33,6 +33,8 @@ def when_agents_answer(settings: Settings, now: datetime | None = None) -> str |
 
 # Why a conversation waits for a person; these go first in the agents' queue.
 PRIORITY_REASONS = ("legal_threat", "complaint")
+# The audit action of a handoff, with its reason in the details (the metrics count them: bot.analytics).
+HANDOFF_REQUESTED = "conversation.handoff_requested"
 
 
 def request(session: Session, conversation: Conversation, *, actor: str, reason: str | None = None) -> bool:
@@ -43,7 +45,7 @@ def request(session: Session, conversation: Conversation, *, actor: str, reason:
     conversation.state = ConversationState.WAITING_AGENT
     conversation.handoff_requested_at = utcnow()
     conversation.handoff_reason = reason
-    _audit(session, conversation, actor, "conversation.handoff_requested")
+    _audit(session, conversation, actor, HANDOFF_REQUESTED)
     return True
 
 

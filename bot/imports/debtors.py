@@ -70,9 +70,11 @@ DEBTOR_FIELDS = [
         ("opt in sms", "aceita sms", "sms consent", "consent sms"),
     ),
     FieldSpec("observacoes", ("observacao", "obs", "notas", "notes", "note")),
+    FieldSpec("segmento", ("segmento do cliente", "carteira", "perfil", "segment")),
 ]
 
 _MAX_NAME = 200
+_MAX_SEGMENT = 40
 _COLUMNS = (
     "name",
     "phone",
@@ -81,6 +83,7 @@ _COLUMNS = (
     "state",
     "timezone",
     "notes",
+    "segment",
     "whatsapp_consent_at",
     "sms_consent_at",
 )
@@ -158,6 +161,14 @@ def _parse_row(row: Row, columns: set[str], now: datetime) -> tuple[_Parsed, lis
 
     if "observacoes" in columns:
         values["notes"] = row.get("observacoes") or None
+
+    if "segmento" in columns:
+        # Metrics are sliced by it (docs/metrics.md): spaces collapsed and lower case, so "Varejo " and
+        # "varejo" are one segment.
+        segment = " ".join(row.get("segmento").split()).lower() or None
+        if segment is not None and len(segment) > _MAX_SEGMENT:
+            errors.append(f"segmento longo demais ({len(segment)} caracteres; máximo {_MAX_SEGMENT})")
+        values["segment"] = segment
 
     consent: dict[Channel, datetime | bool | None] = {}
     for channel, column in ((Channel.WHATSAPP, "consentimento_whatsapp"), (Channel.SMS, "consentimento_sms")):

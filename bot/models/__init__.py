@@ -5,7 +5,8 @@
 - `parties`: `Creditor` and `Debtor`; `invoices`: `Invoice`;
 - `conversations`: `Conversation`, `Message` and `ConversationNote` (agents' internal notes);
 - `agreements`: `AgreementPolicy`, `AgreementOffer`, `Agreement`, `Instalment`; `promises`: `PaymentPromise`;
-- `payments`: `Payment`, `PaymentLink` (and its views), `Case` (claims, disputes, mismatches for agents);
+- `payments`: `Payment`, `PaymentLink` (its views, and `PaymentPageEvent`: copy buttons pressed), `Case`
+  (claims, disputes, mismatches for agents);
 - `reminders`: the régua's outbox (`OutboxEntry`);
 - `compliance`: `OptOutEvent` and `AuditLog`;
 - `people`: `User`, a person of the agent console;
@@ -34,6 +35,7 @@ from bot.models.enums import (
     OfferStatus,
     OptOutAction,
     OutboxStatus,
+    PageEvent,
     Processing,
     PromiseStatus,
     RasaSlot,
@@ -42,7 +44,7 @@ from bot.models.enums import (
 from bot.models.invoices import PAYMENT_REVIEW, Invoice
 from bot.models.nlu import MessagePrediction, NluModel
 from bot.models.parties import Creditor, Debtor
-from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView
+from bot.models.payments import Case, Payment, PaymentLink, PaymentLinkView, PaymentPageEvent
 from bot.models.people import User
 from bot.models.promises import PaymentPromise
 from bot.models.reminders import OutboxEntry
@@ -84,9 +86,11 @@ __all__ = [
     "OptOutEvent",
     "OutboxEntry",
     "OutboxStatus",
+    "PageEvent",
     "Payment",
     "PaymentLink",
     "PaymentLinkView",
+    "PaymentPageEvent",
     "PaymentPromise",
     "Processing",
     "PromiseStatus",

@@ -116,6 +116,8 @@ class Message(TimestampMixin, Base):
     content_variables: Mapped[dict[str, str] | None] = mapped_column(JsonDoc)
     status: Mapped[MessageStatus] = mapped_column(str_enum(MessageStatus, "message_status"), index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
+    # An outbound SMS reminder: the segments it is billed as (bot.reminders.sms), for its cost (bot.analytics).
+    segments: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(String(500))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

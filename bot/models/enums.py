@@ -141,6 +141,14 @@ class PromiseStatus(enum.StrEnum):
     BROKEN = "broken"
 
 
+class PageEvent(enum.StrEnum):
+    """What a debtor did on the payment page besides opening it (openings are `PaymentLinkView` rows):
+    copied the Pix code or the linha digitável (engagement signals for bot.analytics)."""
+
+    PIX_COPIED = "pix_copied"
+    LINE_COPIED = "line_copied"
+
+
 class UserRole(enum.StrEnum):
     """What a person using the console may do (the permissions of each are in `bot.people.roles`)."""
 

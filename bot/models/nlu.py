@@ -41,6 +41,9 @@ class MessagePrediction(TimestampMixin, Base):
     # Ops' decision in the NLU inbox; `label` is the intent written to the training data.
     verdict: Mapped[NluVerdict | None] = mapped_column(str_enum(NluVerdict, "nlu_verdict"), index=True)
     label: Mapped[str | None] = mapped_column(String(80))
+    # The entities ops marked on the masked text when deciding: [{"entity": ..., "value": <substring>}]
+    # (bot.nlu_ops.annotations), written to the training data as `[value](entity)`. None: none marked.
+    annotations: Mapped[list[dict[str, str]] | None] = mapped_column(JsonDoc)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reviewed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # When the labelled example was written to nlu_data/ (bot.nlu_ops.examples).

@@ -76,6 +76,9 @@ class Debtor(TimestampMixin, Base):
     state: Mapped[str | None] = mapped_column(String(2))  # UF, for state holidays and contact-time laws
     timezone: Mapped[str] = mapped_column(String(40), default=DEFAULT_TZ)
     notes: Mapped[str | None] = mapped_column(Text)
+    # The creditor's own grouping of its debtors ("varejo", "alto valor"...), set at import; metrics are
+    # sliced by it (bot.analytics).
+    segment: Mapped[str | None] = mapped_column(String(40), index=True)
 
     # Per-channel consent and opt-out, with when each happened (the history is in opt_out_events).
     whatsapp_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

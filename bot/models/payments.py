@@ -1,4 +1,4 @@
-"""Payments received, payment-page links (and their views), and the cases queued for agents."""
+"""Payments received, payment-page links (their views and copy events), and the cases queued for agents."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, BigId, JsonDoc, TimestampMixin, UTCDateTime, str_enum
-from bot.models.enums import CaseKind, CaseStatus
+from bot.models.enums import CaseKind, CaseStatus, PageEvent
 
 if TYPE_CHECKING:
     from bot.models.agreements import Instalment
@@ -42,6 +42,17 @@ class PaymentLinkView(Base):
     link_id: Mapped[int] = mapped_column(ForeignKey("payment_links.id", ondelete="CASCADE"), index=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class PaymentPageEvent(Base):
+    """A copy button pressed on a payment page (Pix code, linha digitável), reported by the page's script."""
+
+    __tablename__ = "payment_page_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("payment_links.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[PageEvent] = mapped_column(str_enum(PageEvent, "page_event"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Payment(TimestampMixin, Base):

@@ -25,6 +25,8 @@ class OutboxEntry(TimestampMixin, Base):
         UniqueConstraint("instalment_id", "step_id"),
         # The dispatcher's question: which rows are due now?
         Index("ix_reminder_outbox_status_send_on", "status", "send_on"),
+        # The metrics' question (bot.analytics): which reminders went out in a period?
+        Index("ix_reminder_outbox_sent_at", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -7,8 +7,11 @@ where ops correct it, and the training data that results.
   similar masked text, most frequent first;
 - `review`: ops' decisions (confirm, relabel, out of scope, discard; one message or a group) and an
   agent's flag "o robô não entendeu";
+- `annotations`: the entities ops mark on a message's masked text, checked against the domain and the
+  text, and written in Rasa's `[trecho](entidade)` syntax;
 - `examples`: labelled messages written to `nlu_data/nlu/<intent>.yml`, masked, deduplicated, sorted;
-- `changes`: what changed in the examples since the current model was trained;
+- `changes`: which model is the current one (the one answering debtors) and what changed in the
+  examples since it was trained;
 - `candidates`: the registry of candidate models (`nlu_models`): one training at a time, its stages,
   heartbeat and the sweep that fails a dead job's candidate;
 - `trainer`: the background job (RQ queue `nlu`) that trains a candidate off the serving path and

@@ -1,4 +1,5 @@
-"""What changed in the training examples since the current model was trained (issue 17 §3).
+"""What changed in the training examples since the current model was trained (issue 17 §3), and which
+model is "the current model": the one the slot answering debtors serves (bot.nlu_serving.state).
 
 `bot.rasa.training` keeps the examples a model was trained on next to it (`regua-<fp>.examples.json`);
 the examples now in `nlu_data/` are compared with them, intent by intent. For a model trained before
@@ -8,10 +9,16 @@ snapshots existed, only "nothing changed" is known (its name carries today's dat
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from bot.nlu_serving import state
 from bot.rasa import training
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,8 +37,20 @@ class Changes:
         return not self.added and not self.removed
 
 
-def current_model(models_dir: Path) -> Path | None:
-    """The newest `regua-*.tar.gz` in `models_dir` (the one `regua rasa-server` serves), or None."""
+def current_model(session: Session, models_dir: Path) -> Path | None:
+    """The model answering debtors: the active slot's, per the serving state (bot.nlu_serving.state).
+    Before any serving record (or when the recorded file is gone) the newest `regua-*.tar.gz` in
+    `models_dir`, what a slot starts with; None when there is neither."""
+    served = state.served_model(session)
+    if served and Path(served).is_file():
+        return Path(served)
+    if served:
+        log.warning("the served model %s is missing; using the newest trained one", state.model_name(served))
+    return newest_model(models_dir)
+
+
+def newest_model(models_dir: Path) -> Path | None:
+    """The newest `regua-*.tar.gz` in `models_dir`, or None."""
     models = sorted(
         models_dir.glob(f"{training.MODEL_PREFIX}*.tar.gz"), key=lambda p: (p.stat().st_mtime, p.name)
     )

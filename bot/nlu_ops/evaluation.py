@@ -1,4 +1,6 @@
-"""A candidate evaluated against the current model on the same data (issue 17 §4).
+"""A candidate evaluated against the current model on the same data (issue 17 §4). The current model is
+the one answering debtors, chosen by the caller (`bot.nlu_ops.changes.current_model`, which asks the
+serving state) and passed in as a path: this module reads no serving state.
 
 Three sets of messages, none ever trained on by the candidate:
 

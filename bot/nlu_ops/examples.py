@@ -3,10 +3,11 @@
 Each intent's file `nlu_data/nlu/<intent>.yml` keeps its hand-written examples as they are; below them,
 after the `SECTION_MARK` comment, a second block of the same intent holds the examples labelled in the NLU
 inbox, which Régua rewrites whole on every export: masked (`bot.redaction.mask_message`), one line each,
-without Rasa's annotation brackets, deduplicated against every example of every intent (case, accents,
-punctuation and spaces aside), and sorted, so the same labels always give the same file and a team
-reviews a change as a few added lines. Rasa merges the two blocks of an intent (its YAML format allows an
-intent to appear more than once).
+with no annotation brackets of the debtor's but the entities ops marked (`[valor](entidade)`,
+bot.nlu_ops.annotations), deduplicated against every example of every intent (case, accents,
+punctuation, spaces and annotations aside), and sorted, so the same labels always give the same file and
+a team reviews a change as a few added lines. Rasa merges the two blocks of an intent (its YAML format
+allows an intent to appear more than once).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Message, MessagePrediction, NluVerdict, utcnow
+from bot.nlu_ops import annotations
 from bot.nlu_ops.inbox import normalise
 from bot.rasa import training
 from bot.redaction import mask_message
@@ -32,7 +34,16 @@ _EXAMPLE_INDENT = "      - "
 
 def intents(domain_file: Path | None = None) -> list[str]:
     """The intents the domain declares (the labels ops may choose), sorted."""
-    return sorted((YAML(typ="safe").load(domain_file or training.DOMAIN_FILE) or {}).get("intents") or [])
+    return _declared("intents", domain_file)
+
+
+def entities(domain_file: Path | None = None) -> list[str]:
+    """The entities the domain declares (those ops may annotate), sorted."""
+    return _declared("entities", domain_file)
+
+
+def _declared(key: str, domain_file: Path | None) -> list[str]:
+    return sorted((YAML(typ="safe").load(domain_file or training.DOMAIN_FILE) or {}).get(key) or [])
 
 
 def example_text(body: str) -> str:
@@ -128,7 +139,11 @@ def export(session: Session, data_dir: Path | None = None) -> WriteReport:
         .order_by(MessagePrediction.id)
     )
     rows = list(session.execute(query))
-    labelled = [(p.label, example_text(body)) for p, body in rows if body and p.label]
+    labelled = [
+        (p.label, annotations.annotate(example_text(body), p.annotations))
+        for p, body in rows
+        if body and p.label
+    ]
     report = write_examples(labelled, data_dir)
     now = utcnow()
     for prediction, _ in rows:

@@ -52,6 +52,7 @@ class InboxItem:
     confidence: float | None
     reasons: tuple[str, ...]
     received_at: datetime
+    entities: tuple[tuple[str, str], ...] = ()  # predicted (entity, masked value)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,11 @@ class InboxGroup:
         """Every reason its messages are in the inbox, in `REASONS` order."""
         found = {r for i in self.items for r in i.reasons}
         return tuple(r for r in REASONS if r in found)
+
+    @property
+    def entities(self) -> tuple[tuple[str, str], ...]:
+        """The entities predicted for the group's most recent message (entity, masked value)."""
+        return self.items[0].entities if self.items else ()
 
     @property
     def prediction_ids(self) -> list[int]:
@@ -191,12 +197,20 @@ def _item(prediction: MessagePrediction, message: Message, threshold: float) -> 
         prediction_id=prediction.id,
         message_id=message.id,
         conversation_id=message.conversation_id,
-        text=mask_message(" ".join(message.body.split())),
+        text=shown_text(message.body),
         intent=prediction.intent,
         confidence=prediction.confidence,
         reasons=tuple(reasons),
         received_at=message.created_at,
+        entities=tuple(
+            (str(e.get("entity") or ""), str(e.get("value") or "")) for e in prediction.entities or ()
+        ),
     )
+
+
+def shown_text(body: str) -> str:
+    """A message as the inbox shows it (and as ops annotate it): masked, on one line."""
+    return mask_message(" ".join(body.split()))
 
 
 def _with_reasons(item: InboxItem, more: tuple[str, ...]) -> InboxItem:

@@ -105,14 +105,15 @@ def run(
 ) -> bool:
     """Train and evaluate candidate `candidate_id` (a `training` row); True when it ended `ready`.
 
-    `data_dir` and `config_file` default to the project's; `current_model` to the newest model in
-    `settings.models_dir` (None: nothing to compare with). Never writes to `models_dir`.
+    `data_dir` and `config_file` default to the project's; `current_model` (the baseline) to the model
+    answering debtors (`changes.current_model`: the serving state's, else the newest in
+    `settings.models_dir`; None: nothing to compare with). Never writes to `models_dir`.
     """
     data_dir = data_dir or training.DATA_DIR
-    if current_model is True:
-        current_model = changes.current_model(get_settings().models_dir)
     session = database.new_session()
     try:
+        if current_model is True:
+            current_model = changes.current_model(session, get_settings().models_dir)
         row = session.get(NluModel, candidate_id)
         if row is None or row.status != CandidateStatus.TRAINING:
             return False

@@ -30,6 +30,18 @@ def slot_url(settings: Settings, slot: RasaSlot) -> str:
     return settings.rasa_url if slot is RasaSlot.BLUE else settings.rasa_green_url
 
 
+def active_slot(database: Database) -> RasaSlot | None:
+    """The slot answering debtors, read now (blue before any swap); None when the database does not
+    answer (logged by type)."""
+    try:
+        with database.engine.connect() as conn:
+            slot = conn.execute(_ACTIVE_SLOT).scalar()
+    except SQLAlchemyError as error:
+        log.warning("active Rasa slot unknown (%s)", type(error).__name__)
+        return None
+    return RasaSlot(slot) if slot else RasaSlot.BLUE
+
+
 def slot_client(settings: Settings, slot: RasaSlot, timeout: float | None = None) -> RasaClient:
     """A client of `slot`'s Rasa server (with the auth token), whichever slot is active."""
     return RasaClient(
@@ -61,13 +73,11 @@ class ActiveSlotRoute:
         return slot_url(self.settings, self._slot)
 
     def _refresh(self, now: float) -> None:
-        try:
-            with self.database.engine.connect() as conn:
-                slot = conn.execute(_ACTIVE_SLOT).scalar()
-        except SQLAlchemyError as error:
-            log.warning("active Rasa slot unknown (%s); keeping %s", type(error).__name__, self._slot)
+        slot = active_slot(self.database)
+        if slot is None:
+            log.warning("keeping Rasa slot %s", self._slot)
         else:
-            self._slot = RasaSlot(slot) if slot else RasaSlot.BLUE
+            self._slot = slot
         self._expires = now + self.ttl
 
 

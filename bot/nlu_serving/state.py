@@ -7,18 +7,21 @@ promote crashed or was killed) may be taken over, and the old holder then can no
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import desc, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.db import Database
 from bot.localtime import local_datetime
 from bot.models import DeploymentAction, NluDeployment, NluServing, RasaSlot, utcnow
+
+log = logging.getLogger(__name__)
 
 # A promote that held its claim this long died without abandoning it; another may take over.
 STALE_CLAIM = timedelta(minutes=15)
@@ -215,6 +218,37 @@ def slot_model(database: Database, slot: RasaSlot) -> str | None:
     """The model file `slot` should run (None when not known)."""
     with database.session() as session:
         return serving(session).model_of(slot)
+
+
+def served_model(session: Session) -> str | None:
+    """The model file the slot answering debtors runs, as recorded (None: no serving record yet, or the
+    active slot's model is unknown). Reads only: never creates the serving row."""
+    row = session.get(NluServing, SERVING_ID)
+    return row.model_of(row.active_slot) if row is not None else None
+
+
+def referenced_models(session: Session) -> set[str]:
+    """Every model file the serving state or the deployment history names: both slots', a swap's in
+    progress, and each deployment's model and the model it replaced (a rollback may serve any of them).
+    `bot.rasa.training.ensure_model`'s clean-up must keep these."""
+    found: set[str] = set()
+    row = session.get(NluServing, SERVING_ID)
+    if row is not None:
+        found |= {row.blue_model, row.green_model, row.swap_model} - {None}  # type: ignore[arg-type]
+    found.update(session.scalars(select(NluDeployment.model_file)))
+    found.update(m for m in session.scalars(select(NluDeployment.previous_model)) if m)
+    return found
+
+
+def models_to_keep(database: Database) -> set[str] | None:
+    """`referenced_models`, for a clean-up of old model files; None when the database does not answer
+    (then nothing may be removed: a slot or a rollback may need any of them)."""
+    try:
+        with database.session() as session:
+            return referenced_models(session)
+    except SQLAlchemyError as error:
+        log.warning("models in use unknown (%s): old models are kept", type(error).__name__)
+        return None
 
 
 def history(session: Session, limit: int = 50) -> list[NluDeployment]:

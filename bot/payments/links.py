@@ -2,7 +2,8 @@
 
 A payment link is a row with a random, unguessable token (`secrets.token_urlsafe`, 192 bits) and an
 expiry (`PAYMENT_LINK_DAYS`); every opening of the page is recorded as a `PaymentLinkView`, the
-engagement signal for later analytics. Chat images (the Pix QR code, the boleto barcode) are served at
+engagement signal for the metrics (bot.analytics), and so is every press of the page's copy buttons (a
+`PaymentPageEvent`, `record_copy`). Chat images (the Pix QR code, the boleto barcode) are served at
 URLs signed (itsdangerous) with the media keys, `MEDIA_SIGNING_KEYS` (never SECRET_KEY: one secret per
 purpose), that expire after `MEDIA_URL_HOURS`, so WhatsApp can fetch them without a login and nobody can
 enumerate other debtors' codes. The first key signs and every key verifies: a rotation prepends a new
@@ -16,11 +17,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.models import Instalment, Invoice, PaymentLink, PaymentLinkView, as_utc, utcnow
+from bot.models import (
+    Instalment,
+    Invoice,
+    PageEvent,
+    PaymentLink,
+    PaymentLinkView,
+    PaymentPageEvent,
+    as_utc,
+    utcnow,
+)
 
 MEDIA_SALT = "regua-payment-media"
 MEDIA_KINDS = ("pix", "boleto")
@@ -87,6 +97,29 @@ def open_link(session: Session, token: str, user_agent: str | None) -> Opened | 
             PaymentLinkView(link_id=link.id, opened_at=now, user_agent=(user_agent or "")[:200] or None)
         )
     return Opened(link, expired)
+
+
+# A page left open and pressed again and again, or a script, stops adding rows here: the metrics only ask
+# whether a code was copied, and the table stays small.
+MAX_COPY_EVENTS = 20
+
+
+def record_copy(session: Session, token: str, kind: PageEvent) -> bool:
+    """Record that the page of `token` had its Pix code or linha digitável copied. False (nothing stored)
+    for an unknown or expired link, or once the link has MAX_COPY_EVENTS events of that kind."""
+    link = session.scalar(select(PaymentLink).where(PaymentLink.token == token))
+    now = utcnow()
+    if link is None or as_utc(link.expires_at) <= now:  # type: ignore[operator]
+        return False
+    stored = session.scalar(
+        select(func.count())
+        .select_from(PaymentPageEvent)
+        .where(PaymentPageEvent.link_id == link.id, PaymentPageEvent.kind == kind)
+    )
+    if (stored or 0) >= MAX_COPY_EVENTS:
+        return False
+    session.add(PaymentPageEvent(link_id=link.id, kind=kind, occurred_at=now))
+    return True
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:

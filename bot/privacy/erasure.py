@@ -1,6 +1,7 @@
 """Anonymisation on request (LGPD art. 18 IV and VI): the person disappears, the debt's history stays.
 
-What goes: name, CPF, e-mail, phone numbers, WhatsApp id, notes, UF; the numbers of their conversations;
+What goes: name, CPF, e-mail, phone numbers, WhatsApp id, notes, UF, the creditor's segment (free text
+that could describe the person); the numbers of their conversations;
 the bodies, media links and template variables of every message; case evidence and agents' notes; the
 browser descriptions of their payment-page visits (and the links stop working); Rasa's trackers.
 
@@ -173,6 +174,7 @@ def erase(
     debtor.cpf = random_cpf_token()
     debtor.name = ERASED_NAME
     debtor.email = debtor.phone_secondary = debtor.whatsapp_id = debtor.notes = debtor.state = None
+    debtor.segment = None
     debtor.reminders_pause_note = None  # an agent wrote it: it may name the person
     debtor.phone = ""
     # The identity check's memory names the number the CPF digits came from (bot.conversation.identity).

@@ -50,6 +50,7 @@ def render(data: dict[str, Any]) -> str:
             f"- E-mail: {person['email'] or '-'}",
             f"- UF: {person['state'] or '-'}",
             f"- Observações do credor: {person['notes'] or '-'}",
+            f"- Segmento definido pelo credor: {person.get('segment') or '-'}",
             "",
         ]
     lines += ["## Credores", ""]

@@ -21,7 +21,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -272,11 +272,17 @@ def _training_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_model(force: bool = False, *, verbose: bool = False) -> Path:
+def ensure_model(
+    force: bool = False, *, verbose: bool = False, keep: Collection[str | Path] | None = None
+) -> Path:
     """The trained model for the current training data, training it first if it is missing.
 
     Training runs only when `models/regua-<fingerprint>.tar.gz` does not exist (or `force`); afterwards
-    older `regua-*.tar.gz` files are removed. Returns the model's path.
+    older `regua-*` files (models and their `.examples.json`) are removed, except those of the models in
+    `keep` (paths or file names: what the serving state and the deployment history name, read by the
+    caller with `bot.nlu_serving.state.referenced_models`, since a slot may run one and a rollback may
+    need any). `keep=None` (the default: a caller that does not know them, such as a test session sharing
+    `models/` with a running stack) removes nothing. Returns the model's path.
     """
     target = model_path()
     with _training_lock():
@@ -298,10 +304,26 @@ def ensure_model(force: bool = False, *, verbose: bool = False) -> Path:
                 )
         if not examples_snapshot(target).exists():
             write_examples_snapshot(target)
-        for old in target.parent.glob(f"{MODEL_PREFIX}*"):
-            if old.name.split(".", 1)[0] != target.name.split(".", 1)[0]:
-                old.unlink(missing_ok=True)
+        if keep is not None:
+            remove_old_models(target.parent, {target, *keep})
     return target
+
+
+def remove_old_models(models_dir: Path, keep: Collection[str | Path]) -> list[Path]:
+    """Remove the `regua-*` files of `models_dir` (models and their examples snapshots) whose model is
+    not in `keep` (paths or file names); returns what was removed."""
+    kept = {_model_stem(Path(model).name) for model in keep}
+    removed = []
+    for old in sorted(models_dir.glob(f"{MODEL_PREFIX}*")):
+        if _model_stem(old.name) not in kept:
+            old.unlink(missing_ok=True)
+            removed.append(old)
+    return removed
+
+
+def _model_stem(name: str) -> str:
+    # `regua-<fp>.tar.gz` and `regua-<fp>.examples.json` belong to the model `regua-<fp>`.
+    return name.split(".", 1)[0]
 
 
 def examples_snapshot(model: Path) -> Path:

@@ -133,6 +133,8 @@ def _message(
         status=MessageStatus.PENDING,
         content_sid=content_sid,
         content_variables=variables,
+        # Kept for the cost metrics (bot.analytics): the body itself may be erased by retention.
+        segments=sms.segments(body).segments if channel == Channel.SMS else None,
     )
     return message, variant
 

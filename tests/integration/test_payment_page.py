@@ -4,7 +4,8 @@ The real Flask app is served on a free local port over the test database; Playwr
 Chromium (`/usr/bin/chromium`, installed by scripts/system-deps.sh when the build runs as root; never
 `playwright install`, which downloads a browser of its own) at a 390×844 phone viewport. The test checks
 what a debtor sees and does: the creditor, the itemised amount, the QR code and barcode images loaded and
-fitting the screen, and both copy buttons putting exactly the right text on the clipboard.
+fitting the screen, and both copy buttons putting exactly the right text on the clipboard (and reporting
+the copy to the server, for the collection metrics).
 
 Screenshot: a full-page picture of the page is kept in the repository at docs/payment-page.png (shown in
 the README). A normal run does not touch it, so the working tree stays clean; to re-take it after changing
@@ -21,6 +22,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -36,7 +38,7 @@ from bot import localtime
 from bot.config import PROJECT_ROOT, Settings, override
 from bot.db import Database
 from bot.documents import format_cnpj, normalize_cnpj, normalize_cpf
-from bot.models import Creditor, Debtor, Invoice, PaymentLinkView, utcnow
+from bot.models import Creditor, Debtor, Invoice, PaymentLinkView, PaymentPageEvent, utcnow
 from bot.money import format_brl
 from bot.payments import boleto, links, pix
 from bot.payments.amounts import updated_amount
@@ -217,3 +219,24 @@ def test_the_payment_page_works_on_a_phone(
     with db.session() as s:
         views = s.scalars(select(PaymentLinkView).where(PaymentLinkView.link_id == overdue.link_id)).all()
     assert [v.user_agent for v in views] == [PHONE_USER_AGENT]
+
+    # Each copy was reported by the page's script (the collection metrics, docs/metrics.md).
+    assert _copy_events(db, overdue.link_id) == ["pix_copied", "line_copied"]
+
+
+def _copy_events(db: Database, link_id: int) -> list[str]:
+    """The link's copy events, once both have arrived (the page reports them without waiting)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        with db.session() as s:
+            kinds = [
+                e.kind.value
+                for e in s.scalars(
+                    select(PaymentPageEvent)
+                    .where(PaymentPageEvent.link_id == link_id)
+                    .order_by(PaymentPageEvent.id)
+                )
+            ]
+        if len(kinds) >= 2 or time.monotonic() > deadline:
+            return kinds
+        time.sleep(0.1)

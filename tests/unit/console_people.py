@@ -29,6 +29,15 @@ def make_user(
         return accounts.add(s, email=email, name=name, role=UserRole(role), password=PASSWORD, by="test").id
 
 
+def detached_user(db: Database, role: str, email: str) -> User:
+    """`make_user`, returned as a `User` usable outside a session (services take a person)."""
+    user_id = make_user(db, role, email)
+    with db.session() as s:
+        user = s.get_one(User, user_id)
+        s.expunge(user)
+        return user
+
+
 def save_draft(
     db: Database, settings: Settings, conversation_id: int, user_id: int, draft: composer.Draft, now: datetime
 ) -> composer.Saved:

@@ -64,7 +64,8 @@ def create(db: Database, *, when: datetime | None = None) -> Ids:
         ana = Debtor(
             name="Ana Beatriz Lima", cpf=ANA_CPF, phone=ANA_PHONE, phone_secondary=ANA_SECOND_PHONE,
             whatsapp_id="551187654321", email="ana.lima@example.com", state="SP",
-            notes="prefere contato à tarde (Ana Beatriz)", whatsapp_consent_at=when - timedelta(days=90),
+            notes="prefere contato à tarde (Ana Beatriz)", segment="varejo (indicação da Beatriz)",
+            whatsapp_consent_at=when - timedelta(days=90),
             verified_at=when - timedelta(days=2), verified_phone=ANA_PHONE,
         )  # fmt: skip
         joao = Debtor(name="João Pereira", cpf=JOAO_CPF, phone=JOAO_PHONE, state="AC")

@@ -1,8 +1,10 @@
-"""Inbound messages with recorded predictions, for the NLU inbox tests (straight into the database)."""
+"""Inbound messages with recorded predictions, and a copy of nlu_data/, for the NLU inbox tests."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from bot.db import Database
 from bot.models import (
@@ -15,6 +17,7 @@ from bot.models import (
     Processing,
     utcnow,
 )
+from bot.rasa import training
 
 
 def conversation(db: Database, address: str = "+5511900000001") -> int:
@@ -34,9 +37,11 @@ def predicted(
     confidence: float | None,
     *,
     at: datetime | None = None,
+    entities: list[dict[str, Any]] | None = None,
 ) -> tuple[int, int]:
-    """An inbound message the model read as `intent` with `confidence`; returns (message id, prediction
-    id). `intent=None` leaves the message without a prediction (prediction id 0)."""
+    """An inbound message the model read as `intent` with `confidence` (and `entities`, masked values);
+    returns (message id, prediction id). `intent=None` leaves the message without a prediction
+    (prediction id 0)."""
     with db.session() as s:
         message = Message(
             conversation_id=conversation_id,
@@ -56,9 +61,18 @@ def predicted(
             intent=intent,
             confidence=confidence,
             ranking=[{"name": intent, "confidence": confidence}],
-            entities=[],
+            entities=entities or [],
             model_id="model-1",
         )
         s.add(prediction)
         s.flush()
         return message.id, prediction.id
+
+
+def copy_nlu_data(target: Path) -> Path:
+    """A copy of the real nlu_data/ at `target`, to write examples into; returns `target`."""
+    for path in training.DATA_DIR.rglob("*.yml"):
+        copy = target / path.relative_to(training.DATA_DIR)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(path.read_bytes())
+    return target

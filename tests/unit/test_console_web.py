@@ -322,3 +322,22 @@ def test_the_queue_tells_when_no_agent_is_on_duty(app: Flask, db: Database) -> N
         app.extensions["regua_settings"], agent_hours="seg-dom 00:00-24:00"
     )
     assert 'data-testid="off-duty"' not in client.get("/console/").get_data(as_text=True)
+
+
+def test_the_pages_background_polls_neither_renew_nor_rewrite_the_session_cookie(
+    app: Flask, db: Database
+) -> None:
+    """A poll answered after a form was sent must not bring back the older session (the form's flash
+    message would be lost), and polling alone is not the person's activity."""
+    make_user(db)
+    client = app.test_client()
+    _login(client)
+    client.get("/console/")  # the page the polls come from (its forms put the CSRF token in the session)
+    with client.session_transaction() as session:
+        seen_at = session["seen_at"] = time.time() - 60
+    for path in ("/console/novidades?since=0", "/console/fila"):
+        response = client.get(path)
+        assert response.status_code == 200 and "Set-Cookie" not in response.headers, path
+    with client.session_transaction() as session:
+        assert session["seen_at"] == seen_at
+    assert "Set-Cookie" in client.get("/console/").headers  # a page the person opened is activity

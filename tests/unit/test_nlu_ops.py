@@ -21,7 +21,6 @@ from bot.models import (
     Message,
     MessagePrediction,
     NluVerdict,
-    User,
     utcnow,
 )
 from bot.nlu_ops import changes, examples, inbox, review
@@ -31,8 +30,8 @@ from bot.rasa.client import Prediction, RasaClient
 from bot.redaction import mask_message
 from tests.conftest import People
 from tests.unit.conftest import FakePool, FakeRasa, FakeSender, post_message
-from tests.unit.console_people import make_user
-from tests.unit.nlu_messages import conversation, predicted
+from tests.unit.console_people import detached_user
+from tests.unit.nlu_messages import conversation, copy_nlu_data, predicted
 
 THRESHOLD = 0.6
 INTENTS = examples.intents()
@@ -203,16 +202,8 @@ def test_messages_before_a_hand_over_that_followed_a_miss_are_in_the_inbox(db: D
 # ---- decisions ------------------------------------------------------------------------------------------
 
 
-def _user(db: Database, role: str, email: str) -> User:
-    user_id = make_user(db, role, email)
-    with db.session() as s:
-        user = s.get_one(User, user_id)
-        s.expunge(user)
-        return user
-
-
 def test_ops_confirm_relabel_and_discard_whole_groups_and_each_decision_is_audited(db: Database) -> None:
-    ops = _user(db, "ops", "ops@regua.example")
+    ops = detached_user(db, "ops", "ops@regua.example")
     c = conversation(db)
     _, paid_1 = predicted(db, c, "ja paguei", "ja_paguei", 0.5)
     _, paid_2 = predicted(db, c, "já paguei!", "ja_paguei", 0.45)
@@ -242,7 +233,7 @@ def test_ops_confirm_relabel_and_discard_whole_groups_and_each_decision_is_audit
 def test_a_message_the_model_did_not_understand_cannot_be_confirmed_nor_labelled_unknown(
     db: Database,
 ) -> None:
-    ops = _user(db, "ops", "ops@regua.example")
+    ops = detached_user(db, "ops", "ops@regua.example")
     c = conversation(db)
     _, missed = predicted(db, c, "hein?", "nlu_fallback", 0.3)
     with db.session() as s:
@@ -256,8 +247,8 @@ def test_a_message_the_model_did_not_understand_cannot_be_confirmed_nor_labelled
 
 
 def test_an_agent_may_not_work_the_inbox(db: Database) -> None:
-    agent = _user(db, "agent", "ana@regua.example")
-    supervisor = _user(db, "supervisor", "sup@regua.example")
+    agent = detached_user(db, "agent", "ana@regua.example")
+    supervisor = detached_user(db, "supervisor", "sup@regua.example")
     _, row = predicted(db, conversation(db), "hein?", "afirmar", 0.3)
     with db.session() as s:
         with pytest.raises(NotAllowed):
@@ -266,8 +257,8 @@ def test_an_agent_may_not_work_the_inbox(db: Database) -> None:
 
 
 def test_an_agent_flags_a_message_the_bot_misunderstood_and_it_goes_back_to_the_inbox(db: Database) -> None:
-    agent = _user(db, "agent", "ana@regua.example")
-    ops = _user(db, "ops", "ops@regua.example")
+    agent = detached_user(db, "agent", "ana@regua.example")
+    ops = detached_user(db, "ops", "ops@regua.example")
     c = conversation(db)
     message_id, row = predicted(db, c, "quero o boleto", "saudacao", 0.95)  # confidently wrong
     unread_id, _ = predicted(db, c, "oi? tem alguem?", None, None)  # arrived while a person had it
@@ -289,8 +280,8 @@ def test_an_agent_flags_a_message_the_bot_misunderstood_and_it_goes_back_to_the_
 
 
 def test_only_a_visible_inbound_message_can_be_flagged(db: Database) -> None:
-    ana = _user(db, "agent", "ana@regua.example")
-    bia = _user(db, "agent", "bia@regua.example")
+    ana = detached_user(db, "agent", "ana@regua.example")
+    bia = detached_user(db, "agent", "bia@regua.example")
     c = conversation(db)
     message_id, _ = predicted(db, c, "oi", "saudacao", 0.99)
     with db.session() as s:
@@ -314,12 +305,7 @@ def test_only_a_visible_inbound_message_can_be_flagged(db: Database) -> None:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A copy of the real nlu_data/ to write into."""
-    target = tmp_path / "nlu_data"
-    for path in training.DATA_DIR.rglob("*.yml"):
-        copy = target / path.relative_to(training.DATA_DIR)
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_bytes(path.read_bytes())
-    return target
+    return copy_nlu_data(tmp_path / "nlu_data")
 
 
 def test_labelled_examples_are_added_sorted_deduplicated_below_the_hand_written_ones(data_dir: Path) -> None:
@@ -374,7 +360,7 @@ def test_example_text_is_masked_on_one_line_without_annotation_brackets() -> Non
 
 
 def test_export_writes_the_labelled_messages_once_and_marks_them(db: Database, data_dir: Path) -> None:
-    ops = _user(db, "ops", "ops@regua.example")
+    ops = detached_user(db, "ops", "ops@regua.example")
     c = conversation(db)
     _, paid = predicted(db, c, "paguei R$ 80,00 no pix agora", "ja_paguei", 0.5)
     _, moon = predicted(db, c, "a lua é de queijo", "afirmar", 0.2)
@@ -402,7 +388,7 @@ def test_the_changes_since_the_model_are_the_examples_added_and_removed(
     model = tmp_path / "models" / "regua-0123456789ab.tar.gz"
     model.parent.mkdir()
     model.write_bytes(b"model")
-    assert changes.current_model(model.parent) == model
+    assert changes.newest_model(model.parent) == model
     assert not changes.since_model(model, data_dir).known  # trained before snapshots, on other data
     training.write_examples_snapshot(model, data_dir)
     assert changes.since_model(model, data_dir).empty

@@ -78,6 +78,7 @@ def test_the_readable_summary_is_portuguese_and_lists_the_persons_records(db: Da
     assert "CPF: 529.982.247-25" in text and "R$ 159,90" in text and "Faturas (2)" in text
     assert "Conversas (2, 3 mensagens)" in text and "pediu para não receber por WhatsApp" in text
     assert "Twilio" in text and "art. 7º" in text and "João" not in text
+    assert "Segmento definido pelo credor: varejo (indicação da Beatriz)" in text
 
 
 def test_an_erased_person_leaves_no_name_cpf_phone_or_message_in_any_column_of_any_table(

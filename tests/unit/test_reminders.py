@@ -31,7 +31,7 @@ from bot.models import (
     OutboxStatus,
     utcnow,
 )
-from bot.reminders import dispatch, planner, preview
+from bot.reminders import dispatch, planner, preview, sms
 from tests.unit.conftest import FakeSender
 
 BRT = ZoneInfo("America/Sao_Paulo")
@@ -428,3 +428,14 @@ def test_a_debtor_an_agent_paused_gets_no_reminder_and_gets_them_again_once_resu
     run(db, settings, sender, at(DUE + timedelta(days=1), 10))
     assert "+5511987654321" in [r.to for r in sender.sent[1:]]
     assert ("A-1", "depois", "sent") in {(ref, step, state) for ref, step, state, _ in entries(db)}
+
+
+def test_an_sms_reminder_keeps_the_segments_it_is_billed_as_and_a_whatsapp_one_none(
+    db: Database, settings: Settings, campaign: dict[str, int]
+) -> None:
+    run(db, settings, FakeSender(), at(DUE - timedelta(days=3), 10))
+    with db.session() as s:
+        sent = {m.channel.value: (m.segments, m.body) for m in s.scalars(select(Message))}
+    assert sent["whatsapp"][0] is None
+    segments, body = sent["sms"]
+    assert segments == sms.segments(body).segments == 3  # 196 characters with accents: UCS-2, 67 a segment

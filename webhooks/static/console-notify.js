@@ -101,7 +101,12 @@
     fetch(box.dataset.news + "?since=" + encodeURIComponent(since), {
       headers: { "Accept": "application/json" }, credentials: "same-origin"
     })
-      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (response) {
+        // The session expired (polls do not keep it alive): show the login page and its explanation
+        // rather than a console that looks on duty but no longer hears anything.
+        if (response.redirected) { window.location.href = response.url; return null; }
+        return response.ok ? response.json() : null;
+      })
       .then(function (data) {
         if (!data) { return; }
         since = data.since;
