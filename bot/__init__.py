@@ -3,8 +3,9 @@
 `conversation` (the inbound engine), `delivery` (getting messages to Twilio once), `answers` (what the bot
 answers per intent), `agreements` (renegotiation, promises to pay), `rasa` (Rasa over HTTP, its server,
 training), `reminders` (the régua), `payments`, `imports` (CSV files), `channels` (Twilio, TwiML, sandbox),
-`privacy` (LGPD), `analytics` (the collection metrics), `nlu_ops` (predictions recorded, the NLU inbox,
-training examples), `models` (the data model), `cli` (the `regua` command).
+`privacy` (LGPD), `analytics` (the collection metrics), `experiments` (A/B tests of the régua's steps),
+`nlu_ops` (predictions recorded, the NLU inbox, training examples), `models` (the data model), `cli` (the
+`regua` command).
 
 Loose modules are the infrastructure and helpers every package uses: `config` (reading each variable in
 `config_parsing`, production's refusals in `production_checks`), `db`, `migrations`, `redis_client`,

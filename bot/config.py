@@ -23,14 +23,15 @@ from dotenv import dotenv_values
 from bot import production_checks
 from bot.config_parsing import (
     ConfigError,
+    _bearer_token,
     _bool,
     _check_rate_limit,
     _database_url,
     _development_secret,
     _float,
-    _health_token,
     _int,
     _internal_services,
+    _log_format,
     _media_signing_keys,
     _payment_secret,
     _phone_sender,
@@ -73,6 +74,7 @@ class Settings:
 
     env: str = "development"
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object per line (the default in production)
     var_dir: Path = PROJECT_ROOT / "var"
     models_dir: Path = PROJECT_ROOT / "models"
     # Candidate NLU models (issue 17 §4): trained here, apart from the served ones in models_dir.
@@ -148,9 +150,11 @@ class Settings:
     # rotated by prepending a new one and dropping the old after MEDIA_URL_HOURS. Empty (development and
     # test only): one key derived from SECRET_KEY, see `media_keys`.
     media_signing_keys: tuple[str, ...] = field(default=(), repr=False)
-    # Web edge (issue 14 §5): who may read the deep readiness check `/health/ready` besides loopback
-    # callers (a monitor sending `Authorization: Bearer <HEALTH_TOKEN>`). None: loopback only.
+    # Web edge (issue 14 §5, 18 §4): who may read `/health/ready` and `/metrics` besides loopback callers
+    # (a monitor, Prometheus) sending `Authorization: Bearer <HEALTH_TOKEN or METRICS_TOKEN>`; None: loopback
+    # only.
     health_token: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)
     # Spool and Redis circuit breaker (issue 14 §4, bot/conversation/spool.py and bot/breaker.py): the web
     # process's
     # Redis calls on the inline path time out after this long, and after this many failures in a row
@@ -317,6 +321,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
     settings = Settings(
         env=app_env,
         log_level=log_level,
+        log_format=_log_format(env, app_env),
         var_dir=var_dir,
         models_dir=models_dir,
         candidates_dir=candidates_dir,
@@ -367,7 +372,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         media_url_hours=_int(env, "MEDIA_URL_HOURS", 72, 1, 24 * 30),
         media_signing_keys=_media_signing_keys(env),
         # Web edge (issue 14 §5).
-        health_token=_health_token(env),
+        health_token=_bearer_token(env, "HEALTH_TOKEN"),
+        metrics_token=_bearer_token(env, "METRICS_TOKEN"),
         # Spool and Redis circuit breaker (issue 14 §4).
         redis_inline_timeout_seconds=_float(env, "REDIS_INLINE_TIMEOUT_SECONDS", 0.25, 0.05, 5.0),
         redis_breaker_failures=_int(env, "REDIS_BREAKER_FAILURES", 3, 1, 100),

@@ -189,11 +189,18 @@ def _payment_secret(env: Mapping[str, str]) -> str | None:
     return secret
 
 
-# Web edge (issue 14 §5).
-def _health_token(env: Mapping[str, str]) -> str | None:
-    token = _text(env, "HEALTH_TOKEN")
+def _log_format(env: Mapping[str, str], app_env: str) -> str:
+    log_format = (_text(env, "LOG_FORMAT") or ("json" if app_env == "production" else "text")).lower()
+    if log_format not in {"text", "json"}:
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
+    return log_format
+
+
+# Web edge (issue 14 §5): HEALTH_TOKEN, METRICS_TOKEN.
+def _bearer_token(env: Mapping[str, str], name: str) -> str | None:
+    token = _text(env, name)
     if token is not None and len(token) < 16:
-        raise ConfigError("HEALTH_TOKEN must be at least 16 characters long")
+        raise ConfigError(f"{name} must be at least 16 characters long")
     return token
 
 

@@ -1,5 +1,9 @@
 """Logging set-up shared by every process, with a filter that keeps secrets and personal data out of the
-logs (configured secrets, URL passwords, and the values database and Twilio errors echo)."""
+logs (configured secrets, URL passwords, the values database and Twilio errors echo, and, as a safety
+net, phone numbers, CPFs and amounts in reais).
+
+Lines are text for a person at a terminal, or in production (LOG_FORMAT=json, the default there) one
+JSON object each (bot.observability.json_logs)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import logging
 import re
 
 from bot.config import Settings
-from bot.redaction import scrub
+from bot.observability.json_logs import JsonFormatter
+from bot.redaction import mask_amounts, scrub
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 # The capability tokens of our URLs: a payment page (/p/<token>) and a signed chat image
@@ -21,8 +26,8 @@ def mask_tokens(text: str) -> str:
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces configured secret values, URL passwords, URL tokens and personal data (`bot.redaction`)
-    in every record with `***`."""
+    """Replaces configured secret values, URL passwords, URL tokens and personal data (`bot.redaction`:
+    phone numbers, CPFs, amounts) in every record with `***`."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -31,7 +36,7 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = mask_tokens(scrub(_URL_PASSWORD.sub(r"\1***@", message)))
+        redacted = mask_tokens(mask_amounts(scrub(_URL_PASSWORD.sub(r"\1***@", message))))
         for secret in self.secrets:
             redacted = redacted.replace(secret, "***")
         if redacted != message:
@@ -46,6 +51,13 @@ class ScrubbingFormatter(logging.Formatter):
         return scrub(super().formatException(ei))
 
 
+def formatter(settings: Settings) -> logging.Formatter:
+    """The formatter of `settings.log_format`: one JSON object per line, or text."""
+    if settings.log_format == "json":
+        return JsonFormatter()
+    return ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def configure_logging(settings: Settings) -> None:
     """Configure the root logger once per process (idempotent: the app factory may run several times)."""
     root = logging.getLogger()
@@ -55,8 +67,8 @@ def configure_logging(settings: Settings) -> None:
     if handler is None:
         handler = logging.StreamHandler()
         handler._regua = True  # type: ignore[attr-defined]
-        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
+    handler.setFormatter(formatter(settings))
     handler.filters = [RedactSecrets(secrets)]
     # Chatty libraries at INFO: Alembic on every schema check (each /health call), Twilio's HTTP client
     # on every send (a dozen lines), RQ on every job. Their warnings and errors still come through.

@@ -31,6 +31,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )  # fmt: skip
 
 
+# Amounts: "R$ 1.234,56", "R$50", "1.234,56", "120 reais".
+_AMOUNTS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"R\$\s?\d[\d.]*(?:,\d{1,2})?", re.IGNORECASE),
+    re.compile(r"(?<![\w.,])\d{1,3}(?:\.\d{3})*,\d{2}(?![\w,])"),
+    re.compile(r"(?<![\w.,])\d[\d.]*(?:,\d{1,2})?\s?(?:reais|real|conto|contos|pila)\b", re.IGNORECASE),
+)
+
 # What a debtor's own message may hold, masked wherever it is shown outside the conversation (the NLU
 # inbox, the CLI, training examples written to nlu_data/). Each kind gets its own placeholder, so a
 # reviewer still reads "paguei <valor> no pix" and a model still learns from the sentence around it.
@@ -45,11 +52,7 @@ _MESSAGE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}\b"), "<cnpj>"),
     (re.compile(r"(?<![\w.])\+?\(?\d{2}\)?\s?9?\d{4}[-\s]?\d{4}(?![\w.])"), "<telefone>"),
     (re.compile(r"(?<![\w.])\+?55\s?\(?\d{2}\)?\s?9?\d{4}[-\s]?\d{4}(?![\w.])"), "<telefone>"),
-    # Amounts: "R$ 1.234,56", "R$50", "1.234,56", "120 reais".
-    (re.compile(r"R\$\s?\d[\d.]*(?:,\d{1,2})?", re.IGNORECASE), "<valor>"),
-    (re.compile(r"(?<![\w.,])\d{1,3}(?:\.\d{3})*,\d{2}(?![\w,])"), "<valor>"),
-    (re.compile(r"(?<![\w.,])\d[\d.]*(?:,\d{1,2})?\s?(?:reais|real|conto|contos|pila)\b", re.IGNORECASE),
-     "<valor>"),
+    *((pattern, "<valor>") for pattern in _AMOUNTS),
     # Any other run of 6+ digits: a CPF typed bare, a protocol, an account or an invoice number.
     (re.compile(r"(?<!\w)\d(?:[\d.\-/\s]?\d){5,}(?!\w)"), "<numero>"),
 )  # fmt: skip
@@ -61,6 +64,14 @@ def mask_message(text: str) -> str:
     conversation."""
     for pattern, replacement in _MESSAGE_PATTERNS:
         text = pattern.sub(replacement, text)
+    return text
+
+
+def mask_amounts(text: str) -> str:
+    """`text` with amounts in reais ("R$ 1.234,56", "1.234,56", "120 reais") replaced by `***`: the log
+    filter's safety net (bot.logging_setup), as no log line should carry what a debtor owes."""
+    for pattern in _AMOUNTS:
+        text = pattern.sub(MASK, text)
     return text
 
 

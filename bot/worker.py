@@ -18,6 +18,7 @@ from bot import redis_client
 from bot.config import Settings
 from bot.conversation import sweep
 from bot.conversation.sweep_schedule import DEFAULT_QUEUE, RESULT_TTL
+from bot.observability.instruments import enable_for
 from bot.redaction import scrub
 from bot.runtime import queue
 
@@ -43,6 +44,7 @@ class ScrubbingWorker(SimpleWorker):
 
 def run(settings: Settings, *, queues: list[str] | None = None, burst: bool = False) -> bool:
     """Work on `queues` until stopped (or, with `burst`, until they are empty). True if any job ran."""
+    enable_for(settings)  # its sends, Rasa calls and dispatches are counted for /metrics
     conn = redis_client.connect(settings)
     worker = ScrubbingWorker(queues or [DEFAULT_QUEUE], connection=conn)
     if not burst:

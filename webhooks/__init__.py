@@ -2,15 +2,18 @@
 
 Build it with `create_app()`; gunicorn runs `webhooks:create_app()`. One blueprint per area, each view
 thin (check, parse, one service call in `bot/`, render): `twilio` (inbound messages and delivery status),
-`payments` (payment page, chat images, provider confirmations), `health`, `auth` (`/`: login, logout,
+`payments` (payment page, chat images, provider confirmations), `health`, `metrics` (`/metrics` for
+Prometheus, and every request's latency), `auth` (`/`: login, logout,
 session expiry), `console` (the agent console's queue), `console_thread` (its conversation page: thread,
 composer, notes, give back), `console_card` (the debtor card's actions on that page), `console_cases`
 (its open cases, resolved there), `console_people` (people management for admins), `console_nlu` (the
 NLU inbox, and the thread's "o robô não entendeu"), `console_nlu_models` (candidate NLU models:
-training, evaluation, the quality gate), `console_nlu_serving` (which NLU model answers, its history,
-rollback), `console_views` (what they share: the viewer, a refused action), `sandbox` (development only).
+training, evaluation, the quality gate, promote), `console_nlu_serving` (which NLU model answers, the
+swap in progress, its history, rollback), `console_views` (what they share: the viewer, a refused
+action), `sandbox` (development only).
 Around them:
-`extensions` (database and Redis per app), `errors` (every error mapped in one place), `headers` (security
+`extensions` (database and Redis per app), `local_access` (loopback or token: who may read `/health/ready`
+and `/metrics`), `errors` (every error mapped in one place), `headers` (security
 headers), `access_log` (gunicorn's access log, tokens masked); templates in `templates/`, scripts and
 styles in `static/`.
 """
@@ -69,6 +72,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         console_people,
         console_thread,
         health,
+        metrics,
         payments,
         sandbox,
         twilio,
@@ -77,6 +81,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     auth.init_app(app, settings)
     app.register_blueprint(health.bp)
+    metrics.init_app(app, settings)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(console_pages.bp)
     app.register_blueprint(console_thread.bp)

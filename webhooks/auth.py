@@ -63,9 +63,11 @@ def _load(token: str) -> Person | None:
     return Person(user) if user is not None else None
 
 
-# Requests a page makes by itself (the conversation page's polling): they are not a person's activity, so
-# they do not keep an idle session alive.
-AUTOMATIC_ENDPOINTS = frozenset({"conversation.updates", "console.news", "console.queue_rows"})
+# Requests a page makes by itself (the conversation page's polling, the serving page's swap progress):
+# they are not a person's activity, so they do not keep an idle session alive.
+AUTOMATIC_ENDPOINTS = frozenset(
+    {"conversation.updates", "console.news", "console.queue_rows", "nlu_serving.progress"}
+)
 
 
 def _expired(settings: Settings, now: float) -> bool:

@@ -2,7 +2,9 @@
 their training progress (the page reloads itself while one trains), a button that asks for a new
 training (an RQ job on the `nlu` queue: never trained in the web process), each candidate's metrics
 against the current model, its confusion matrix, the messages whose prediction changed, the quality
-gate's verdict, and the override form for supervisors. Thin views: check, parse, one call in
+gate's verdict, the override form for supervisors, and "Promover" for a candidate the gate passed (or a
+supervisor let through): the swap is claimed here and carried out by a job on the `nlu` queue
+(bot.nlu_serving.jobs), whose progress `/console/nlu/servindo` shows. Thin views: check, parse, one call in
 bot.nlu_ops, render or redirect.
 """
 
@@ -14,7 +16,10 @@ from werkzeug.wrappers import Response
 
 from bot.models import CandidateStatus
 from bot.nlu_ops import candidates, evaluation, gate, trainer
+from bot.nlu_serving import jobs, state
+from bot.people import accounts
 from bot.people.roles import NotAllowed, Permission, can
+from webhooks.console_nlu_serving import QUEUED, deployer
 from webhooks.console_views import nlu_person, refused
 from webhooks.extensions import db, redis_ext
 
@@ -40,6 +45,8 @@ def index():  # type: ignore[no-untyped-def]
         stage=candidates.stage_label,
         critical=gate.CRITICAL_INTENTS,
         may_override=can(me, Permission.OVERRIDE_GATE),
+        may_deploy=can(me, Permission.NLU_DEPLOY),
+        serving=state.serving(session),
     )
 
 
@@ -87,3 +94,22 @@ def override(candidate_id: int) -> Response:
     session.commit()
     flash("Candidato liberado; o motivo ficou registrado na auditoria.", "success")
     return redirect(back)
+
+
+@bp.post("/<int:candidate_id>/promover")
+@login_required
+def promote(candidate_id: int) -> Response:
+    """Put the candidate in front of debtors: the swap is claimed now and run by the `nlu` worker."""
+    session = db.session()
+    row = candidates.find(session, candidate_id)
+    if row is None:
+        abort(404)
+    try:
+        me = deployer()
+        jobs.request_promote(
+            session, db.database(), redis_ext.client(), candidates.model_path(row), accounts.actor(me)
+        )
+    except (gate.GateError, state.SwapRefused, jobs.NotQueued, NotAllowed) as error:
+        return refused(error, url_for("nlu_models.index", modelo=candidate_id))
+    flash(QUEUED, "success")
+    return redirect(url_for("nlu_serving.index"))

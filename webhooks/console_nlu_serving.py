@@ -1,56 +1,88 @@
 """Which NLU model answers debtors, in the console (issue 17 §6): `/console/nlu/servindo` shows the serving
-state and the deployment history, with a rollback button for the model the spare Rasa slot still runs
-(instant: nothing to load inside a web request; other rollbacks and promotes are `regua nlu ...`). Thin
-views: check, parse, one call in bot.nlu_serving, render or redirect."""
+state, the swap in progress with its stage (polled by nlu-swap.js; without JavaScript the page refreshes
+itself while a swap runs) and the deployment history, with a rollback button on every row. A rollback to
+the model the spare Rasa slot still runs is instant (done in the request); any other rollback, like a
+promote (asked for on `/console/nlu/modelos`), is a background job on the `nlu` queue
+(bot.nlu_serving.jobs): the web process never loads a model. Thin views: check, parse, one call in
+bot.nlu_serving, render or redirect."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from bot.nlu_serving import state, swap
+from bot.models import User
+from bot.nlu_serving import jobs, state, swap
 from bot.people import accounts
 from bot.people.roles import NotAllowed, Permission, require
 from webhooks.console_views import refused
-from webhooks.extensions import db, settings
+from webhooks.extensions import db, redis_ext, settings
 
 bp = Blueprint("nlu_serving", __name__, url_prefix="/console/nlu/servindo")
 
-# A rollback from the console only switches to a slot that already runs the model: a few seconds at most.
-CONSOLE_SWAP_TIMEOUT = 10.0
+QUEUED = "Troca pedida: ela roda em segundo plano e esta página mostra o andamento."
+
+
+def deployer() -> User:
+    """The logged-in person, who must be allowed to promote and roll back models."""
+    user: User = current_user.user
+    require(user, Permission.NLU_DEPLOY)
+    return user
 
 
 @bp.get("/")
 @login_required
 def index():  # type: ignore[no-untyped-def]
-    """The serving state and the latest deployments."""
-    require(current_user.user, Permission.NLU_DEPLOY)
+    """The serving state, the swap in progress and the latest deployments."""
+    deployer()
+    jobs.release_dead(db.database(), redis_ext.client())
     session = db.session()
+    serving, history = state.serving(session), state.history(session)
+    current = jobs.progress(serving, redis_ext.client())
+    actors = [d.actor for d in history] + [current.actor if current else None]
     return render_template(
         "console/nlu_serving.html",
-        serving=state.serving(session),
-        history=state.history(session),
+        serving=serving,
+        progress=current,
+        history=history,
         name=state.model_name,
+        who=accounts.actor_names(session, actors),
     )
+
+
+@bp.get("/andamento")
+@login_required
+def progress() -> Response:
+    """The swap in progress, for the page's polling: {"swapping": bool, "stage": label}."""
+    deployer()
+    jobs.release_dead(db.database(), redis_ext.client())
+    session = db.session()
+    current = jobs.progress(state.serving(session), redis_ext.client())
+    session.commit()
+    if current is None:
+        return jsonify(swapping=False)
+    return jsonify(swapping=True, stage=current.stage, label=current.label, model=current.model)
 
 
 @bp.post("/voltar")
 @login_required
 def rollback() -> Response:
-    """Roll back to the model the spare slot runs (the form names it)."""
+    """Serve the model the form names (one of the history's) again: at once, or as a background job."""
     back = url_for("nlu_serving.index")
     try:
-        require(current_user.user, Permission.NLU_DEPLOY)
-        outcome = swap.rollback(
+        me = deployer()
+        done = jobs.request_rollback(
             settings(),
             db.database(),
-            accounts.actor(current_user.user),
+            redis_ext.client(),
+            accounts.actor(me),
             request.form.get("model") or None,
-            instant_only=True,
-            load_timeout=CONSOLE_SWAP_TIMEOUT,
         )
-    except (state.SwapRefused, swap.SwapFailed, NotAllowed) as error:
+    except (state.SwapRefused, swap.SwapFailed, jobs.NotQueued, NotAllowed) as error:
         return refused(error, back)
-    flash(f"{state.model_name(outcome.model_file)} voltou a responder aos devedores.", "success")
+    if isinstance(done, swap.Outcome):
+        flash(f"{state.model_name(done.model_file)} voltou a responder aos devedores.", "success")
+    else:
+        flash(QUEUED, "success")
     return redirect(back)

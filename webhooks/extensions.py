@@ -44,6 +44,11 @@ class DatabaseExtension:
         """The current app's `Database`."""
         return current_app.extensions["regua_db"]
 
+    @staticmethod
+    def database_of(app: Flask) -> Database:
+        """`app`'s `Database`, for code running outside its contexts (a background thread)."""
+        return app.extensions["regua_db"]
+
     def session(self) -> Session:
         """The request's session (created on first use)."""
         if "db_session" not in g:

@@ -11,15 +11,14 @@ of callers or a hung Rasa never takes the web threads the Twilio webhooks need. 
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify
 
 from bot import health
 from bot.cached_probe import CachedProbe
 from webhooks.extensions import conversations, db, redis_ext, settings
+from webhooks.local_access import loopback_or_token
 
 bp = Blueprint("health", __name__)
 
@@ -27,9 +26,6 @@ bp = Blueprint("health", __name__)
 READY_CACHE_SECONDS = 5.0
 # The Rasa probe's timeout: short, because a hung Rasa must not hold the (single) probing thread long.
 READY_RASA_TIMEOUT_SECONDS = 1.0
-# Headers a reverse proxy adds: a request carrying one came from elsewhere, even when the proxy that
-# forwarded it runs on this machine (then its peer address is loopback).
-_FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 
 @bp.get("/health")
@@ -42,25 +38,10 @@ def live():  # type: ignore[no-untyped-def]
 def ready():  # type: ignore[no-untyped-def]
     """Readiness: 200 when the database (at the newest migration) and Redis answer, 503 otherwise; Rasa and
     the workers are reported, not required (messages are still stored while they are down)."""
-    if not _may_read_readiness():
+    if not loopback_or_token(settings().health_token):
         abort(403)
     body = _readiness().get()
     return jsonify(body), 200 if body["status"] == "ok" else 503
-
-
-def _may_read_readiness() -> bool:
-    """A loopback caller not forwarded by a proxy, or one that presents the configured HEALTH_TOKEN."""
-    token = settings().health_token
-    if token:
-        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if presented and hmac.compare_digest(presented.encode(), token.encode()):
-            return True
-    if any(name in request.headers for name in _FORWARDING_HEADERS):
-        return False
-    try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:  # no peer address (a unix socket): not provably local
-        return False
 
 
 @bp.record_once

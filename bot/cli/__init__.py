@@ -3,8 +3,9 @@
 `processes` (the Procfile processes: web, rasa-server, actions, worker, health), `service` (setup, up), `db`,
 `creditors`, `imports`, `demo`, `campaign` (scheduler, campaign previews), `chat`, `handoff`, `cases`, `lgpd`,
 `nlu` (and `nlu_inbox`, its inbox commands, `nlu_candidate`, candidate models and the quality gate,
-and `nlu_serving`: promote, rollback, history), `users` (people of the agent console). Each module only
-parses options and prints: the logic lives in the package its docstring names.
+and `nlu_serving`: promote, rollback, history), `users` (people of the agent console), `experiments`
+(A/B experiments on the régua's steps). Each module only parses options and prints: the logic lives in
+the package its docstring names.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def _register() -> None:
         creditors,
         db,
         demo,
+        experiments,
         handoff,
         imports,
         lgpd,
@@ -47,6 +49,7 @@ def _register() -> None:
         lgpd.lgpd,
         campaign.campaign,
         campaign.scheduler_command,
+        experiments.experiment,
         nlu.nlu,
         processes.web,
         processes.rasa_server,

@@ -47,14 +47,15 @@ def check_gate(model_file: Path, skip_gate: bool) -> None:
     try:
         with database.session() as session:
             try:
-                found = gate.verdict(session, model_file.name)
+                gate.require_passed(session, model_file.name)
+            except gate.GateRefused as error:
+                session.commit()  # the verdict is recorded on the candidate's row
+                fail(str(error).rstrip("."))
             except gate.GateError as error:
                 fail(f"{str(error).rstrip('.')} (promova um candidato avaliado, ou use --skip-gate)")
             session.commit()  # the verdict is recorded on the candidate's row
     finally:
         database.dispose()
-    if not found.passed:
-        fail("o portão de qualidade recusou este candidato: " + "; ".join(found.reasons))
 
 
 def _swap(email: str | None, run: Callable[[Settings, Database, str], swap.Outcome]) -> None:

@@ -11,10 +11,12 @@ spooled (bot.conversation.spool): Twilio does not retry message webhooks.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +24,7 @@ from bot.conversation import claiming, inbound, leases, loop
 from bot.conversation.abuse import InboundRateLimiter
 from bot.conversation.spool import Spool
 from bot.delivery.outgoing import Outgoing
+from bot.observability.instruments import instruments
 from bot.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,19 @@ class Received:
     replies: list[Outgoing] = field(default_factory=list)
 
 
+def _counted(receive_one: Callable[..., Received]) -> Callable[..., Received]:
+    """`receive_one`, counting each message it received by channel and outcome, whichever way it returns."""
+
+    @functools.wraps(receive_one)
+    def counting(services: Services, message: inbound.Inbound, *args: Any, **kwargs: Any) -> Received:
+        received = receive_one(services, message, *args, **kwargs)
+        instruments().messages.labels("in", message.sender.channel, received.outcome.value).inc()
+        return received
+
+    return counting
+
+
+@_counted
 def receive(
     services: Services,
     message: inbound.Inbound,
@@ -63,7 +79,8 @@ def receive(
 ) -> Received:
     """Save `message` (parsed from Twilio's `form`) and answer it within `INLINE_BUDGET_SECONDS`; what
     waits goes to the workers. With `hold`, the replies come back in `Received.replies` for the TwiML
-    response instead of being sent. `limiter` and `spool` are the web process's (webhooks.extensions)."""
+    response instead of being sent. `limiter` and `spool` are the web process's (webhooks.extensions).
+    Each message is counted by channel and outcome (`regua_messages_total{direction="in"}`, `_counted`)."""
     received_at = time.time()
     deadline = time.monotonic() + INLINE_BUDGET_SECONDS
     allowed = limiter.allow(message.sender.canonical_e164)

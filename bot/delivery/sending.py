@@ -42,6 +42,7 @@ from bot.channels import (
 from bot.db import Database
 from bot.delivery.outgoing import Outgoing
 from bot.models import Message, MessageStatus, OptOutAction, utcnow
+from bot.observability.instruments import count_failure, instruments
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,7 @@ def _record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> dict[int,
                 }
             )
             deliveries[message_id] = Delivery(message_id, sent=True)
+            _count(outcome.outgoing, MessageStatus(result.status).value)
     if sent:
         session.execute(_UPDATE_BY_ID, sent)  # an executemany by primary key
     for outcome in outcomes:
@@ -239,6 +241,11 @@ def _deliver_parallel(
         raise failure
 
 
+def _count(item: Outgoing, status: str) -> None:
+    """Count one hand-over to the provider (`regua_messages_total{direction="out"}`)."""
+    instruments().messages.labels("out", str(item.request.channel), status).inc()
+
+
 def _put_back(session: Session, message_ids: list[int], retry_at: datetime) -> None:
     session.execute(
         update(Message)
@@ -259,6 +266,7 @@ def _record_failure(session: Session, item: Outgoing, error: SendFailure) -> Del
         # it has no such message. What comes after it waits until then.
         message.updated_at = utcnow()
         log.warning("message %s: %s; outcome unknown, settled by lookup", message_id, error)
+        _count(item, "ambiguous")
         return Delivery(message_id, sent=False, retry_at=utcnow() + AMBIGUOUS_WAIT)
     if isinstance(error, RetryableSendError) and item.attempt < MAX_SEND_ATTEMPTS:
         message.status = MessageStatus.PENDING
@@ -266,10 +274,13 @@ def _record_failure(session: Session, item: Outgoing, error: SendFailure) -> Del
         log.warning(
             "message %s: %s; retry %s at %s", message_id, error, item.attempt, message.next_attempt_at
         )
+        _count(item, "retry")
         return Delivery(message_id, sent=False, retry_at=message.next_attempt_at)
     message.status = MessageStatus.FAILED
     message.next_attempt_at = None
     log.warning("message %s failed for good: %s", message_id, error)
+    _count(item, "failed")
+    count_failure(str(item.request.channel), error.code)
     if error.code in OPT_OUT_ERROR_CODES:
         optout.record_for_conversation(
             session, message.conversation, OptOutAction.OPT_OUT, source="provider_error"

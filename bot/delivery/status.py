@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot import optout
 from bot.delivery.sending import OPT_OUT_ERROR_CODES
 from bot.models import Direction, Message, MessageStatus, OptOutAction, utcnow
+from bot.observability.instruments import count_failure, instruments
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,11 @@ def apply(
     if RANK[new] <= RANK.get(message.status, 0):
         return True  # late or repeated callback: never move backwards
     message.status = new
+    instruments().delivery_updates.labels(str(message.channel), new.value).inc()
     if new in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
         code = _int(error_code)
         message.error_code = code
+        count_failure(str(message.channel), code)
         if code in OPT_OUT_ERROR_CODES:
             optout.record_for_conversation(
                 session, message.conversation, OptOutAction.OPT_OUT, source="provider_error"

@@ -9,7 +9,8 @@ gives a reason in pt-BR:
 - the regression set passes: every message ops corrected is predicted as corrected;
 - the fallback rate on recent real messages does not rise above the recorded one.
 
-`verdict` judges a stored candidate and records the result on its row; `override` lets a supervisor (or
+`verdict` judges a stored candidate and records the result on its row; `require_passed` is the check
+before a promote (CLI and console); `override` lets a supervisor (or
 admin: `Permission.OVERRIDE_GATE`) let a refused candidate through with a written reason, audited.
 """
 
@@ -41,6 +42,10 @@ _SHOWN_FAILURES = 3
 
 class GateError(ValueError):
     """The gate cannot do what was asked; the message is pt-BR, for the person."""
+
+
+class GateRefused(GateError):
+    """The gate refused the candidate (and no supervisor let it through); the message lists why."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,16 @@ def verdict(session: Session, model_file: str) -> Verdict:
         note = f"Liberado por decisão de supervisão{f' em {when:%d/%m/%Y %H:%M}' if when else ''}: "
         return Verdict(True, [*reasons, note + row.override_reason], overridden=True)
     return Verdict(passed, reasons)
+
+
+def require_passed(session: Session, model_file: str) -> Verdict:
+    """The verdict on the candidate `model_file` if it may be promoted (the gate passed it, or a supervisor
+    let it through); raises `GateError` when it is not a candidate and `GateRefused` when the gate refused
+    it. The one rule the CLI and the console both apply before a promote."""
+    found = verdict(session, model_file)
+    if not found.passed:
+        raise GateRefused("O portão de qualidade recusou este candidato: " + "; ".join(found.reasons))
+    return found
 
 
 def override(session: Session, model_file: str, user: User, reason: str) -> Verdict:

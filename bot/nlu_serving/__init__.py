@@ -4,6 +4,8 @@
   claimed with a fencing token) and the deployment history;
 - `routing`: which slot's URL a Rasa call goes to (the engine's client asks per turn, cached ≤ 1 s);
 - `swap`: promote and roll back: load the model into the idle slot, check and warm it, switch traffic;
+- `jobs`: promotes and rollbacks asked for in the console, claimed in the request and run by the `nlu`
+  worker, with their stage for the page and the release of a swap whose job died;
 - `boot`: which model a slot starts with (`regua rasa-server --slot`).
 
 Why two slots and not `PUT /model` on the serving Rasa: Rasa answers nothing while it loads a model

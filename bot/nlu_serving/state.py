@@ -201,6 +201,13 @@ def abandon(database: Database, held: Claim, reason: str, now: datetime | None =
         return bool(released)
 
 
+def holds(database: Database, token: str) -> bool:
+    """Whether the swap claimed with `token` still holds the serving state (not finished, abandoned or
+    taken over)."""
+    with database.session() as session:
+        return serving(session).swap_token == token
+
+
 def record_slot_model(database: Database, slot: RasaSlot, model_file: str) -> None:
     """A slot started serving `model_file` (`regua rasa-server --slot`): record it unless a swap holds
     the state (the swap then records what it loaded)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,10 @@ from bot.rasa.client import RasaClient, RasaUnavailable
 LOAD_TIMEOUT_SECONDS = 600.0
 # A few parses make the new model run its whole pipeline once before a debtor's message does.
 WARM_TEXTS = ("oi", "quero pagar minha conta", "já paguei", "quero falar com um atendente", "parar")
+
+
+# The stages of a swap, as `carry_out` reports them (the console shows them while a swap runs).
+STAGES = ("checking", "draining", "loading", "waiting", "warming", "switching")
 
 
 class SwapFailed(RuntimeError):
@@ -78,22 +83,42 @@ def promote(
 ) -> Outcome:
     """Serve `model_file` to debtors; raises `state.SwapRefused` (nothing started) or `SwapFailed`
     (abandoned; the active slot unchanged)."""
+    held = state.claim(database, str(model_file.resolve()), action, actor)
+    return carry_out(settings, database, held, load_timeout=load_timeout)
+
+
+def carry_out(
+    settings: Settings,
+    database: Database,
+    held: state.Claim,
+    *,
+    load_timeout: float = LOAD_TIMEOUT_SECONDS,
+    report: Callable[[str], None] = lambda stage: None,
+) -> Outcome:
+    """Carry out the swap `held` claims (`promote`, or the console's background job, which claims in the
+    web request so that a second click is refused at once); `report` hears each stage (`STAGES`). Raises
+    `SwapFailed` (abandoned; the active slot unchanged) or `state.SwapRefused` (taken over)."""
     started = time.monotonic()
-    path = model_file.resolve()
-    held = state.claim(database, str(path), action, actor)
+    path = Path(held.model_file)
     client = routing.slot_client(settings, held.target)
     try:
         loaded = held.target_model != held.model_file
         if loaded:
+            report("checking")
             check_archive(path)
+            report("draining")
             _wait_for_drain(settings, held)
             state.mark_loading(database, held)
+            report("loading")
             try:
                 client.load_model(str(path), timeout=load_timeout)
             except RasaUnavailable as error:
                 raise SwapFailed(f"O Rasa {held.target.value} não carregou o modelo: {error}") from None
+        report("waiting")
         _wait_serving(client, held.target, path.name, started + load_timeout)
+        report("warming")
         _warm(client, held.target)
+        report("switching")
         state.switch(database, held)
         # Return once every process routes turns to the new slot (routes are at most ROUTE_TTL old), so
         # the caller's next message is read by the model it just chose.
@@ -104,7 +129,7 @@ def promote(
     except BaseException as error:  # interrupted (Ctrl+C, a crash): the next promote must not wait
         state.abandon(database, held, f"Troca interrompida ({type(error).__name__})")
         raise
-    return Outcome(str(path), held.target, action, loaded, time.monotonic() - started)
+    return Outcome(str(path), held.target, held.action, loaded, time.monotonic() - started)
 
 
 def rollback(

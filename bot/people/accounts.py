@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,14 @@ class AccountError(Exception):
 def actor(user: User) -> str:
     """The audit-log actor of `user`: "agent:<id>" (the id, never the e-mail: the log outlives names)."""
     return f"agent:{user.id}"
+
+
+def actor_names(session: Session, actors: Iterable[str | None]) -> dict[str, str]:
+    """The names of the people among audit `actors` ("agent:<id>" -> name), for the console; other actors
+    ("cli:ana", "system") are not in it and are shown as they are."""
+    ids = {int(a.split(":", 1)[1]) for a in actors if a and re.fullmatch(r"agent:\d+", a)}
+    people = session.execute(select(User.id, User.name).where(User.id.in_(ids))).all() if ids else []
+    return {f"agent:{person_id}": name for person_id, name in people}
 
 
 def normalize_email(email: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,9 +11,20 @@ from urllib.parse import urlencode
 
 import urllib3
 
+from bot.observability.instruments import instruments
+
 
 class RasaUnavailable(RuntimeError):
-    """Rasa did not answer in time, or answered with an error. The message is safe to log."""
+    """Rasa did not answer in time, or answered with an error. The message is safe to log; `reason` is
+    its kind, a metric label (unreachable, refused, http_4xx, http_5xx, bad_answer)."""
+
+    def __init__(self, message: str, reason: str = "bad_answer") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _http_reason(status: int) -> str:
+    return "http_5xx" if status >= 500 else "http_4xx"
 
 
 @dataclass(frozen=True)
@@ -84,8 +96,21 @@ class RasaClient:
         # Several gunicorn threads of one process may call Rasa at once.
         self.http = pool or urllib3.PoolManager(maxsize=8, retries=False)
 
-    def _request(self, method: str, path: str, payload: dict[str, Any] | None, timeout: float) -> Any:
-        """Send a request and return the decoded JSON answer; raises `RasaUnavailable`."""
+    def _request(
+        self, operation: str, method: str, path: str, payload: dict[str, Any] | None, timeout: float
+    ) -> Any:
+        """Send a request and return the decoded JSON answer; raises `RasaUnavailable`. Its latency and
+        any failure are counted under `operation` (bot.observability.instruments)."""
+        started = time.perf_counter()
+        try:
+            return self._exchange(method, path, payload, timeout)
+        except RasaUnavailable as error:
+            instruments().rasa_errors.labels(operation, error.reason).inc()
+            raise
+        finally:
+            instruments().rasa_latency.labels(operation).observe(time.perf_counter() - started)
+
+    def _exchange(self, method: str, path: str, payload: dict[str, Any] | None, timeout: float) -> Any:
         base_url = self.route().rstrip("/") if self.route is not None else self.base_url
         try:
             response = self.http.request(
@@ -96,28 +121,32 @@ class RasaClient:
                 timeout=timeout,
             )
         except urllib3.exceptions.HTTPError as error:
-            raise RasaUnavailable(f"Rasa unreachable: {type(error).__name__}") from None
+            raise RasaUnavailable(f"Rasa unreachable: {type(error).__name__}", "unreachable") from None
         if response.status in (401, 403):
-            raise RasaUnavailable(f"Rasa refused the call (HTTP {response.status}): check RASA_AUTH_TOKEN")
+            raise RasaUnavailable(
+                f"Rasa refused the call (HTTP {response.status}): check RASA_AUTH_TOKEN", "refused"
+            )
         if response.status != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status}", _http_reason(response.status))
         try:
             return json.loads(response.data)
         except ValueError:
-            raise RasaUnavailable("Rasa answered something that is not JSON") from None
+            raise RasaUnavailable("Rasa answered something that is not JSON", "bad_answer") from None
 
-    def _post(self, path: str, payload: dict[str, Any]) -> Any:
+    def _post(self, operation: str, path: str, payload: dict[str, Any]) -> Any:
         """POST JSON to Rasa and return the decoded answer; raises `RasaUnavailable`."""
-        return self._request("POST", path, payload, self.timeout)
+        return self._request(operation, "POST", path, payload, self.timeout)
 
     def turn(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> RasaTurn:
         """One conversation turn through the REST channel: the bot's messages and the model's prediction
         (which the channel reports as one more item); raises `RasaUnavailable`."""
         items = self._post(
-            "/webhooks/rest/webhook", {"sender": sender_id, "message": text, "metadata": metadata or {}}
+            "turn",
+            "/webhooks/rest/webhook",
+            {"sender": sender_id, "message": text, "metadata": metadata or {}},
         )
         if not isinstance(items, list):
-            raise RasaUnavailable("Rasa answered an unexpected JSON document")
+            raise RasaUnavailable("Rasa answered an unexpected JSON document", "bad_answer")
         prediction = None
         messages = []
         for item in items:
@@ -136,17 +165,17 @@ class RasaClient:
 
     def parse(self, text: str) -> dict[str, Any]:
         """Rasa's NLU reading of `text` (`/model/parse`: intent, entities); raises `RasaUnavailable`."""
-        parsed = self._post("/model/parse", {"text": text})
+        parsed = self._post("parse", "/model/parse", {"text": text})
         return parsed if isinstance(parsed, dict) else {}
 
     def append_event(self, sender_id: str, event: str) -> None:
         """Append an event without parameters (`pause`, `resume`) to the conversation's tracker
         (`POST /conversations/<id>/tracker/events`); raises `RasaUnavailable`."""
-        self._post(f"/conversations/{sender_id}/tracker/events", {"event": event})
+        self._post("tracker_event", f"/conversations/{sender_id}/tracker/events", {"event": event})
 
     def status(self) -> dict[str, Any]:
         """Rasa's `/status` (`model_file`, `model_id`, ...); raises `RasaUnavailable`."""
-        status = self._request("GET", "/status", None, min(self.timeout, 2.0))
+        status = self._request("status", "GET", "/status", None, min(self.timeout, 2.0))
         return status if isinstance(status, dict) else {}
 
     def healthy(self) -> bool:

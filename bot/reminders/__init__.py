@@ -1,8 +1,9 @@
 """The régua: proactive reminder cadences over WhatsApp and SMS.
 
 - `cadence` (the public face and schema reference) over `cadence_model` (steps, variants, templates, limits),
-  `cadence_schema` (loading and validating a cadence file), `forbidden` (what reminders must never say,
-  CDC arts. 42 and 71) and `rendering` (filling a step's texts, choosing a variant);
+  `cadence_schema` (loading and validating a cadence file, reporting through `cadence_checker`),
+  `forbidden` (what reminders must never say, CDC arts. 42 and 71) and `rendering` (filling a step's
+  texts, choosing a variant and the holdout);
 - `planner`: due cadence steps become outbox rows; `scheduler`: the process that plans and keeps dispatchers
   running; `jobs`: the dispatchers' RQ job;
 - `dispatch`: the dispatcher's batch, over `claiming` (the lease, renewed and fenced), `rechecks` (may the row

@@ -33,13 +33,17 @@ The schema (version 1)
                                         # placeholders (usually exactly one placeholder each)
         sms: "Olá, {nome}! ..."         # required iff "sms" is a channel
         variants:                       # optional A/B test: at least two; unique ids (1-20 characters,
-                                        # like step ids); weights 1..10000
+                                        # like step ids, never "holdout"); weights 1..10000
           - id: a
             weight: 50                  # a variant without sms/whatsapp sends the step's own content
           - id: b
             weight: 50
             sms: "..."                  # overrides the step's sms and/or whatsapp
             whatsapp: {content_sid: HX..., variables: {...}}
+        holdout: 10                     # optional: percent of debtors (0..50) who get no message for
+                                        # this step, to measure what the message adds
+        sample_size: 3900               # optional, only with variants or a holdout: planned contacts
+                                        # per arm (regua experiment plan)
 
 Unknown fields are errors (a typo such as ``smss:`` must not silently drop a text). A variant may only
 override the content of a channel the step uses.
@@ -87,22 +91,33 @@ above `SMS_WARN_CHARS` the cadence gets a warning with the segment count (`bot.r
 (`Cadence.warnings`) are for operators: long texts, placeholder template SIDs, a contact window cut by the
 legal one, more steps within a week than `limits.per_week` allows.
 
-Variants
---------
+Variants and holdout (experiments)
+----------------------------------
 `pick_variant(step, key)` chooses a variant with probability weight / sum of weights, deterministically
-from a stable key (use ``f"{invoice_id}:{step.id}"``): the first 8 bytes of sha256(key) as an integer,
-modulo the total weight, falls into one variant's share (in file order). The same invoice always gets the
-same variant, which retries (exactly-once sending) and A/B reporting rely on.
+from a stable key, `assignment_key(debtor_id, step)` (``f"d{debtor_id}:{step.id}"``): the first 8 bytes
+of sha256(key) as an integer, modulo the total weight, falls into one variant's share (in file order).
+The key is the **debtor's**, so a debtor always gets the same variant of a step, for every invoice,
+retry and batch (sticky assignment), which exactly-once sending and the experiments' readout rely on.
+
+``holdout: 10`` on a step (0..50, percent of debtors) keeps that share of debtors without the step's
+message: `in_holdout(step, debtor_id)` draws from sha256 of the assignment key plus ``":holdout"``
+(independent of the variant draw). The planner marks their rows (variant ``holdout``, a reserved id);
+the dispatcher re-checks them like any row (paid, paused, opted out, contact window, caps) and, where a
+message could have gone out, records the moment instead of sending (status skipped, note ``holdout``,
+``sent_at`` the moment). ``sample_size: 3900`` is the experiment's planned contacts per arm
+(`regua experiment plan`); the readout waits for it (docs/experiments.md).
 
 Where the code lives
 --------------------
 This module is the public face: import from here. The code is split by responsibility:
 `cadence_model` (the dataclasses, placeholders), `cadence_schema` (loading and validation, the
-default cadence), `forbidden` (the forbidden phrasings) and `rendering` (filling texts, picking variants).
+default cadence) with `cadence_checker` (`CadenceError` and the checks every field shares), `forbidden`
+(the forbidden phrasings) and `rendering` (filling texts, picking variants and the holdout).
 """
 
 from bot.reminders.cadence_model import (
     CHANNELS,
+    HOLDOUT,
     PLACEHOLDERS,
     TONES,
     Cadence,
@@ -113,12 +128,20 @@ from bot.reminders.cadence_model import (
 )
 from bot.reminders.cadence_schema import DEFAULT_CADENCE_FILE, CadenceError, default_cadence, load_cadence
 from bot.reminders.forbidden import FORBIDDEN, Forbidden, find_forbidden
-from bot.reminders.rendering import RenderError, pick_variant, render_sms, render_whatsapp_variables
+from bot.reminders.rendering import (
+    RenderError,
+    assignment_key,
+    in_holdout,
+    pick_variant,
+    render_sms,
+    render_whatsapp_variables,
+)
 
 __all__ = [
     "CHANNELS",
     "DEFAULT_CADENCE_FILE",
     "FORBIDDEN",
+    "HOLDOUT",
     "PLACEHOLDERS",
     "TONES",
     "Cadence",
@@ -129,8 +152,10 @@ __all__ = [
     "Step",
     "Variant",
     "WhatsAppTemplate",
+    "assignment_key",
     "default_cadence",
     "find_forbidden",
+    "in_holdout",
     "load_cadence",
     "pick_variant",
     "render_sms",

@@ -15,6 +15,8 @@ VERSION = 1
 TONES = ("amigavel", "cordial", "formal", "negociacao")
 CHANNELS = ("whatsapp", "sms")
 DEFAULT_PER_DAY, DEFAULT_PER_WEEK = 1, 3
+# The arm of a step's experiment that gets no message (`Step.holdout`): reserved, no variant may use it.
+HOLDOUT = "holdout"
 
 PLACEHOLDERS: dict[str, str] = {
     "nome": "the debtor's first name",
@@ -63,6 +65,13 @@ class Step:
     whatsapp: WhatsAppTemplate | None = None
     variants: tuple[Variant, ...] = ()
     description: str | None = None
+    holdout: int = 0  # percent of debtors who get no message for this step (an experiment's holdout arm)
+    sample_size: int | None = None  # contacts per arm the experiment planned (`regua experiment plan`)
+
+    @property
+    def is_experiment(self) -> bool:
+        """The step compares arms: variants, or its message against a holdout."""
+        return bool(self.variants) or self.holdout > 0
 
     def sms_for(self, variant: Variant | None) -> str | None:
         """The SMS text to send for `variant` (None: no variant): its own, else the step's."""

@@ -17,11 +17,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.hours import InvalidHours
 from bot.reminders import sms as sms_segments
+from bot.reminders.cadence_checker import CadenceError, _Checker
 from bot.reminders.cadence_model import (
     CHANNELS,
     DEFAULT_PER_DAY,
     DEFAULT_PER_WEEK,
-    PLACEHOLDERS,
+    HOLDOUT,
     TONES,
     VERSION,
     Cadence,
@@ -29,9 +30,8 @@ from bot.reminders.cadence_model import (
     Step,
     Variant,
     WhatsAppTemplate,
-    _parse,
 )
-from bot.reminders.forbidden import _fold, find_forbidden
+from bot.reminders.forbidden import _fold
 from bot.reminders.rendering import render_sms
 from bot.reminders.window import LEGAL_HOURS, ContactWindow
 
@@ -40,6 +40,8 @@ DEFAULT_CADENCE_FILE = Path(__file__).with_name("default_cadence.yml")
 MIN_OFFSET_DAYS, MAX_OFFSET_DAYS = -30, 120
 MAX_PER_DAY, MAX_PER_WEEK = 3, 10
 MAX_WEIGHT = 10_000
+MAX_HOLDOUT = 50  # percent: a holdout is a minority that measures what the message adds
+MAX_SAMPLE_SIZE = 10_000_000
 SMS_MAX_CHARS = 480
 SMS_WARN_CHARS = 400  # about 6 segments of UCS-2, which most pt-BR text is
 OPT_OUT_WORD = "PARAR"
@@ -66,78 +68,13 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 _OPT_OUT = re.compile(rf"\b{OPT_OUT_WORD.lower()}\b")
 
 _TOP_FIELDS = ("version", "name", "description", "contact_window", "limits", "steps")
-_STEP_FIELDS = ("id", "description", "offset_days", "tone", "channels", "whatsapp", "sms", "variants")
+_STEP_FIELDS = (
+    "id", "description", "offset_days", "tone", "channels", "whatsapp", "sms", "variants", "holdout",
+    "sample_size",
+)  # fmt: skip
 _VARIANT_FIELDS = ("id", "description", "weight", "whatsapp", "sms")
 _WHATSAPP_FIELDS = ("content_sid", "variables")
 _LIMIT_FIELDS = ("per_day", "per_week")
-
-
-class CadenceError(ValueError):
-    """A cadence cannot be used; the message names the file, the step and the field, and says why."""
-
-
-class _Checker:
-    """Validation state of one document: where errors come from, and the warnings gathered."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.warnings: list[str] = []
-
-    def error(self, where: str, message: str) -> CadenceError:
-        return CadenceError(f"{self.label}: {where}: {message}" if where else f"{self.label}: {message}")
-
-    def warn(self, where: str, message: str) -> None:
-        self.warnings.append(f"{self.label}: {where}: {message}" if where else f"{self.label}: {message}")
-
-    def mapping(self, value: Any, where: str, what: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.error(where, f"{what} must be a mapping with {', '.join(allowed)}")
-        for key in value:
-            if key not in allowed:
-                raise self.error(
-                    where, f"unknown field {key!r} in {what} (expected one of: {', '.join(allowed)})"
-                )
-        return value
-
-    def text(self, value: Any, where: str, field: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(where, f"{field} must be a non-empty text, got {value!r}")
-        return value.strip()
-
-    def integer(self, value: Any, where: str, field: str, low: int, high: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(where, f"{field} must be a whole number between {low} and {high}, got {value!r}")
-        if not low <= value <= high:
-            raise self.error(where, f"{field} must be between {low} and {high}, got {value}")
-        return value
-
-    def content(self, text: str, where: str, field: str) -> list[str]:
-        """Check a text's placeholders and phrasing; return its placeholders."""
-        try:
-            parsed = _parse(text)
-        except ValueError:
-            raise self.error(
-                where, f"{field} has an unmatched '{{' or '}}' (write {{{{ or }}}} for a literal brace)"
-            ) from None
-        names: list[str] = []
-        for _literal, name, spec, conversion in parsed:
-            if name is None:
-                continue
-            if spec or conversion:
-                raise self.error(
-                    where, f"{field}: placeholder {{{name}}} may not carry a format or conversion"
-                )
-            if name not in PLACEHOLDERS:
-                allowed = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-                raise self.error(where, f"{field} uses unknown placeholder {{{name}}} (allowed: {allowed})")
-            names.append(name)
-        found = find_forbidden(text)
-        if found is not None:
-            phrase, rule = found
-            raise self.error(
-                where, f"{field} contains forbidden phrasing {phrase!r}: {rule.reason} (CDC arts. 42 and 71)"
-            )
-        return names
 
 
 def load_cadence(source: str | os.PathLike[str], *, label: str | None = None) -> Cadence:
@@ -275,7 +212,15 @@ def _step(check: _Checker, raw: Any, number: int) -> Step:
             raise check.error(where, f"{channel} is required: the step sends on the {channel} channel")
         if channel not in channels and content is not None:
             raise check.error(where, f"{channel} is set but {channel!r} is not in channels")
-    return Step(step_id, offset, tone, channels, sms, whatsapp, variants, description)
+    holdout = check.integer(raw.get("holdout", 0), where, "holdout", 0, MAX_HOLDOUT)
+    sample_size = raw.get("sample_size")
+    if sample_size is not None:
+        sample_size = check.integer(sample_size, where, "sample_size", 1, MAX_SAMPLE_SIZE)
+        if not variants and not holdout:
+            raise check.error(
+                where, "sample_size is set but the step has no experiment (no variants, no holdout)"
+            )
+    return Step(step_id, offset, tone, channels, sms, whatsapp, variants, description, holdout, sample_size)
 
 
 def _channels(check: _Checker, value: Any, where: str) -> tuple[str, ...]:
@@ -385,6 +330,8 @@ def _variants(check: _Checker, value: Any, where: str, channels: tuple[str, ...]
         variant_id = check.text(raw.get("id"), here, "id")
         if not _VARIANT_ID.fullmatch(variant_id):
             raise check.error(here, "id must be 1-20 lowercase letters, digits, '_', '-', '+' or '.'")
+        if variant_id == HOLDOUT:
+            raise check.error(here, f"id {HOLDOUT!r} is reserved for the step's holdout (use 'holdout: 10')")
         if any(v.id == variant_id for v in variants):
             raise check.error(here, "id is used by another variant of the step (variant ids must be unique)")
         weight = check.integer(raw.get("weight"), here, "weight", 1, MAX_WEIGHT)

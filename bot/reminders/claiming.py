@@ -110,3 +110,21 @@ def pending_count(database: Database, now: datetime | None = None) -> int:
     """How many rows are due now (for the scheduler's decision to start dispatchers)."""
     with database.session() as session:
         return session.scalar(select(func.count()).select_from(OutboxEntry).where(_due(now or utcnow()))) or 0
+
+
+def due_backlog(database: Database, now: datetime | None = None) -> dict[str, object]:
+    """The outbox rows due and not sent, by status (`pending`, `sending`), and the oldest due date among
+    them (None when there is none). One range scan of the (status, send_on) index, cheap however many
+    rows were sent before (`/metrics` asks every few seconds)."""
+    now = now or utcnow()
+    latest_local_date = now.astimezone(_EARLIEST_ZONE).date()
+    unsent = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+    with database.session() as session:
+        rows = session.execute(
+            select(OutboxEntry.status, func.count(), func.min(OutboxEntry.send_on))
+            .where(OutboxEntry.status.in_(unsent), OutboxEntry.send_on <= latest_local_date)
+            .group_by(OutboxEntry.status)
+        ).all()
+    counts = {status.value: 0 for status in unsent}
+    counts.update({OutboxStatus(status).value: count for status, count, _first in rows})
+    return {"counts": counts, "oldest_due_on": min((first for *_, first in rows if first), default=None)}

@@ -32,7 +32,7 @@ from bot.models import (
 from bot.money import format_brl
 from bot.payments import charges
 from bot.reminders import sms
-from bot.reminders.cadence import Variant, pick_variant, render_sms, render_whatsapp_variables
+from bot.reminders.cadence import Variant, assignment_key, pick_variant, render_sms, render_whatsapp_variables
 from bot.reminders.rechecks import Plan, address_on
 
 
@@ -105,10 +105,7 @@ def _message(
 ) -> tuple[Message, Variant | None]:
     """The combined message for `draft` (rendered from the primary row's step and variant), not yet saved."""
     primary = draft.primary
-    key = (
-        f"{'i' if primary.entry.invoice_id else 'p'}{primary.entry.invoice_id or primary.entry.instalment_id}"
-    )
-    variant = pick_variant(primary.step, f"{key}:{primary.step.id}")
+    variant = pick_variant(primary.step, assignment_key(primary.entry.debtor_id, primary.step))
     channel = primary.entry.channel
     inside_24h = whatsapp_window_open(conversation.last_inbound_at, now)
     text = primary.step.sms_for(variant)
@@ -151,6 +148,9 @@ def save_messages(session: Session, settings: Settings, drafts: list[Draft], now
     for draft, message, variant in saved:
         for entry in draft.group:
             entry.message_id = message.id
-            entry.variant = variant.id if variant is not None else None
+            # A row of another step carried by this message did not get its own step's variant: no variant,
+            # so an experiment's readout never counts it in an arm it was not shown.
+            same_step = entry.step_id == draft.primary.step.id
+            entry.variant = variant.id if variant is not None and same_step else None
             entry.channel = draft.primary.entry.channel
     return [message for _, message, _ in saved]

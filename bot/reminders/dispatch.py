@@ -53,8 +53,10 @@ from bot.models import (
     as_utc,
     utcnow,
 )
+from bot.observability.instruments import instruments
 from bot.owner_ids import new_owner_id
 from bot.reminders import claiming, composing, outbox_rows, rechecks
+from bot.reminders.cadence import HOLDOUT
 from bot.reminders.claiming import BATCH_SIZE, claim, pending_count
 from bot.reminders.composing import Draft
 from bot.reminders.outbox_rows import SENT_STATUSES, DispatchStats
@@ -121,8 +123,14 @@ def _prepare(
                 # The creditor's cadence changed since planning.
                 outbox_rows.skip(entry, "step_removed", stats)
                 continue
-            if rechecks.check(session, facts, entry, cadence, step, now, stats):
-                by_debtor[entry.debtor_id].append(Plan(entry, step, cadence))
+            if not rechecks.check(session, facts, entry, cadence, step, now, stats):
+                continue
+            if entry.variant == HOLDOUT:
+                if step.holdout:  # every rule let it through: it simply gets nothing for this step
+                    outbox_rows.hold_out(entry, now, stats)
+                    continue
+                entry.variant = None  # the holdout ended (a winner was declared): send as usual
+            by_debtor[entry.debtor_id].append(Plan(entry, step, cadence))
         drafts: list[Draft] = []
         for debtor_id, plans in by_debtor.items():
             # One proactive message per debtor: the most advanced step leads; rows of another creditor or
@@ -278,7 +286,20 @@ def dispatch_batch(
         while_waiting=while_waiting,
     )
     sending.deliver(database, sender, claimed, parallel=parallel)
+    _count(stats)
     return stats
+
+
+# What `regua_reminders_dispatched_total{outcome}` counts of a batch (outbox rows): its rate is the
+# dispatch rate.
+_OUTCOMES = ("sent", "skipped", "deferred", "retried", "fell_back", "failed")
+
+
+def _count(stats: DispatchStats) -> None:
+    counter = instruments().reminders_dispatched
+    for outcome in _OUTCOMES:
+        if getattr(stats, outcome):
+            counter.labels(outcome).inc(getattr(stats, outcome))
 
 
 def on_delivery_failure(session: Session, message: Message) -> bool:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.models import Creditor, Message, MessageStatus, OutboxEntry, OutboxStatus
-from bot.reminders.cadence import Cadence
+from bot.reminders.cadence import HOLDOUT, Cadence
 from bot.reminders.planner import cadence_for
 
 # Statuses of a message the provider has (or, in sandbox mode, that was stored).
@@ -64,6 +64,15 @@ def skip(entry: OutboxEntry, reason: str, stats: DispatchStats) -> None:
     entry.note = reason
     stats.skipped += 1
     stats.reasons[reason] += 1
+
+
+def hold_out(entry: OutboxEntry, when: datetime, stats: DispatchStats) -> None:
+    """The row is in its step's holdout and passed every re-check: nothing is sent, and `sent_at` records
+    the moment its message would have gone (the experiment's readout measures from it). Not a contact:
+    no message, so it counts for no cap and no metric of bot.analytics."""
+    skip(entry, HOLDOUT, stats)
+    entry.variant = HOLDOUT
+    entry.sent_at = when
 
 
 def mark_sent(entries: list[OutboxEntry], when: datetime) -> None:

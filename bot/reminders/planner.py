@@ -7,6 +7,10 @@ late). `INSERT ... SELECT ... ON CONFLICT DO NOTHING` against the unique (invoic
 (instalment, step) constraints makes planning idempotent: run it every minute, from any number of
 schedulers, and a step is still planned exactly once. Rows are committed before anything is sent.
 
+A step with a holdout (`holdout: 10` in the cadence) has the rows of its holdout debtors marked right
+after they are planned (variant `holdout`): the dispatcher re-checks them like any row and records, instead
+of sending, the moment their message would have gone (docs/experiments.md).
+
 Renegotiation steps (tone `negociacao`) are not planned for agreement instalments: they are already an
 agreement. Debtors an agent paused the régua for (`Debtor.reminders_paused_at`) get no rows. Whether a
 row is really sent is decided by the dispatcher right before sending (paid? opted out? paused? inside
@@ -18,9 +22,9 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, func, literal, select
+from sqlalchemy import ColumnElement, Select, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -37,9 +41,10 @@ from bot.models import (
     OutboxStatus,
     utcnow,
 )
-from bot.reminders.cadence import Cadence, Step, default_cadence, load_cadence
+from bot.reminders.cadence import HOLDOUT, Cadence, Step, default_cadence, in_holdout, load_cadence
 
 CATCH_UP_DAYS = 2
+_UPDATE_CHUNK = 5000  # ids per UPDATE ... WHERE id IN (...) when marking a holdout
 
 
 @functools.lru_cache(maxsize=64)
@@ -140,7 +145,33 @@ def _plan_step(session: Session, cadence: Cadence, step: Step, creditor_ids: lis
             )
         )
         created += _insert(session, instalments, _COLUMNS)
+    if created and step.holdout:
+        _record_holdout(session, cadence, step, creditor_ids, now)
     return created
+
+
+def _record_holdout(
+    session: Session, cadence: Cadence, step: Step, creditor_ids: list[int], planned_at: datetime
+) -> None:
+    """Mark the rows just planned for debtors in the step's holdout (variant `holdout`), so that the
+    dispatcher sends them nothing and the experiment can measure them. Only this run's rows (created at
+    `planned_at`): a debtor's draw never changes, so older rows were marked when they were planned."""
+    rows = session.execute(
+        select(OutboxEntry.id, OutboxEntry.debtor_id).where(
+            OutboxEntry.created_at == planned_at,
+            OutboxEntry.cadence == cadence.name,
+            OutboxEntry.step_id == step.id,
+            OutboxEntry.creditor_id.in_(creditor_ids),
+            OutboxEntry.variant.is_(None),
+        )
+    ).all()
+    held = [row_id for row_id, debtor_id in rows if in_holdout(step, debtor_id)]
+    for start in range(0, len(held), _UPDATE_CHUNK):
+        session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_(held[start : start + _UPDATE_CHUNK]))
+            .values(variant=HOLDOUT)
+        )
 
 
 def cadences_in_use(session: Session) -> list[tuple[Cadence, list[int]]]:

@@ -2,7 +2,8 @@
 
 The preview counts what the planner would plan for the day, per step, predicted channel (the first of
 the step's channels the debtor allows: WhatsApp needs consent, neither may be opted out) and A/B variant
-(the same deterministic choice the dispatcher makes). SMS segments are counted on each step's text
+(the same deterministic choice the dispatcher makes; a step's holdout is its own line, variant
+`holdout`, costing nothing). SMS segments are counted on each step's text
 rendered with typical values (a first name of 8 letters, an amount in the thousands, a payment link), so
 the cost is an estimate; the contact window and the frequency caps may move some messages to later days.
 """
@@ -22,7 +23,7 @@ from bot.localtime import DEFAULT_TZ, local_date
 from bot.models import Debtor, Invoice, InvoiceStatus, OutboxEntry, utcnow
 from bot.money import format_brl
 from bot.reminders import sms
-from bot.reminders.cadence import Step, pick_variant, render_sms
+from bot.reminders.cadence import HOLDOUT, Step, assignment_key, in_holdout, pick_variant, render_sms
 from bot.reminders.planner import cadences_in_use
 
 TYPICAL_VALUES = {
@@ -101,7 +102,7 @@ def _step_rows(
     due = day - timedelta(days=step.offset_days)
     channel = _channel_case(step).label("channel")  # type: ignore[attr-defined]
     query = (
-        select(Invoice.id, channel)
+        select(Invoice.debtor_id, channel)
         .join(Debtor, Debtor.id == Invoice.debtor_id)
         .where(
             Invoice.status == InvoiceStatus.OPEN,
@@ -111,9 +112,12 @@ def _step_rows(
         )
     )
     counts: Counter[tuple[str, str | None]] = Counter()
-    if step.variants:
-        for invoice_id, chosen in session.execute(query):
-            variant = pick_variant(step, f"i{invoice_id}:{step.id}")
+    if step.is_experiment:
+        for debtor_id, chosen in session.execute(query):
+            if in_holdout(step, debtor_id):
+                counts[(chosen, HOLDOUT)] += 1  # planned, but nothing is sent
+                continue
+            variant = pick_variant(step, assignment_key(debtor_id, step))
             counts[(chosen, variant.id if variant else None)] += 1
     else:
         rows_of_day = query.subquery()
@@ -124,7 +128,7 @@ def _step_rows(
     rows = []
     for (chosen, variant_id), count in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         segments = 0
-        if chosen == "sms":
+        if chosen == "sms" and variant_id != HOLDOUT:
             text = _sms_text(step, variant_id, settings)
             segments = sms.segments(text).segments if text else 0
         cost = sms.estimate_cost(segments * count, price) if segments else 0

@@ -61,15 +61,35 @@ def render_whatsapp_variables(template: WhatsAppTemplate, values: Mapping[str, s
     return rendered
 
 
+def assignment_key(debtor_id: int, step: Step) -> str:
+    """The key a debtor's arm of `step` is drawn from: the same debtor always lands in the same arm of a
+    step (every invoice, every retry, every batch), which an experiment's readout relies on."""
+    return f"d{debtor_id}:{step.id}"
+
+
+def _point(key: str, total: int) -> int:
+    """The first 8 bytes of sha256(key) as an integer, modulo `total`."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % total
+
+
+def in_holdout(step: Step, debtor_id: int) -> bool:
+    """True when the debtor is in the step's holdout (`step.holdout` percent of debtors, no message).
+
+    Drawn from its own key (the assignment key plus ":holdout"), independent of the variant draw, so
+    adding or removing a holdout does not move anyone between variants."""
+    if step.holdout <= 0:
+        return False
+    return _point(assignment_key(debtor_id, step) + ":holdout", 100) < step.holdout
+
+
 def pick_variant(step: Step, key: str) -> Variant | None:
-    """The variant of `step` for `key` (use ``f"{invoice_id}:{step.id}"``), or None when the step has no
-    variants. Deterministic: sha256(key) picks a point in the total weight (see `bot.reminders.cadence`)."""
+    """The variant of `step` for `key` (use `assignment_key(debtor_id, step)`), or None when the step has
+    no variants. Deterministic: sha256(key) picks a point in the total weight (bot.reminders.cadence)."""
     if not step.variants:
         return None
     if not isinstance(key, str) or not key:
-        raise ValueError("pick_variant needs a non-empty str key, such as f'{invoice_id}:{step_id}'")
-    total = sum(variant.weight for variant in step.variants)
-    point = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % total
+        raise ValueError("pick_variant needs a non-empty str key, such as assignment_key(debtor_id, step)")
+    point = _point(key, sum(variant.weight for variant in step.variants))
     for variant in step.variants:
         if point < variant.weight:
             return variant

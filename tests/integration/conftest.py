@@ -217,13 +217,15 @@ def stack(
         yield result
 
 
-@pytest.fixture(scope="module")
-def green(stack: Stack, rasa_model: Path) -> Iterator[None]:
-    """The second Rasa slot, started like the Procfile's `rasa-green` (the stack starts only blue), for
-    the tests of a module that swaps models; afterwards blue answers again with the stack's model."""
+@contextlib.contextmanager
+def green_slot(stack: Stack, rasa_model: Path, green_model: Path | None = None) -> Iterator[None]:
+    """The second Rasa slot, started like the Procfile's `rasa-green` (the stack starts only blue), with
+    `green_model` (default: the trained model); afterwards blue answers again, whatever happened."""
     # Blue has served the stack's model since the stack started, but a test of another module that empties
     # every table (the `db` fixture) may have wiped that record since: say again what blue runs.
     state.record_slot_model(stack.database, RasaSlot.BLUE, str(rasa_model.resolve()))
+    if green_model is not None:  # `regua rasa-server --slot green` starts with what the state says
+        state.record_slot_model(stack.database, RasaSlot.GREEN, str(green_model.resolve()))
     stack.commands["rasa-green"] = [*stack.commands["rasa"], "--slot", "green"]
     stack.start("rasa-green")
     settings = stack.settings
@@ -234,13 +236,14 @@ def green(stack: Stack, rasa_model: Path) -> Iterator[None]:
         ready=lambda r: r.ok and bool(r.json().get("model_file")),
         params={"token": settings.rasa_auth_token},
     )
-    yield
-    stack.stop("rasa-green")
-    # The stack's other tests expect blue, with the trained model, to answer: whatever happened here.
-    with stack.database.session() as session:
-        session.execute(
-            update(NluServing).values(active_slot=RasaSlot.BLUE, swap_token=None, green_model=None)
-        )
+    try:
+        yield
+    finally:
+        stack.stop("rasa-green")
+        with stack.database.session() as session:
+            session.execute(
+                update(NluServing).values(active_slot=RasaSlot.BLUE, swap_token=None, green_model=None)
+            )
 
 
 PAYMENT_SECRET = "integration-payment-secret-0123"

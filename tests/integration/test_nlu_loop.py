@@ -32,7 +32,7 @@ from bot.people import accounts
 from bot.rasa import training
 from bot.redaction import mask_message
 from tests.integration.browser import logged_in
-from tests.integration.conftest import Stack, new_debtor, say
+from tests.integration.conftest import Stack, green_slot, new_debtor, say
 from tests.integration.webhook_load import RATE, prediction_model, run_load, serving
 
 pytestmark = pytest.mark.integration
@@ -69,6 +69,13 @@ PROBES = [
     ("fechou, pode mandar", "afirmar"),
 ]
 MISSES = 3  # how many misunderstood messages the loop teaches the candidate
+
+
+@pytest.fixture(scope="module")
+def green(stack: Stack, rasa_model: Path) -> Iterator[None]:
+    """The second Rasa slot (the stack starts only blue), where the candidate is promoted."""
+    with green_slot(stack, rasa_model):
+        yield
 
 
 @dataclass

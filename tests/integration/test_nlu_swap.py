@@ -17,10 +17,17 @@ from bot.config import override
 from bot.models import Processing, RasaSlot
 from bot.nlu_serving import routing, swap
 from bot.rasa.client import RasaUnavailable
-from tests.integration.conftest import Stack, new_debtor, say
+from tests.integration.conftest import Stack, green_slot, new_debtor, say
 from tests.integration.webhook_load import serving
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def green(stack: Stack, rasa_model: Path) -> Iterator[None]:
+    """The second Rasa slot, started like the Procfile's `rasa-green` (the stack starts only blue)."""
+    with green_slot(stack, rasa_model):
+        yield
 
 
 @pytest.fixture(scope="module")

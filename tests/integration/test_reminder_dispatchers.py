@@ -134,7 +134,7 @@ def test_a_dispatcher_killed_mid_batch_and_restarted_loses_and_repeats_nothing(
     standin.clock_offset = NOW - datetime.now(UTC)  # Twilio's clock agrees with the dispatchers'
     standin.delay_seconds = 0.15  # Twilio "answering": the kill lands while sends are in flight
     first = _dispatcher(env, NOW, tmp_path / "first.log")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine may take long to start the child
     while len([m for m in standin.messages if m["to"] in phones]) < 8 and time.monotonic() < deadline:
         time.sleep(0.02)
     first.send_signal(signal.SIGKILL)
@@ -145,7 +145,7 @@ def test_a_dispatcher_killed_mid_batch_and_restarted_loses_and_repeats_nothing(
     time.sleep(standin.delay_seconds * 5)
     sent_before_kill = len([m for m in standin.messages if m["to"] in phones])
     log = (tmp_path / "first.log").read_text()[-2000:]
-    assert sent_before_kill > 0, f"the first dispatcher sent nothing in 60 s:\n{log}"
+    assert sent_before_kill > 0, f"the first dispatcher sent nothing in 180 s:\n{log}"
     assert sent_before_kill < 30, "the kill came too late to matter"
     standin.delay_seconds = 0.0
     # Restarted after the claims' lease (2 minutes) has expired.

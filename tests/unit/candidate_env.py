@@ -3,9 +3,11 @@ training data, and `tests/unit/fake_rasa.py` installed as the Rasa executable.""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sys
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,3 +72,16 @@ def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) 
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     return env
+
+
+def model_archive(path: Path, *, truncate: bool = False) -> Path:
+    """A small gzip'd tar shaped like a Rasa model (a metadata.json); cut in half with `truncate`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, size in (("metadata.json", 20), ("components/weights.bin", 200_000)):
+            info = tarfile.TarInfo(name)
+            info.size = size
+            archive.addfile(info, io.BytesIO(bytes(range(256)) * (size // 256) + b"x" * (size % 256)))
+    data = buffer.getvalue()
+    path.write_bytes(data[: len(data) // 2] if truncate else data)
+    return path

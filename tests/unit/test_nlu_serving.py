@@ -3,9 +3,7 @@ abandons that leave the truth in the state, the deployment history, and the per-
 
 from __future__ import annotations
 
-import io
 import re
-import tarfile
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from bot.models import AuditLog, DeploymentAction, NluDeployment, RasaSlot, utcn
 from bot.nlu_serving import boot, routing, state, swap
 from bot.rasa import training
 from bot.rasa.client import RasaClient
+from tests.unit.candidate_env import model_archive
 from tests.unit.conftest import FakePool, run
 from tests.unit.console_people import form_field, log_in, make_user
 
@@ -138,22 +137,10 @@ def test_the_second_swap_targets_the_slot_that_answered_before_and_knows_it_stil
     assert back.target is RasaSlot.BLUE and back.target_model == "/m/a.tar.gz"  # no load needed
 
 
-def _model_archive(path: Path, *, truncate: bool = False) -> Path:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, size in (("metadata.json", 20), ("components/weights.bin", 200_000)):
-            info = tarfile.TarInfo(name)
-            info.size = size
-            archive.addfile(info, io.BytesIO(bytes(range(256)) * (size // 256) + b"x" * (size % 256)))
-    data = buffer.getvalue()
-    path.write_bytes(data[: len(data) // 2] if truncate else data)
-    return path
-
-
 def test_a_missing_or_truncated_model_file_is_caught_before_rasa_sees_it(tmp_path: Path) -> None:
-    swap.check_archive(_model_archive(tmp_path / "good.tar.gz"))
+    swap.check_archive(model_archive(tmp_path / "good.tar.gz"))
     with pytest.raises(swap.SwapFailed, match="ilegível"):
-        swap.check_archive(_model_archive(tmp_path / "cut.tar.gz", truncate=True))
+        swap.check_archive(model_archive(tmp_path / "cut.tar.gz", truncate=True))
     with pytest.raises(swap.SwapFailed, match="não encontrado"):
         swap.check_archive(tmp_path / "none.tar.gz")
 
@@ -162,7 +149,7 @@ def test_a_promote_of_a_corrupt_model_is_abandoned_and_the_active_slot_keeps_ans
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
     _start(db)
-    corrupt = _model_archive(tmp_path / "cut.tar.gz", truncate=True)
+    corrupt = model_archive(tmp_path / "cut.tar.gz", truncate=True)
     with pytest.raises(swap.SwapFailed):
         swap.promote(settings, db, corrupt, "cli:ana")
     row = _serving(db)
@@ -280,7 +267,7 @@ def test_a_slot_starts_with_the_model_the_state_says_it_runs_else_the_trained_on
     trained = training.model_path()
     trained.parent.mkdir()
     trained.write_bytes(b"model")
-    promoted = _model_archive(tmp_path / "promoted.tar.gz")
+    promoted = model_archive(tmp_path / "promoted.tar.gz")
     state.record_slot_model(db, RasaSlot.GREEN, str(promoted))
     assert boot.model_to_serve(get_settings(), RasaSlot.GREEN) == promoted
     assert boot.model_to_serve(get_settings(), RasaSlot.BLUE) == trained
