@@ -18,7 +18,7 @@ from tests.unit.lgpd_people import ANA_CPF, ANA_NEEDLES, all_text, create
 
 def _audit(db: Database, action: str) -> list[AuditLog]:
     with db.session() as s:
-        return list(s.scalars(select(AuditLog).where(AuditLog.action == action)))
+        return list(s.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)))
 
 
 def test_lgpd_export_prints_json_or_writes_both_files_and_is_audited_without_personal_data(

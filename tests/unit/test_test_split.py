@@ -70,7 +70,7 @@ def test_ensure_model_trains_on_the_copy_without_the_split_and_leaves_candidates
     candidate = candidate_env.candidates_dir / "regua-0123456789ab-20261206120000000000.tar.gz"
     candidate.parent.mkdir()
     candidate.write_text("{}")
-    model = training.ensure_model()
+    model = training.ensure_model(keep=())  # as `regua nlu train` when no model is in use
     assert (
         candidate.exists() and not candidate_env.current_model.exists()
     )  # older served models go, candidates stay
