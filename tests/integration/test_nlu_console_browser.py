@@ -5,7 +5,7 @@ history, and a rollback from it).
 
 Cheap models, never a training: the candidates are copies of the stack's model under other names (their
 evaluations written into `nlu_models` by tests/candidate_rows.py), and the green slot starts with the one
-that is promoted, so the swap only checks, warms and switches (the load itself is test_nlu_swap.py's).
+that is promoted, so the swap only checks, warms and switches (the load itself is test_nlu_loop.py's).
 
 Screenshots of the inbox, the candidates, an evaluation and the serving page are written to
 docs/screenshots/ only with REGUA_UPDATE_SCREENSHOTS=1 (tests/integration/browser.py)."""

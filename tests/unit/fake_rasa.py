@@ -1,5 +1,5 @@
 """A stand-in for `.venv-rasa/bin/rasa` in unit tests of candidate training (the real one is exercised by
-tests/integration/test_nlu_candidate.py): `train` writes a "model" that records the examples it was given,
+tests/integration/test_nlu_loop.py): `train` writes a "model" that records the examples it was given,
 `test nlu` predicts each example's own intent (except those of the intent the model was told to break)
 and writes the files Rasa writes. Behaviour is chosen by environment variables:
 
