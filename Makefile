@@ -51,8 +51,9 @@ setup: bootstrap
 run: setup
 	$(REGUA) up
 
+# The unit and integration tests side by side, each with its own database (scripts/run_tests.py).
 test: bootstrap lint
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python scripts/run_tests.py $(PYTEST_ARGS)
 
 test-unit: $(APP_STAMP)
 	$(VENV)/bin/python -m pytest -m "not integration" $(PYTEST_ARGS)

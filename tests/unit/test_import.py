@@ -259,7 +259,8 @@ def test_reimporting_debtors_changes_nothing(db: Database, tmp_path: Path) -> No
     assert (second.created, second.updated, second.unchanged, second.failed) == (0, 0, 2, 0)
     assert {d.cpf: (d.updated_at, d.whatsapp_consent_at) for d in _all_debtors(db)} == before
     with db.session() as session:
-        audits = session.scalars(select(AuditLog).where(AuditLog.action == "import.debtors")).all()
+        imports = select(AuditLog).where(AuditLog.action == "import.debtors").order_by(AuditLog.id)
+        audits = session.scalars(imports).all()
     assert [(a.details["created"], a.details["unchanged"]) for a in audits] == [(2, 0), (0, 2)]
     # No personal data in the audit log.
     dumped = json.dumps([a.details for a in audits])
