@@ -158,8 +158,9 @@ def test_with_a_creditor_chosen_each_experiment_of_its_cadence_has_a_readout(
     assert "Escolha um credor no filtro" in everyone and "readout-" not in everyone
 
 
-def _declare(client: FlaskClient, creditor_id: int, **form: str):  # type: ignore[no-untyped-def]
-    html = client.get(f"/console/resultados/?{MARCH}&credor={creditor_id}").get_data(as_text=True)
+def _declare(client: FlaskClient, creditor_id: int, page: str, **form: str):  # type: ignore[no-untyped-def]
+    """Post the declare form with the CSRF token of `page` (the dashboard, or for an agent the queue)."""
+    html = client.get(page).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert token, html
     return client.post(
@@ -183,12 +184,13 @@ def test_a_supervisor_declares_a_winner_once_confirmed_and_the_cadence_keeps_onl
     app: Flask, db: Database, data
 ) -> None:  # type: ignore[no-untyped-def]
     client = _client(app, db)
-    refused = _declare(client, data.creditor_a, variant="b")  # the confirmation box left empty
+    page = f"/console/resultados/?{MARCH}&credor={data.creditor_a}"
+    refused = _declare(client, data.creditor_a, page, variant="b")  # the confirmation box left empty
     assert "#experimentos" in refused.headers["Location"]
     assert "confirme que a régua" in client.get(refused.headers["Location"]).get_data(as_text=True)
     assert _variants(db, data.creditor_a) == ["a", "b"]
 
-    done = _declare(client, data.creditor_a, variant="b", confirm="1")
+    done = _declare(client, data.creditor_a, page, variant="b", confirm="1")
     assert "A variante b venceu" in client.get(done.headers["Location"]).get_data(as_text=True)
     assert _variants(db, data.creditor_a) == []
     with db.session() as s:
@@ -198,11 +200,5 @@ def test_a_supervisor_declares_a_winner_once_confirmed_and_the_cadence_keeps_onl
 
 def test_an_agent_cannot_declare_a_winner_even_by_posting_the_form(app: Flask, db: Database, data) -> None:  # type: ignore[no-untyped-def]
     agent = _client(app, db, "agent")
-    agent_html = agent.get("/console/").get_data(as_text=True)
-    agent_token = re.search(r'name="csrf_token" value="([^"]+)"', agent_html)
-    assert agent_token
-    agent.post(
-        f"/console/resultados/experimentos/{data.creditor_a}/{STEP}/vencedora",
-        data={"csrf_token": agent_token.group(1), "variant": "b", "confirm": "1"},
-    )
+    _declare(agent, data.creditor_a, "/console/", variant="b", confirm="1")
     assert _variants(db, data.creditor_a) == ["a", "b"]
