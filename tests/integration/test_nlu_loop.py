@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, expect
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select
 
 from bot import worker
 from bot.config import get_settings
@@ -167,6 +167,14 @@ def test_misread_messages_relabelled_in_the_browser_make_a_candidate_promoted_un
 ) -> None:
     agent = _person(stack, UserRole.AGENT, "Ana Souza")
     ops = _person(stack, UserRole.OPS, "Otto Lima")
+    # The inbox, the labels written to the training data and the regression set are this test's alone:
+    # what other tests (or earlier runs on this database) flagged or labelled would train the candidate too.
+    with stack.database.session() as s:
+        s.execute(
+            delete(MessagePrediction).where(
+                or_(MessagePrediction.verdict.is_not(None), MessagePrediction.flagged_at.is_not(None))
+            )
+        )
     misses = _misunderstood(stack, workspace.data_dir)
 
     # Debtors write them through the webhook; what the model made of each is recorded with it, and an
@@ -191,13 +199,8 @@ def test_misread_messages_relabelled_in_the_browser_make_a_candidate_promoted_un
         expect(page.locator("body")).to_contain_text("mensagem(ns) rotulada(s)")
         expect(page.locator(f"li[data-group='{key}']")).to_have_count(0)
 
-    # `regua nlu examples` writes them to the (private) training data. The copy stands for the team's
-    # nlu_data/, which keeps every label ever exported: labels earlier runs on this database exported went
-    # to copies long gone, so they are written again (the regression set holds them all).
+    # `regua nlu examples` writes them to the (private) training data.
     with stack.database.session() as s:
-        s.execute(
-            update(MessagePrediction).where(MessagePrediction.label.is_not(None)).values(exported_at=None)
-        )
         report = examples.export(s, workspace.data_dir)
     # (with the entities the model found in them, which ops left marked: compared without annotations)
     written = training.nlu_examples(workspace.data_dir)
