@@ -125,7 +125,7 @@ def test_a_supervisor_filters_a_creditor_reads_the_experiments_and_exports_csv(
     expect(page.get_by_test_id("freshness")).to_contain_text("atualizados em")
     page.get_by_label("De", exact=True).fill("2025-07-01")
     page.get_by_label("Até", exact=True).fill("2025-07-31")
-    page.get_by_label("Credor", exact=True).select_option(label=name)
+    page.get_by_test_id("creditor").select_option(label=name)
     page.get_by_role("button", name="Filtrar").click()
     expect(page.get_by_text(f"· {name}.")).to_be_visible()
     recovered = page.get_by_test_id("kpi").filter(has_text="Valor recuperado")
