@@ -341,9 +341,9 @@ def test_an_agent_sends_a_segunda_via_and_records_a_promise_from_the_debtor_card
     )
     with stack.database.session() as s:
         sent = s.scalars(
-            select(Message).where(
-                Message.conversation_id == conversation_id, Message.sent_by_user_id == agent_id
-            )
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.sent_by_user_id == agent_id)
+            .order_by(Message.id)
         ).all()
     assert [m.body for m in sent if m.body == PIX] == [PIX] and "/p/" in sent[0].body
     assert all((m.provider_sid or "").startswith("SB") for m in sent)
