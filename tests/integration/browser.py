@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from bot.config import PROJECT_ROOT
+
 CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 # Headless without a sandbox or GPU, and without the background connections this closed network refuses.
 CHROMIUM_ARGS = [
     "--headless",
@@ -52,6 +55,14 @@ def chromium() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+def screenshot(page: Page, name: str, tmp_path: Path) -> None:
+    """A full-page screenshot of `page` into `tmp_path`, kept as docs/screenshots/`name` when asked
+    (`keep_screenshot`)."""
+    taken = tmp_path / name
+    page.screenshot(path=str(taken), full_page=True)
+    keep_screenshot(taken, SCREENSHOTS / name)
 
 
 def keep_screenshot(taken: Path, kept: Path) -> None:

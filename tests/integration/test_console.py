@@ -31,7 +31,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from bot.config import PROJECT_ROOT
 from bot.models import (
     AuditLog,
     Channel,
@@ -44,24 +43,17 @@ from bot.models import (
     UserRole,
 )
 from bot.people import accounts
-from tests.integration.browser import LAPTOP, PHONE, keep_screenshot, logged_in, new_page
+from tests.integration.browser import LAPTOP, PHONE, logged_in, new_page, screenshot
 from tests.integration.conftest import PIX, Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "correto-cavalo-bateria-grampo"
 TIMEOUT_MS = 15_000
 
 
 def _page(browser: Browser, viewport: dict[str, int]) -> Page:
     return new_page(browser, viewport, timeout_ms=TIMEOUT_MS)
-
-
-def _shot(page: Page, name: str, tmp_path: Path) -> None:
-    taken = tmp_path / name
-    page.screenshot(path=str(taken), full_page=True)
-    keep_screenshot(taken, SCREENSHOTS / name)
 
 
 def _log_in(page: Page, email: str, password: str) -> None:
@@ -93,7 +85,7 @@ def test_an_agent_logs_in_sees_a_debtor_waiting_takes_the_conversation_and_logs_
     page = _page(browser, LAPTOP)
     page.goto(f"{stack.web_url}/")
     expect(page.get_by_role("heading", name="Régua")).to_be_visible()
-    _shot(page, "login-laptop.png", tmp_path)
+    screenshot(page, "login-laptop.png", tmp_path)
 
     # A wrong password: a clear message, still on the login page.
     _log_in(page, email, "senha-errada-de-proposito")
@@ -118,16 +110,16 @@ def test_an_agent_logs_in_sees_a_debtor_waiting_takes_the_conversation_and_logs_
     expect(row).to_contain_text("R$ 259,90")
     expect(row).to_contain_text("Ninguém ainda")
     expect(page.locator("tr.priority").first).to_contain_text("Menção jurídica")
-    _shot(page, "queue-laptop.png", tmp_path)
+    screenshot(page, "queue-laptop.png", tmp_path)
 
     # On a phone: the same queue, one card per conversation, nothing wider than the screen.
     phone_page = _page(browser, PHONE)
     phone_page.goto(f"{stack.web_url}/")
-    _shot(phone_page, "login-phone.png", tmp_path)
+    screenshot(phone_page, "login-phone.png", tmp_path)
     _log_in(phone_page, email, PASSWORD)
     expect(phone_page.locator(f"tr[data-conversation='{conversation_id}']")).to_be_visible()
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    _shot(phone_page, "queue-phone.png", tmp_path)
+    screenshot(phone_page, "queue-phone.png", tmp_path)
 
     # Take it: assigned to Ana, audited under her.
     row.get_by_role("button", name="Assumir").click()
@@ -199,7 +191,7 @@ def test_an_agent_answers_a_debtor_live_and_gives_the_conversation_back_to_the_b
         ).all()
     assert len(sent) == 1 and sent[0].status == MessageStatus.STORED
     assert (sent[0].provider_sid or "").startswith("SB")
-    _shot(page, "conversation-laptop.png", tmp_path)
+    screenshot(page, "conversation-laptop.png", tmp_path)
 
     # Bia, another agent, can neither read nor answer Ana's conversation.
     other = _page(browser, LAPTOP)
@@ -273,7 +265,7 @@ def test_outside_the_whatsapp_window_an_agent_can_only_pick_a_template_or_write_
         assert sms.conversation.address == phone and sms.conversation_id != conversation_id
         assert sms.body.startswith("Loja Integração Ltda (CNPJ") and sms.status == MessageStatus.STORED
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    _shot(page, "conversation-phone.png", tmp_path)
+    screenshot(page, "conversation-phone.png", tmp_path)
 
 
 def test_older_messages_of_a_long_conversation_load_at_the_top_of_the_thread(
@@ -357,7 +349,7 @@ def test_an_agent_sends_a_segunda_via_and_records_a_promise_from_the_debtor_card
     expect(page.get_by_test_id("card-promises")).to_contain_text(f"{day:%d/%m/%Y}")
     expect(page.get_by_test_id("card-promises")).to_contain_text("registrada por agente")
     expect(thread.locator("li.item-agent").filter(has_text="Combinado!")).to_have_count(1)
-    _shot(page, "console-card.png", tmp_path)
+    screenshot(page, "console-card.png", tmp_path)
 
     # On a phone the card is a section that opens above the thread, and nothing scrolls sideways.
     phone_page = _page(browser, PHONE)

@@ -18,15 +18,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from bot.config import PROJECT_ROOT
 from bot.models import AuditLog, Case, CaseKind, CaseStatus, Invoice, UserRole
 from bot.people import accounts
-from tests.integration.browser import PHONE, keep_screenshot, new_page
+from tests.integration.browser import PHONE, new_page, screenshot
 from tests.integration.conftest import Stack, new_debtor
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "correto-cavalo-bateria-grampo"
 AGENT_PASSWORD = "girassol-amarelo-na-janela"
 
@@ -36,12 +34,6 @@ def _log_in(page: Page, url: str, email: str, password: str) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Senha").fill(password)
     page.get_by_role("button", name="Entrar").click()
-
-
-def _shot(page: Page, name: str, tmp_path: Path) -> None:
-    taken = tmp_path / name
-    page.screenshot(path=str(taken), full_page=True)
-    keep_screenshot(taken, SCREENSHOTS / name)
 
 
 def test_an_admin_adds_an_agent_who_logs_in_and_resolves_a_case(
@@ -80,7 +72,7 @@ def test_an_admin_adds_an_agent_who_logs_in_and_resolves_a_case(
     form.get_by_role("button", name="Cadastrar").click()
     expect(admin.locator(".flash")).to_contain_text("Bia Lima foi cadastrado(a)")
     expect(admin.locator(f"tr[data-person='{agent_email}']")).to_contain_text("Ativo")
-    _shot(admin, "people-laptop.png", tmp_path)
+    screenshot(admin, "people-laptop.png", tmp_path)
 
     # On a phone: one card per person, nothing wider than the screen.
     phone = new_page(browser, PHONE)
@@ -88,7 +80,7 @@ def test_an_admin_adds_an_agent_who_logs_in_and_resolves_a_case(
     phone.goto(f"{stack.web_url}/console/pessoas/")
     expect(phone.locator(f"tr[data-person='{agent_email}']")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    _shot(phone, "people-phone.png", tmp_path)
+    screenshot(phone, "people-phone.png", tmp_path)
 
     agent = new_page(browser)
     _log_in(agent, stack.web_url, agent_email, AGENT_PASSWORD)
@@ -99,7 +91,7 @@ def test_an_admin_adds_an_agent_who_logs_in_and_resolves_a_case(
     expect(row).to_contain_text("Contestação")
     expect(row).to_contain_text("Loja Integração Ltda")
     expect(row).to_contain_text("R$ 259,90")
-    _shot(agent, "cases-laptop.png", tmp_path)
+    screenshot(agent, "cases-laptop.png", tmp_path)
     phone.goto(f"{stack.web_url}/console/casos/")
     expect(phone.locator(f"tr[data-case='{case_id}']")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -17,15 +17,13 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from bot.config import PROJECT_ROOT
 from bot.models import Conversation, UserRole
 from bot.people import accounts
-from tests.integration.browser import keep_screenshot, logged_in
+from tests.integration.browser import SCREENSHOTS, keep_screenshot, logged_in
 from tests.integration.conftest import Stack, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "correto-cavalo-bateria-grampo"
 
 

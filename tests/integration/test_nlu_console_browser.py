@@ -23,19 +23,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from bot.config import PROJECT_ROOT
 from bot.models import UserRole
 from bot.nlu_ops import review
 from bot.nlu_serving import state
 from bot.people import accounts
 from tests.candidate_rows import ready_candidate
-from tests.integration.browser import keep_screenshot, logged_in
+from tests.integration.browser import SCREENSHOTS, keep_screenshot, logged_in
 from tests.integration.conftest import Stack, green_slot, new_debtor, say
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correto-cavalo-bateria-grampo"
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 SWAP_TIMEOUT_MS = 120_000  # the worker takes the job, checks the green slot, warms it and switches
 
 

@@ -14,20 +14,18 @@ from pathlib import Path
 
 import pytest
 from faker import Faker
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from bot.analytics.daily import refresh
-from bot.config import PROJECT_ROOT
 from bot.db import Database
 from bot.documents import normalize_cnpj, normalize_cpf
 from bot.models import Conversation, Creditor, Debtor, Invoice, Message, OutboxEntry, Payment, UserRole
 from bot.people import accounts
-from tests.integration.browser import PHONE, keep_screenshot, logged_in
+from tests.integration.browser import PHONE, logged_in, screenshot
 from tests.integration.conftest import Stack, new_mobile
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "correto-cavalo-bateria-grampo"
 FAKE = Faker("pt_BR")
 DAY = date(2025, 7, 15)  # a day no other test sends reminders on
@@ -101,12 +99,6 @@ def _reminded_creditor(db: Database, name: str) -> int:
         return creditor.id
 
 
-def _shot(page: Page, name: str, tmp_path: Path) -> None:
-    taken = tmp_path / name
-    page.screenshot(path=str(taken), full_page=True)
-    keep_screenshot(taken, SCREENSHOTS / name)
-
-
 def test_a_supervisor_filters_a_creditor_reads_the_experiments_and_exports_csv(
     stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:
@@ -140,7 +132,7 @@ def test_a_supervisor_filters_a_creditor_reads_the_experiments_and_exports_csv(
     expect(arms).to_have_count(2)
     expect(arms.nth(0)).to_contain_text("a (controle)")
     expect(arms.nth(1)).to_contain_text("50,0 %")
-    _shot(page, "results-laptop.png", tmp_path)
+    screenshot(page, "results-laptop.png", tmp_path)
 
     variants = page.get_by_test_id("table-experimentos")
     with page.expect_download() as download:
@@ -154,4 +146,4 @@ def test_a_supervisor_filters_a_creditor_reads_the_experiments_and_exports_csv(
     phone.goto(page.url)
     expect(phone.get_by_test_id("kpi").first).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-    _shot(phone, "results-phone.png", tmp_path)
+    screenshot(phone, "results-phone.png", tmp_path)
